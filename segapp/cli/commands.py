@@ -1,0 +1,264 @@
+"""The headless commands; each returns the process exit code."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from segapp.core.imageio import SegappError, is_image_file
+
+log = logging.getLogger("segapp")
+
+
+def _read_list(path: str | None) -> list[str] | None:
+    if not path:
+        return None
+    try:
+        return [s.strip() for s in Path(path).read_text().splitlines() if s.strip()]
+    except OSError as e:
+        raise SegappError(f"{path}: cannot read the list of images ({e.strerror})") from e
+
+
+def _graceful_stop_flag(listen_stdin: bool) -> threading.Event:
+    """Set on the first Ctrl+C (SIGINT) or a 'stop' line on stdin: finish the batch, keep best."""
+    flag = threading.Event()
+    previous = signal.getsignal(signal.SIGINT)
+
+    def on_sigint(signum, frame):
+        if flag.is_set():
+            signal.signal(signal.SIGINT, previous)
+            raise KeyboardInterrupt
+        log.warning("stopping after this batch (Ctrl+C again to abort)")
+        flag.set()
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, on_sigint)
+    if listen_stdin and not sys.stdin.isatty():
+
+        def watch():
+            for line in sys.stdin:
+                if line.strip().lower() == "stop":
+                    flag.set()
+                    return
+
+        threading.Thread(target=watch, daemon=True).start()
+    return flag
+
+
+def cmd_train(args) -> int:
+    from tqdm import tqdm
+
+    from segapp.ml.train import TrainConfig, train
+
+    config = TrainConfig(
+        data=args.data,
+        out=args.out,
+        model=args.model,
+        epochs=args.epochs,
+        size=args.size,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        loss=args.loss,
+        val_fraction=args.val_fraction,
+        device=args.device,
+        seed=args.seed,
+        resume=args.resume,
+        resize_mode=args.resize_mode,
+        augment=args.augment,
+        patience=args.patience,
+        workers=args.workers,
+        amp=not args.no_amp,
+        encoder_weights=("" if args.encoder_weights == "none" else args.encoder_weights),
+        tensorboard=args.tensorboard,
+        images=_read_list(args.images),
+        val_images=_read_list(args.val_images),
+        repeats=args.repeats,
+    )
+    _check_train_args(config)
+    rank = int(os.environ.get("RANK", "0"))
+    stop = _graceful_stop_flag(listen_stdin=args.json)
+    bar = None
+    emit_json = args.json and rank == 0
+
+    def on_batch(i: int, n: int, loss: float) -> None:
+        nonlocal bar
+        if emit_json:
+            if i % max(1, n // 10) == 0 or i == n:
+                print(
+                    json.dumps(
+                        {"event": "batch", "batch": i, "batches": n, "loss": round(loss, 5)}
+                    ),
+                    flush=True,
+                )
+            return
+        if rank != 0:
+            return
+        if bar is None or bar.total != n:
+            bar = tqdm(total=n, desc="epoch", unit="batch", leave=False)
+        bar.n = i
+        bar.set_postfix(loss=f"{loss:.4f}")
+        bar.refresh()
+
+    last = None
+    for m in train(config, should_stop=stop.is_set, on_batch=on_batch):
+        last = m
+        if bar is not None:
+            bar.close()
+            bar = None
+        if rank != 0:
+            continue
+        if emit_json:
+            print(json.dumps({"event": "epoch"} | m.to_dict()), flush=True)
+        else:
+            tqdm.write(
+                f"epoch {m.epoch}/{m.epochs}  train loss {m.train_loss:.4f}  val loss "
+                f"{m.val_loss:.4f}  val IoU {m.val_iou:.4f}  Dice {m.val_dice:.4f}  "
+                f"{m.seconds:.1f}s  ETA {m.eta_seconds / 60:.1f} min"
+                + ("  (best)" if m.best_epoch == m.epoch else "")
+            )
+    if rank == 0 and last is not None:
+        msg = {
+            "event": "done",
+            "out": str(Path(args.out).resolve()),
+            "best_epoch": last.best_epoch,
+            "best_val_iou": round(last.best_iou, 6),
+            "stopped": last.stopped,
+        }
+        print(
+            json.dumps(msg)
+            if emit_json
+            else f"best val IoU {last.best_iou:.4f} at epoch {last.best_epoch}; checkpoint: {args.out}",
+            flush=True,
+        )
+    return 0
+
+
+def _check_train_args(config) -> None:
+    if config.epochs < 1 or config.batch_size < 1 or config.size < 16:
+        raise SegappError("--epochs and --batch-size must be >= 1 and --size >= 16")
+    if not 0 <= config.val_fraction < 1:
+        raise SegappError("--val-fraction must be in [0, 1)")
+    if config.lr <= 0:
+        raise SegappError("--lr must be > 0")
+    from segapp.ml.losses import LOSSES
+
+    if config.loss not in LOSSES:
+        raise SegappError(f"unknown loss {config.loss!r}; choose one of {', '.join(LOSSES)}")
+
+
+def collect_images(inputs: list[str]) -> list[Path]:
+    """Image files named directly or found in folders (or their images/ subfolder)."""
+    files: list[Path] = []
+    for item in inputs:
+        p = Path(item).expanduser()
+        if p.is_dir():
+            folder = p / "images" if (p / "images").is_dir() else p
+            found = sorted(f for f in folder.iterdir() if is_image_file(f))
+            if not found:
+                raise SegappError(f"{p}: no images (PNG/JPEG/TIFF/BMP) in this folder")
+            files += found
+        elif p.exists():
+            files.append(p)
+        else:
+            raise SegappError(f"{p}: no such file or folder")
+    return files
+
+
+def cmd_predict(args) -> int:
+    from tqdm import tqdm
+
+    from segapp.core.imageio import read_image, write_mask
+    from segapp.ml.checkpoint import load_model
+    from segapp.ml.device import resolve_device
+    from segapp.ml.infer import Predictor
+
+    files = collect_images(args.inputs)
+    world, rank = int(os.environ.get("WORLD_SIZE", "1")), int(os.environ.get("RANK", "0"))
+    files = files[rank::world]  # torchrun: each rank takes its share
+    device = resolve_device(args.device)
+    if world > 1 and device.type == "cuda":
+        import torch
+
+        device = torch.device(
+            "cuda", int(os.environ.get("LOCAL_RANK", "0")) % torch.cuda.device_count()
+        )
+    loaded = load_model(args.model, device)
+    predictor = Predictor(loaded, device, tile=args.tile)
+    out = Path(args.out)
+    binary = loaded.spec.is_binary
+    failures = 0
+    for f in tqdm(files, desc="predict", unit="img", disable=args.json or rank != 0):
+        try:
+            labels = predictor.predict_labels(read_image(f), args.threshold)
+        except SegappError as e:
+            failures += 1
+            print(f"segapp: skipped {e}", file=sys.stderr)
+            continue
+        mask = labels * 255 if binary else labels
+        target = out / f"{f.stem}.png"
+        write_mask(target, mask)
+        if args.json:
+            print(
+                json.dumps(
+                    {
+                        "image": str(f),
+                        "mask": str(target),
+                        "foreground_fraction": round(float((labels > 0).mean()), 6),
+                    }
+                ),
+                flush=True,
+            )
+    if predictor.fallback_message:
+        print(f"segapp: warning: {predictor.fallback_message}", file=sys.stderr)
+    if failures:
+        print(f"segapp: {failures} of {len(files)} images could not be read", file=sys.stderr)
+        return 2
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from segapp.ml.evaluate import evaluate_models, format_table
+
+    results = evaluate_models(
+        args.models,
+        args.data,
+        split=args.split,
+        threshold=args.threshold,
+        device=args.device,
+        sheet=args.sheet,
+        samples=args.samples,
+        progress=not args.json,
+    )
+    if args.json:
+        for r in results:
+            print(json.dumps(r))
+    else:
+        print(format_table(results))
+        if args.sheet:
+            print(f"comparison sheet: {args.sheet}")
+    return 0
+
+
+def cmd_models(args) -> int:
+    from segapp.ml.registry import PRESETS, count_parameters, create_model, preset_spec
+
+    print(f"{'preset':22} {'parameters':>12}  description")
+    for name, (description, _) in PRESETS.items():
+        model = create_model(preset_spec(name), pretrained=False)
+        print(f"{name:22} {count_parameters(model) / 1e6:>11.2f}M  {description}")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from segapp.demo import run_headless_demo
+
+    if not args.headless:
+        from segapp.cli.main import _open_window
+
+        return _open_window(["demo"])
+    return run_headless_demo()

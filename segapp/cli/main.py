@@ -1,0 +1,135 @@
+"""``segapp`` entry point: the window by default, ``train|predict|evaluate|models|demo`` headless.
+
+Errors a person can fix are printed as one line on stderr with exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from segapp.core.imageio import SegappError
+
+COMMANDS = ("train", "predict", "evaluate", "models", "demo")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from segapp.ml.registry import DEFAULT_PRESET
+
+    parser = argparse.ArgumentParser(
+        prog="segapp",
+        description="Build segmentation data sets with a U-Net in the loop. "
+        "Without a command, opens the window (on PATH if given).",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    t = sub.add_parser("train", help="train or fine-tune a model on images/ + masks/")
+    t.add_argument("data", help="folder with images/ and masks/ (paired by stem), or a project")
+    t.add_argument(
+        "--model",
+        default=DEFAULT_PRESET,
+        help=f"preset name or checkpoint folder to start from (default {DEFAULT_PRESET})",
+    )
+    t.add_argument("--out", required=True, help="checkpoint folder to write")
+    t.add_argument("--epochs", type=int, default=30)
+    t.add_argument("--size", type=int, default=320, help="training image size in px (default 320)")
+    t.add_argument(
+        "--resize-mode",
+        choices=("resize", "crop"),
+        default="resize",
+        help="resize whole images to --size, or take random --size crops (large images)",
+    )
+    t.add_argument("--batch-size", type=int, default=8)
+    t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument(
+        "--loss",
+        default="bce-dice",
+        help="bce, dice, bce-dice, jaccard, focal or weighted-ce (U-Net border weights)",
+    )
+    t.add_argument("--augment", choices=("none", "light", "medium", "strong"), default="medium")
+    t.add_argument("--val-fraction", type=float, default=0.2)
+    t.add_argument("--patience", type=int, default=10, help="early stop after N epochs w/o gain")
+    t.add_argument("--repeats", type=int, default=1, help="passes over the images per epoch")
+    t.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--workers", type=int, default=0, help="data-loading processes")
+    t.add_argument("--no-amp", action="store_true", help="no mixed precision on CUDA")
+    t.add_argument("--resume", action="store_true", help="continue from OUT/last")
+    t.add_argument("--encoder-weights", help="'imagenet', 'none' or a local weights file")
+    t.add_argument("--images", help="file listing the image stems to train on (one per line)")
+    t.add_argument("--val-images", help="file listing a fixed validation subset (stems)")
+    t.add_argument("--tensorboard", metavar="DIR", help="also write TensorBoard logs to DIR")
+    t.add_argument("--json", action="store_true", help="one JSON object per line, no progress bar")
+
+    p = sub.add_parser("predict", help="write a mask PNG for each image")
+    p.add_argument("model", help="checkpoint folder (or a preset, untrained)")
+    p.add_argument("inputs", nargs="+", help="image files or folders")
+    p.add_argument("--out", required=True, help="folder for the masks")
+    p.add_argument("--threshold", type=float, default=0.5)
+    p.add_argument("--tile", type=int, default=1024, help="tile size for large images")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--json", action="store_true")
+
+    e = sub.add_parser("evaluate", help="score one or more models on images/ + masks/")
+    e.add_argument("models", nargs="+", help="checkpoint folders")
+    e.add_argument("--data", required=True, help="folder with images/ and masks/")
+    e.add_argument(
+        "--split",
+        choices=("all", "val"),
+        default="all",
+        help="'val': only the images each model did not train on",
+    )
+    e.add_argument("--threshold", type=float, default=0.5)
+    e.add_argument("--device", default="auto")
+    e.add_argument("--sheet", help="draw a comparison sheet PNG of a few samples")
+    e.add_argument("--samples", type=int, default=4, help="rows in the sheet")
+    e.add_argument("--json", action="store_true")
+
+    sub.add_parser("models", help="list the model presets")
+    d = sub.add_parser("demo", help="open the built-in demo (offline)")
+    d.add_argument(
+        "--headless",
+        action="store_true",
+        help="no window: propose masks on the demo images and print scores",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or (argv[0] not in COMMANDS and not argv[0].startswith("-")):
+        return _open_window(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if args.command is None:
+        return _open_window([])
+    try:
+        from segapp.cli import commands
+
+        return getattr(commands, f"cmd_{args.command}")(args)
+    except SegappError as e:
+        print(f"segapp: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("segapp: interrupted", file=sys.stderr)
+        return 130
+
+
+def _open_window(argv: list[str]) -> int:
+    try:
+        from segapp.ui.app import run_app
+    except ImportError as e:
+        print(f"segapp: the window is not available ({e}); try 'segapp --help'", file=sys.stderr)
+        return 2
+    return run_app(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,223 @@
+"""Reading images and masks, writing masks atomically, with errors a person can act on.
+
+Images: PNG, JPEG, TIFF, BMP; 8 or 16 bit; gray, RGB or RGBA; EXIF orientation applied.
+Masks: single-channel 8-bit PNG, pixel value = class index (or 0/255 for binary).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import tempfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+
+
+class SegappError(Exception):
+    """Base of the errors segapp reports to a person (one line, no traceback)."""
+
+
+class ImageReadError(SegappError):
+    """An image or mask file cannot be read (missing, empty, truncated, unknown format)."""
+
+
+class MaskSizeError(SegappError):
+    """A mask's size differs from its image's."""
+
+
+class MaskValueError(SegappError):
+    """A mask holds values that are not class indices of the project."""
+
+
+class WriteError(SegappError):
+    """A file cannot be written (read-only folder, full disk ...)."""
+
+
+def is_image_file(path: Path) -> bool:
+    """True for a visible file with a supported image extension."""
+    return (
+        path.is_file() and not path.name.startswith(".") and path.suffix.lower() in IMAGE_EXTENSIONS
+    )
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """Read an image as HxW (gray) or HxWx3 (RGB) uint8 or uint16, EXIF rotation applied.
+
+    RGBA is composited on nothing: the alpha channel is dropped.
+    Raises ImageReadError with the file name and the reason.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise ImageReadError(f"{path}: file not found")
+    if path.is_dir():
+        raise ImageReadError(f"{path}: is a folder, not an image")
+    size = path.stat().st_size
+    if size == 0:
+        raise ImageReadError(f"{path}: file is empty (0 bytes)")
+    data = np.fromfile(path, dtype=np.uint8)
+    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    if img is None:
+        raise ImageReadError(
+            f"{path}: cannot decode the image (corrupt, truncated or not a PNG/JPEG/TIFF/BMP)"
+        )
+    if _looks_truncated(path, data):
+        raise ImageReadError(f"{path}: the file is truncated (it ends before the image data does)")
+    if img.dtype not in (np.uint8, np.uint16):
+        if np.issubdtype(img.dtype, np.floating):
+            img = np.clip(img, 0, 1) * 255 if img.max() <= 1.0 else np.clip(img, 0, 255)
+        img = img.astype(np.uint8)
+    if img.ndim == 3:
+        if img.shape[2] == 1:
+            img = img[:, :, 0]
+        elif img.shape[2] == 4:
+            img = cv2.cvtColor(img, cv2.COLOR_BGRA2RGB)
+        elif img.shape[2] == 3:
+            img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+        else:
+            raise ImageReadError(f"{path}: unsupported number of channels ({img.shape[2]})")
+    if path.suffix.lower() in (".jpg", ".jpeg", ".tif", ".tiff"):
+        img = _apply_exif_orientation(img, data)
+    return np.ascontiguousarray(img)
+
+
+def _looks_truncated(path: Path, data: np.ndarray) -> bool:
+    """OpenCV fills a truncated JPEG/PNG with gray instead of failing; catch the usual cases."""
+    suffix = path.suffix.lower()
+    tail = data[-16:].tobytes()
+    if suffix in (".jpg", ".jpeg"):
+        return b"\xff\xd9" not in tail
+    if suffix == ".png":
+        return b"IEND" not in tail
+    return False
+
+
+def _apply_exif_orientation(img: np.ndarray, data: np.ndarray) -> np.ndarray:
+    """Rotate/flip by the EXIF orientation tag, if any (read with Pillow when present)."""
+    try:
+        import io
+
+        from PIL import Image
+    except ImportError:  # Pillow ships with torchvision/scikit-image; without it, no rotation
+        return img
+    try:
+        with Image.open(io.BytesIO(data.tobytes())) as pil:
+            orientation = pil.getexif().get(0x0112, 1)
+    except Exception:
+        return img
+    ops = {
+        2: lambda a: a[:, ::-1],
+        3: lambda a: a[::-1, ::-1],
+        4: lambda a: a[::-1, :],
+        5: lambda a: np.swapaxes(a, 0, 1),
+        6: lambda a: np.swapaxes(a, 0, 1)[:, ::-1],
+        7: lambda a: np.swapaxes(a, 0, 1)[::-1, ::-1],
+        8: lambda a: np.swapaxes(a, 0, 1)[::-1, :],
+    }
+    op = ops.get(orientation)
+    return op(img) if op else img
+
+
+def to_uint8(img: np.ndarray) -> np.ndarray:
+    """Scale a 16-bit image to 8 bit by its own 0.5..99.5 percentile range; pass uint8 through."""
+    if img.dtype == np.uint8:
+        return img
+    lo, hi = np.percentile(img, (0.5, 99.5))
+    if hi <= lo:
+        hi = lo + 1
+    out = (img.astype(np.float32) - lo) * (255.0 / (hi - lo))
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def to_rgb(img: np.ndarray) -> np.ndarray:
+    """HxW or HxWx3 of any supported depth -> HxWx3 uint8."""
+    img = to_uint8(img)
+    if img.ndim == 2:
+        img = np.repeat(img[:, :, None], 3, axis=2)
+    return img
+
+
+def read_mask(path: str | os.PathLike, shape: tuple[int, int] | None = None) -> np.ndarray:
+    """Read a mask as an HxW uint8 array of stored values (0/255 or class indices).
+
+    A colour mask is reduced to its first channel only if all channels are equal.
+    With ``shape`` (H, W), a differently sized mask raises MaskSizeError.
+    """
+    path = Path(path)
+    mask = read_image(path)
+    if mask.ndim == 3:
+        if not (
+            np.array_equal(mask[..., 0], mask[..., 1])
+            and np.array_equal(mask[..., 0], mask[..., 2])
+        ):
+            raise ImageReadError(
+                f"{path}: the mask is a colour image; masks must be single-channel "
+                "(pixel value = class index, or 0/255)"
+            )
+        mask = mask[..., 0]
+    if mask.dtype != np.uint8:
+        if mask.max() > 255:
+            raise MaskValueError(f"{path}: 16-bit mask with values above 255; save it as 8-bit")
+        mask = mask.astype(np.uint8)
+    if shape is not None and mask.shape != tuple(shape):
+        raise MaskSizeError(
+            f"{path}: mask is {mask.shape[1]}x{mask.shape[0]} but its image is "
+            f"{shape[1]}x{shape[0]} (width x height); resize or re-export the mask"
+        )
+    return mask
+
+
+def write_png_atomic(path: str | os.PathLike, array: np.ndarray) -> None:
+    """Write an array as PNG atomically: temp file in the same folder, fsync, os.replace.
+
+    On any failure the previous file (if any) is untouched and WriteError says why.
+    """
+    path = Path(path)
+    arr = array
+    if arr.ndim == 3 and arr.shape[2] == 3:
+        arr = cv2.cvtColor(arr, cv2.COLOR_RGB2BGR)
+    ok, buf = cv2.imencode(".png", arr)
+    if not ok:
+        raise WriteError(f"{path}: cannot encode the array as PNG")
+    write_bytes_atomic(path, buf.tobytes())
+
+
+def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
+    """Write bytes to ``path`` atomically (temp + fsync + rename), raising WriteError."""
+    path = Path(path)
+    tmp_name = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp_name, path)
+        tmp_name = None
+    except OSError as e:
+        raise WriteError(_describe_os_error(path, e)) from e
+    finally:
+        if tmp_name is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp_name)
+
+
+def _describe_os_error(path: Path, e: OSError) -> str:
+    if e.errno == errno.ENOSPC:
+        return f"{path}: the disk is full; free some space and save again (nothing was overwritten)"
+    if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"{path}: no permission to write in {path.parent} (read-only folder?); choose a writable folder"
+    return f"{path}: cannot write ({e.strerror or e})"
+
+
+def write_mask(path: str | os.PathLike, mask: np.ndarray) -> None:
+    """Write an HxW uint8 mask as an 8-bit PNG, atomically."""
+    mask = np.asarray(mask)
+    if mask.ndim != 2:
+        raise ValueError(f"a mask must be 2-D, got shape {mask.shape}")
+    write_png_atomic(path, mask.astype(np.uint8, copy=False))

@@ -1,0 +1,341 @@
+"""A project is a plain folder any tool can read: ``images/``, ``masks/``, ``segapp.json``, ``models/``.
+
+An existing ``images/`` + ``masks/`` folder opens as is (paired by file stem); a bare folder of
+images opens too, with ``masks/`` and ``segapp.json`` created beside the images on first save.
+Nothing is written until :meth:`Project.save` or :meth:`Project.write_mask` is called, so
+read-only data sets can be trained on directly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from segapp.core.imageio import (
+    ImageReadError,
+    MaskValueError,
+    SegappError,
+    WriteError,
+    is_image_file,
+    read_image,
+    read_mask,
+    write_bytes_atomic,
+    write_mask,
+)
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+PROJECT_FILE = "segapp.json"
+STATUSES = ("unlabeled", "proposed", "corrected")
+
+
+class ProjectError(SegappError):
+    """The folder is not a usable project (no images, unreadable segapp.json ...)."""
+
+
+@dataclass
+class ClassInfo:
+    """One label class: its name, display colour and the pixel value stored in mask PNGs."""
+
+    name: str
+    color: tuple[int, int, int]
+    value: int
+
+
+DEFAULT_COLORS = [
+    (0, 0, 0),
+    (255, 64, 64),
+    (64, 160, 255),
+    (80, 220, 80),
+    (255, 200, 0),
+    (200, 80, 255),
+    (0, 220, 220),
+    (255, 128, 0),
+]
+
+
+def binary_classes() -> list[ClassInfo]:
+    """Background (0) and foreground (stored as 255, as most tools expect)."""
+    return [ClassInfo("background", (0, 0, 0), 0), ClassInfo("foreground", (255, 64, 64), 255)]
+
+
+def multiclass(names: list[str]) -> list[ClassInfo]:
+    """Classes stored by index (0 = the first name, usually background)."""
+    return [ClassInfo(n, DEFAULT_COLORS[i % len(DEFAULT_COLORS)], i) for i, n in enumerate(names)]
+
+
+@dataclass
+class ImageEntry:
+    """One image of a project and what is known of its mask."""
+
+    stem: str
+    image_path: Path
+    mask_path: Path
+    status: str = "unlabeled"
+    proposed_by: str | None = None
+    proposal_iou: float | None = None
+    error: str | None = None
+
+    @property
+    def has_mask(self) -> bool:
+        return self.mask_path.exists()
+
+
+@dataclass
+class Project:
+    """The images of a folder, their masks and the project's metadata."""
+
+    root: Path
+    images_dir: Path
+    masks_dir: Path
+    classes: list[ClassInfo] = field(default_factory=binary_classes)
+    entries: list[ImageEntry] = field(default_factory=list)
+    val_stems: list[str] = field(default_factory=list)
+    extra: dict = field(default_factory=dict)
+
+    # ----------------------------------------------------------------- opening
+    @classmethod
+    def open(cls, path: str | Path) -> Project:
+        """Open a project folder, an ``images/``+``masks/`` folder, or a bare folder of images."""
+        root = Path(path).expanduser().resolve()
+        if not root.exists():
+            raise ProjectError(f"{root}: folder not found")
+        if not root.is_dir():
+            raise ProjectError(
+                f"{root}: not a folder (give the folder that holds images/ and masks/)"
+            )
+        meta = _read_meta(root / PROJECT_FILE)
+        if meta.get("images_dir"):
+            images_dir = root / meta["images_dir"]
+        elif (root / "images").is_dir():
+            images_dir = root / "images"
+        else:
+            images_dir = root
+        masks_dir = root / meta.get("masks_dir", "masks")
+        classes = [
+            ClassInfo(c["name"], tuple(c["color"]), int(c["value"]))
+            for c in meta.get("classes", [])
+        ] or binary_classes()
+        project = cls(root, images_dir, masks_dir, classes)
+        project.val_stems = list(meta.get("val_stems", []))
+        project.extra = {k: v for k, v in meta.items() if k not in _META_KEYS}
+        project._scan(meta.get("images", {}))
+        return project
+
+    def _scan(self, records: dict) -> None:
+        if not self.images_dir.is_dir():
+            raise ProjectError(f"{self.images_dir}: folder not found")
+        files = sorted((p for p in self.images_dir.iterdir() if is_image_file(p)), key=_natural_key)
+        mask_files = {}
+        if self.masks_dir.is_dir():
+            for p in self.masks_dir.iterdir():
+                if is_image_file(p):
+                    mask_files.setdefault(p.stem, p)
+        seen: set[str] = set()
+        self.entries = []
+        for f in files:
+            if f.stem in seen:
+                log.warning("%s: another image has the stem %r; skipped", f, f.stem)
+                continue
+            seen.add(f.stem)
+            mask_path = mask_files.get(f.stem, self.masks_dir / f"{f.stem}.png")
+            rec = records.get(f.stem, {})
+            status = rec.get("status")
+            if status not in STATUSES:
+                status = "corrected" if mask_path.exists() else "unlabeled"
+            if status != "unlabeled" and not mask_path.exists():
+                status = "unlabeled"
+            self.entries.append(
+                ImageEntry(
+                    f.stem,
+                    f,
+                    mask_path,
+                    status,
+                    rec.get("proposed_by"),
+                    rec.get("proposal_iou"),
+                )
+            )
+
+    # ----------------------------------------------------------------- queries
+    @property
+    def is_binary(self) -> bool:
+        return len(self.classes) == 2
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    def entry(self, stem: str) -> ImageEntry:
+        for e in self.entries:
+            if e.stem == stem:
+                return e
+        raise KeyError(stem)
+
+    def labeled(self) -> list[ImageEntry]:
+        """Entries that have a mask on disk (corrected or proposed)."""
+        return [e for e in self.entries if e.has_mask]
+
+    def corrected(self) -> list[ImageEntry]:
+        return [e for e in self.entries if e.status == "corrected" and e.has_mask]
+
+    # ----------------------------------------------------------------- masks
+    def labels_from_mask(self, mask: np.ndarray, source: str | Path = "mask") -> np.ndarray:
+        """Stored pixel values -> class indices 0..C-1; other values raise MaskValueError.
+
+        A binary project also accepts 0/1 masks.
+        """
+        values = np.array([c.value for c in self.classes])
+        lut = np.full(256, -1, dtype=np.int16)
+        lut[values] = np.arange(len(values))
+        if self.is_binary:
+            lut[1] = 1
+        labels = lut[mask]
+        if (labels < 0).any():
+            bad = np.unique(mask[labels < 0])[:8].tolist()
+            allowed = sorted(set(values.tolist()) | ({1} if self.is_binary else set()))
+            raise MaskValueError(
+                f"{source}: values {bad} are not classes of this project "
+                f"(allowed pixel values: {allowed})"
+            )
+        return labels.astype(np.uint8)
+
+    def mask_from_labels(self, labels: np.ndarray) -> np.ndarray:
+        """Class indices -> stored pixel values (0/255 for binary projects)."""
+        lut = np.zeros(256, dtype=np.uint8)
+        for i, c in enumerate(self.classes):
+            lut[i] = c.value
+        return lut[labels]
+
+    def read_labels(self, entry: ImageEntry, shape: tuple[int, int] | None = None) -> np.ndarray:
+        """The entry's mask as class indices (MaskSizeError if ``shape`` differs)."""
+        return self.labels_from_mask(read_mask(entry.mask_path, shape), entry.mask_path)
+
+    def read_image(self, entry: ImageEntry) -> np.ndarray:
+        try:
+            img = read_image(entry.image_path)
+        except ImageReadError as e:
+            entry.error = str(e)
+            raise
+        entry.error = None
+        return img
+
+    def write_labels(
+        self, entry: ImageEntry, labels: np.ndarray, status: str, proposed_by: str | None = None
+    ) -> None:
+        """Save class indices as the entry's mask PNG (atomically) and record its status."""
+        if status not in STATUSES:
+            raise ValueError(f"unknown status {status!r}")
+        write_mask(entry.mask_path, self.mask_from_labels(labels))
+        entry.status = status
+        if proposed_by is not None:
+            entry.proposed_by = proposed_by
+        self.save()
+
+    # ----------------------------------------------------------------- split
+    def split(
+        self, val_fraction: float, seed: int = 0, entries: list[ImageEntry] | None = None
+    ) -> tuple[list[ImageEntry], list[ImageEntry]]:
+        """(train, val) over ``entries`` (default: labeled ones).
+
+        Stems already in ``val_stems`` stay in validation, so versions stay comparable; the
+        rest is ordered by a hash of stem and seed (stable when images are added) and the
+        first ones complete the validation set up to ``val_fraction``.
+        """
+        pool = self.labeled() if entries is None else list(entries)
+        if not pool:
+            return [], []
+        n_val = int(round(len(pool) * val_fraction))
+        if val_fraction > 0 and len(pool) >= 2:
+            n_val = max(1, min(n_val, len(pool) - 1))
+        fixed = set(self.val_stems)
+        val = [e for e in pool if e.stem in fixed]
+        rest = sorted(
+            (e for e in pool if e.stem not in fixed),
+            key=lambda e: hashlib.sha1(f"{seed}:{e.stem}".encode()).hexdigest(),
+        )
+        while len(val) < n_val and rest:
+            val.append(rest.pop(0))
+        val_set = {e.stem for e in val}
+        train = [e for e in pool if e.stem not in val_set]
+        return train, val
+
+    # ----------------------------------------------------------------- saving
+    @property
+    def meta_path(self) -> Path:
+        return self.root / PROJECT_FILE
+
+    @property
+    def models_dir(self) -> Path:
+        return self.root / "models"
+
+    def to_meta(self) -> dict:
+        images = {}
+        for e in self.entries:
+            rec = {"status": e.status}
+            if e.proposed_by:
+                rec["proposed_by"] = e.proposed_by
+            if e.proposal_iou is not None:
+                rec["proposal_iou"] = e.proposal_iou
+            images[e.stem] = rec
+        meta = {
+            "format": FORMAT_VERSION,
+            "images_dir": _rel(self.images_dir, self.root),
+            "masks_dir": _rel(self.masks_dir, self.root),
+            "classes": [asdict(c) | {"color": list(c.color)} for c in self.classes],
+            "val_stems": self.val_stems,
+            "images": images,
+        }
+        meta.update(self.extra)
+        return meta
+
+    def save(self) -> None:
+        """Write segapp.json atomically (creates masks/ too)."""
+        try:
+            self.masks_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise WriteError(
+                f"{self.masks_dir}: cannot create the masks folder ({e.strerror})"
+            ) from e
+        data = json.dumps(self.to_meta(), indent=1).encode()
+        write_bytes_atomic(self.meta_path, data)
+
+
+_META_KEYS = {"format", "images_dir", "masks_dir", "classes", "val_stems", "images"}
+
+
+def _read_meta(path: Path) -> dict:
+    if not path.exists():
+        return {}
+    try:
+        meta = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise ProjectError(
+            f"{path}: unreadable project file ({e}); move it aside to reopen the folder"
+        ) from e
+    if not isinstance(meta, dict):
+        raise ProjectError(f"{path}: not a segapp project file")
+    if int(meta.get("format", 1)) > FORMAT_VERSION:
+        raise ProjectError(
+            f"{path}: made by a newer segapp (format {meta['format']}); update segapp"
+        )
+    return meta
+
+
+def _rel(p: Path, root: Path) -> str:
+    try:
+        return str(p.relative_to(root)) or "."
+    except ValueError:
+        return str(p)
+
+
+def _natural_key(p: Path) -> tuple:
+    """Sort '2.png' before '10.png'."""
+    import re
+
+    return tuple(int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", p.stem))

@@ -1,0 +1,154 @@
+"""Training data over a project: decoded pairs in memory, albumentations pipelines, a Dataset."""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+
+from segapp.core.imageio import SegappError
+from segapp.core.project import ImageEntry, Project
+from segapp.ml.preprocess import match_channels, normalize
+from segapp.ml.registry import ModelSpec
+
+log = logging.getLogger(__name__)
+
+AUGMENT_LEVELS = ("none", "light", "medium", "strong")
+RESIZE_MODES = ("resize", "crop")
+
+
+class DataError(SegappError):
+    """The training data cannot be used as given."""
+
+
+@dataclass
+class Pair:
+    """One decoded training pair: HxWxC uint8 image, HxW uint8 class indices."""
+
+    stem: str
+    image: np.ndarray
+    labels: np.ndarray
+
+
+def load_pairs(
+    project: Project,
+    entries: list[ImageEntry],
+    in_channels: int,
+    size: int | None = None,
+    resize_mode: str = "resize",
+    threads: int = 4,
+) -> list[Pair]:
+    """Decode image/mask pairs (in parallel), checking sizes and mask values.
+
+    In ``resize`` mode each pair is resized to ``size`` x ``size`` once here, so epochs only
+    augment small arrays. Every unusable pair is reported in one DataError.
+    """
+
+    def load(entry: ImageEntry) -> Pair:
+        img = project.read_image(entry)
+        labels = project.read_labels(entry, img.shape[:2])
+        img = match_channels(img, in_channels)
+        if size and resize_mode == "resize":
+            img = cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
+            if img.ndim == 2:
+                img = img[:, :, None]
+            labels = cv2.resize(labels, (size, size), interpolation=cv2.INTER_NEAREST)
+        return Pair(entry.stem, img, labels)
+
+    pairs, errors = [], []
+    with ThreadPoolExecutor(max(1, threads)) as pool:
+        futures = [pool.submit(load, e) for e in entries]
+        for fut in futures:
+            try:
+                pairs.append(fut.result())
+            except SegappError as e:
+                errors.append(str(e))
+    if errors:
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise DataError(f"{errors[0]}{more}")
+    return pairs
+
+
+def build_augmentation(level: str, input_size: int, resize_mode: str, train: bool):
+    """albumentations pipeline: geometry and intensity augmentation, then size handling."""
+    import albumentations as A
+
+    if level not in AUGMENT_LEVELS:
+        raise ValueError(f"augmentation must be one of {AUGMENT_LEVELS}")
+    ops = []
+    if resize_mode == "crop":
+        ops.append(A.PadIfNeeded(input_size, input_size, border_mode=cv2.BORDER_REFLECT_101))
+        ops.append(
+            A.RandomCrop(input_size, input_size) if train else A.CenterCrop(input_size, input_size)
+        )
+    else:
+        ops.append(A.Resize(input_size, input_size))
+    if train and level != "none":
+        strength = {"light": 0.5, "medium": 1.0, "strong": 1.5}[level]
+        ops += [A.HorizontalFlip(p=0.5), A.VerticalFlip(p=0.5), A.RandomRotate90(p=0.5)]
+        ops.append(A.RandomBrightnessContrast(0.2 * strength, 0.2 * strength, p=0.5))
+        if level in ("medium", "strong"):
+            ops.append(
+                A.OneOf(
+                    [
+                        A.GridDistortion(distort_limit=0.2 * strength, p=1.0),
+                        A.ElasticTransform(alpha=30 * strength, sigma=6, p=1.0),
+                    ],
+                    p=0.3 * strength,
+                )
+            )
+    return A.Compose(ops)
+
+
+class SegDataset(torch.utils.data.Dataset):
+    """Augmented, normalised (image, labels[, weight map]) tensors for a list of pairs.
+
+    ``output_size`` < ``input_size`` (valid-convolution networks) centre-crops the labels to
+    the network's output.
+    """
+
+    def __init__(
+        self,
+        pairs: list[Pair],
+        spec: ModelSpec,
+        input_size: int,
+        output_size: int,
+        augment: str = "medium",
+        resize_mode: str = "resize",
+        train: bool = True,
+        weight_map: bool = False,
+        repeats: int = 1,
+    ):
+        self.pairs = pairs
+        self.spec = spec
+        self.input_size = input_size
+        self.output_size = output_size
+        self.transform = build_augmentation(augment, input_size, resize_mode, train)
+        self.weight_map = weight_map
+        self.repeats = max(1, repeats)
+
+    def __len__(self) -> int:
+        return len(self.pairs) * self.repeats
+
+    def __getitem__(self, index: int):
+        pair = self.pairs[index % len(self.pairs)]
+        out = self.transform(image=pair.image, mask=pair.labels)
+        img, labels = out["image"], out["mask"]
+        if img.ndim == 2:
+            img = img[:, :, None]
+        if self.output_size < self.input_size:
+            m = (self.input_size - self.output_size) // 2
+            labels = labels[m : m + self.output_size, m : m + self.output_size]
+        x = torch.from_numpy(normalize(img, self.spec))
+        y = torch.from_numpy(np.ascontiguousarray(labels).astype(np.int64))
+        if self.weight_map:
+            from segapp.ml.weightmap import unet_weight_map
+
+            w = torch.from_numpy(unet_weight_map(labels))
+        else:
+            w = torch.zeros(0)
+        return x, y, w

@@ -1,0 +1,167 @@
+"""One way to build any model: ``create_model(spec)`` from a typed, JSON-able ``ModelSpec``.
+
+Every network built here is a ``torch.nn.Module`` whose ``forward(x)`` maps an
+(N, in_channels, H, W) float tensor to (N, classes, H', W') logits, and which has two
+geometry methods the engine relies on (inference tiling, training crops):
+
+- ``valid_input_size(n)``: the smallest legal input size >= n along one axis;
+- ``output_size(n)``: the output size along one axis for a legal input size n
+  (n itself for padded networks; smaller for the paper's valid convolutions, centred).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from segapp.core.imageio import SegappError
+
+ARCHS = ("unet", "unetpp", "smp-unet", "smp-unetpp")
+
+
+class ModelError(SegappError):
+    """A model cannot be built or loaded (unknown preset, missing weights ...)."""
+
+
+@dataclass
+class ModelSpec:
+    """Everything needed to rebuild a network; saved as JSON beside its weights."""
+
+    arch: str = "unet"
+    in_channels: int = 3
+    classes: int = 1  # 1 = binary (sigmoid); N >= 2 = N classes (softmax)
+    # custom U-Net family (unet.py)
+    depth: int = 4
+    base_channels: int = 64
+    padding: str = "same"  # "same" | "valid" (2015 paper, crop-and-concatenate)
+    batchnorm: bool = True
+    down: str = "maxpool"  # "maxpool" | "strided"
+    up: str = "transpose"  # "transpose" | "interp" (nearest + 1x1 conv)
+    dropout: float = 0.0  # at the bottleneck
+    activation: str = "relu"  # "relu" | "leakyrelu"
+    # segmentation_models_pytorch (pretrained.py)
+    encoder: str = ""
+    encoder_weights: str = ""  # "imagenet", "" (random) or a local weights file
+    preset: str = ""  # the preset this spec came from, for display
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelSpec:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ModelError(f"model spec has unknown fields {sorted(unknown)}; newer segapp?")
+        spec = cls(**data)
+        spec.validate()
+        return spec
+
+    def replace(self, **changes: Any) -> ModelSpec:
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def is_binary(self) -> bool:
+        return self.classes == 1
+
+    @property
+    def out_classes(self) -> int:
+        """Number of label classes the model predicts (background included)."""
+        return 2 if self.classes == 1 else self.classes
+
+    def validate(self) -> None:
+        if self.arch not in ARCHS:
+            raise ModelError(
+                f"unknown architecture {self.arch!r}; choose one of {', '.join(ARCHS)}"
+            )
+        if self.classes < 1 or self.in_channels < 1:
+            raise ModelError("classes and in_channels must be >= 1")
+        if self.padding not in ("same", "valid"):
+            raise ModelError(f"padding must be 'same' or 'valid', not {self.padding!r}")
+        if self.down not in ("maxpool", "strided") or self.up not in ("transpose", "interp"):
+            raise ModelError("down must be maxpool|strided and up transpose|interp")
+        if self.arch.startswith("smp") and not self.encoder:
+            raise ModelError("an smp model needs an encoder name")
+
+
+PRESETS: dict[str, tuple[str, ModelSpec]] = {
+    "unet-small": (
+        "padded U-Net of the seed write-ups: depth 3, 16 start channels",
+        ModelSpec(arch="unet", depth=3, base_channels=16),
+    ),
+    "unet": (
+        "U-Net, depth 4, BatchNorm, 64..512 channels (Carvana write-up)",
+        ModelSpec(arch="unet", depth=4, base_channels=64),
+    ),
+    "unet-paper": (
+        "2015 paper: valid convolutions, crop-and-concatenate, overlap-tile inference",
+        ModelSpec(
+            arch="unet", depth=4, base_channels=64, padding="valid", batchnorm=False, dropout=0.5
+        ),
+    ),
+    "unet-strided": (
+        "strided-conv down, nearest+1x1 up, dropout, LeakyReLU (UNet/UNet++ write-up)",
+        ModelSpec(
+            arch="unet",
+            depth=4,
+            base_channels=32,
+            down="strided",
+            up="interp",
+            dropout=0.3,
+            activation="leakyrelu",
+        ),
+    ),
+    "unetpp": (
+        "UNet++ with nested skip pathways",
+        ModelSpec(arch="unetpp", depth=4, base_channels=32),
+    ),
+    "pretrained-lite0": (
+        "smp Unet on EfficientNet-Lite0, ImageNet weights shipped offline (default)",
+        ModelSpec(
+            arch="smp-unet", encoder="timm-tf_efficientnet_lite0", encoder_weights="imagenet"
+        ),
+    ),
+    "pretrained-resnet34": (
+        "smp Unet on ResNet34, ImageNet weights downloaded (or --encoder-weights FILE)",
+        ModelSpec(arch="smp-unet", encoder="resnet34", encoder_weights="imagenet"),
+    ),
+}
+
+DEFAULT_PRESET = "pretrained-lite0"
+
+
+def preset_spec(name: str, classes: int = 1, in_channels: int = 3, **overrides: Any) -> ModelSpec:
+    """The ModelSpec of a named preset, for ``classes`` outputs (1 = binary)."""
+    if name not in PRESETS:
+        raise ModelError(f"unknown model preset {name!r}; available: {', '.join(PRESETS)}")
+    spec = PRESETS[name][1].replace(
+        preset=name, classes=classes, in_channels=in_channels, **overrides
+    )
+    spec.validate()
+    return spec
+
+
+def create_model(spec: ModelSpec, pretrained: bool = True):
+    """Build the network a spec describes (torch.nn.Module with the geometry methods).
+
+    ``pretrained=False`` skips loading encoder weights (used when a checkpoint's own
+    weights are loaded right after).
+    """
+    spec.validate()
+    if spec.arch == "unet":
+        from segapp.ml.unet import UNet
+
+        return UNet(spec)
+    if spec.arch == "unetpp":
+        from segapp.ml.unet import UNetPlusPlus
+
+        return UNetPlusPlus(spec)
+    from segapp.ml.pretrained import create_smp_model
+
+    return create_smp_model(spec, pretrained=pretrained)
+
+
+def count_parameters(model) -> int:
+    return sum(p.numel() for p in model.parameters())

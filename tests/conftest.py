@@ -1,0 +1,53 @@
+"""Shared fixtures: small generated data sets (tests never need ../shared)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+SHARED_DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
+
+
+def make_blob_pair(rng: np.random.Generator, height: int, width: int, rgb: bool = True):
+    """An image with a few bright discs on noise and its 0/255 mask."""
+    mask = np.zeros((height, width), np.uint8)
+    for _ in range(rng.integers(1, 4)):
+        r = int(rng.integers(max(3, min(height, width) // 10), max(4, min(height, width) // 4)))
+        cy, cx = int(rng.integers(r, height - r)), int(rng.integers(r, width - r))
+        cv2.circle(mask, (cx, cy), r, 255, -1)
+    noise = rng.normal(60, 20, (height, width))
+    gray = np.clip(noise + (mask > 0) * 120, 0, 255).astype(np.uint8)
+    image = np.stack([gray, gray // 2 + 40, 255 - gray], axis=2) if rgb else gray
+    return image, mask
+
+
+def make_dataset(
+    root: Path,
+    n: int = 8,
+    height: int = 64,
+    width: int = 64,
+    seed: int = 0,
+    rgb: bool = True,
+    masks: int | None = None,
+) -> Path:
+    """root/images/*.png + root/masks/*.png (only the first ``masks`` images get a mask)."""
+    rng = np.random.default_rng(seed)
+    (root / "images").mkdir(parents=True, exist_ok=True)
+    (root / "masks").mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        image, mask = make_blob_pair(rng, height, width, rgb)
+        cv2.imwrite(str(root / "images" / f"{i}.png"), image[..., ::-1] if rgb else image)
+        if masks is None or i < masks:
+            cv2.imwrite(str(root / "masks" / f"{i}.png"), mask)
+    return root
+
+
+@pytest.fixture
+def blob_data(tmp_path: Path) -> Path:
+    return make_dataset(tmp_path / "data")
