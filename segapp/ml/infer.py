@@ -213,7 +213,7 @@ class Predictor:
                     log.warning("out of memory on %s; retrying with %d px tiles", self.device, tile)
                     continue
                 self.fallback_message = (
-                    f"{self.device_name} ran out of memory; running on the CPU instead (slower)"
+                    f"the GPU ({self.device}) ran out of memory; running on the CPU instead (slower)"
                 )
                 log.warning(self.fallback_message)
                 self.device = torch.device("cpu")

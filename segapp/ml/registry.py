@@ -120,7 +120,7 @@ PRESETS: dict[str, tuple[str, ModelSpec]] = {
     "pretrained-lite0": (
         "smp Unet on EfficientNet-Lite0, ImageNet weights shipped offline (default)",
         ModelSpec(
-            arch="smp-unet", encoder="timm-tf_efficientnet_lite0", encoder_weights="imagenet"
+            arch="smp-unet", encoder="tu-tf_efficientnet_lite0", encoder_weights="imagenet"
         ),
     ),
     "pretrained-resnet34": (

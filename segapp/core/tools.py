@@ -1,0 +1,406 @@
+"""Editing tools: pure functions on a label mask that say what would change, never change it.
+
+A label mask is an ``HxW`` ``uint8`` array whose pixel values are class values (0 =
+background). Every tool takes the mask and returns a :class:`Patch` -- a rectangle of the
+mask and the new values for it -- or ``None`` when the operation would change no pixel.
+The input is never modified; the caller applies the patch (``old = patch.apply(mask)``),
+which hands back the previous values for an undo diff (see :mod:`segapp.core.history`).
+:class:`segapp.core.document.MaskDocument` wires tools, history and change callbacks
+together; widgets should call the document, not these functions.
+
+Cost: the brush tools (:func:`dab`, :func:`segment`, :func:`polygon`) work on the
+bounding box of what they draw, and :func:`flood_fill` on a window that grows with the
+region it fills, so none of them depends on the image size. The whole-class tools
+(:func:`fill_holes`, :func:`remove_islands`, :func:`grow`, :func:`shrink`) scan the image
+once to find the class and then work on the class's bounding box.
+
+Coordinates are image pixels, ``x`` to the right and ``y`` down; points are ``(x, y)`` and
+may be floats (rounded to the nearest pixel). Rectangles are ``(x, y, w, h)``.
+
+Protecting other classes: tools that paint take ``overwrite``, the set of class values
+they may replace. ``None`` replaces anything; ``{0, active}`` paints over background and
+the active class only, so other classes are never touched (this is how the document
+implements "protect other classes"). Erasing is painting value 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+Rect = tuple[int, int, int, int]
+"""A rectangle ``(x, y, w, h)`` in image pixels."""
+
+Point = tuple[float, float]
+"""A point ``(x, y)`` in image pixels."""
+
+BACKGROUND = 0
+
+
+@dataclass(frozen=True, eq=False)
+class Patch:
+    """New values for a rectangle of a mask: ``mask[y:y+h, x:x+w] = values``.
+
+    ``values`` holds the whole rectangle, unchanged pixels included.
+    """
+
+    x: int
+    y: int
+    values: np.ndarray
+
+    @property
+    def w(self) -> int:
+        return int(self.values.shape[1])
+
+    @property
+    def h(self) -> int:
+        return int(self.values.shape[0])
+
+    @property
+    def rect(self) -> Rect:
+        """The rectangle ``(x, y, w, h)``."""
+        return (self.x, self.y, self.w, self.h)
+
+    @property
+    def slices(self) -> tuple[slice, slice]:
+        """``mask[patch.slices]`` is the rectangle of the mask the patch covers."""
+        return (slice(self.y, self.y + self.h), slice(self.x, self.x + self.w))
+
+    def apply(self, mask: np.ndarray) -> np.ndarray:
+        """Write the new values into ``mask`` and return a copy of the values they replaced."""
+        view = mask[self.slices]
+        old = view.copy()
+        view[...] = self.values
+        return old
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def _xy(p: Point) -> tuple[int, int]:
+    return int(round(float(p[0]))), int(round(float(p[1])))
+
+
+def _clip(x0: int, y0: int, x1: int, y1: int, shape: tuple[int, ...]) -> Rect | None:
+    """Clip the half-open box [x0, x1) x [y0, y1) to the mask; None when it is empty."""
+    x0, y0 = max(x0, 0), max(y0, 0)
+    x1, y1 = min(x1, shape[1]), min(y1, shape[0])
+    if x1 <= x0 or y1 <= y0:
+        return None
+    return (x0, y0, x1 - x0, y1 - y0)
+
+
+def _writable(crop: np.ndarray, overwrite: Iterable[int] | None) -> np.ndarray | None:
+    """Boolean map of the pixels whose current class may be replaced (None: all of them)."""
+    if overwrite is None:
+        return None
+    lut = np.zeros(256, dtype=bool)
+    lut[[int(v) for v in overwrite]] = True
+    return lut[crop]
+
+
+def _paint_selection(
+    mask: np.ndarray,
+    rect: Rect,
+    sel: np.ndarray,
+    value: int,
+    overwrite: Iterable[int] | None,
+) -> Patch | None:
+    """Patch that sets ``value`` where ``sel`` (a bool map of ``rect``) is true and allowed."""
+    x, y, w, h = rect
+    crop = mask[y : y + h, x : x + w]
+    sel = sel & (crop != value)
+    allowed = _writable(crop, overwrite)
+    if allowed is not None:
+        sel &= allowed
+    if not sel.any():
+        return None
+    values = crop.copy()
+    values[sel] = value
+    return Patch(x, y, values)
+
+
+def _check_mask(mask: np.ndarray) -> None:
+    if mask.ndim != 2 or mask.dtype != np.uint8:
+        raise ValueError(f"a label mask must be a 2-D uint8 array, got {mask.dtype} {mask.shape}")
+
+
+def _check_value(value: int) -> int:
+    value = int(value)
+    if not 0 <= value <= 255:
+        raise ValueError(f"class value must be in 0..255, got {value}")
+    return value
+
+
+def class_bbox(mask: np.ndarray, value: int) -> Rect | None:
+    """Bounding rectangle of the pixels equal to ``value`` (None if there are none).
+
+    Scans the whole mask once.
+    """
+    eq = mask == value
+    rows = np.flatnonzero(eq.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(eq.any(axis=0))
+    return (int(cols[0]), int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1))
+
+
+def _union(a: Rect | None, b: Rect | None) -> Rect | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    x0, y0 = min(a[0], b[0]), min(a[1], b[1])
+    x1, y1 = max(a[0] + a[2], b[0] + b[2]), max(a[1] + a[3], b[1] + b[3])
+    return (x0, y0, x1 - x0, y1 - y0)
+
+
+def _pad(rect: Rect, pad: int, shape: tuple[int, ...]) -> Rect:
+    x, y, w, h = rect
+    out = _clip(x - pad, y - pad, x + w + pad, y + h + pad, shape)
+    assert out is not None
+    return out
+
+
+def _classes_present(mask: np.ndarray) -> list[int]:
+    counts = cv2.calcHist([np.ascontiguousarray(mask)], [0], None, [256], [0, 256]).ravel()
+    return [int(v) for v in np.flatnonzero(counts) if v != BACKGROUND]
+
+
+# ---------------------------------------------------------------------------- brush
+
+
+def dab(
+    mask: np.ndarray,
+    center: Point,
+    radius: int,
+    value: int,
+    overwrite: Iterable[int] | None = None,
+) -> Patch | None:
+    """A round dab: the disk of ``radius`` pixels around ``center`` set to ``value``.
+
+    ``radius`` 0 paints one pixel; the disk has about pi*r^2 pixels. Cost: (2r+1)^2.
+    """
+    return segment(mask, center, center, radius, value, overwrite)
+
+
+def segment(
+    mask: np.ndarray,
+    p0: Point,
+    p1: Point,
+    radius: int,
+    value: int,
+    overwrite: Iterable[int] | None = None,
+) -> Patch | None:
+    """A brush stroke from ``p0`` to ``p1``: the capsule of all pixels within ``radius``.
+
+    Round caps equal to :func:`dab`, so consecutive mouse moves join with no gaps however
+    fast the mouse goes. Cost: the segment's bounding box.
+    """
+    _check_mask(mask)
+    value = _check_value(value)
+    r = max(int(round(radius)), 0)
+    (ax, ay), (bx, by) = _xy(p0), _xy(p1)
+    rect = _clip(
+        min(ax, bx) - r, min(ay, by) - r, max(ax, bx) + r + 1, max(ay, by) + r + 1, mask.shape
+    )
+    if rect is None:
+        return None
+    x, y, w, h = rect
+    sel = np.zeros((h, w), dtype=np.uint8)
+    a, b = (ax - x, ay - y), (bx - x, by - y)
+    cv2.circle(sel, a, r, 1, thickness=-1)
+    if a != b:
+        cv2.circle(sel, b, r, 1, thickness=-1)
+        # a line of thickness 2r has half-width r and round caps of radius r
+        cv2.line(sel, a, b, 1, thickness=max(1, 2 * r))
+    return _paint_selection(mask, rect, sel.view(bool), value, overwrite)
+
+
+def polygon(
+    mask: np.ndarray,
+    points: Sequence[Point],
+    value: int,
+    overwrite: Iterable[int] | None = None,
+) -> Patch | None:
+    """Fill the polygon (or lasso path, closed automatically) through ``points``.
+
+    Fewer than 3 points fill nothing. Cost: the polygon's bounding box.
+    """
+    _check_mask(mask)
+    value = _check_value(value)
+    pts = np.round(np.asarray(points, dtype=np.float64).reshape(-1, 2)).astype(np.int64)
+    if len(pts) < 3:
+        return None
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    rect = _clip(int(lo[0]), int(lo[1]), int(hi[0]) + 1, int(hi[1]) + 1, mask.shape)
+    if rect is None:
+        return None
+    x, y, w, h = rect
+    sel = np.zeros((h, w), dtype=np.uint8)
+    local = (pts - np.array([x, y])).astype(np.int32)
+    cv2.fillPoly(sel, [local], 1)
+    return _paint_selection(mask, rect, sel.view(bool), value, overwrite)
+
+
+def flood_fill(
+    mask: np.ndarray,
+    point: Point,
+    value: int,
+    overwrite: Iterable[int] | None = None,
+    connectivity: int = 4,
+) -> Patch | None:
+    """Set the region of equal label containing ``point`` (4-connected by default) to ``value``.
+
+    With ``overwrite``, a region whose class is not in it is left alone. Cost: a window
+    around the point that doubles until it holds the region, so about the region's
+    bounding box, never the image.
+    """
+    _check_mask(mask)
+    value = _check_value(value)
+    px, py = _xy(point)
+    H, W = mask.shape
+    if not (0 <= px < W and 0 <= py < H):
+        return None
+    seed = int(mask[py, px])
+    if seed == value or (overwrite is not None and seed not in {int(v) for v in overwrite}):
+        return None
+    half = 64
+    while True:
+        x0, y0 = max(px - half, 0), max(py - half, 0)
+        x1, y1 = min(px + half + 1, W), min(py + half + 1, H)
+        crop = mask[y0:y1, x0:x1].copy()
+        _, _, _, (rx, ry, rw, rh) = cv2.floodFill(
+            crop, None, (px - x0, py - y0), value, 0, 0, connectivity
+        )
+        at_edge = (
+            (rx == 0 and x0 > 0)
+            or (ry == 0 and y0 > 0)
+            or (rx + rw == x1 - x0 and x1 < W)
+            or (ry + rh == y1 - y0 and y1 < H)
+        )
+        if not at_edge:
+            return Patch(x0 + rx, y0 + ry, crop[ry : ry + rh, rx : rx + rw].copy())
+        half *= 2
+
+
+# ---------------------------------------------------------------------------- whole-class tools
+
+
+def _holes(cls: np.ndarray) -> np.ndarray:
+    """Pixels outside ``cls`` (bool) not 4-connected to the border of the array."""
+    outside = np.pad((~cls).view(np.uint8), 1, constant_values=1)
+    cv2.floodFill(outside, None, (0, 0), 2, 0, 0, 4)
+    return outside[1:-1, 1:-1] == 1
+
+
+def fill_holes(mask: np.ndarray, value: int | None = None) -> Patch | None:
+    """Background enclosed by a class becomes that class.
+
+    A hole of class ``c`` is a region of pixels that are not ``c`` and not 4-connected to
+    the image border; its background pixels are set to ``c`` (other classes inside it are
+    kept). ``value=None`` fills the holes of every class, innermost classes first (by
+    bounding-box area), so a ring inside a ring keeps its own hole.
+    """
+    _check_mask(mask)
+    classes = _classes_present(mask) if value is None else [_check_value(value)]
+    classes = [c for c in classes if c != BACKGROUND]
+    boxes = {c: class_bbox(mask, c) for c in classes}
+    boxes = {c: b for c, b in boxes.items() if b is not None}
+    if not boxes:
+        return None
+    total: Rect | None = None
+    for b in boxes.values():
+        total = _union(total, b)
+    assert total is not None
+    tx, ty, tw, th = total
+    work = mask[ty : ty + th, tx : tx + tw].copy()
+    changed = False
+    for c in sorted(boxes, key=lambda c: boxes[c][2] * boxes[c][3]):
+        x, y, w, h = boxes[c]
+        sub = work[y - ty : y - ty + h, x - tx : x - tx + w]
+        sel = _holes(sub == c) & (sub == BACKGROUND)
+        if sel.any():
+            sub[sel] = c
+            changed = True
+    return Patch(tx, ty, work) if changed else None
+
+
+def remove_islands(
+    mask: np.ndarray, min_px: int, value: int | None = None, connectivity: int = 8
+) -> Patch | None:
+    """Connected pieces of a class smaller than ``min_px`` pixels become background.
+
+    ``value=None`` cleans every class. Pieces are 8-connected by default.
+    """
+    _check_mask(mask)
+    classes = _classes_present(mask) if value is None else [_check_value(value)]
+    total: Rect | None = None
+    work_parts: list[tuple[Rect, np.ndarray]] = []
+    for c in classes:
+        if c == BACKGROUND:
+            continue
+        box = class_bbox(mask, c)
+        if box is None:
+            continue
+        x, y, w, h = box
+        sub = mask[y : y + h, x : x + w]
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(
+            (sub == c).view(np.uint8), connectivity=connectivity
+        )
+        small = stats[:, cv2.CC_STAT_AREA] < int(min_px)
+        small[0] = False  # label 0: pixels not of class c
+        if n <= 1 or not small.any():
+            continue
+        work_parts.append((box, small[labels]))
+        total = _union(total, box)
+    if total is None:
+        return None
+    tx, ty, tw, th = total
+    work = mask[ty : ty + th, tx : tx + tw].copy()
+    for (x, y, w, h), sel in work_parts:
+        work[y - ty : y - ty + h, x - tx : x - tx + w][sel] = BACKGROUND
+    return Patch(tx, ty, work)
+
+
+def _disk_kernel(pixels: int) -> np.ndarray:
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * pixels + 1, 2 * pixels + 1))
+
+
+def grow(
+    mask: np.ndarray, value: int, pixels: int = 1, overwrite: Iterable[int] | None = None
+) -> Patch | None:
+    """Dilate class ``value`` by ``pixels`` (a disk; for 1 pixel, the 4 neighbours).
+
+    The pixels it grows into become ``value`` if ``overwrite`` allows their class.
+    """
+    _check_mask(mask)
+    value = _check_value(value)
+    pixels = int(pixels)
+    box = class_bbox(mask, value)
+    if box is None or pixels < 1:
+        return None
+    x, y, w, h = rect = _pad(box, pixels, mask.shape)
+    cls = (mask[y : y + h, x : x + w] == value).view(np.uint8)
+    grown = cv2.dilate(cls, _disk_kernel(pixels)).view(bool)
+    return _paint_selection(mask, rect, grown, value, overwrite)
+
+
+def shrink(mask: np.ndarray, value: int, pixels: int = 1) -> Patch | None:
+    """Erode class ``value`` by ``pixels``; the pixels it loses become background.
+
+    The image border does not erode: an object cut by the image frame stays cut there.
+    """
+    _check_mask(mask)
+    value = _check_value(value)
+    pixels = int(pixels)
+    box = class_bbox(mask, value) if value != BACKGROUND else None
+    if box is None or pixels < 1:
+        return None
+    x, y, w, h = rect = _pad(box, pixels, mask.shape)
+    cls = (mask[y : y + h, x : x + w] == value).view(np.uint8)
+    kept = cv2.erode(cls, _disk_kernel(pixels)).view(bool)
+    return _paint_selection(mask, rect, cls.view(bool) & ~kept, BACKGROUND, None)

@@ -1,0 +1,110 @@
+"""Inference covers any image size: single pass, overlap tiles, valid-convolution nets."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from segapp.ml.checkpoint import LoadedModel
+from segapp.ml.infer import Predictor, plan_tiles, predict_tiled, probs_to_labels
+from segapp.ml.registry import create_model, preset_spec
+
+
+def _loaded(name="unet-small", **kw):
+    torch.manual_seed(0)
+    spec = preset_spec(name, base_channels=4, **kw)
+    return LoadedModel(create_model(spec).eval(), spec, name)
+
+
+@pytest.mark.parametrize("shape", [(37, 53), (64, 64), (130, 70), (300, 210)])
+def test_any_size_and_aspect(shape):
+    pred = Predictor(_loaded(), "cpu", tile=64, overlap=16)
+    image = np.random.default_rng(0).integers(0, 255, (*shape, 3), dtype=np.uint8)
+    probs = pred.predict(image)
+    assert probs.shape == (1, *shape)
+    assert np.isfinite(probs).all() and probs.min() >= 0 and probs.max() <= 1
+
+
+def test_tiles_match_whole_image_for_padded_net():
+    """Blended tiles agree with one whole-image pass away from tile borders (eval mode)."""
+    loaded = _loaded()
+    x = np.random.default_rng(1).normal(size=(3, 200, 200)).astype(np.float32)
+    whole = predict_tiled(loaded.model, x, torch.device("cpu"), tile=256, overlap=0)
+    tiled = predict_tiled(loaded.model, x, torch.device("cpu"), tile=96, overlap=32)
+    assert tiled.shape == whole.shape
+    # same network, different context at tile edges: close, not identical
+    assert np.abs(tiled - whole).mean() < 0.05
+    assert (probs_to_labels(tiled) == probs_to_labels(whole)).mean() > 0.95
+
+
+def test_valid_net_covers_whole_image():
+    """The paper's valid U-Net (output smaller than input) still predicts every pixel."""
+    loaded = _loaded("unet-paper", depth=2)
+    pred = Predictor(loaded, "cpu", tile=64, overlap=8)
+    image = np.random.default_rng(2).integers(0, 255, (90, 117), dtype=np.uint16) * 200
+    probs = pred.predict(image)
+    assert probs.shape == (1, 90, 117)
+    assert np.isfinite(probs).all()
+
+
+def test_valid_net_tiles_are_seamless():
+    """Without overlap, valid-conv tiles of a mirror-padded image equal a single big pass."""
+    loaded = _loaded("unet-paper", depth=2)
+    model = loaded.model
+    x = np.random.default_rng(3).normal(size=(3, 100, 100)).astype(np.float32)
+    big = predict_tiled(model, x, torch.device("cpu"), tile=model.valid_input_size(300), overlap=0)
+    small = predict_tiled(model, x, torch.device("cpu"), tile=model.valid_input_size(40), overlap=0)
+    np.testing.assert_allclose(big, small, atol=1e-4)
+
+
+def test_tile_plan_covers_image():
+    model = _loaded().model
+    plan = plan_tiles(model, 1000, 333, tile=256, overlap=32)
+    assert plan.ys[0] == 0 and plan.ys[-1] + plan.out_tile == 1000
+    assert plan.xs[-1] + plan.out_tile == 333
+    steps = np.diff(plan.ys)
+    assert (steps <= plan.out_tile - 32).all()
+
+
+def test_multiclass_labels():
+    loaded = _loaded(classes=4)
+    pred = Predictor(loaded, "cpu")
+    labels = pred.predict_labels(np.zeros((40, 50, 3), np.uint8))
+    assert labels.shape == (40, 50) and labels.max() < 4
+    probs = np.zeros((3, 2, 2), np.float32)
+    probs[2] = 1
+    assert (probs_to_labels(probs) == 2).all()
+    assert (probs_to_labels(np.full((1, 2, 2), 0.7, np.float32), threshold=0.8) == 0).all()
+
+
+def test_resize_to_training_scale():
+    loaded = _loaded()
+    loaded.config = {"train": {"resize_mode": "resize", "size": 64}}
+    pred = Predictor(loaded, "cpu")
+    assert pred.resize_to == 64
+    assert pred.predict(np.zeros((100, 150, 3), np.uint8)).shape == (1, 100, 150)
+
+
+def test_cuda_oom_falls_back_to_cpu(monkeypatch):
+    """An out-of-memory error on a GPU retries smaller, then falls back to the CPU."""
+    import segapp.ml.infer as infer
+
+    pred = Predictor(_loaded(), "cpu", tile=256)
+    pred.device = torch.device("cuda")  # pretend; the patched call fails as a GPU would
+    real = infer.predict_tiled
+    calls = []
+
+    def fake(model, x, device, tile, *args, **kw):
+        calls.append((device.type, tile))
+        if device.type == "cuda":
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory")
+        return real(model, x, device, tile, *args, **kw)
+
+    monkeypatch.setattr(infer, "predict_tiled", fake)
+    pred.model = pred.model.to("cpu")
+    monkeypatch.setattr(pred.model, "to", lambda *a, **k: pred.model)
+    probs = pred.predict(np.zeros((32, 32, 3), np.uint8))
+    assert probs.shape == (1, 32, 32)
+    assert calls[0] == ("cuda", 256) and calls[1] == ("cuda", 128) and calls[-1][0] == "cpu"
+    assert "out of memory" in pred.fallback_message
