@@ -41,10 +41,13 @@ def _graceful_stop_flag(listen_stdin: bool) -> threading.Event:
     if listen_stdin and not sys.stdin.isatty():
 
         def watch():
-            for line in sys.stdin:
-                if line.strip().lower() == "stop":
-                    flag.set()
-                    return
+            try:
+                for line in sys.stdin:
+                    if line.strip().lower() == "stop":
+                        flag.set()
+                        return
+            except (OSError, ValueError):  # stdin closed or not readable: Ctrl+C still works
+                return
 
         threading.Thread(target=watch, daemon=True).start()
     return flag

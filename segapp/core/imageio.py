@@ -163,12 +163,33 @@ def read_mask(path: str | os.PathLike, shape: tuple[int, int] | None = None) -> 
         if mask.max() > 255:
             raise MaskValueError(f"{path}: 16-bit mask with values above 255; save it as 8-bit")
         mask = mask.astype(np.uint8)
-    if shape is not None and mask.shape != tuple(shape):
-        raise MaskSizeError(
-            f"{path}: mask is {mask.shape[1]}x{mask.shape[0]} but its image is "
-            f"{shape[1]}x{shape[0]} (width x height); resize or re-export the mask"
-        )
+    if shape is not None:
+        mask = fit_mask(mask, shape, path)
     return mask
+
+
+def fit_mask(
+    mask: np.ndarray,
+    shape: tuple[int, int],
+    source: str | os.PathLike = "mask",
+    aspect_tolerance: float = 0.01,
+) -> np.ndarray:
+    """Return ``mask`` at the image's ``shape`` (H, W).
+
+    A mask saved at another resolution with the same aspect ratio (within 1 %, as many
+    published data sets have) is scaled with nearest-neighbour sampling; any other size
+    difference raises MaskSizeError.
+    """
+    h, w = shape
+    mh, mw = mask.shape[:2]
+    if (mh, mw) == (h, w):
+        return mask
+    if abs(mw / mh - w / h) / (w / h) > aspect_tolerance:
+        raise MaskSizeError(
+            f"{source}: mask is {mw}x{mh} but its image is {w}x{h} (width x height); "
+            "resize or re-export the mask"
+        )
+    return cv2.resize(mask, (w, h), interpolation=cv2.INTER_NEAREST)
 
 
 def write_png_atomic(path: str | os.PathLike, array: np.ndarray) -> None:

@@ -21,6 +21,7 @@ from segapp.core.imageio import (
     MaskValueError,
     SegappError,
     WriteError,
+    fit_mask,
     is_image_file,
     read_image,
     read_mask,
@@ -98,6 +99,7 @@ class Project:
     entries: list[ImageEntry] = field(default_factory=list)
     val_stems: list[str] = field(default_factory=list)
     extra: dict = field(default_factory=dict)
+    rescaled_masks: set[str] = field(default_factory=set)  # masks read at another resolution
 
     # ----------------------------------------------------------------- opening
     @classmethod
@@ -214,7 +216,11 @@ class Project:
 
     def read_labels(self, entry: ImageEntry, shape: tuple[int, int] | None = None) -> np.ndarray:
         """The entry's mask as class indices (MaskSizeError if ``shape`` differs)."""
-        return self.labels_from_mask(read_mask(entry.mask_path, shape), entry.mask_path)
+        mask = read_mask(entry.mask_path)
+        if shape is not None and mask.shape != tuple(shape):
+            mask = fit_mask(mask, shape, entry.mask_path)
+            self.rescaled_masks.add(entry.stem)
+        return self.labels_from_mask(mask, entry.mask_path)
 
     def read_image(self, entry: ImageEntry) -> np.ndarray:
         try:

@@ -212,9 +212,7 @@ class Predictor:
                     tile //= 2
                     log.warning("out of memory on %s; retrying with %d px tiles", self.device, tile)
                     continue
-                self.fallback_message = (
-                    f"the GPU ({self.device}) ran out of memory; running on the CPU instead (slower)"
-                )
+                self.fallback_message = f"the GPU ({self.device}) ran out of memory; running on the CPU instead (slower)"
                 log.warning(self.fallback_message)
                 self.device = torch.device("cpu")
                 self.model = self.model.to(self.device)

@@ -119,9 +119,7 @@ PRESETS: dict[str, tuple[str, ModelSpec]] = {
     ),
     "pretrained-lite0": (
         "smp Unet on EfficientNet-Lite0, ImageNet weights shipped offline (default)",
-        ModelSpec(
-            arch="smp-unet", encoder="tu-tf_efficientnet_lite0", encoder_weights="imagenet"
-        ),
+        ModelSpec(arch="smp-unet", encoder="tu-tf_efficientnet_lite0", encoder_weights="imagenet"),
     ),
     "pretrained-resnet34": (
         "smp Unet on ResNet34, ImageNet weights downloaded (or --encoder-weights FILE)",

@@ -172,6 +172,11 @@ def _train(config: TrainConfig, ctx: dist.Context, should_stop, on_batch) -> Ite
 
     pairs_train = load_pairs(project, train_e, spec.in_channels, in_size, config.resize_mode)
     pairs_val = load_pairs(project, val_e, spec.in_channels, in_size, config.resize_mode)
+    if ctx.is_main and project.rescaled_masks:
+        log.info(
+            "%d masks were scaled to their image's size (same aspect ratio, other resolution)",
+            len(project.rescaled_masks),
+        )
     weighted = config.loss == "weighted-ce"
     ds_train = SegDataset(
         pairs_train,
@@ -218,6 +223,7 @@ def _train(config: TrainConfig, ctx: dist.Context, should_stop, on_batch) -> Ite
         "images": [p.stem for p in pairs_train],
         "val_images": [p.stem for p in pairs_val],
         "skipped_without_mask": skipped,
+        "rescaled_masks": len(project.rescaled_masks),
         "world_size": ctx.world_size,
     }
     epoch_times: list[float] = []
