@@ -149,7 +149,8 @@ class Project:
             mask_path = mask_files.get(f.stem, self.masks_dir / f"{f.stem}.png")
             rec = records.get(f.stem, {})
             status = rec.get("status")
-            if status not in STATUSES:
+            if status not in STATUSES or status == "unlabeled":
+                # a mask that appeared from elsewhere (another tool, a copy) counts as labeled
                 status = "corrected" if mask_path.exists() else "unlabeled"
             if status != "unlabeled" and not mask_path.exists():
                 status = "unlabeled"
@@ -218,9 +219,16 @@ class Project:
         """The entry's mask as class indices (MaskSizeError if ``shape`` differs)."""
         mask = read_mask(entry.mask_path)
         if shape is not None and mask.shape != tuple(shape):
-            mask = fit_mask(mask, shape, entry.mask_path)
             self.rescaled_masks.add(entry.stem)
-        return self.labels_from_mask(mask, entry.mask_path)
+        return self.fit_labels(mask, shape, entry.mask_path)
+
+    def fit_labels(
+        self, mask: np.ndarray, shape: tuple[int, int] | None, source: str | Path = "mask"
+    ) -> np.ndarray:
+        """Stored mask values -> class indices at the image's size (same-aspect masks scaled)."""
+        if shape is not None:
+            mask = fit_mask(mask, shape, source)
+        return self.labels_from_mask(mask, source)
 
     def read_image(self, entry: ImageEntry) -> np.ndarray:
         try:

@@ -1,0 +1,218 @@
+"""Model versions of a project: ``models/v001``, ``models/v002`` … and which one is active.
+
+Used alike by the window's train panel and by scripts (benchmarks/bench_active_loop.py):
+choose the corrected images, keep a fixed validation subset apart across versions, build the
+``segapp train`` command that runs in a separate process, and after a run, promote the new
+version if it beats the active one on the same validation images.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from segapp.core.imageio import write_bytes_atomic
+from segapp.core.project import Project
+from segapp.ml.checkpoint import CONFIG_FILE, WEIGHTS_FILE, read_config
+
+log = logging.getLogger(__name__)
+
+ACTIVE_KEY = "active_model"
+
+
+@dataclass
+class ModelVersion:
+    """A trained checkpoint in the project's models/ folder."""
+
+    name: str
+    path: Path
+    config: dict[str, Any] = field(repr=False)
+
+    @property
+    def val_iou(self) -> float | None:
+        return self.config.get("metrics", {}).get("val_iou")
+
+    @property
+    def base_model(self) -> str:
+        return str(self.config.get("base_model", ""))
+
+    @property
+    def created(self) -> str:
+        return str(self.config.get("created", ""))
+
+    @property
+    def images(self) -> int:
+        return len(self.config.get("images", []))
+
+    @property
+    def preset(self) -> str:
+        return self.config.get("model", {}).get("preset", "")
+
+
+def list_versions(project: Project) -> list[ModelVersion]:
+    """Complete checkpoints under models/, oldest first."""
+    out = []
+    if project.models_dir.is_dir():
+        for d in sorted(project.models_dir.iterdir()):
+            if (d / CONFIG_FILE).exists() and (d / WEIGHTS_FILE).exists():
+                try:
+                    out.append(ModelVersion(d.name, d, read_config(d)))
+                except Exception as e:  # noqa: BLE001 - a broken folder is listed nowhere
+                    log.warning("%s: skipped (%s)", d, e)
+    return out
+
+
+def next_version_dir(project: Project) -> Path:
+    taken = {d.name for d in project.models_dir.iterdir()} if project.models_dir.is_dir() else set()
+    n = 1
+    while f"v{n:03d}" in taken:
+        n += 1
+    return project.models_dir / f"v{n:03d}"
+
+
+def active_version(project: Project) -> ModelVersion | None:
+    name = project.extra.get(ACTIVE_KEY)
+    for v in list_versions(project):
+        if v.name == name:
+            return v
+    return None
+
+
+def set_active(project: Project, name: str | None) -> None:
+    if name is None:
+        project.extra.pop(ACTIVE_KEY, None)
+    else:
+        project.extra[ACTIVE_KEY] = name
+    project.save()
+
+
+def training_selection(
+    project: Project, val_fraction: float = 0.2, seed: int = 0
+) -> tuple[list[str], list[str]]:
+    """(train stems, validation stems) over the corrected images.
+
+    The validation subset is stored in segapp.json and only grows: images once held out
+    stay held out, so every version is scored on the images earlier ones were.
+    """
+    corrected = project.corrected()
+    project.val_stems = [s for s in project.val_stems if s in {e.stem for e in corrected}]
+    train, val = project.split(val_fraction, seed, corrected)
+    project.val_stems = [e.stem for e in val]
+    project.save()
+    return [e.stem for e in train], [e.stem for e in val]
+
+
+def train_command(
+    project: Project,
+    out: Path,
+    base: str,
+    train_stems: list[str],
+    val_stems: list[str],
+    epochs: int = 20,
+    size: int = 320,
+    batch_size: int = 8,
+    lr: float = 5e-4,
+    loss: str = "bce-dice",
+    augment: str = "medium",
+    device: str = "auto",
+    resize_mode: str = "resize",
+) -> list[str]:
+    """The argv of the ``segapp train`` process for one run (lists written into ``out``)."""
+    out.mkdir(parents=True, exist_ok=True)
+    images, val = out / "train-images.txt", out / "val-images.txt"
+    write_bytes_atomic(images, ("\n".join(train_stems) + "\n").encode())
+    write_bytes_atomic(val, ("\n".join(val_stems) + "\n").encode())
+    return [
+        sys.executable,
+        "-m",
+        "segapp.cli.main",
+        "train",
+        str(project.root),
+        "--model",
+        base,
+        "--out",
+        str(out),
+        "--epochs",
+        str(epochs),
+        "--size",
+        str(size),
+        "--batch-size",
+        str(batch_size),
+        "--lr",
+        str(lr),
+        "--loss",
+        loss,
+        "--augment",
+        augment,
+        "--device",
+        device,
+        "--resize-mode",
+        resize_mode,
+        "--images",
+        str(images),
+        "--val-images",
+        str(val),
+        "--val-fraction",
+        "0",
+        "--json",
+    ]
+
+
+def score(
+    project: Project,
+    model_ref: str | Path,
+    stems: list[str],
+    device: str = "cpu",
+    threshold: float = 0.5,
+) -> float:
+    """Set-level foreground IoU of a model on the given labeled images."""
+    from segapp.ml.checkpoint import load_model
+    from segapp.ml.infer import Predictor
+    from segapp.ml.metrics import SegMetrics
+
+    loaded = load_model(model_ref, device)
+    predictor = Predictor(loaded, device)
+    metrics = SegMetrics(loaded.spec.out_classes)
+    for stem in stems:
+        entry = project.entry(stem)
+        image = project.read_image(entry)
+        metrics.update(
+            predictor.predict_labels(image, threshold), project.read_labels(entry, image.shape[:2])
+        )
+    return float(metrics.compute()["iou"])
+
+
+def promote_if_better(
+    project: Project, new: Path, val_stems: list[str], device: str = "cpu"
+) -> tuple[bool, float, float | None]:
+    """Score the new and the active version on the same images; activate the new if better.
+
+    Returns (promoted, new IoU, active IoU or None when there was no active version).
+    """
+    new_iou = score(project, new, val_stems, device) if val_stems else float("nan")
+    current = active_version(project)
+    active_iou = None
+    if current is not None and val_stems:
+        active_iou = score(project, current.path, val_stems, device)
+    promoted = current is None or (val_stems and new_iou > (active_iou or 0.0))
+    if promoted:
+        set_active(project, new.name)
+    return bool(promoted), new_iou, active_iou
+
+
+def proposal_stats(project: Project) -> dict[str, tuple[int, float]]:
+    """Per proposing model: (images corrected since, mean IoU of proposal vs correction)."""
+    groups: dict[str, list[float]] = {}
+    for e in project.entries:
+        if e.proposed_by and e.proposal_iou is not None:
+            groups.setdefault(e.proposed_by, []).append(e.proposal_iou)
+    return {k: (len(v), sum(v) / len(v)) for k, v in groups.items()}
+
+
+def stems_digest(stems: list[str]) -> str:
+    """A short fingerprint of a validation subset (shown beside the versions' IoU)."""
+    return hashlib.sha1("\n".join(sorted(stems)).encode()).hexdigest()[:8]
