@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# PyTorch inference in tests (fast to build); tests/ml/test_onnx_backend.py covers ONNX Runtime
+os.environ.setdefault("SEGAPP_BACKEND", "torch")
 
 SHARED_DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 

@@ -1,0 +1,610 @@
+"""``Canvas``: the image with its label overlay, where a person paints the mask.
+
+A :class:`QGraphicsView` over three kinds of items (see :mod:`segapp.ui.canvas_items`):
+the image, the overlay of the :class:`~segapp.core.document.MaskDocument`'s labels, and
+the tool previews (brush circle, polygon / lasso path). The canvas never holds mask data
+of its own: tools call the document, and the document reports each change with its
+rectangle through ``doc.on_change``; the overlay re-reads and repaints only that
+rectangle, so a brush move costs the brush's size, not the image's.
+
+Mouse and keys:
+
+- brush / eraser: drag to paint (one undo step per drag); ``[`` ``]`` or Ctrl+wheel
+  change the radius.
+- fill: click fills the region under the cursor.
+- polygon: click points, double-click or Enter closes and fills, Backspace removes the
+  last point, Esc cancels; dragging draws a freehand lasso, filled on release.
+- wheel zooms around the cursor; middle-drag or Space+left-drag pans.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import weakref
+from collections.abc import Sequence
+
+from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import (
+    QColor,
+    QCursor,
+    QEnterEvent,
+    QKeyEvent,
+    QMouseEvent,
+    QPainterPath,
+    QPen,
+    QResizeEvent,
+    QTransform,
+    QWheelEvent,
+)
+from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QApplication,
+    QFrame,
+    QGraphicsPathItem,
+    QGraphicsScene,
+    QGraphicsView,
+    QLineEdit,
+    QPlainTextEdit,
+    QTextEdit,
+    QWidget,
+)
+from shiboken6 import isValid
+
+from segapp.core.document import MaskDocument
+from segapp.ui.canvas_items import BrushCursorItem, ImageItem, LabelOverlayItem, Rect
+
+log = logging.getLogger(__name__)
+
+TOOLS = ("brush", "eraser", "fill", "polygon")
+MAX_ZOOM = 64.0
+MAX_BRUSH_RADIUS = 1000
+_LASSO_START_PX = 4  # a press that moves this far (screen px) with the polygon tool is a lasso
+_Z_IMAGE, _Z_OVERLAY, _Z_PATH, _Z_CURSOR = 0, 1, 2, 3
+
+
+class Canvas(QGraphicsView):
+    """Shows a :class:`MaskDocument` (image + label overlay) and edits it with the mouse.
+
+    Signals: ``cursorMoved(x, y)`` (image pixel under the mouse; -1, -1 outside),
+    ``zoomChanged(scale)`` (screen pixels per image pixel), ``brushSizeChanged(radius)``,
+    ``editFinished()`` (a stroke, fill or polygon changed the mask), ``toolChanged(name)``.
+    """
+
+    cursorMoved = Signal(int, int)
+    zoomChanged = Signal(float)
+    brushSizeChanged = Signal(int)
+    editFinished = Signal()
+    toolChanged = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._scene = QGraphicsScene(self)
+        self._scene.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.NoIndex)
+        self.setScene(self._scene)
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.MinimalViewportUpdate)
+        self.setCacheMode(QGraphicsView.CacheModeFlag.CacheNone)
+        self.setOptimizationFlag(QGraphicsView.OptimizationFlag.DontAdjustForAntialiasing, True)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
+        self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setDragMode(QGraphicsView.DragMode.NoDrag)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setBackgroundBrush(QColor(45, 45, 48))
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setMouseTracking(True)
+        self.viewport().setMouseTracking(True)
+        self.viewport().setCursor(Qt.CursorShape.CrossCursor)
+
+        self._doc: MaskDocument | None = None
+        self._unsubscribe = None
+        self._image_item: ImageItem | None = None
+        self._overlay: LabelOverlayItem | None = None
+        self._colors: list[tuple[int, int, int]] = []
+        self._opacity = 0.5
+        self._overlay_visible = True
+        self._outline = False
+        self._tool = "brush"
+        self._brush_radius = 5  # used while no document is shown (the document holds it)
+        self._auto_fit = True
+        self._wheel_accum = 0
+        self._last_pixel: tuple[int, int] | None = None
+        # interaction state
+        self._stroking = False
+        self._pan_button: Qt.MouseButton | None = None
+        self._pan_last = QPoint()
+        self._space = False
+        self._poly_points: list[tuple[int, int]] = []
+        self._poly_press: QPointF | None = None  # view position of a left press (polygon tool)
+        self._poly_drag = False
+        self._lasso = False  # the current drag started a new lasso
+
+        self._cursor = BrushCursorItem()
+        self._cursor.setZValue(_Z_CURSOR)
+        self._cursor.setVisible(False)
+        self._scene.addItem(self._cursor)
+        self._path_item = QGraphicsPathItem()
+        self._rubber_item = QGraphicsPathItem()
+        for item, color, style in (
+            (self._path_item, QColor(255, 255, 0), Qt.PenStyle.SolidLine),
+            (self._rubber_item, QColor(255, 255, 0), Qt.PenStyle.DashLine),
+        ):
+            pen = QPen(color, 1.5, style)
+            pen.setCosmetic(True)
+            item.setPen(pen)
+            item.setZValue(_Z_PATH)
+            self._scene.addItem(item)
+
+    # ------------------------------------------------------------------ document
+
+    def document(self) -> MaskDocument | None:
+        return self._doc
+
+    def set_document(self, doc: MaskDocument | None) -> None:
+        """Show ``doc`` (or nothing); stops listening to the previous document."""
+        if doc is self._doc:
+            return
+        self._end_interaction()
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        for item in (self._image_item, self._overlay):
+            if item is not None:
+                self._scene.removeItem(item)
+        self._image_item = self._overlay = None
+        self._doc = doc
+        self._last_pixel = None
+        if doc is None:
+            self._scene.setSceneRect(QRectF())
+            self._update_cursor_item(None)
+            return
+        h, w = doc.shape
+        self._image_item = ImageItem(doc.image)
+        self._image_item.setZValue(_Z_IMAGE)
+        self._overlay = LabelOverlayItem(doc.labels)
+        self._overlay.setZValue(_Z_OVERLAY)
+        self._overlay.set_colors(self._colors)
+        self._overlay.set_outline(self._outline)
+        self._overlay.setOpacity(self._opacity)
+        self._overlay.setVisible(self._overlay_visible)
+        self._scene.addItem(self._image_item)
+        self._scene.addItem(self._overlay)
+        self._scene.setSceneRect(QRectF(0, 0, w, h))
+        self._unsubscribe = doc.on_change(_weak_callback(self))
+        self.fit()
+        self.brushSizeChanged.emit(doc.brush_radius)
+
+    def _on_doc_change(self, rect: Rect | None) -> None:
+        if self._overlay is not None and isValid(self):
+            self._overlay.refresh(rect)
+
+    def overlay_image(self):
+        """The overlay ``QImage`` (``Indexed8``; ``pixel(x, y)`` is the shown colour) or None."""
+        return None if self._overlay is None else self._overlay.image
+
+    # ------------------------------------------------------------------ overlay look
+
+    def set_colors(self, colors: Sequence[Sequence[int]]) -> None:
+        """Colour ``(r, g, b)`` per class index; index 0 (background) is transparent."""
+        self._colors = [(int(c[0]), int(c[1]), int(c[2])) for c in colors]
+        if self._overlay is not None:
+            self._overlay.set_colors(self._colors)
+
+    def set_overlay_opacity(self, opacity: float) -> None:
+        self._opacity = min(max(float(opacity), 0.0), 1.0)
+        if self._overlay is not None:
+            self._overlay.setOpacity(self._opacity)
+
+    def overlay_opacity(self) -> float:
+        return self._opacity
+
+    def set_overlay_visible(self, visible: bool) -> None:
+        self._overlay_visible = bool(visible)
+        if self._overlay is not None:
+            self._overlay.setVisible(self._overlay_visible)
+
+    def overlay_visible(self) -> bool:
+        return self._overlay_visible
+
+    def set_outline_mode(self, on: bool) -> None:
+        """Draw only the class boundaries (True) or filled classes (False)."""
+        self._outline = bool(on)
+        if self._overlay is not None:
+            self._overlay.set_outline(self._outline)
+
+    def outline_mode(self) -> bool:
+        return self._outline
+
+    # ------------------------------------------------------------------ tools
+
+    def tool(self) -> str:
+        return self._tool
+
+    def set_tool(self, name: str) -> None:
+        """One of ``brush``, ``eraser``, ``fill``, ``polygon``."""
+        if name not in TOOLS:
+            raise ValueError(f"unknown tool {name!r}; expected one of {', '.join(TOOLS)}")
+        if name == self._tool:
+            return
+        self._end_interaction()
+        self._tool = name
+        self._update_cursor_item(self._last_scene_pos())
+        self.toolChanged.emit(name)
+
+    def brush_radius(self) -> int:
+        if self._doc is not None:
+            return self._doc.brush_radius
+        return self._brush_radius
+
+    def set_brush_radius(self, radius: int) -> None:
+        """Set the document's brush and eraser radius (image pixels) and emit ``brushSizeChanged``.
+
+        The radius lives in the document (``doc.brush_radius``); a window that keeps one
+        radius across images sets it on each new document before :meth:`set_document`.
+        """
+        radius = min(max(int(round(radius)), 0), MAX_BRUSH_RADIUS)
+        changed = radius != self.brush_radius()
+        self._brush_radius = radius
+        if self._doc is not None:
+            self._doc.brush_radius = radius
+        self._update_cursor_item(self._last_scene_pos())
+        if changed:
+            self.brushSizeChanged.emit(radius)
+
+    def change_brush_size(self, steps: int) -> None:
+        """Grow (steps > 0) or shrink the brush, by about 15% per step (at least 1 px)."""
+        r = self.brush_radius()
+        for _ in range(abs(steps)):
+            step = max(1, round(r * 0.15))
+            r = r + step if steps > 0 else r - step
+        self.set_brush_radius(r)
+
+    # ------------------------------------------------------------------ zoom
+
+    def zoom(self) -> float:
+        """Screen pixels per image pixel."""
+        return self.transform().m11()
+
+    def fit(self) -> None:
+        """Show the whole image (and keep fitting it when the canvas is resized)."""
+        self._auto_fit = True
+        if self._doc is None:
+            return
+        h, w = self._doc.shape
+        self.fitInView(QRectF(0, 0, w, h), Qt.AspectRatioMode.KeepAspectRatio)
+        self._zoom_changed()
+
+    def zoom_1to1(self) -> None:
+        """One image pixel per screen pixel, around the view's centre."""
+        self._set_scale(1.0, self.viewport().rect().center())
+
+    def zoom_by(self, factor: float) -> None:
+        """Multiply the zoom by ``factor`` around the view's centre."""
+        self._set_scale(self.zoom() * float(factor), self.viewport().rect().center())
+
+    def _min_zoom(self) -> float:
+        if self._doc is None:
+            return 0.01
+        h, w = self._doc.shape
+        vp = self.viewport().rect()
+        fit = min(vp.width() / max(w, 1), vp.height() / max(h, 1))
+        return max(min(fit, 1.0) * 0.5, 1e-3)
+
+    def _set_scale(self, scale: float, anchor: QPoint) -> None:
+        """Zoom to ``scale`` keeping the scene point under ``anchor`` (view coords) fixed."""
+        scale = min(max(scale, self._min_zoom()), MAX_ZOOM)
+        if self._doc is None or math.isclose(scale, self.zoom(), rel_tol=1e-9):
+            return
+        self._auto_fit = False
+        before = self.mapToScene(anchor)
+        self.setTransform(QTransform.fromScale(scale, scale))
+        after = self.mapToScene(anchor)
+        center = self.mapToScene(self.viewport().rect().center())
+        self.centerOn(center + (before - after))
+        self._zoom_changed()
+
+    def _zoom_changed(self) -> None:
+        if self._last_pixel is not None and self.viewport().underMouse():
+            scene = self.mapToScene(self.viewport().mapFromGlobal(QCursor.pos()))
+            self._last_pixel = self._pixel(scene)
+        self._update_cursor_item(self._last_scene_pos())
+        self.zoomChanged.emit(self.zoom())
+
+    # ------------------------------------------------------------------ helpers
+
+    def _scene_pos(self, view_pos: QPointF) -> QPointF:
+        return self.mapToScene(view_pos.toPoint())
+
+    def _last_scene_pos(self) -> QPointF | None:
+        if self._last_pixel is None:
+            return None
+        return QPointF(self._last_pixel[0] + 0.5, self._last_pixel[1] + 0.5)
+
+    @staticmethod
+    def _pixel(scene: QPointF) -> tuple[int, int]:
+        return math.floor(scene.x()), math.floor(scene.y())
+
+    def _inside(self, px: int, py: int) -> bool:
+        if self._doc is None:
+            return False
+        h, w = self._doc.shape
+        return 0 <= px < w and 0 <= py < h
+
+    def _update_cursor_item(self, scene: QPointF | None) -> None:
+        show = (
+            scene is not None
+            and self._doc is not None
+            and self._tool in ("brush", "eraser")
+            and self._pan_button is None
+            and not self._space
+        )
+        if not show:
+            self._cursor.setVisible(False)
+            return
+        px, py = self._pixel(scene)
+        color = QColor(255, 120, 120) if self._tool == "eraser" else QColor(255, 255, 255)
+        self._cursor.set_shape(self.brush_radius() + 0.5, 1.0 / max(self.zoom(), 1e-9), color)
+        self._cursor.setPos(px + 0.5, py + 0.5)
+        self._cursor.setVisible(True)
+
+    def _end_interaction(self) -> None:
+        """Finish a stroke and drop a polygon in progress (tool or document switch)."""
+        if self._stroking and self._doc is not None:
+            self._stroking = False
+            if self._doc.end_stroke() is not None:
+                self.editFinished.emit()
+        self._stroking = False
+        self._cancel_polygon()
+        self._stop_pan()
+
+    # ------------------------------------------------------------------ polygon / lasso
+
+    def _cancel_polygon(self) -> None:
+        self._poly_points = []
+        self._poly_press = None
+        self._poly_drag = self._lasso = False
+        self._path_item.setPath(QPainterPath())
+        self._rubber_item.setPath(QPainterPath())
+
+    def _commit_polygon(self) -> None:
+        points = self._poly_points
+        self._cancel_polygon()
+        if self._doc is not None and len(points) >= 3 and self._doc.polygon(points) is not None:
+            self.editFinished.emit()
+
+    def _add_poly_point(self, px: int, py: int) -> None:
+        if not self._poly_points or self._poly_points[-1] != (px, py):
+            self._poly_points.append((px, py))
+            self._update_poly_path()
+
+    def _update_poly_path(self) -> None:
+        path = QPainterPath()
+        if self._poly_points:
+            x0, y0 = self._poly_points[0]
+            path.moveTo(x0 + 0.5, y0 + 0.5)
+            for x, y in self._poly_points[1:]:
+                path.lineTo(x + 0.5, y + 0.5)
+        self._path_item.setPath(path)
+
+    def _update_rubber(self, scene: QPointF | None) -> None:
+        path = QPainterPath()
+        if self._poly_points and scene is not None and not self._poly_drag:
+            (lx, ly), (fx, fy) = self._poly_points[-1], self._poly_points[0]
+            px, py = self._pixel(scene)
+            path.moveTo(lx + 0.5, ly + 0.5)
+            path.lineTo(px + 0.5, py + 0.5)
+            if len(self._poly_points) >= 2:
+                path.lineTo(fx + 0.5, fy + 0.5)
+        self._rubber_item.setPath(path)
+
+    # ------------------------------------------------------------------ panning
+
+    def _start_pan(self, button: Qt.MouseButton, pos: QPoint) -> None:
+        self._pan_button = button
+        self._pan_last = pos
+        self._cursor.setVisible(False)
+        self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
+
+    def _stop_pan(self) -> None:
+        if self._pan_button is None:
+            return
+        self._pan_button = None
+        self._restore_cursor_shape()
+
+    def _restore_cursor_shape(self) -> None:
+        shape = Qt.CursorShape.OpenHandCursor if self._space else Qt.CursorShape.CrossCursor
+        self.viewport().setCursor(shape)
+
+    # ------------------------------------------------------------------ mouse
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt API)
+        button = event.button()
+        if button == Qt.MouseButton.MiddleButton or (
+            button == Qt.MouseButton.LeftButton and self._space
+        ):
+            self._start_pan(button, event.position().toPoint())
+            event.accept()
+            return
+        if self._doc is None or button != Qt.MouseButton.LeftButton:
+            super().mousePressEvent(event)
+            return
+        self.setFocus(Qt.FocusReason.MouseFocusReason)
+        px, py = self._pixel(self._scene_pos(event.position()))
+        if self._tool in ("brush", "eraser"):
+            self._stroking = True
+            self._doc.begin_stroke(px, py, erase=self._tool == "eraser")
+        elif self._tool == "fill":
+            if self._doc.fill(px, py) is not None:
+                self.editFinished.emit()
+        elif self._tool == "polygon":
+            self._poly_press = event.position()
+            self._poly_drag = False
+        event.accept()
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt API)
+        pos = event.position()
+        if self._pan_button is not None:
+            delta = pos.toPoint() - self._pan_last
+            self._pan_last = pos.toPoint()
+            self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() - delta.x())
+            self.verticalScrollBar().setValue(self.verticalScrollBar().value() - delta.y())
+            event.accept()
+            return
+        scene = self._scene_pos(pos)
+        px, py = self._pixel(scene)
+        if (px, py) != self._last_pixel:
+            self._last_pixel = (px, py)
+            inside = self._inside(px, py)
+            self.cursorMoved.emit(px if inside else -1, py if inside else -1)
+            self._update_cursor_item(scene)
+            if self._stroking and self._doc is not None:
+                self._doc.stroke_to(px, py)
+        if self._tool == "polygon" and self._doc is not None:
+            self._polygon_move(pos, px, py)
+            self._update_rubber(scene)
+        event.accept()
+
+    def _polygon_move(self, pos: QPointF, px: int, py: int) -> None:
+        if self._poly_press is None:
+            return
+        if not self._poly_drag:
+            d = pos - self._poly_press
+            if abs(d.x()) + abs(d.y()) < _LASSO_START_PX:
+                return
+            self._poly_drag = True
+            self._lasso = not self._poly_points
+            start = self._pixel(self._scene_pos(self._poly_press))
+            self._add_poly_point(*start)
+        self._add_poly_point(px, py)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt API)
+        button = event.button()
+        if self._pan_button is not None and button == self._pan_button:
+            self._stop_pan()
+            self._update_cursor_item(self._scene_pos(event.position()))
+            event.accept()
+            return
+        if button != Qt.MouseButton.LeftButton or self._doc is None:
+            super().mouseReleaseEvent(event)
+            return
+        if self._stroking:
+            self._stroking = False
+            if self._doc.end_stroke() is not None:
+                self.editFinished.emit()
+        elif self._tool == "polygon" and self._poly_press is not None:
+            self._poly_press = None
+            if self._poly_drag:
+                self._poly_drag = False
+                if self._lasso:
+                    self._commit_polygon()
+            else:
+                self._add_poly_point(*self._pixel(self._scene_pos(event.position())))
+            self._update_rubber(self._scene_pos(event.position()))
+        event.accept()
+
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt API)
+        if (
+            self._tool == "polygon"
+            and event.button() == Qt.MouseButton.LeftButton
+            and self._pan_button is None
+            and not self._space
+        ):
+            # a real double-click's first click added the point already (it is not repeated)
+            self._poly_press = None
+            self._add_poly_point(*self._pixel(self._scene_pos(event.position())))
+            self._commit_polygon()
+            event.accept()
+            return
+        self.mousePressEvent(event)
+
+    def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802 (Qt API)
+        dy = event.angleDelta().y() or event.angleDelta().x()
+        if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            self._wheel_accum += dy
+            steps = int(self._wheel_accum / 120)
+            if steps:
+                self._wheel_accum -= steps * 120
+                self.change_brush_size(steps)
+        elif dy:
+            self._set_scale(self.zoom() * 2.0 ** (dy / 480.0), event.position().toPoint())
+        event.accept()
+
+    def enterEvent(self, event: QEnterEvent) -> None:  # noqa: N802 (Qt API)
+        super().enterEvent(event)
+        focus = QApplication.focusWidget()
+        typing = isinstance(focus, QLineEdit | QAbstractSpinBox | QTextEdit | QPlainTextEdit)
+        if not typing and self.isActiveWindow():
+            self.setFocus(Qt.FocusReason.MouseFocusReason)  # so [ ] and Space work on hover
+
+    def leaveEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt API)
+        super().leaveEvent(event)
+        self._cursor.setVisible(False)
+        self._update_rubber(None)
+        self._last_pixel = None
+        self.cursorMoved.emit(-1, -1)
+
+    # ------------------------------------------------------------------ keys
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 (Qt API)
+        key, text = event.key(), event.text()
+        if key == Qt.Key.Key_Space:
+            if not event.isAutoRepeat():
+                self._space = True
+                self._cursor.setVisible(False)
+                self._restore_cursor_shape()
+            event.accept()
+        elif key == Qt.Key.Key_BracketLeft or text == "[":
+            self.change_brush_size(-1)
+            event.accept()
+        elif key == Qt.Key.Key_BracketRight or text == "]":
+            self.change_brush_size(1)
+            event.accept()
+        elif self._tool == "polygon" and key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self._commit_polygon()
+            event.accept()
+        elif key == Qt.Key.Key_Escape and (self._poly_points or self._poly_press is not None):
+            self._cancel_polygon()
+            event.accept()
+        elif key == Qt.Key.Key_Backspace and self._poly_points:
+            self._poly_points.pop()
+            self._update_poly_path()
+            self._update_rubber(self._last_scene_pos())
+            event.accept()
+        else:
+            super().keyPressEvent(event)
+
+    def keyReleaseEvent(self, event: QKeyEvent) -> None:  # noqa: N802 (Qt API)
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space = False
+            if self._pan_button == Qt.MouseButton.LeftButton:
+                self._stop_pan()
+            self._restore_cursor_shape()
+            self._update_cursor_item(self._last_scene_pos())
+            event.accept()
+            return
+        super().keyReleaseEvent(event)
+
+    def focusOutEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        super().focusOutEvent(event)
+        if self._space:  # the key release goes elsewhere
+            self._space = False
+            self._restore_cursor_shape()
+
+    # ------------------------------------------------------------------ resize
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt API)
+        super().resizeEvent(event)
+        if self._auto_fit:
+            self.fit()
+
+
+def _weak_callback(canvas: Canvas):
+    """A document callback that does not keep the canvas alive."""
+    ref = weakref.ref(canvas)
+
+    def on_change(rect: Rect | None) -> None:
+        c = ref()
+        if c is not None:
+            c._on_doc_change(rect)
+
+    return on_change
