@@ -159,3 +159,23 @@ def test_diverging_loss_is_reported(tmp_path):
     data = make_dataset(tmp_path / "d", n=4, height=32, width=32)
     with pytest.raises(TrainingError, match="lower --lr"):
         list(train(_config(tmp_path, data, lr=1e12, epochs=3)))
+
+
+def test_early_stopping(tmp_path):
+    data = make_dataset(tmp_path / "d", n=6, height=32, width=32)
+    metrics = list(train(_config(tmp_path, data, epochs=30, patience=1, lr=1e-9)))
+    assert len(metrics) < 30
+    assert metrics[-1].epoch - metrics[-1].best_epoch >= 1
+
+
+def test_tensorboard_logs_or_clear_message(tmp_path):
+    data = make_dataset(tmp_path / "d", n=4, height=32, width=32)
+    cfg = _config(tmp_path, data, epochs=1, tensorboard=str(tmp_path / "tb"))
+    try:
+        import tensorboard  # noqa: F401
+    except ImportError:
+        with pytest.raises(TrainingError, match="pip install 'segapp\\[tensorboard\\]'"):
+            list(train(cfg))
+        return
+    list(train(cfg))
+    assert list((tmp_path / "tb").glob("events.out.tfevents.*"))
