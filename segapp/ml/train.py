@@ -282,7 +282,8 @@ def _train(config: TrainConfig, ctx: dist.Context, should_stop, on_batch) -> Ite
             scheduler.step()
         seconds = time.perf_counter() - t0
         epoch_times.append(seconds)
-        is_best = val["iou"] > best_iou
+        # without validation images every epoch is the newest best guess
+        is_best = val["iou"] > best_iou or not pairs_val
         if is_best:
             best_iou, best_epoch = val["iou"], epoch
         remaining = 0 if stopped else config.epochs - epoch

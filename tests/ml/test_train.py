@@ -179,3 +179,9 @@ def test_tensorboard_logs_or_clear_message(tmp_path):
         return
     list(train(cfg))
     assert list((tmp_path / "tb").glob("events.out.tfevents.*"))
+
+
+def test_without_validation_keeps_latest(tmp_path):
+    data = make_dataset(tmp_path / "d", n=4, height=32, width=32)
+    metrics = list(train(_config(tmp_path, data, epochs=2, val_fraction=0.0)))
+    assert metrics[-1].best_epoch == 2
