@@ -1,0 +1,65 @@
+"""``run_app(argv)``: the QApplication and the main window (``segapp [PATH|demo]``)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+_T0 = time.perf_counter()
+log = logging.getLogger(__name__)
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="segapp", description="Open the labeling window.")
+    p.add_argument("path", nargs="?", help="a folder of images, images/+masks/, or 'demo'")
+    p.add_argument("-v", "--verbose", action="store_true")
+    return p.parse_args(argv)
+
+
+def run_app(argv: list[str] | None = None) -> int:
+    """Show the window: on PATH, on the demo, on the last project, or the welcome page."""
+    args = _parse(list(sys.argv[1:] if argv is None else argv))
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from segapp.ui.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "segapp"])
+    app.setApplicationName("segapp")
+    app.setOrganizationName("segapp")
+    win = MainWindow()
+    if os.environ.get("SEGAPP_REPORT_SHOWN"):  # benchmarks/bench_startup.py
+        win.firstShown.connect(
+            lambda: print(
+                f"SHOWN {time.perf_counter() - _T0:.3f} torch_loaded={'torch' in sys.modules}",
+                flush=True,
+            )
+        )
+        if os.environ.get("SEGAPP_REPORT_SHOWN") == "quit":
+            win.firstShown.connect(lambda: QTimer.singleShot(0, win.close))
+    restored = win.settings.value("geometry")
+    if restored is not None:
+        win.restoreGeometry(restored)
+    QTimer.singleShot(0, lambda: open_startup(win, args.path))
+    win.show()
+    return app.exec()
+
+
+def open_startup(win, path: str | None) -> bool:
+    """``demo``, a PATH, else the last project if it is still there (else the welcome page)."""
+    if path == "demo":
+        return win.open_demo()
+    if path:
+        return win.open_path(Path(path).expanduser())
+    last = win.settings.value("last_project")
+    if last and Path(str(last)).is_dir():
+        return win.open_path(str(last))
+    return False

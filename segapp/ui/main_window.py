@@ -1,0 +1,323 @@
+"""The labeling window: composes the panels and actions; the logic is in :class:`LabelSession`."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QInputDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QSplitter,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from segapp.ui.canvas import Canvas
+from segapp.ui.class_panel import ClassPanel
+from segapp.ui.image_list import ImageListPanel
+from segapp.ui.model_panel import ModelPanel
+from segapp.ui.propose_worker import ProposeEngine
+from segapp.ui.session import LabelSession
+from segapp.ui.welcome import WelcomePage
+
+log = logging.getLogger(__name__)
+
+MAX_RECENT = 8
+
+
+class MainWindow(QMainWindow):
+    firstShown = Signal()
+
+    def __init__(
+        self,
+        settings: QSettings | None = None,
+        engine: ProposeEngine | None = None,
+        thumbnails: bool = True,
+    ) -> None:
+        super().__init__()
+        self.setWindowTitle("segapp")
+        self.settings = settings if settings is not None else QSettings("segapp", "segapp")
+        self.session = LabelSession(engine, self)
+        self.session.confirm = self.confirm
+        self.extra_models: list[tuple[str, Path, str]] = []
+        self.last_error: tuple[str, str] | None = None
+        self.error_box: QMessageBox | None = None
+        self._shown = False
+        self._cursor = (-1, -1)  # image pixel under the mouse
+
+        self.welcome = WelcomePage()
+        self.canvas = Canvas()
+        self.canvas.setObjectName("canvas")
+        self.image_list = ImageListPanel(self.session, thumbnails)
+        self.model_panel = ModelPanel()
+        self.class_panel = ClassPanel(self.session)
+        side = QWidget()
+        side_lay = QVBoxLayout(side)
+        side_lay.setContentsMargins(0, 0, 0, 0)
+        side_lay.addWidget(self.model_panel)
+        side_lay.addWidget(self.class_panel)
+        side_lay.addStretch(1)
+        self.splitter = QSplitter()
+        self.splitter.addWidget(self.image_list)
+        self.splitter.addWidget(self.canvas)
+        self.splitter.addWidget(side)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([220, 800, 280])
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.welcome)
+        self.stack.addWidget(self.splitter)
+        self.setCentralWidget(self.stack)
+
+        self._build_status_bar()
+        from segapp.ui.actions import build_actions
+
+        self.actions_by_name = build_actions(self)
+        self._connect()
+        self._on_project(None)
+        self.resize(1280, 820)
+
+    # ------------------------------------------------------------------ wiring
+    def _build_status_bar(self) -> None:
+        sb = self.statusBar()
+        self.pos_label, self.value_label, self.class_label = QLabel(), QLabel(), QLabel()
+        self.zoom_label, self.brush_label = QLabel(), QLabel()
+        self.device_label = QLabel("loading model engine…")
+        for w in (self.pos_label, self.value_label, self.class_label, self.brush_label):
+            sb.addPermanentWidget(w)
+        for w in (self.zoom_label, self.device_label):
+            sb.addPermanentWidget(w)
+        for w in (self.value_label, self.class_label, self.brush_label, self.zoom_label):
+            w.setStyleSheet("QLabel { border-left: 1px solid palette(mid); padding-left: 6px; }")
+        self.device_label.setStyleSheet(self.zoom_label.styleSheet())
+
+    def _connect(self) -> None:
+        s, w, mp = self.session, self.welcome, self.model_panel
+        w.openFolderRequested.connect(self.ask_open_folder)
+        w.openProjectRequested.connect(self.ask_open_project)
+        w.newProjectRequested.connect(self.ask_new_project)
+        w.demoRequested.connect(self.open_demo)
+        w.recentRequested.connect(self.open_path)
+        s.projectChanged.connect(self._on_project)
+        s.currentChanged.connect(self._on_current)
+        s.documentEdited.connect(self._update_title)
+        s.classesChanged.connect(self._apply_colors)
+        s.message.connect(lambda m: self.statusBar().showMessage(m, 8000))
+        s.error.connect(self.show_error)
+        s.proposalBusy.connect(mp.set_busy)
+        s.batchRunning.connect(mp.set_batch_running)
+        s.batchProgress.connect(mp.set_progress)
+        s.engine.engineReady.connect(self._on_engine_ready)
+        s.engine.engineFailed.connect(lambda m: self.show_error("Model engine", m))
+        mp.proposeRequested.connect(self.propose)
+        mp.proposeAllRequested.connect(self.propose_all)
+        mp.cancelRequested.connect(s.cancel_batch)
+        mp.thresholdChanged.connect(s.set_threshold)
+        self.class_panel.classPicked.connect(lambda i: self._update_cursor_info())
+        c = self.canvas
+        c.cursorMoved.connect(self._on_cursor)
+        c.zoomChanged.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f}%"))
+        c.brushSizeChanged.connect(self._on_brush_size)
+        c.editFinished.connect(self._update_title)
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self._shown:
+            self._shown = True
+            self.firstShown.emit()
+            # the engine (torch) loads in its thread once the window is up
+            QTimer.singleShot(0, self.session.engine.start)
+
+    def closeEvent(self, event) -> None:
+        if not self.session.close_project():
+            event.ignore()
+            return
+        self.settings.setValue("geometry", self.saveGeometry())
+        self.session.engine.shutdown()
+        self.image_list.shutdown()
+        event.accept()
+
+    # ------------------------------------------------------------------ dialogs
+    def confirm(self, title: str, text: str) -> bool:
+        """A yes/no question (tests replace ``session.confirm``)."""
+        answer = QMessageBox.question(self, title, text)
+        return answer == QMessageBox.StandardButton.Yes
+
+    def show_error(self, title: str, text: str) -> None:
+        """Status bar + a non-blocking dialog."""
+        log.warning("%s: %s", title, text)
+        self.last_error = (title, text)
+        self.statusBar().showMessage(f"{title}: {text.splitlines()[0]}", 15000)
+        if self.error_box is not None:
+            self.error_box.close()
+        box = QMessageBox(
+            QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, self
+        )
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.setWindowModality(Qt.WindowModality.NonModal)  # keep working meanwhile
+        box.finished.connect(lambda _r, b=box: self._forget_box(b))
+        self.error_box = box
+        box.show()
+
+    def _forget_box(self, box: QMessageBox) -> None:
+        if self.error_box is box:
+            self.error_box = None
+
+    def ask_open_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open a folder of images")
+        if path:
+            self.open_path(path)
+
+    def ask_open_project(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open a project", "", "segapp project (segapp.json)"
+        )
+        if path:
+            self.open_path(str(Path(path).parent))
+
+    def ask_new_project(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "New project: choose the folder of images")
+        if not folder:
+            return
+        text, ok = QInputDialog.getText(
+            self,
+            "Classes",
+            "Leave empty for a binary mask (background / foreground), or list the classes "
+            "separated by commas, background first:",
+        )
+        if ok:
+            names = [n.strip() for n in text.split(",") if n.strip()]
+            self.extra_models = []
+            if self.session.new_project(folder, names or None):
+                self._remember(self.session.project.root)
+
+    # ------------------------------------------------------------------ projects
+    def open_path(self, path: str | Path, extra_models=()) -> bool:
+        self.extra_models = list(extra_models)
+        ok = self.session.open_project(path)
+        if ok:
+            self._remember(self.session.project.root)
+        return ok
+
+    def open_demo(self) -> bool:
+        try:
+            from segapp.demo import demo_model, ensure_demo_project
+        except ImportError as e:
+            self.show_error("The demo is not available", str(e))
+            return False
+        self.statusBar().showMessage("preparing the demo…")
+        self.setCursor(Qt.CursorShape.WaitCursor)
+        try:
+            root = ensure_demo_project()
+        except Exception as e:  # noqa: BLE001 - shown to the person
+            self.show_error("The demo is not available", str(e))
+            return False
+        finally:
+            self.unsetCursor()
+        model = demo_model()
+        extra = [("demo model (coins)", model, "unet-small trained on the coins")] if model else []
+        return self.open_path(root, extra)
+
+    def _remember(self, root: Path) -> None:
+        recent = [str(root)] + [p for p in self.recent_projects() if p != str(root)]
+        self.settings.setValue("recent", recent[:MAX_RECENT])
+        self.settings.setValue("last_project", str(root))
+
+    def recent_projects(self) -> list[str]:
+        value = self.settings.value("recent", [])
+        if isinstance(value, str):
+            value = [value]
+        return [p for p in (value or []) if Path(p).is_dir()]
+
+    def _on_project(self, project) -> None:
+        self.stack.setCurrentIndex(0 if project is None else 1)
+        self.toolbar.setVisible(project is not None)
+        for name in ("save", "close", "propose", "propose_all", "next", "previous"):
+            self.actions_by_name[name].setEnabled(project is not None)
+        if project is None:
+            self.welcome.set_recent(self.recent_projects())
+            self.canvas.set_document(None)
+        else:
+            self.model_panel.set_models(project.models_dir, self.extra_models)
+            self.model_panel.set_binary(project.is_binary)
+            self.session.set_active_class(1 if project.num_classes > 1 else 0)
+            self._apply_colors()
+        self._update_title()
+
+    def _apply_colors(self) -> None:
+        project = self.session.project
+        if project is not None:
+            self.canvas.set_colors([tuple(c.color) for c in project.classes])
+            self.class_panel.show_active(self.session.active_class)
+
+    def _on_current(self, stem: str) -> None:
+        doc = self.session.doc
+        self.canvas.set_document(doc)
+        self._update_title()
+        self._update_cursor_info()
+
+    def _update_title(self) -> None:
+        p, doc = self.session.project, self.session.doc
+        parts = ["segapp"]
+        if p is not None:
+            parts.append(p.root.name)
+            if self.session.current:
+                parts.append(self.session.current + (" •" if doc is not None and doc.dirty else ""))
+        self.setWindowTitle(" — ".join(parts))
+        a = self.actions_by_name
+        a["undo"].setEnabled(bool(doc and doc.can_undo))
+        a["redo"].setEnabled(bool(doc and doc.can_redo))
+
+    # ------------------------------------------------------------------ actions
+    def propose(self) -> None:
+        self.session.propose_current(self.model_panel.model_ref(), self.model_panel.threshold())
+
+    def propose_all(self) -> None:
+        self.session.propose_all(self.model_panel.model_ref(), self.model_panel.threshold())
+
+    def set_tool(self, tool: str) -> None:
+        self.canvas.set_tool(tool)
+        self.actions_by_name[f"tool_{tool}"].setChecked(True)
+
+    def pick_class(self, index: int) -> None:
+        self.class_panel.pick(index)
+
+    def cleanup(self, op: str) -> None:
+        self.session.cleanup(op, self.islands_spin.value())
+
+    def _on_engine_ready(self, device: str) -> None:
+        self.device_label.setText(device)
+        self.model_panel.set_device(device)
+        self.statusBar().showMessage(f"model engine ready on {device}", 5000)
+
+    def _on_brush_size(self, size: int) -> None:
+        doc = self.session.doc
+        if doc is not None:
+            self.session.brush_radius = doc.brush_radius
+        self.brush_label.setText(f"brush radius {size} px")
+
+    def _on_cursor(self, x: int, y: int) -> None:
+        self._cursor = (x, y)
+        self._update_cursor_info()
+
+    def _update_cursor_info(self) -> None:
+        doc, project = self.session.doc, self.session.project
+        x, y = self._cursor
+        if doc is None or project is None or not (0 <= y < doc.shape[0] and 0 <= x < doc.shape[1]):
+            self.pos_label.setText("")
+            self.value_label.setText("")
+        else:
+            v = doc.image[y, x]
+            value = "/".join(str(int(c)) for c in v) if getattr(v, "ndim", 0) else str(int(v))
+            self.pos_label.setText(f"x {x}, y {y}")
+            label = int(doc.labels[y, x])
+            name = project.classes[label].name if label < project.num_classes else str(label)
+            self.value_label.setText(f"value {value}: {name}")
+        self.value_label.setVisible(bool(self.value_label.text()))
+        if project is not None and 0 <= self.session.active_class < project.num_classes:
+            self.class_label.setText(f"paint: {project.classes[self.session.active_class].name}")

@@ -1,0 +1,159 @@
+"""Model proposals of a :class:`~segapp.ui.session.LabelSession` (one image, or all unlabeled).
+
+Never silently overwrite corrected work: proposing over a corrected mask (or over hand edits)
+asks ``session.confirm`` first; a proposal is one undoable step; "propose all" only writes
+images that are still unlabeled and untouched when their result arrives.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from segapp.core.imageio import ImageReadError, WriteError
+from segapp.ui.propose_worker import ProposeRequest, ml_labels
+
+if TYPE_CHECKING:
+    from segapp.ui.session import DocState
+
+
+class ProposalsMixin:
+    """The proposal half of LabelSession (uses its documents, signals and saving)."""
+
+    def has_user_work(self, ds: DocState) -> bool:
+        """Corrected on disk, or edited by hand since loading / the last proposal."""
+        if ds.entry.status == "corrected" and ds.entry.has_mask:
+            return True
+        return ds.doc.dirty and ds.doc.history.state != ds.proposed_state
+
+    def propose_current(self, model_ref: str, threshold: float = 0.5) -> bool:
+        """Ask the engine for a proposal on the current image (asks first over corrected work)."""
+        ds = self.state
+        if ds is None or self.project is None:
+            self.message.emit("no image to propose on")
+            return False
+        if self.has_user_work(ds) and not self.confirm(
+            "Replace the mask?",
+            f'Image "{ds.entry.stem}" has a corrected mask. Replace it with the model\'s proposal? '
+            "(You can undo it with Ctrl+Z.)",
+        ):
+            return False
+        req = ProposeRequest(
+            model_ref,
+            self.project.num_classes,
+            threshold,
+            self.engine.device_request,
+            stem=ds.entry.stem,
+            image=ds.doc.image,
+        )
+        rid = self.engine.propose(req)
+        self._pending[rid] = (ds.entry.stem, time.perf_counter())
+        self.proposalBusy.emit(True)
+        if not self.engine.ready:
+            self.message.emit("proposing… (the model engine is still loading)")
+        else:
+            self.message.emit(f"proposing {ds.entry.stem}…")
+        return True
+
+    def _on_proposal(self, rid: int, stem: str, labels, probs, name: str) -> None:
+        pending = self._pending.pop(rid, None)
+        self.proposalBusy.emit(bool(self._pending))
+        if pending is None or self.project is None:
+            return
+        try:
+            ds = self.document(stem)
+        except ImageReadError as e:
+            self.message.emit(f"proposal for {stem} dropped: {e}")
+            return
+        ds.doc.set_labels(labels, as_proposal=True)
+        ds.proposed_state = ds.doc.history.state
+        ds.proposed_by = name
+        ds.probs = probs if probs is not None and probs.shape[0] == 1 else None
+        self._emit_entry(stem)
+        self.message.emit(f"{stem}: proposed by {name} in {time.perf_counter() - pending[1]:.1f} s")
+
+    def _on_proposal_failed(self, rid: int, stem: str, msg: str) -> None:
+        self._pending.pop(rid, None)
+        self.proposalBusy.emit(bool(self._pending))
+        self.error.emit("The proposal failed", msg)
+
+    def set_threshold(self, threshold: float) -> None:
+        """Re-threshold the current proposal in place while it is still untouched."""
+        ds = self.state
+        if ds is None or ds.probs is None or ds.doc.history.state != ds.proposed_state:
+            return
+        ds.doc.undo()
+        ds.doc.set_labels(ml_labels(ds.probs, threshold), as_proposal=True)
+        ds.proposed_state = ds.doc.history.state
+
+    def propose_all(self, model_ref: str, threshold: float = 0.5) -> int:
+        """Propose every unlabeled, readable image in the worker; returns how many."""
+        if self.project is None or self._batch_id is not None:
+            return 0
+        self.save()
+        batch = []
+        for e in self.project.entries:
+            ds = self._docs.get(e.stem)
+            if e.status == "unlabeled" and e.error is None and not (ds and ds.doc.dirty):
+                batch.append((e.stem, e.image_path))
+        if not batch:
+            self.message.emit("no unlabeled images left")
+            return 0
+        req = ProposeRequest(
+            model_ref, self.project.num_classes, threshold, self.engine.device_request, batch=batch
+        )
+        self._batch_errors, self._batch_applied = [], 0
+        self._batch_id = self.engine.propose_batch(req)
+        self.batchRunning.emit(True)
+        self.batchProgress.emit(0, len(batch))
+        return len(batch)
+
+    def cancel_batch(self) -> None:
+        self.engine.cancel()
+
+    @property
+    def batch_running(self) -> bool:
+        return self._batch_id is not None
+
+    def _on_batch_item(self, rid: int, stem: str, labels, name: str) -> None:
+        if rid != self._batch_id or self.project is None:
+            return
+        entry = self.entry_of(stem)
+        if entry.status != "unlabeled":
+            return  # someone labeled it meanwhile: never overwrite
+        ds = self._docs.get(stem)
+        if ds is not None:
+            if ds.doc.dirty or ds.doc.in_stroke:
+                return
+            ds.doc.set_labels(labels, as_proposal=True)
+            ds.proposed_state, ds.proposed_by, ds.probs = ds.doc.history.state, name, None
+            ok = self._save_state(ds, report=False)
+        else:
+            try:
+                self.project.write_labels(entry, labels, "proposed", name)
+                ok = True
+            except WriteError as e:
+                self._batch_errors.append(str(e))
+                ok = False
+        if ok:
+            self._batch_applied += 1
+        elif ds is not None:
+            self._batch_errors.append(f"{stem}: could not be saved (kept in memory)")
+        self._emit_entry(stem)
+
+    def _on_batch_item_failed(self, rid: int, stem: str, msg: str) -> None:
+        if rid == self._batch_id:
+            self._batch_errors.append(f"{stem}: {msg}")
+
+    def _on_batch_finished(self, rid: int, done: int, total: int, cancelled: bool) -> None:
+        if rid != self._batch_id:
+            return
+        self._batch_id = None
+        self.batchRunning.emit(False)
+        what = "cancelled after" if cancelled else "done:"
+        self.message.emit(f"propose all {what} {self._batch_applied} of {total} images proposed")
+        if self._batch_errors:
+            self.error.emit(
+                "Some proposals failed",
+                f"{len(self._batch_errors)} problem(s):\n" + "\n".join(self._batch_errors[:10]),
+            )

@@ -1,0 +1,399 @@
+"""The labeling session: the open project, one MaskDocument per visited image, saving, proposals.
+
+This is the window's controller: widgets call its methods and listen to its signals; it
+calls ``core`` (Project, MaskDocument) and hands model work to the :class:`ProposeEngine`.
+
+Never lose work:
+
+- each visited image keeps its ``MaskDocument`` (with its undo history) in a small LRU
+  cache keyed by stem; a document with unsaved edits is never dropped from it;
+- switching images and closing save (``Project.write_labels`` writes atomically); a failed
+  write is reported (``error`` signal) and the edit stays in memory, still dirty;
+- a proposal is one undoable step; proposing over corrected work asks first (``confirm``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+
+from segapp.core.document import MaskDocument
+from segapp.core.imageio import ImageReadError, SegappError, WriteError
+from segapp.core.project import ClassInfo, ImageEntry, Project
+from segapp.ui.proposals import ProposalsMixin
+from segapp.ui.propose_worker import ProposeEngine
+
+log = logging.getLogger(__name__)
+
+CACHE_SIZE = 12  # documents kept (with their undo history) besides unsaved ones
+
+
+@dataclass
+class DocState:
+    """A document and what the session knows about it."""
+
+    doc: MaskDocument
+    entry: ImageEntry
+    proposed_state: int | None = None  # history state right after the last proposal
+    proposed_by: str | None = None
+    probs: np.ndarray | None = None  # the last proposal's probabilities (binary threshold)
+    unsubscribe: Callable[[], None] | None = None
+
+
+def _ask_nothing(title: str, text: str) -> bool:
+    return True
+
+
+class LabelSession(ProposalsMixin, QObject):
+    """Project + per-image documents + saving + proposals, without widgets."""
+
+    projectChanged = Signal(object)  # Project | None
+    currentChanged = Signal(str)  # stem ("" when none)
+    documentEdited = Signal()  # the current document's labels changed
+    entryChanged = Signal(str)  # an entry's status / error / dirty mark changed
+    classesChanged = Signal()
+    message = Signal(str)  # a status-bar note
+    error = Signal(str, str)  # title, text: shown to the person
+    proposalBusy = Signal(bool)
+    batchProgress = Signal(int, int)  # done, total
+    batchRunning = Signal(bool)
+
+    def __init__(self, engine: ProposeEngine | None = None, parent: QObject | None = None):
+        super().__init__(parent)
+        self.project: Project | None = None
+        self.current: str | None = None
+        self._docs: OrderedDict[str, DocState] = OrderedDict()
+        self._entries: dict[str, ImageEntry] = {}
+        self._shown: dict[str, tuple[str, bool]] = {}  # what the list shows, per stem
+        self.engine = engine or ProposeEngine(parent=self)
+        self.engine.proposalReady.connect(self._on_proposal)
+        self.engine.proposalFailed.connect(self._on_proposal_failed)
+        self.engine.batchItem.connect(self._on_batch_item)
+        self.engine.batchItemFailed.connect(self._on_batch_item_failed)
+        self.engine.batchProgress.connect(lambda _id, d, t: self.batchProgress.emit(d, t))
+        self.engine.batchFinished.connect(self._on_batch_finished)
+        self.engine.message.connect(self.message)
+        # asks the person a yes/no question; the window installs a dialog, tests a stub
+        self.confirm: Callable[[str, str], bool] = _ask_nothing
+        self.active_class = 1
+        self.protect_others = False
+        self.brush_radius = 5
+        self._pending: dict[int, tuple[str, float]] = {}
+        self._batch_id: int | None = None
+        self._batch_errors: list[str] = []
+        self._batch_applied = 0
+
+    # ------------------------------------------------------------------ project
+    def open_project(self, path: str | Path) -> bool:
+        """Open a folder (project, images/+masks/, or bare images); the current one is saved."""
+        try:
+            project = Project.open(path)
+        except SegappError as e:
+            self.error.emit("Cannot open the folder", str(e))
+            return False
+        if not project.entries:
+            self.error.emit(
+                "No images", f"{project.images_dir} holds no PNG, JPEG, TIFF or BMP images."
+            )
+            return False
+        if not self.close_project():
+            return False
+        self.project = project
+        self._entries = {e.stem: e for e in project.entries}
+        self.projectChanged.emit(project)
+        self.message.emit(f"opened {project.root} ({len(project.entries)} images)")
+        first = next((e for e in project.entries if e.status != "corrected"), project.entries[0])
+        self.select(first.stem)
+        return True
+
+    def new_project(self, folder: str | Path, class_names: list[str] | None = None) -> bool:
+        """Make ``folder`` (of images) a project: segapp.json and masks/ beside the images.
+
+        ``class_names``: None or fewer than 3 names = binary; else the classes, first is
+        background. The images are not touched. An existing project is just opened.
+        """
+        from segapp.core.project import binary_classes, multiclass
+
+        try:
+            project = Project.open(folder)
+            if not project.meta_path.exists():
+                if class_names and len(class_names) >= 3:
+                    project.classes = multiclass(class_names)
+                else:
+                    project.classes = binary_classes()
+                    if class_names and len(class_names) == 2:
+                        for c, n in zip(project.classes, class_names, strict=True):
+                            c.name = n
+                project.save()
+        except SegappError as e:
+            self.error.emit("Cannot create the project", str(e))
+            return False
+        return self.open_project(project.root)
+
+    def close_project(self) -> bool:
+        """Save everything; if something cannot be saved, ask before dropping it."""
+        if self.project is None:
+            return True
+        failed = self.save_all()
+        if failed and not self.confirm(
+            "Unsaved edits",
+            f"{len(failed)} image(s) could not be saved ({', '.join(failed[:5])}). "
+            "Close anyway and lose these edits?",
+        ):
+            return False
+        for ds in self._docs.values():
+            if ds.unsubscribe:
+                ds.unsubscribe()
+        self._docs.clear()
+        self._pending.clear()
+        self._shown.clear()
+        if self._batch_id is not None:  # results for this project are dropped from now on
+            self.engine.cancel()
+            self._batch_id = None
+            self.batchRunning.emit(False)
+        self.proposalBusy.emit(False)
+        self.project = None
+        self._entries = {}
+        self.current = None
+        self.projectChanged.emit(None)
+        self.currentChanged.emit("")
+        return True
+
+    # ------------------------------------------------------------------ documents
+    @property
+    def state(self) -> DocState | None:
+        return self._docs.get(self.current) if self.current else None
+
+    @property
+    def doc(self) -> MaskDocument | None:
+        ds = self.state
+        return ds.doc if ds else None
+
+    @property
+    def entry(self) -> ImageEntry | None:
+        if self.project is None or self.current is None:
+            return None
+        return self.entry_of(self.current)
+
+    def cached(self, stem: str) -> DocState | None:
+        return self._docs.get(stem)
+
+    def _load(self, entry: ImageEntry) -> DocState:
+        assert self.project is not None
+        image = self.project.read_image(entry)  # ImageReadError (entry.error is set)
+        labels = None
+        if entry.has_mask:
+            try:
+                labels = self.project.read_labels(entry, image.shape[:2])
+            except SegappError as e:
+                self.error.emit(
+                    "The mask cannot be used",
+                    f"{e}\n\nThe image opens with an empty mask; the file is replaced only "
+                    "if you edit and save.",
+                )
+        doc = MaskDocument(image, labels)
+        ds = DocState(doc, entry)
+        ds.unsubscribe = doc.on_change(lambda rect, stem=entry.stem: self._on_doc_change(stem))
+        return ds
+
+    def document(self, stem: str) -> DocState:
+        """The cached document of ``stem``, loaded if needed (LRU; unsaved ones stay)."""
+        assert self.project is not None
+        if stem in self._docs:
+            self._docs.move_to_end(stem)
+            return self._docs[stem]
+        ds = self._load(self.entry_of(stem))
+        self._docs[stem] = ds
+        self._evict()
+        return ds
+
+    def _evict(self) -> None:
+        extra = len(self._docs) - CACHE_SIZE
+        for stem in list(self._docs):
+            if extra <= 0:
+                break
+            ds = self._docs[stem]
+            if stem == self.current or ds.doc.dirty or ds.doc.in_stroke:
+                continue
+            if ds.unsubscribe:
+                ds.unsubscribe()
+            del self._docs[stem]
+            extra -= 1
+
+    def _apply_brush_state(self, doc: MaskDocument) -> None:
+        doc.active_class = self.active_class
+        doc.protect_others = self.protect_others
+        doc.brush_radius = self.brush_radius
+
+    def select(self, stem: str) -> bool:
+        """Show another image; the current one is saved first (autosave)."""
+        if self.project is None or stem == self.current:
+            return False
+        self.save()
+        self.current = stem
+        try:
+            ds = self.document(stem)
+        except ImageReadError as e:
+            self._emit_entry(stem)
+            self.message.emit(f"cannot show {stem}: {e}")
+        else:
+            self._apply_brush_state(ds.doc)
+            if ds.entry.error is not None:
+                ds.entry.error = None
+                self._emit_entry(stem)
+        self.currentChanged.emit(stem)
+        return True
+
+    def _on_doc_change(self, stem: str) -> None:
+        if stem == self.current:
+            self.documentEdited.emit()
+        if self._shown.get(stem) != self.status_of(stem):  # not on every brush move
+            self._emit_entry(stem)
+
+    def _emit_entry(self, stem: str) -> None:
+        if self.project is not None:
+            self._shown[stem] = self.status_of(stem)
+        self.entryChanged.emit(stem)
+
+    def entry_of(self, stem: str) -> ImageEntry:
+        """The project's entry for ``stem`` (KeyError if there is none)."""
+        return self._entries[stem]
+
+    # ------------------------------------------------------------------ brush state
+    def set_active_class(self, index: int) -> None:
+        if self.project is None or not 0 <= index < self.project.num_classes:
+            return
+        self.active_class = index
+        if self.doc:
+            self.doc.active_class = index
+
+    def set_protect_others(self, on: bool) -> None:
+        self.protect_others = bool(on)
+        if self.doc:
+            self.doc.protect_others = self.protect_others
+
+    def set_brush_radius(self, radius: int) -> None:
+        self.brush_radius = max(0, int(radius))
+        if self.doc:
+            self.doc.brush_radius = self.brush_radius
+
+    # ------------------------------------------------------------------ status
+    def status_of(self, stem: str) -> tuple[str, bool]:
+        """(status, unsaved): what the list shows; unsaved edits show the status they will get."""
+        assert self.project is not None
+        ds = self._docs.get(stem)
+        if ds is not None and ds.doc.dirty:
+            return self._status_for(ds)[0], True
+        return self.entry_of(stem).status, False
+
+    @staticmethod
+    def _status_for(ds: DocState) -> tuple[str, str | None]:
+        history = ds.doc.history
+        if ds.proposed_state is not None and history.state == ds.proposed_state:
+            if history.pending:  # a brush drag on the proposal, not committed yet
+                return "corrected", ds.proposed_by
+            return "proposed", ds.proposed_by
+        return "corrected", ds.proposed_by  # keeps which model the correction started from
+
+    # ------------------------------------------------------------------ saving
+    def _save_state(self, ds: DocState, report: bool = True) -> bool:
+        assert self.project is not None
+        doc = ds.doc
+        if not doc.dirty:
+            return True
+        doc.end_stroke()
+        status, by = self._status_for(ds)
+        try:
+            self.project.write_labels(ds.entry, np.array(doc.labels), status, by)
+        except WriteError as e:
+            if report:
+                self.error.emit(
+                    "Could not save the mask",
+                    f"{e}\n\nYour edits to {ds.entry.stem} are kept in memory; fix the "
+                    "problem (free space, write permission) and save again (Ctrl+S).",
+                )
+            self._emit_entry(ds.entry.stem)
+            return False
+        doc.mark_saved()
+        self._emit_entry(ds.entry.stem)
+        if ds.entry.stem == self.current:
+            self.documentEdited.emit()
+        return True
+
+    def save(self) -> bool:
+        """Save the current image's mask if it changed. False if the write failed."""
+        ds = self.state
+        if ds is None or not ds.doc.dirty:
+            return True
+        ok = self._save_state(ds)
+        if ok:
+            self.message.emit(f"saved {ds.entry.mask_path.name}")
+        return ok
+
+    def save_all(self) -> list[str]:
+        """Save every unsaved document; returns the stems that could not be saved."""
+        failed = [
+            stem for stem, ds in list(self._docs.items()) if not self._save_state(ds, report=False)
+        ]
+        if failed:
+            self.error.emit(
+                "Could not save",
+                f"{len(failed)} mask(s) could not be written ({', '.join(failed[:5])}); "
+                "they are kept in memory.",
+            )
+        return failed
+
+    @property
+    def unsaved(self) -> list[str]:
+        return [s for s, ds in self._docs.items() if ds.doc.dirty]
+
+    # ------------------------------------------------------------------ editing
+    def undo(self) -> None:
+        if self.doc:
+            self.doc.undo()
+
+    def redo(self) -> None:
+        if self.doc:
+            self.doc.redo()
+
+    def cleanup(self, op: str, arg: int = 0) -> None:
+        """fill_holes | remove_islands (arg = min px) | grow | shrink on the current mask."""
+        doc = self.doc
+        if doc is None:
+            return
+        rect = doc.remove_islands(arg) if op == "remove_islands" else getattr(doc, op)()
+        if rect is None:
+            self.message.emit(f"{op.replace('_', ' ')}: nothing to change")
+
+    # ------------------------------------------------------------------ classes
+    def _save_meta(self) -> None:
+        assert self.project is not None
+        try:
+            self.project.save()
+        except WriteError as e:
+            self.error.emit("Could not save the project file", str(e))
+        self.classesChanged.emit()
+
+    def add_class(self, name: str, color: tuple[int, int, int]) -> None:
+        if self.project is None:
+            return
+        used = {c.value for c in self.project.classes}
+        value = next(v for v in range(1, 256) if v not in used)
+        self.project.classes.append(ClassInfo(name, tuple(color), value))
+        self._save_meta()
+
+    def rename_class(self, index: int, name: str) -> None:
+        if self.project and name and self.project.classes[index].name != name:
+            self.project.classes[index].name = name
+            self._save_meta()
+
+    def recolor_class(self, index: int, color: tuple[int, int, int]) -> None:
+        if self.project:
+            self.project.classes[index].color = tuple(color)
+            self._save_meta()

@@ -1,0 +1,67 @@
+"""Helpers for tests that drive the real window (pytest-qt, offscreen)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPointF, QSettings, Qt
+
+from segapp.core.imageio import read_mask
+
+
+@pytest.fixture
+def make_window(qtbot, tmp_path):
+    """``make_window(path=None)``: a shown MainWindow with its own settings file."""
+    from segapp.ui.main_window import MainWindow
+
+    windows = []
+
+    def make(path: Path | None = None, **kw):
+        settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+        w = MainWindow(settings=settings, **kw)
+        w.session.confirm = lambda title, text: True
+        w.show()
+        qtbot.waitExposed(w)
+        w.activateWindow()
+        qtbot.waitUntil(w.isActiveWindow, timeout=5000)
+        if path is not None:
+            assert w.open_path(path), w.last_error
+        windows.append(w)
+        return w
+
+    yield make
+    for w in windows:
+        w.session.confirm = lambda title, text: True
+        if w.error_box is not None:
+            w.error_box.close()
+        w.close()
+
+
+def drag(qtbot, canvas, points: list[tuple[float, float]]) -> None:
+    """Press, move through ``points`` (image pixels) and release the left button on the canvas."""
+    vp = canvas.viewport()
+    pos = [canvas.mapFromScene(QPointF(x + 0.5, y + 0.5)) for x, y in points]
+    qtbot.mousePress(vp, Qt.MouseButton.LeftButton, pos=pos[0])
+    for p in pos[1:]:
+        qtbot.mouseMove(vp, p)
+    qtbot.mouseRelease(vp, Qt.MouseButton.LeftButton, pos=pos[-1])
+
+
+def key(qtbot, window, k, modifier=Qt.KeyboardModifier.NoModifier) -> None:
+    """A key press as a person makes it: to the focused widget of the window (shortcuts apply)."""
+    if not window.isActiveWindow():  # e.g. an error box was shown
+        window.activateWindow()
+        qtbot.waitUntil(window.isActiveWindow, timeout=5000)
+    target = window.focusWidget() or window
+    qtbot.keyClick(target, k, modifier)
+
+
+def wait_proposal(qtbot, window, timeout: int = 30_000) -> None:
+    qtbot.waitUntil(lambda: not window.session._pending, timeout=timeout)
+
+
+def disk_labels(window, stem: str) -> np.ndarray:
+    project = window.session.project
+    return project.labels_from_mask(read_mask(project.entry(stem).mask_path))

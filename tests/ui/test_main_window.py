@@ -1,0 +1,307 @@
+"""The labeling window: opening, navigation, tools, saving (and failing to), proposals, classes."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+import qt_helpers
+from conftest import make_dataset
+from PySide6.QtCore import Qt
+from qt_helpers import disk_labels, drag, key, wait_proposal
+
+from segapp.core.imageio import WriteError
+from segapp.ui.image_list import StatusRole
+
+make_window = qt_helpers.make_window  # the window fixture
+
+
+def _statuses(w) -> dict[str, str]:
+    m = w.image_list.model
+    return {s: m.data(m.index(m.row_of(s)), StatusRole) for s in m.stems()}
+
+
+@pytest.fixture
+def data(tmp_path):
+    return make_dataset(tmp_path / "data", n=4, height=48, width=48, masks=2)
+
+
+def test_welcome_page_then_open(make_window, data):
+    w = make_window()
+    assert w.stack.currentWidget() is w.welcome
+    assert set(w.welcome.buttons) >= {
+        "Open folder…",
+        "Open project…",
+        "New project…",
+        "Try the demo",
+    }
+    assert w.open_path(data)
+    assert w.stack.currentWidget() is w.splitter
+    assert _statuses(w) == {"0": "corrected", "1": "corrected", "2": "unlabeled", "3": "unlabeled"}
+    assert w.session.current == "2"  # the first image still to do
+    assert w.canvas.document() is w.session.doc
+    assert w.settings.value("last_project") == str(data.resolve())
+
+
+def test_next_previous_and_filter(make_window, qtbot, data):
+    w = make_window(data)
+    key(qtbot, w, Qt.Key.Key_D)
+    assert w.session.current == "3"
+    key(qtbot, w, Qt.Key.Key_A)
+    key(qtbot, w, Qt.Key.Key_A)
+    assert w.session.current == "1"
+    w.image_list.set_filter("unlabeled")
+    assert w.session.current == "1"  # filtering never switches images
+    assert w.image_list.proxy.rowCount() == 2
+    key(qtbot, w, Qt.Key.Key_D)
+    assert w.session.current == "2"  # the corrected ones are skipped
+    view = w.image_list.view
+    rect = view.visualRect(w.image_list.proxy.index(1, 0))
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert w.session.current == "3"
+
+
+def test_tool_keys_overlay_and_status_bar(make_window, qtbot, data):
+    w = make_window(data)
+    for k, tool in [("E", "eraser"), ("F", "fill"), ("P", "polygon"), ("B", "brush")]:
+        key(qtbot, w, getattr(Qt.Key, f"Key_{k}"))
+        assert w.canvas.tool() == tool
+    key(qtbot, w, Qt.Key.Key_X)
+    assert not w.canvas.overlay_visible()
+    key(qtbot, w, Qt.Key.Key_X)
+    assert w.canvas.overlay_visible()
+    w.opacity_slider.setValue(80)
+    assert w.canvas.overlay_opacity() == pytest.approx(0.8)
+    w.canvas.cursorMoved.emit(5, 7)
+    r, g, b = (int(v) for v in w.session.doc.image[7, 5])
+    assert w.pos_label.text() == "x 5, y 7"
+    assert f"{r}/{g}/{b}" in w.value_label.text() and "background" in w.value_label.text()
+    w.canvas.cursorMoved.emit(-1, -1)
+    assert w.pos_label.text() == ""
+
+
+def test_paint_undo_redo_save_and_switch_autosaves(make_window, qtbot, data):
+    w = make_window(data)
+    stem = w.session.current
+    w.canvas.set_brush_radius(3)
+    drag(qtbot, w.canvas, [(10, 10), (20, 10), (30, 12)])
+    doc = w.session.doc
+    assert doc.dirty and doc.labels[10, 15] == 1
+    painted = doc.labels.copy()
+    key(qtbot, w, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert not doc.labels.any()
+    key(
+        qtbot,
+        w,
+        Qt.Key.Key_Z,
+        Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
+    )
+    assert np.array_equal(doc.labels, painted)
+    key(qtbot, w, Qt.Key.Key_D)  # switching saves
+    assert w.session.current != stem
+    assert not doc.dirty
+    assert np.array_equal(disk_labels(w, stem), painted)
+    assert w.session.project.entry(stem).status == "corrected"
+    assert json.loads((data / "segapp.json").read_text())["images"][stem]["status"] == "corrected"
+    key(qtbot, w, Qt.Key.Key_A)  # back: the same document, history intact
+    assert w.session.doc is doc
+    key(qtbot, w, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert not doc.labels.any() and doc.dirty
+
+
+def test_failed_save_keeps_edit_and_shows_error(make_window, qtbot, data, monkeypatch):
+    w = make_window(data)
+    stem = w.session.current
+    drag(qtbot, w.canvas, [(5, 5), (15, 5)])
+
+    def fail(path, mask):
+        raise WriteError(f"{path}: cannot write (No space left on device)")
+
+    monkeypatch.setattr("segapp.core.project.write_mask", fail)
+    key(qtbot, w, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+    assert w.session.doc.dirty
+    assert "No space left" in w.last_error[1]
+    assert w.error_box is not None and w.error_box.isVisible()
+    assert "Could not save" in w.statusBar().currentMessage()
+    key(qtbot, w, Qt.Key.Key_D)  # switching away keeps the unsaved document
+    assert w.session.cached(stem).doc.dirty
+    assert w.session.status_of(stem) == ("corrected", True)
+    monkeypatch.undo()
+    assert w.session.save_all() == []
+    assert disk_labels(w, stem)[5, 10] == 1
+
+
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root ignores chmod")
+def test_read_only_masks_folder(make_window, qtbot, data):
+    w = make_window(data)
+    drag(qtbot, w.canvas, [(5, 5), (15, 5)])
+    os.chmod(data / "masks", 0o555)
+    try:
+        assert not w.session.save()
+        assert w.session.doc.dirty and w.last_error is not None
+    finally:
+        os.chmod(data / "masks", 0o755)
+    assert w.session.save()
+
+
+def test_unreadable_image_gets_error_mark(make_window, qtbot, data):
+    (data / "images" / "broken.png").write_bytes(b"not a png at all")
+    w = make_window(data)
+    qtbot.waitUntil(lambda: _statuses(w)["broken"] == "error", timeout=5000)  # thumbnail
+    m = w.image_list.model
+    assert "cannot decode" in m.data(m.index(m.row_of("broken")), Qt.ItemDataRole.ToolTipRole)
+    assert w.session.select("broken")
+    assert w.canvas.document() is None
+    qtbot.waitUntil(lambda: "unreadable" in w.image_list.counts.text(), timeout=2000)
+
+
+def test_propose_is_one_undo_step_and_becomes_proposed(make_window, qtbot, data):
+    w = make_window(data)
+    w.model_panel.select("unet-small")
+    stem = w.session.current
+    key(qtbot, w, Qt.Key.Key_P, Qt.KeyboardModifier.ControlModifier)
+    wait_proposal(qtbot, w)
+    doc = w.session.doc
+    assert doc.labels.any() and doc.dirty
+    assert w.session.status_of(stem) == ("proposed", True)
+    proposal = doc.labels.copy()
+    w.model_panel.slider.setValue(99)  # re-thresholds the untouched proposal in place
+    assert doc.labels.sum() <= proposal.sum()
+    w.model_panel.slider.setValue(50)
+    assert np.array_equal(doc.labels, proposal)
+    assert w.session.save()
+    entry = w.session.project.entry(stem)
+    assert (entry.status, entry.proposed_by) == ("proposed", "unet-small")
+    doc.undo()  # the proposal was one step
+    assert not doc.labels.any()
+    doc.redo()
+    drag(qtbot, w.canvas, [(1, 1), (3, 1)])  # an edit of the proposal...
+    assert _statuses(w)[stem] == "corrected"
+    assert "unsaved" in w.image_list.model.data(w.image_list.model.index(2))
+    w.session.save()
+    assert entry.status == "corrected"  # ...makes it corrected
+
+
+def test_propose_over_corrected_asks(make_window, qtbot, data):
+    w = make_window(data)
+    w.model_panel.select("unet-small")
+    w.session.select("0")  # corrected on disk
+    before = w.session.doc.labels.copy()
+    asked = []
+    w.session.confirm = lambda title, text: asked.append(text) or False
+    w.propose()
+    assert asked and not w.session._pending
+    assert np.array_equal(w.session.doc.labels, before)
+    w.session.confirm = lambda title, text: True
+    w.propose()
+    wait_proposal(qtbot, w)
+    assert not np.array_equal(w.session.doc.labels, before)
+    w.session.undo()
+    assert np.array_equal(w.session.doc.labels, before)
+
+
+def test_propose_all_unlabeled_and_cancel(make_window, qtbot, data):
+    w = make_window(data)
+    w.model_panel.select("unet-small")
+    assert w.session.propose_all("unet-small") == 2
+    w.session.cancel_batch()  # before the worker starts: nothing is proposed
+    qtbot.waitUntil(lambda: not w.session.batch_running, timeout=30_000)
+    assert _statuses(w)["3"] == "unlabeled"
+    w.model_panel.all_btn.click()
+    assert w.model_panel.progress.isVisibleTo(w.model_panel)
+    qtbot.waitUntil(lambda: not w.session.batch_running, timeout=30_000)
+    st = _statuses(w)
+    assert st["2"] == "proposed" and st["3"] == "proposed"
+    assert st["0"] == "corrected"  # never touched
+    assert w.session.project.entry("3").proposed_by == "unet-small"
+    assert disk_labels(w, "3").shape == (48, 48)
+
+
+def test_classes_add_pick_protect(make_window, qtbot, data):
+    w = make_window(data)
+    assert w.class_panel.table.rowCount() == 2
+    w.session.add_class("tumour", (0, 200, 0))
+    assert w.class_panel.table.rowCount() == 3
+    meta = json.loads((data / "segapp.json").read_text())
+    assert [c["name"] for c in meta["classes"]] == ["background", "foreground", "tumour"]
+    key(qtbot, w, Qt.Key.Key_2)
+    assert w.session.doc.active_class == 2
+    assert "tumour" in w.class_label.text()
+    w.class_panel.protect.setChecked(True)
+    assert w.session.doc.protect_others
+    drag(qtbot, w.canvas, [(10, 10), (12, 10)])
+    assert w.session.doc.labels[10, 11] == 2
+    w.session.save()
+    assert disk_labels(w, w.session.current)[10, 11] == 2
+    w.session.rename_class(2, "lesion")
+    assert w.class_panel.table.item(2, 2).text() == "lesion"
+
+
+def test_cleanup_actions(make_window, qtbot, data):
+    w = make_window(data)
+    w.canvas.set_brush_radius(6)
+    drag(qtbot, w.canvas, [(20, 20)])
+    doc = w.session.doc
+    w.session.set_active_class(0)  # erase a hole in the middle with the eraser tool
+    w.set_tool("eraser")
+    w.canvas.set_brush_radius(1)
+    drag(qtbot, w.canvas, [(20, 20)])
+    w.session.set_active_class(1)
+    assert doc.labels[20, 20] == 0
+    w.actions_by_name["fill_holes"].trigger()
+    assert doc.labels[20, 20] == 1
+    n = int(doc.labels.sum())
+    w.actions_by_name["grow"].trigger()
+    assert doc.labels.sum() > n
+    w.actions_by_name["shrink"].trigger()
+    w.actions_by_name["shrink"].trigger()
+    assert doc.labels.sum() < n
+    w.islands_spin.setValue(10_000)
+    w.actions_by_name["remove_islands"].trigger()
+    assert not doc.labels.any()
+    w.actions_by_name["undo"].trigger()
+    assert doc.labels.any()
+
+
+def test_bare_image_folder_gets_masks_on_first_save(make_window, qtbot, tmp_path):
+    src = make_dataset(tmp_path / "src", n=2, height=32, width=32, masks=0)
+    folder = src / "images"
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    w = make_window(folder)
+    assert not (folder / "masks").exists() and not (folder / "segapp.json").exists()
+    stem = w.session.current
+    drag(qtbot, w.canvas, [(5, 5)])
+    w.close()  # closing saves
+    assert (folder / "masks" / f"{stem}.png").exists()
+    assert (folder / "segapp.json").exists()
+    after = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file() and p.suffix == ".png"}
+    assert after == before
+
+
+def test_close_with_unsaveable_edit_asks(make_window, qtbot, data, monkeypatch):
+    w = make_window(data)
+    drag(qtbot, w.canvas, [(5, 5)])
+    monkeypatch.setattr(
+        "segapp.core.project.write_mask",
+        lambda p, m: (_ for _ in ()).throw(WriteError("read-only")),
+    )
+    w.session.confirm = lambda title, text: False
+    assert not w.close()
+    assert w.isVisible() and w.session.doc.dirty
+    monkeypatch.undo()
+
+
+def test_new_project_with_classes(make_window, qtbot, tmp_path):
+    folder = make_dataset(tmp_path / "p", n=2, height=32, width=32, masks=0) / "images"
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    w = make_window()
+    assert w.session.new_project(folder, ["background", "cell", "nucleus"])
+    assert [c.name for c in w.session.project.classes] == ["background", "cell", "nucleus"]
+    assert w.class_panel.table.rowCount() == 3
+    assert not w.model_panel.slider.isVisibleTo(w.model_panel)  # no threshold for multi-class
+    assert json.loads((folder / "segapp.json").read_text())["classes"][2]["value"] == 2
+    assert {
+        p.name: p.read_bytes() for p in folder.iterdir() if p.is_file() and p.suffix == ".png"
+    } == before
