@@ -9,15 +9,21 @@ version if it beats the active one on the same validation images.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from segapp.core.imageio import write_bytes_atomic
 from segapp.core.project import Project
-from segapp.ml.checkpoint import CONFIG_FILE, WEIGHTS_FILE, read_config
+
+# as in segapp.ml.checkpoint, which imports torch: the window lists versions without it
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +66,11 @@ def list_versions(project: Project) -> list[ModelVersion]:
         for d in sorted(project.models_dir.iterdir()):
             if (d / CONFIG_FILE).exists() and (d / WEIGHTS_FILE).exists():
                 try:
-                    out.append(ModelVersion(d.name, d, read_config(d)))
-                except Exception as e:  # noqa: BLE001 - a broken folder is listed nowhere
+                    config = json.loads((d / CONFIG_FILE).read_text())
+                    if not isinstance(config, dict):
+                        raise ValueError("not a JSON object")
+                    out.append(ModelVersion(d.name, d, config))
+                except (OSError, ValueError) as e:  # a broken folder is listed nowhere
                     log.warning("%s: skipped (%s)", d, e)
     return out
 
@@ -168,14 +177,19 @@ def score(
     stems: list[str],
     device: str = "cpu",
     threshold: float = 0.5,
+    backend: str | None = None,
 ) -> float:
-    """Set-level foreground IoU of a model on the given labeled images."""
+    """Set-level foreground IoU of a model on the given labeled images.
+
+    ``backend`` as for :class:`~segapp.ml.infer.Predictor` (the window scores with
+    ``"torch"``: an ONNX export holds the GIL longer than scoring a few images takes).
+    """
     from segapp.ml.checkpoint import load_model
     from segapp.ml.infer import Predictor
     from segapp.ml.metrics import SegMetrics
 
     loaded = load_model(model_ref, device)
-    predictor = Predictor(loaded, device)
+    predictor = Predictor(loaded, device, backend=backend)
     metrics = SegMetrics(loaded.spec.out_classes)
     for stem in stems:
         entry = project.entry(stem)
@@ -187,21 +201,41 @@ def score(
 
 
 def promote_if_better(
-    project: Project, new: Path, val_stems: list[str], device: str = "cpu"
+    project: Project,
+    new: Path,
+    val_stems: list[str],
+    device: str = "cpu",
+    activate: bool = True,
+    backend: str | None = None,
 ) -> tuple[bool, float, float | None]:
     """Score the new and the active version on the same images; activate the new if better.
 
     Returns (promoted, new IoU, active IoU or None when there was no active version).
+    ``activate=False`` only decides (the window scores in a worker thread and records the
+    choice with :func:`set_active` on its own thread).
     """
-    new_iou = score(project, new, val_stems, device) if val_stems else float("nan")
+    new_iou = score(project, new, val_stems, device, backend=backend) if val_stems else float("nan")
     current = active_version(project)
     active_iou = None
     if current is not None and val_stems:
-        active_iou = score(project, current.path, val_stems, device)
+        active_iou = score(project, current.path, val_stems, device, backend=backend)
     promoted = current is None or (val_stems and new_iou > (active_iou or 0.0))
-    if promoted:
+    if promoted and activate:
         set_active(project, new.name)
     return bool(promoted), new_iou, active_iou
+
+
+def proposal_iou(proposed: np.ndarray, corrected: np.ndarray) -> float:
+    """How much of a proposal survived correction: IoU of the labeled pixels (same class).
+
+    Intersection: pixels labeled with the same class > 0 in both; union: labeled in either.
+    Two empty masks agree fully (1.0).
+    """
+    a, b = proposed > 0, corrected > 0
+    union = np.count_nonzero(a | b)
+    if union == 0:
+        return 1.0
+    return float(np.count_nonzero(a & b & (proposed == corrected)) / union)
 
 
 def proposal_stats(project: Project) -> dict[str, tuple[int, float]]:

@@ -79,6 +79,9 @@ class MainWindow(QMainWindow):
 
         self.actions_by_name = build_actions(self)
         self._connect()
+        from segapp.ui.train_dock import install_training
+
+        self.training = install_training(self)  # Model > Train…: the Train / Versions dock
         self._on_project(None)
         self.resize(1280, 820)
 
@@ -134,9 +137,10 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, self.session.engine.start)
 
     def closeEvent(self, event) -> None:
-        if not self.session.close_project():
+        if not self.training.confirm_close() or not self.session.close_project():
             event.ignore()
             return
+        self.training.shutdown()
         self.settings.setValue("geometry", self.saveGeometry())
         self.session.engine.shutdown()
         self.image_list.shutdown()

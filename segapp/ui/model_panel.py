@@ -34,7 +34,7 @@ def project_checkpoints(models_dir: Path) -> list[tuple[str, Path, str]]:
         desc = ""
         try:
             cfg = json.loads((folder / "config.json").read_text())
-            iou = cfg.get("summary", {}).get("best_val_iou", cfg.get("best_val_iou"))
+            iou = cfg.get("metrics", {}).get("val_iou")
             preset = cfg.get("model", {}).get("preset", "")
             desc = f"{preset} checkpoint" + (f", val IoU {iou:.3f}" if iou is not None else "")
         except (OSError, ValueError, TypeError, AttributeError):

@@ -10,7 +10,10 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from segapp.core.imageio import ImageReadError, WriteError
+from segapp.ml.versions import proposal_iou
 from segapp.ui.propose_worker import ProposeRequest, ml_labels
 
 if TYPE_CHECKING:
@@ -69,8 +72,20 @@ class ProposalsMixin:
         ds.proposed_state = ds.doc.history.state
         ds.proposed_by = name
         ds.probs = probs if probs is not None and probs.shape[0] == 1 else None
+        ds.proposal = np.array(labels)
         self._emit_entry(stem)
         self.message.emit(f"{stem}: proposed by {name} in {time.perf_counter() - pending[1]:.1f} s")
+
+    def _record_proposal_iou(self, ds: DocState, status: str, labels: np.ndarray) -> None:
+        """Before a save: how much of the model's proposal the correction kept.
+
+        Stored per image (``entry.proposal_iou``) for ``versions.proposal_stats``; an
+        untouched proposal has none yet.
+        """
+        if status == "proposed":
+            ds.entry.proposal_iou = None
+        elif ds.proposal is not None and (ds.proposed_by or ds.entry.proposed_by):
+            ds.entry.proposal_iou = round(proposal_iou(ds.proposal, labels), 6)
 
     def _on_proposal_failed(self, rid: int, stem: str, msg: str) -> None:
         self._pending.pop(rid, None)
@@ -83,7 +98,8 @@ class ProposalsMixin:
         if ds is None or ds.probs is None or ds.doc.history.state != ds.proposed_state:
             return
         ds.doc.undo()
-        ds.doc.set_labels(ml_labels(ds.probs, threshold), as_proposal=True)
+        ds.proposal = ml_labels(ds.probs, threshold)
+        ds.doc.set_labels(ds.proposal, as_proposal=True)
         ds.proposed_state = ds.doc.history.state
 
     def propose_all(self, model_ref: str, threshold: float = 0.5) -> int:
@@ -127,6 +143,7 @@ class ProposalsMixin:
                 return
             ds.doc.set_labels(labels, as_proposal=True)
             ds.proposed_state, ds.proposed_by, ds.probs = ds.doc.history.state, name, None
+            ds.proposal = np.array(labels)
             ok = self._save_state(ds, report=False)
         else:
             try:

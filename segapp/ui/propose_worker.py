@@ -49,6 +49,14 @@ def model_display_name(model_ref: str) -> str:
     return p.name if (p.is_dir() or os.sep in model_ref) else model_ref
 
 
+def _weights_stamp(model_ref: str) -> int:
+    """Changes when a checkpoint folder's weights are rewritten (a reused version name)."""
+    try:
+        return (Path(model_ref) / "model.safetensors").stat().st_mtime_ns
+    except OSError:
+        return 0
+
+
 class _Worker(QObject):
     engineReady = Signal(str)  # device description
     engineFailed = Signal(str)
@@ -65,7 +73,7 @@ class _Worker(QObject):
         self._cancel = cancel
         self._ml: dict[str, Any] | None = None
         self._device = None
-        self._models: OrderedDict[tuple[str, int, str], Any] = OrderedDict()
+        self._models: OrderedDict[tuple[str, int, str, int], Any] = OrderedDict()
 
     # ------------------------------------------------------------------ engine
     @Slot(str)
@@ -99,7 +107,7 @@ class _Worker(QObject):
         ml = self._ml
         assert ml is not None
         out_classes = 1 if req.classes == 2 else req.classes
-        key = (req.model_ref, out_classes, str(self._device))
+        key = (req.model_ref, out_classes, str(self._device), _weights_stamp(req.model_ref))
         if key in self._models:
             self._models.move_to_end(key)
             return self._models[key]

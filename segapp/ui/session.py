@@ -43,6 +43,7 @@ class DocState:
     proposed_state: int | None = None  # history state right after the last proposal
     proposed_by: str | None = None
     probs: np.ndarray | None = None  # the last proposal's probabilities (binary threshold)
+    proposal: np.ndarray | None = None  # the last proposal's labels (proposal IoU on save)
     unsubscribe: Callable[[], None] | None = None
 
 
@@ -199,6 +200,8 @@ class LabelSession(ProposalsMixin, QObject):
                 )
         doc = MaskDocument(image, labels)
         ds = DocState(doc, entry)
+        if entry.status == "proposed" and labels is not None:  # e.g. from "propose all"
+            ds.proposal = labels.copy()  # (its IoU with the correction is recorded on save)
         ds.unsubscribe = doc.on_change(lambda rect, stem=entry.stem: self._on_doc_change(stem))
         return ds
 
@@ -309,8 +312,10 @@ class LabelSession(ProposalsMixin, QObject):
             return True
         doc.end_stroke()
         status, by = self._status_for(ds)
+        labels = np.array(doc.labels)
+        self._record_proposal_iou(ds, status, labels)
         try:
-            self.project.write_labels(ds.entry, np.array(doc.labels), status, by)
+            self.project.write_labels(ds.entry, labels, status, by)
         except WriteError as e:
             if report:
                 self.error.emit(

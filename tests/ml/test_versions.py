@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 
 from conftest import make_dataset
+
 from segapp.core.project import Project
 from segapp.ml import versions
 
@@ -46,3 +48,22 @@ def test_train_process_and_promotion(tmp_path):
     assert versions.active_version(Project.open(data)).name == "v001"
     assert [v.name for v in versions.list_versions(project)] == ["v001"]
     assert versions.next_version_dir(project).name == "v002"
+
+
+def test_proposal_iou_counts_same_class_pixels():
+    import numpy as np
+
+    a = np.zeros((4, 4), np.uint8)
+    b = a.copy()
+    assert versions.proposal_iou(a, b) == 1.0  # both empty: nothing to correct
+    a[:2] = 1
+    b[:1] = 1
+    assert versions.proposal_iou(a, b) == 0.5
+    b[:1] = 2  # right place, wrong class
+    assert versions.proposal_iou(a, b) == 0.0
+
+
+def test_versions_list_without_torch():
+    code = "import sys, segapp.ml.versions; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

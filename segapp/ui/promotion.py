@@ -1,0 +1,53 @@
+"""After a run: score the new version against the active one off the GUI thread, and say so.
+
+The decision is ``versions.promote_if_better`` (same validation images for both); it runs
+in a worker thread with ``activate=False``, and the caller records the choice with
+``versions.set_active`` on the GUI thread (the session saves segapp.json there too).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QObject
+
+from segapp.core.project import Project
+from segapp.ml import versions
+from segapp.ui.tasks import run_task
+
+Result = tuple[bool, float, float | None]  # promoted, new IoU, active IoU
+
+
+def score_in_thread(
+    owner: QObject,
+    project: Project,
+    new: Path,
+    val_stems: list[str],
+    device: str,
+    on_done: Callable[[Result], None],
+    on_error: Callable[[str], None],
+) -> None:
+    val = list(val_stems)
+
+    def score() -> Result:
+        from segapp.ml.device import resolve_device
+
+        dev = resolve_device(device)
+        # torch, not ONNX: an export holds the GIL longer than scoring a few images takes
+        return versions.promote_if_better(project, new, val, dev, activate=False, backend="torch")
+
+    run_task(owner, score, on_done, on_error, "promote")
+
+
+def describe(new: str, result: Result, old: str | None, n_val: int) -> str:
+    promoted, new_iou, active_iou = result
+    if promoted:
+        vs = f" vs {active_iou:.3f} for {old}" if old and active_iou is not None else ""
+        return (
+            f"{new} is now the active model: val IoU {new_iou:.3f}{vs} on the same {n_val} images"
+        )
+    return (
+        f"{new} kept but not made active: val IoU {new_iou:.3f} vs {active_iou or 0:.3f} for "
+        f"{old or 'the active version'}; you can make it active in Versions"
+    )

@@ -1,0 +1,84 @@
+"""One slow call off the GUI thread: ``run_task(owner, fn, on_done, on_error)``.
+
+For short jobs a panel starts now and then (score a new version, compare two versions on
+an image, measure a training step): a Python thread runs ``fn()``; its result or
+error comes back as a queued signal on the GUI thread. A task whose owner was deleted
+meanwhile reports nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal, Slot
+
+log = logging.getLogger(__name__)
+
+
+class Task(QObject):
+    _done = Signal(object)
+    _failed = Signal(str)
+
+    def __init__(
+        self,
+        fn: Callable[[], Any],
+        on_done: Callable[[Any], None],
+        on_error: Callable[[str], None],
+        name: str,
+        parent: QObject,
+    ) -> None:
+        super().__init__(parent)
+        self._fn, self._on_done, self._on_error = fn, on_done, on_error
+        self.name = name
+        self.running = False
+        # bound slots of this object (which lives on the GUI thread): queued across threads
+        self._done.connect(self._finish_done)
+        self._failed.connect(self._finish_failed)
+
+    def start(self) -> None:
+        self.running = True
+        # not a daemon: quitting waits for it (a thread killed inside torch aborts the process)
+        threading.Thread(target=self._run, name=f"segapp-{self.name}").start()
+
+    def _run(self) -> None:
+        try:
+            result = self._fn()
+        except Exception as e:  # noqa: BLE001 - reported to the owner
+            log.exception("%s failed", self.name)
+            message = str(e) or type(e).__name__
+            self._emit(self._failed, message)
+            return
+        self._emit(self._done, result)
+
+    def _emit(self, signal, value) -> None:
+        with contextlib.suppress(RuntimeError):  # the owner (and this task) was deleted
+            signal.emit(value)
+
+    @Slot(object)
+    def _finish_done(self, result) -> None:
+        self.running = False
+        self.deleteLater()
+        self._on_done(result)
+
+    @Slot(str)
+    def _finish_failed(self, message: str) -> None:
+        self.running = False
+        self.deleteLater()
+        self._on_error(message)
+
+
+def run_task(
+    owner: QObject,
+    fn: Callable[[], Any],
+    on_done: Callable[[Any], None],
+    on_error: Callable[[str], None],
+    name: str = "task",
+) -> Task:
+    """Run ``fn()`` in a thread; ``on_done(result)`` or ``on_error(message)`` on the GUI thread."""
+    task = Task(fn, on_done, on_error, name, owner)
+    task.start()
+    return task

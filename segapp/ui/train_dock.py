@@ -1,0 +1,144 @@
+"""The "Training" dock of the main window: the Train and Versions tabs, wired to the session.
+
+``install_training(window)`` builds the dock (hidden until asked for: Model > Train…),
+keeps both panels on the session's project, saves unsaved masks before a run, and when a
+version becomes active (promoted after training, or "Make active") selects it in the model
+panel, so the next proposal loads its weights; no restart.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, Qt, QTimer
+from PySide6.QtGui import QKeySequence
+from PySide6.QtWidgets import QDockWidget, QTabWidget, QToolBar
+
+from segapp.ml import versions
+from segapp.ui.train_panel import TrainPanel
+from segapp.ui.versions_panel import VersionsPanel
+
+if TYPE_CHECKING:
+    from segapp.ui.main_window import MainWindow
+
+log = logging.getLogger(__name__)
+
+DOCK_HEIGHT = 330
+
+
+class TrainingDock(QObject):
+    def __init__(self, win: MainWindow) -> None:
+        super().__init__(win)
+        self.win = win
+        self.train_panel = TrainPanel()
+        self.versions_panel = VersionsPanel()
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.train_panel, "Train")
+        self.tabs.addTab(self.versions_panel, "Versions")
+        self.dock = QDockWidget("Training", win)
+        self.dock.setObjectName("trainingDock")
+        self.dock.setWidget(self.tabs)
+        self.dock.setAllowedAreas(
+            Qt.DockWidgetArea.BottomDockWidgetArea | Qt.DockWidgetArea.RightDockWidgetArea
+        )
+        win.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.dock)
+        self.dock.hide()
+        self._sized = False
+        self.dock.visibilityChanged.connect(self._first_show)
+        self.action = self.dock.toggleViewAction()
+        self.action.setText("Train…")
+        self.action.setShortcut(QKeySequence("Ctrl+T"))
+        self.action.setToolTip("train a model on the corrected images, see its versions (Ctrl+T)")
+        win.addAction(self.action)
+        self._versions_timer = QTimer(self, singleShot=True, interval=500)
+        self._versions_timer.timeout.connect(self.versions_panel.refresh)
+
+        s, tp, vp = win.session, self.train_panel, self.versions_panel
+        tp.save_hook = lambda: not s.save_all()
+        vp.image_provider = self._current_image
+        s.projectChanged.connect(self._on_project)
+        s.entryChanged.connect(self._on_entry)
+        tp.activeModelChanged.connect(self.use_version)
+        vp.activeModelChanged.connect(self.use_version)
+        tp.versionsChanged.connect(vp.refresh)
+        tp.runningChanged.connect(self._on_running)
+        tp.message.connect(lambda m: win.statusBar().showMessage(m, 10000))
+        vp.message.connect(lambda m: win.statusBar().showMessage(m, 8000))
+        s.engine.engineReady.connect(self._on_engine)
+        self._on_project(s.project)
+
+    def _first_show(self, visible: bool) -> None:
+        if visible and not self._sized:  # leave most of the height to the image
+            self._sized = True
+            self.win.resizeDocks([self.dock], [DOCK_HEIGHT], Qt.Orientation.Vertical)
+
+    def _current_image(self):
+        s = self.win.session
+        doc = s.doc
+        return None if doc is None or not s.current else (s.current, doc.image)
+
+    def _on_engine(self, _desc: str) -> None:
+        self.versions_panel.device = self.win.session.engine.device_request
+
+    def _on_project(self, project) -> None:
+        self.train_panel.set_project(project)
+        self.versions_panel.set_project(project)
+        self.action.setEnabled(project is not None)
+        if project is None:
+            self.dock.hide()
+            return
+        active = versions.active_version(project)
+        if active is not None:  # propose with the active version, not merely the newest
+            self.win.model_panel.select(str(active.path))
+
+    def _on_entry(self, _stem: str) -> None:
+        self.train_panel.schedule_refresh()
+        self._versions_timer.start()
+
+    def _on_running(self, running: bool) -> None:
+        self.tabs.setTabText(0, "Train (running)" if running else "Train")
+
+    def use_version(self, path: str) -> None:
+        """A version became active: list it in the model panel and propose with it."""
+        project = self.win.session.project
+        if project is None:
+            return
+        mp = self.win.model_panel
+        mp.set_models(project.models_dir, self.win.extra_models)
+        if not mp.select(path):
+            log.warning("%s: not in the model list", path)
+        self.versions_panel.refresh()
+        self.train_panel.refresh()
+        self.win.statusBar().showMessage(f"proposals now use {Path(path).name}", 8000)
+
+    def show(self) -> None:
+        self.dock.show()
+        self.dock.raise_()
+
+    def confirm_close(self) -> bool:
+        """Closing the window during a run stops it (the best checkpoint so far is kept)."""
+        if not self.train_panel.running:
+            return True
+        return self.win.session.confirm(
+            "A training is running",
+            "Stop the training and close? The best checkpoint so far is kept as a version.",
+        )
+
+    def shutdown(self) -> None:
+        self.train_panel.shutdown()
+
+
+def install_training(win: MainWindow) -> TrainingDock:
+    dock = TrainingDock(win)
+    model_menu = next(
+        (a.menu() for a in win.menuBar().actions() if a.text().replace("&", "") == "Model"), None
+    )
+    if model_menu is not None:
+        model_menu.addSeparator()
+        model_menu.addAction(dock.action)
+    toolbar = win.findChild(QToolBar, "toolsToolbar")
+    if toolbar is not None:
+        toolbar.addAction(dock.action)
+    return dock

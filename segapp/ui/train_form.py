@@ -1,0 +1,196 @@
+"""The settings of a training run: base model, epochs, size, batch, augmentation (+ advanced)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from segapp.ml.registry import DEFAULT_PRESET, PRESETS
+
+# as segapp.ml.losses.LOSSES (which imports torch); tests/ui/test_train_panel.py checks it
+LOSSES = ("bce-dice", "bce", "dice", "jaccard", "focal", "weighted-ce")
+AUGMENT = ("none", "light", "medium", "strong")
+LEARNING_RATES = ("1e-3", "5e-4", "2e-4", "1e-4", "5e-5")
+
+
+def _combo(items, current: str) -> QComboBox:
+    c = QComboBox()
+    c.addItems(list(items))
+    c.setCurrentText(current)
+    return c
+
+
+class TrainForm(QWidget):
+    """Widgets only; ``values()`` gives the keyword arguments of ``versions.train_command``."""
+
+    settingsChanged = Signal()
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.base_combo = QComboBox()
+        self.base_combo.setObjectName("baseModelCombo")
+        self.base_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.base_combo.setMinimumContentsLength(16)
+        self.base_combo.setToolTip(
+            "start from a preset (a new network) or fine-tune one of this project's versions"
+        )
+        self.epochs_spin = QSpinBox()
+        self.epochs_spin.setRange(1, 1000)
+        self.epochs_spin.setValue(20)
+        self.size_spin = QSpinBox()
+        self.size_spin.setRange(32, 2048)
+        self.size_spin.setSingleStep(32)
+        self.size_spin.setValue(320)
+        self.size_spin.setSuffix(" px")
+        self.size_spin.setToolTip("images are resized (or cropped) to this size for training")
+        self.batch_spin = QSpinBox()
+        self.batch_spin.setRange(1, 256)
+        self.batch_spin.setValue(8)
+        self.augment_combo = _combo(AUGMENT, "medium")
+        self.augment_combo.setToolTip("random flips, rotations, scale and colour changes")
+
+        self.lr_combo = _combo(LEARNING_RATES, "5e-4")
+        self.lr_combo.setEditable(True)
+        self.lr_combo.setToolTip("learning rate (AdamW, cosine decay); lower it to fine-tune")
+        self.loss_combo = _combo(LOSSES, "bce-dice")
+        self.resize_combo = _combo(("resize", "crop"), "resize")
+        self.resize_combo.setToolTip(
+            "resize: whole images scaled to the size; crop: random crops (large images)"
+        )
+        self.device_combo = _combo(("auto", "cpu", "cuda", "mps"), "auto")
+
+        main = QFormLayout()
+        main.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        main.addRow("Base model", self.base_combo)
+        main.addRow("Epochs", self.epochs_spin)
+        main.addRow("Image size", self.size_spin)
+        main.addRow("Batch size", self.batch_spin)
+        main.addRow("Augmentation", self.augment_combo)
+        self.advanced_btn = QToolButton()
+        self.advanced_btn.setText("Advanced")
+        self.advanced_btn.setCheckable(True)
+        self.advanced_btn.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.advanced_btn.setArrowType(Qt.ArrowType.RightArrow)
+        self.advanced_btn.setAutoRaise(True)
+        self.advanced_btn.toggled.connect(self._toggle_advanced)
+        self.advanced = QWidget()
+        adv = QFormLayout(self.advanced)
+        adv.setContentsMargins(12, 0, 0, 0)
+        adv.addRow("Learning rate", self.lr_combo)
+        adv.addRow("Loss", self.loss_combo)
+        adv.addRow("Resize mode", self.resize_combo)
+        adv.addRow("Device", self.device_combo)
+        self.advanced.setVisible(False)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(2)
+        lay.addLayout(main)
+        lay.addWidget(self.advanced_btn)
+        lay.addWidget(self.advanced)
+
+        self.base_combo.currentIndexChanged.connect(self._on_base)
+        for w in (self.epochs_spin, self.size_spin, self.batch_spin):
+            w.valueChanged.connect(self.settingsChanged)
+        for c in (self.augment_combo, self.loss_combo, self.resize_combo, self.device_combo):
+            c.currentIndexChanged.connect(self.settingsChanged)
+        self.set_versions([], None)
+
+    def _toggle_advanced(self, on: bool) -> None:
+        self.advanced.setVisible(on)
+        self.advanced_btn.setArrowType(Qt.ArrowType.DownArrow if on else Qt.ArrowType.RightArrow)
+
+    # ------------------------------------------------------------------ base models
+    def set_versions(self, versions: list[Any], active: str | None) -> None:
+        """Versions (newest first, the active one selected) then the presets."""
+        keep = self.base_combo.currentData()
+        self._sizes: dict[str, int] = {}
+        self.base_combo.blockSignals(True)
+        self.base_combo.clear()
+        for v in reversed(versions):
+            iou = f", IoU {v.val_iou:.3f}" if v.val_iou is not None else ""
+            mark = " (active)" if v.name == active else ""
+            self.base_combo.addItem(f"{v.name}{mark} — fine-tune", str(v.path))
+            tip = f"fine-tune {v.name}: {v.preset}, {v.images} images{iou}"
+            self.base_combo.setItemData(
+                self.base_combo.count() - 1, tip, Qt.ItemDataRole.ToolTipRole
+            )
+            size = v.config.get("train", {}).get("size")
+            if size:
+                self._sizes[str(v.path)] = int(size)
+        for name, (desc, _spec) in PRESETS.items():
+            self.base_combo.addItem(f"preset: {name}", name)
+            self.base_combo.setItemData(
+                self.base_combo.count() - 1, desc, Qt.ItemDataRole.ToolTipRole
+            )
+        active_path = next((str(v.path) for v in versions if v.name == active), None)
+        for want in (keep, active_path, DEFAULT_PRESET):
+            i = self.base_combo.findData(want) if want else -1
+            if i >= 0:
+                self.base_combo.setCurrentIndex(i)
+                break
+        self.base_combo.blockSignals(False)
+        if self.base_combo.currentData() != keep:
+            self._on_base()
+
+    def _on_base(self, _index: int = 0) -> None:
+        size = self._sizes.get(self.base_combo.currentData() or "")
+        if size:  # fine-tuning: the size the version learned at
+            self.size_spin.setValue(size)
+        self.settingsChanged.emit()
+
+    def select_base(self, ref: str) -> bool:
+        i = self.base_combo.findData(str(ref))
+        if i >= 0:
+            self.base_combo.setCurrentIndex(i)
+        return i >= 0
+
+    # ------------------------------------------------------------------ values
+    def values(self) -> dict[str, Any]:
+        """Keyword arguments of ``versions.train_command``; ValueError for a bad entry."""
+        text = self.lr_combo.currentText().strip()
+        try:
+            lr = float(text)
+        except ValueError:
+            raise ValueError(f"learning rate {text!r} is not a number (e.g. 5e-4)") from None
+        if not 0 < lr < 1:
+            raise ValueError(f"learning rate {text} must be between 0 and 1 (e.g. 5e-4)")
+        return {
+            "base": self.base_combo.currentData() or DEFAULT_PRESET,
+            "epochs": self.epochs_spin.value(),
+            "size": self.size_spin.value(),
+            "batch_size": self.batch_spin.value(),
+            "lr": lr,
+            "loss": self.loss_combo.currentText(),
+            "augment": self.augment_combo.currentText(),
+            "device": self.device_combo.currentText(),
+            "resize_mode": self.resize_combo.currentText(),
+        }
+
+    def set_values(self, **kw: Any) -> None:
+        """Set some fields (tests, restoring settings): base, epochs, size, batch_size, ..."""
+        if "base" in kw:
+            self.select_base(kw["base"])
+        spins = {"epochs": self.epochs_spin, "size": self.size_spin, "batch_size": self.batch_spin}
+        combos = {
+            "lr": self.lr_combo,
+            "loss": self.loss_combo,
+            "augment": self.augment_combo,
+            "device": self.device_combo,
+            "resize_mode": self.resize_combo,
+        }
+        for k, v in kw.items():
+            if k in spins:
+                spins[k].setValue(int(v))
+            elif k in combos:
+                combos[k].setCurrentText(str(v))

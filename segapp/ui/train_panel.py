@@ -1,0 +1,406 @@
+"""The training panel: settings, Train / Stop / Cancel, live curves, and what happens after.
+
+Trains on the images marked corrected (``versions.training_selection``) in a separate
+``segapp train`` process (:class:`TrainProcess`) writing the next version folder
+(``models/v00N``). When the run ends, the new version is scored against the active one
+on the same validation images in a worker thread; if it is better it becomes active and
+``activeModelChanged(path)`` tells the window, so the next proposal uses it.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
+
+from segapp.core.project import Project
+from segapp.ml import estimate, versions
+from segapp.ui import promotion
+from segapp.ui.train_estimate import EstimateLabel
+from segapp.ui.train_form import TrainForm
+from segapp.ui.train_process import TrainProcess
+
+log = logging.getLogger(__name__)
+
+VAL_FRACTION = 0.2
+CONTROLS_WIDTH = 340  # the settings column; the curves take the rest
+MIN_IMAGES = 2
+
+
+class TrainPanel(QWidget):
+    activeModelChanged = Signal(str)  # checkpoint folder of the new active version
+    versionsChanged = Signal()  # a version was added (or the active one changed)
+    runningChanged = Signal(bool)
+    message = Signal(str)  # for the status bar
+
+    def __init__(self, parent=None, auto_estimate: bool = True) -> None:
+        super().__init__(parent)
+        self.project: Project | None = None
+        self.save_hook: Callable[[], bool] | None = None  # save unsaved masks before a run
+        self.process = TrainProcess(self)
+        self.plots = None  # TrainPlots, built when first shown (pyqtgraph imports slowly)
+        self.run_dir: Path | None = None
+        self.run_project: Project | None = None
+        self.val_stems: list[str] = []
+        self.last_result: tuple[bool, float, float | None] | None = None
+        self.scoring = False
+        self._epoch_info: tuple[float, float] | None = None  # (eta seconds, at time)
+        self._epochs = 1
+
+        self.form = TrainForm()
+        self.data_label = QLabel()
+        self.data_label.setWordWrap(True)
+        self.estimate_label = EstimateLabel(auto_measure=auto_estimate)
+        self.train_btn = QPushButton("Train")
+        self.train_btn.setObjectName("trainButton")
+        self.train_btn.setToolTip("train a new version on the corrected images")
+        self.stop_btn = QPushButton("Stop")
+        self.stop_btn.setToolTip("stop after this batch and keep the best checkpoint")
+        self.cancel_btn = QPushButton("Cancel")
+        self.cancel_btn.setToolTip("stop now and discard this run")
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setFormat("")
+        self.epoch_label = QLabel()
+        self.epoch_label.setWordWrap(True)
+        self.status_label = QLabel()
+        self.status_label.setWordWrap(True)
+        self.error_label = QLabel()
+        self.error_label.setObjectName("trainError")
+        self.error_label.setWordWrap(True)
+        self.error_label.setStyleSheet("color: #b00020")
+        self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        # left: the settings (scrolls when the dock is low); right: the run and its curves
+        controls = QWidget()
+        col = QVBoxLayout(controls)
+        col.setContentsMargins(4, 4, 4, 4)
+        col.addWidget(self.form)
+        col.addWidget(self.data_label)
+        col.addWidget(self.estimate_label)
+        col.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidget(controls)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setFixedWidth(CONTROLS_WIDTH)
+        run = QVBoxLayout()
+        run.setContentsMargins(4, 4, 4, 0)
+        run.setSpacing(2)
+        bar = QHBoxLayout()
+        for b in (self.train_btn, self.stop_btn, self.cancel_btn):
+            bar.addWidget(b)
+        bar.addWidget(self.progress, 1)
+        run.addLayout(bar)
+        for label in (self.epoch_label, self.status_label, self.error_label):
+            run.addWidget(label)
+        self.plot_area = QVBoxLayout()
+        run.addLayout(self.plot_area, 1)
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(scroll)
+        lay.addLayout(run, 1)
+
+        self.train_btn.clicked.connect(self.start_training)
+        self.stop_btn.clicked.connect(self.stop_training)
+        self.cancel_btn.clicked.connect(self.cancel_training)
+        p = self.process
+        p.batch.connect(self._on_batch)
+        p.epoch.connect(self._on_epoch)
+        p.finished.connect(self._on_finished)
+        p.failed.connect(self._on_failed)
+        p.cancelled.connect(self._on_cancelled)
+        self._refresh_timer = QTimer(self, singleShot=True, interval=300)
+        self._refresh_timer.timeout.connect(self.refresh)
+        self._estimate_timer = QTimer(self, singleShot=True, interval=600)
+        self._estimate_timer.timeout.connect(self.update_estimate)
+        self.form.settingsChanged.connect(self._estimate_timer.start)
+        self._eta_timer = QTimer(self, interval=1000)
+        self._eta_timer.timeout.connect(self._show_eta)
+        self._update_buttons()
+
+    # ------------------------------------------------------------------ project
+    def set_project(self, project: Project | None) -> None:
+        if project is self.project:
+            return
+        if self.process.running:  # the run goes on to its end, keeping its best checkpoint
+            self.process.stop()
+        self.project = project
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Re-read versions and corrected images (after a save, a new version ...)."""
+        project = self.project
+        if project is None:
+            self.form.set_versions([], None)
+            self.data_label.setText("Open a project to train a model.")
+        else:
+            active = versions.active_version(project)
+            self.form.set_versions(versions.list_versions(project), active and active.name)
+            n = len(project.corrected())
+            if n < MIN_IMAGES:
+                self.data_label.setText(
+                    f"{n} corrected image(s): correct at least {MIN_IMAGES} masks "
+                    "(a proposal you fixed and saved counts) to train."
+                )
+            else:
+                train, val = project.split(VAL_FRACTION, 0, project.corrected())
+                self.data_label.setText(
+                    f"{n} corrected images: {len(train)} to train on, {len(val)} to validate."
+                )
+        self._update_buttons()
+        self._estimate_timer.start()
+
+    def schedule_refresh(self) -> None:
+        """Refresh soon (masks saved one after another refresh once)."""
+        self._refresh_timer.start()
+
+    def _counts(self) -> tuple[int, int]:
+        if self.project is None:
+            return 0, 0
+        train, val = self.project.split(VAL_FRACTION, 0, self.project.corrected())
+        return len(train), len(val)
+
+    # ------------------------------------------------------------------ plots
+    def ensure_plots(self):
+        if self.plots is None:
+            from segapp.ui.train_plots import TrainPlots
+
+            self.plots = TrainPlots()
+            self.plot_area.addWidget(self.plots)
+        return self.plots
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        QTimer.singleShot(0, self.ensure_plots)
+        self._estimate_timer.start()
+
+    # ------------------------------------------------------------------ estimate
+    def update_estimate(self) -> None:
+        """Time per epoch before a run: from an earlier version, else measured in a thread."""
+        if self.project is None or self.process.running or not self.isVisible():
+            return
+        try:
+            settings = self.form.values()
+        except ValueError:
+            return
+        self.estimate_label.update_for(self.project, settings, *self._counts())
+
+    # ------------------------------------------------------------------ run
+    def start_training(self) -> bool:
+        """Start a run with the form's settings; False (and a message) if it cannot."""
+        project = self.project
+        if project is None or self.process.running or self.scoring:
+            return False
+        self.error_label.setText("")
+        try:
+            settings = self.form.values()
+        except ValueError as e:
+            self._error(str(e))
+            return False
+        if self.save_hook is not None and not self.save_hook():
+            self._error("some masks could not be saved; fix that first (see the status bar)")
+            return False
+        if len(project.corrected()) < MIN_IMAGES:
+            self._error(f"correct at least {MIN_IMAGES} masks first")
+            return False
+        try:
+            train, val = versions.training_selection(project, VAL_FRACTION)
+            self.run_dir = versions.next_version_dir(project)
+            argv = versions.train_command(
+                project, self.run_dir, train_stems=train, val_stems=val, **settings
+            )
+        except Exception as e:  # noqa: BLE001 - a read-only folder, a full disk ...
+            self._error(f"cannot prepare the run: {e}")
+            return False
+        self.val_stems = val
+        self.run_project = project
+        self._epochs = settings["epochs"]
+        plots = self.ensure_plots()
+        plots.clear()
+        plots.set_epochs(self._epochs)
+        self.last_result = None
+        self.progress.setValue(0)
+        self.progress.setFormat(f"epoch 0 / {self._epochs}")
+        self.epoch_label.setText("starting the training process…")
+        self.status_label.setText(
+            f"training {self.run_dir.name} on {len(train)} images ({len(val)} to validate)"
+        )
+        self._epoch_info = None
+        self.estimate_label.hide()  # the progress line tells the time from now on
+        self.process.start(argv, self.run_dir)
+        self._eta_timer.start()
+        self._update_buttons()
+        self.runningChanged.emit(True)
+        return True
+
+    def stop_training(self) -> None:
+        if self.process.running:
+            self.process.stop()
+            self.status_label.setText("stopping after this batch (the best checkpoint is kept)…")
+            self._update_buttons()
+
+    def cancel_training(self) -> None:
+        if self.process.running:
+            self.status_label.setText("cancelling…")
+            self.process.cancel()
+
+    def shutdown(self) -> None:
+        """The window closes: stop the run gracefully (kill after a few seconds)."""
+        self.process.shutdown()
+
+    @property
+    def running(self) -> bool:
+        return self.process.running
+
+    def _on_batch(self, batch: int, batches: int, loss: float) -> None:
+        epoch = len(self.process.epochs) + 1
+        self.ensure_plots().add_batch(epoch, batch, batches, loss)
+        done = (epoch - 1 + batch / max(1, batches)) / max(1, self._epochs)
+        self.progress.setValue(int(1000 * min(1.0, done)))
+        if self._epoch_info is None:
+            self.epoch_label.setText(f"epoch {epoch} / {self._epochs}: batch {batch} / {batches}")
+
+    def _on_epoch(self, msg: dict) -> None:
+        self.ensure_plots().add_epoch(msg)
+        e, n = int(msg["epoch"]), int(msg["epochs"])
+        self.progress.setValue(int(1000 * e / max(1, n)))
+        self.progress.setFormat(f"epoch {e} / {n}")
+        self._epoch_info = (float(msg.get("eta_seconds", 0.0)), time.monotonic())
+        self._last_epoch = msg
+        self._show_eta()
+
+    def _show_eta(self) -> None:
+        if self._epoch_info is None:
+            return
+        msg = self._last_epoch
+        eta = max(0.0, self._epoch_info[0] - (time.monotonic() - self._epoch_info[1]))
+        self.epoch_label.setText(
+            f"epoch {msg['epoch']} / {msg['epochs']} · {msg['seconds']:.1f} s/epoch · "
+            f"ETA {estimate.format_duration(eta)} · best IoU {msg['best_iou']:.3f} "
+            f"(epoch {msg['best_epoch']})"
+        )
+
+    def _run_ended(self) -> None:
+        self._eta_timer.stop()
+        self.estimate_label.setText("")  # until the next estimate (settings may have changed)
+        self.estimate_label.show()
+        self._update_buttons()
+        self.runningChanged.emit(False)
+
+    def _has_checkpoint(self) -> bool:
+        d = self.run_dir
+        return d is not None and (d / versions.WEIGHTS_FILE).exists()
+
+    def _on_finished(self, done: dict | None) -> None:
+        self._run_ended()
+        name = self.run_dir.name if self.run_dir else "?"
+        if not self._has_checkpoint():
+            self._discard_run()
+            self._error("the run ended without a checkpoint")
+            return
+        self.progress.setValue(1000)
+        self.versionsChanged.emit()
+        self.refresh()
+        stopped = " (stopped)" if done and done.get("stopped") else ""
+        self.status_label.setText(
+            f"{name} trained{stopped}; scoring it against the active version…"
+        )
+        self._promote()
+
+    def _on_failed(self, message: str) -> None:
+        self._run_ended()
+        self._error(message)
+        if self._has_checkpoint():
+            self.status_label.setText(
+                f"the best checkpoint so far is kept as {self.run_dir.name} (see Versions)"
+            )
+            self.versionsChanged.emit()
+            self.refresh()
+        else:
+            self._discard_run()
+            self.status_label.setText("the run failed; no version was added")
+
+    def _on_cancelled(self) -> None:
+        self._run_ended()
+        name = self.run_dir.name if self.run_dir else ""
+        self.status_label.setText(f"cancelled; {name} discarded")
+        self.epoch_label.setText("")
+        self.run_dir = None
+        self.refresh()
+
+    def _discard_run(self) -> None:
+        if self.run_dir is not None and self.run_dir.is_dir():
+            shutil.rmtree(self.run_dir, ignore_errors=True)
+        self.run_dir = None
+
+    def _error(self, text: str) -> None:
+        self.error_label.setText(text)
+        self.message.emit(f"training: {text.splitlines()[0] if text else ''}")
+
+    # ------------------------------------------------------------------ promotion
+    def _promote(self) -> None:
+        project, new, val = self.run_project, self.run_dir, list(self.val_stems)
+        if project is None or new is None:
+            return
+        if project is not self.project:  # the project was closed meanwhile: it stays as is
+            self.status_label.setText(f"{new.name} trained in {project.root.name}")
+            return
+        self.scoring = True
+        self._update_buttons()
+        promotion.score_in_thread(
+            self,
+            project,
+            new,
+            val,
+            self.form.device_combo.currentText(),
+            lambda r: self._promoted(project, new, r),
+            lambda m: self._promote_failed(new, m),
+        )
+
+    def _promoted(self, project: Project, new: Path, result: promotion.Result) -> None:
+        self.scoring = False
+        self.last_result = result
+        if project is not self.project:
+            self._update_buttons()
+            return
+        old = versions.active_version(project)
+        text = promotion.describe(new.name, result, old and old.name, len(self.val_stems))
+        self.status_label.setText(text)
+        self.message.emit(text)
+        if result[0]:
+            versions.set_active(project, new.name)
+            self.activeModelChanged.emit(str(new))
+        self.versionsChanged.emit()
+        self.refresh()
+
+    def _promote_failed(self, new: Path, message: str) -> None:
+        self.scoring = False
+        self._error(f"could not score {new.name}: {message}")
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        running = self.process.running
+        self.train_btn.setEnabled(
+            self.project is not None
+            and not running
+            and not self.scoring
+            and len(self.project.corrected()) >= MIN_IMAGES
+        )
+        self.stop_btn.setEnabled(running and not self.process.stopping)
+        self.cancel_btn.setEnabled(running)
+        self.form.setEnabled(not running)

@@ -1,0 +1,266 @@
+"""Training from the window: a real ``segapp train`` process, live curves, Stop, Cancel, crashes.
+
+Runs are tiny (unet-small, 32 px, CPU); each starts a Python process (~3-5 s of imports).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+import qt_helpers
+from conftest import make_dataset
+from PySide6.QtCore import Qt
+
+from segapp.core.project import Project
+from segapp.ml import versions
+from segapp.ui.train_panel import TrainPanel
+from segapp.ui.train_process import TrainProcess
+
+make_window = qt_helpers.make_window  # the window fixture
+
+RUN = {"base": "unet-small", "size": 32, "batch_size": 4, "device": "cpu"}
+TIMEOUT = 60_000
+
+
+@pytest.fixture
+def project(tmp_path) -> Project:
+    return Project.open(make_dataset(tmp_path / "data", n=8, height=48, width=48))
+
+
+@pytest.fixture
+def panel(qtbot, project) -> TrainPanel:
+    p = TrainPanel(auto_estimate=False)
+    qtbot.addWidget(p)
+    p.set_project(project)
+    p.show()
+    yield p
+    if p.running:
+        p.process.cancel()
+        qtbot.waitUntil(lambda: not p.running, timeout=10_000)
+
+
+def _points(panel: TrainPanel, name: str) -> int:
+    xs, _ = panel.plots.curves[name].getData()
+    return 0 if xs is None else len(xs)
+
+
+def _idle(panel: TrainPanel) -> bool:
+    return not panel.running and not panel.scoring
+
+
+def test_stop_keeps_the_best_checkpoint(qtbot, panel, project):
+    panel.form.set_values(epochs=200, **RUN)
+    qtbot.mouseClick(panel.train_btn, Qt.MouseButton.LeftButton)
+    assert panel.running and not panel.train_btn.isEnabled() and panel.stop_btn.isEnabled()
+    qtbot.waitUntil(lambda: _points(panel, "val_iou") >= 1, timeout=TIMEOUT)
+    assert _points(panel, "train_loss") >= 1 and _points(panel, "batch_loss") >= 1
+    assert panel.plots.best_point is not None
+    assert "epoch" in panel.progress.format() and panel.progress.value() > 0
+    assert "ETA" in panel.epoch_label.text()
+    qtbot.mouseClick(panel.stop_btn, Qt.MouseButton.LeftButton)
+    assert not panel.stop_btn.isEnabled()
+    qtbot.waitUntil(lambda: _idle(panel), timeout=TIMEOUT)
+    v1 = project.models_dir / "v001"
+    assert (v1 / "model.safetensors").exists(), panel.error_label.text()
+    assert panel.process.done is not None and panel.process.done["stopped"] is True
+    assert _points(panel, "val_iou") < 200
+    # the first version is promoted (nothing to beat) and the panel lists it as a base
+    assert versions.active_version(project).name == "v001"
+    assert panel.form.base_combo.findData(str(v1)) >= 0
+    assert panel.error_label.text() == ""
+    assert panel.train_btn.isEnabled()
+
+
+def test_cancel_discards_the_run(qtbot, panel, project):
+    panel.form.set_values(epochs=200, **RUN)
+    assert panel.start_training()
+    qtbot.waitUntil(lambda: _points(panel, "batch_loss") >= 1, timeout=TIMEOUT)
+    assert (project.models_dir / "v001").is_dir()
+    with qtbot.waitSignal(panel.process.cancelled, timeout=10_000):
+        qtbot.mouseClick(panel.cancel_btn, Qt.MouseButton.LeftButton)
+    assert not (project.models_dir / "v001").exists()
+    assert versions.list_versions(project) == []
+    assert "cancelled" in panel.status_label.text()
+    assert panel.train_btn.isEnabled() and panel.form.isEnabled()
+
+
+def test_a_failing_run_shows_its_message_and_the_panel_stays_usable(qtbot, panel, project):
+    panel.form.set_values(**RUN)
+    panel.form.lr_combo.setCurrentText("fast")
+    assert not panel.start_training()
+    assert "learning rate" in panel.error_label.text()
+    assert not panel.running
+    panel.form.lr_combo.setCurrentText("5e-4")
+    (project.entry("3").image_path).write_bytes(b"not a png")  # corrupt, but has a mask
+    with qtbot.waitSignal(panel.process.failed, timeout=TIMEOUT):
+        assert panel.start_training()
+    assert "3.png" in panel.error_label.text()
+    assert not (project.models_dir / "v001").exists()  # nothing to keep: the folder is gone
+    assert panel.train_btn.isEnabled() and not panel.stop_btn.isEnabled()
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        (
+            "import sys; print('segapp: error: no masks here', file=sys.stderr); sys.exit(2)",
+            "no masks here",
+        ),
+        (
+            "import sys; print('Traceback\\nMemoryError', file=sys.stderr); sys.exit(1)",
+            "out of memory",
+        ),
+        ("import os; os.abort()", "crashed"),
+    ],
+)
+def test_process_failures_become_messages(qtbot, tmp_path, code, expected):
+    proc = TrainProcess()
+    with qtbot.waitSignal(proc.failed, timeout=20_000) as sig:
+        proc.start([sys.executable, "-c", code], tmp_path / "run")
+    assert expected in sig.args[0]
+    assert not proc.running
+
+
+def test_process_parses_json_lines_and_keeps_the_folder_on_success(qtbot, tmp_path):
+    lines = [
+        '{"event": "batch", "batch": 1, "batches": 2, "loss": 0.5}',
+        "some log line",
+        '{"event": "epoch", "epoch": 1, "epochs": 1, "val_iou": 0.5}',
+        '{"event": "done", "stopped": false}',
+    ]
+    code = "import sys; sys.stdout.write(" + repr("\n".join(lines)) + ")"  # no final newline
+    proc = TrainProcess()
+    batches, epochs = [], []
+    proc.batch.connect(lambda *a: batches.append(a))
+    proc.epoch.connect(epochs.append)
+    out = tmp_path / "run"
+    out.mkdir()
+    with qtbot.waitSignal(proc.finished, timeout=20_000) as sig:
+        proc.start([sys.executable, "-c", code], out)
+    assert batches == [(1, 2, 0.5)]
+    assert epochs[0]["val_iou"] == 0.5
+    assert sig.args[0] == {"event": "done", "stopped": False}
+    assert out.is_dir()
+
+
+def test_estimate_from_an_earlier_version(qtbot, panel, project):
+    v1 = project.models_dir / "v001"
+    v1.mkdir(parents=True)
+    (v1 / "model.safetensors").write_bytes(b"")
+    config = '{"model": {"preset": "unet-small"}, "train": {"size": 64, "resize_mode": "resize"}}'
+    (v1 / "config.json").write_text(config)
+    (v1 / "metrics.csv").write_text(
+        "epoch,images_per_second\n1,1.0\n2,10.0\n3,10.0\n"  # the first (warm-up) is left out
+    )
+    panel.refresh()
+    panel.form.set_values(base="unet-small", size=128, epochs=10)
+    panel.update_estimate()
+    est = panel.estimate_label.last
+    assert est is not None and est.source == "v001"
+    # 6 training images at 10 img/s at 64 px -> 2.5 img/s at 128 px
+    assert est.seconds_per_epoch == pytest.approx(6 / 2.5)
+    assert "per epoch" in panel.estimate_label.text()
+
+
+def test_losses_listed_in_the_form_are_the_engines():
+    from segapp.ml.losses import LOSSES
+    from segapp.ui.train_form import LOSSES as FORM_LOSSES
+
+    assert set(FORM_LOSSES) == set(LOSSES)
+
+
+def test_train_needs_two_corrected_images(qtbot, tmp_path):
+    project = Project.open(make_dataset(tmp_path / "few", n=3, height=32, width=32, masks=1))
+    p = TrainPanel(auto_estimate=False)
+    qtbot.addWidget(p)
+    p.set_project(project)
+    assert not p.train_btn.isEnabled()
+    assert "at least 2" in p.data_label.text()
+    assert not p.start_training()
+
+
+def test_window_dir_is_importable_without_torch():
+    """The panels list versions without loading torch (the window shows before torch loads)."""
+    import subprocess
+
+    code = (
+        "import sys; import segapp.ui.train_panel, segapp.ui.versions_panel; "
+        "print('torch' in sys.modules, 'pyqtgraph' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert out.stdout.split() == ["False", "False"]
+
+
+def test_window_trains_and_the_new_version_proposes(qtbot, tmp_path, make_window):
+    data = make_dataset(tmp_path / "win", n=6, height=48, width=48, masks=4)
+    w = make_window(data)
+    assert not w.training.dock.isVisible()
+    w.training.action.trigger()  # Model > Train…
+    panel = w.training.train_panel
+    assert w.training.dock.isVisible()
+    qtbot.waitUntil(lambda: panel.plots is not None)
+    assert "4 corrected images" in panel.data_label.text()
+    panel.form.set_values(epochs=2, **RUN)
+    with qtbot.waitSignal(panel.activeModelChanged, timeout=TIMEOUT) as sig:
+        qtbot.mouseClick(panel.train_btn, Qt.MouseButton.LeftButton)
+    v1 = w.session.project.models_dir / "v001"
+    assert sig.args == [str(v1)]
+    assert _points(panel, "val_iou") == 2 and _points(panel, "train_loss") == 2
+    assert w.model_panel.model_ref() == str(v1)  # proposals now use it, no restart
+    vp = w.training.versions_panel
+    assert vp.table.rowCount() == 1 and vp.table.item(0, 0).text() == "● v001"
+
+    stem = w.session.current
+    w.propose()
+    qt_helpers.wait_proposal(qtbot, w)
+    assert w.session.state.proposed_by == "v001", w.last_error
+    doc = w.session.doc
+    corrected = doc.labels.copy()
+    corrected[:, :24] = 1  # the person fixes the left half
+    doc.set_labels(corrected, as_proposal=True)
+    assert w.session.save()
+    entry = w.session.project.entry(stem)
+    assert entry.status == "corrected" and entry.proposed_by == "v001"
+    assert entry.proposal_iou is not None and 0 <= entry.proposal_iou < 1
+    assert versions.proposal_stats(Project.open(data))["v001"][0] == 1  # saved in segapp.json
+    qtbot.waitUntil(lambda: vp.table.item(0, 5).text() == "1")
+    assert "5 corrected images" in panel.data_label.text()
+
+
+def test_estimate_measured_in_a_thread_without_history(qtbot, project):
+    p = TrainPanel(auto_estimate=True)
+    qtbot.addWidget(p)
+    p.set_project(project)
+    p.form.set_values(**RUN)
+    p.show()
+    qtbot.waitUntil(lambda: p.estimate_label.last is not None, timeout=30_000)
+    est = p.estimate_label.last
+    assert est.source == "measured on cpu" and est.seconds_per_epoch > 0
+    assert "per epoch" in p.estimate_label.text()
+
+
+def test_correcting_a_saved_proposal_records_its_iou(qtbot, tmp_path, make_window):
+    data = make_dataset(tmp_path / "p", n=3, height=32, width=32, masks=0)
+    project = Project.open(data)
+    proposal = (project.read_image(project.entry("1"))[..., 0] > 128).astype("uint8")
+    project.write_labels(project.entry("1"), proposal, "proposed", "v007")  # as "propose all"
+    w = make_window(data)
+    w.session.select("1")
+    labels = w.session.doc.labels.copy()
+    assert (labels == proposal).all()
+    labels[:] = 0
+    labels[:16] = proposal[:16]  # keep the top half of the proposal
+    w.session.doc.set_labels(labels, as_proposal=True)
+    assert w.session.save()
+    entry = Project.open(data).entry("1")
+    assert entry.status == "corrected" and entry.proposed_by == "v007"
+    kept = proposal[:16].sum() / proposal.sum()
+    assert entry.proposal_iou == pytest.approx(kept, abs=1e-6)
