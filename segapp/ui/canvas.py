@@ -24,24 +24,19 @@ import math
 import weakref
 from collections.abc import Sequence
 
-from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
     QColor,
     QCursor,
     QEnterEvent,
     QKeyEvent,
     QMouseEvent,
-    QPainterPath,
-    QPen,
-    QResizeEvent,
-    QTransform,
     QWheelEvent,
 )
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QApplication,
     QFrame,
-    QGraphicsPathItem,
     QGraphicsScene,
     QGraphicsView,
     QLineEdit,
@@ -53,17 +48,17 @@ from shiboken6 import isValid
 
 from segapp.core.document import MaskDocument
 from segapp.ui.canvas_items import BrushCursorItem, ImageItem, LabelOverlayItem, Rect
+from segapp.ui.canvas_polygon import PolygonTool
+from segapp.ui.canvas_view import PanZoomView
 
 log = logging.getLogger(__name__)
 
 TOOLS = ("brush", "eraser", "fill", "polygon")
-MAX_ZOOM = 64.0
 MAX_BRUSH_RADIUS = 1000
-_LASSO_START_PX = 4  # a press that moves this far (screen px) with the polygon tool is a lasso
 _Z_IMAGE, _Z_OVERLAY, _Z_PATH, _Z_CURSOR = 0, 1, 2, 3
 
 
-class Canvas(QGraphicsView):
+class Canvas(PanZoomView):
     """Shows a :class:`MaskDocument` (image + label overlay) and edits it with the mouse.
 
     Signals: ``cursorMoved(x, y)`` (image pixel under the mouse; -1, -1 outside),
@@ -72,7 +67,6 @@ class Canvas(QGraphicsView):
     """
 
     cursorMoved = Signal(int, int)
-    zoomChanged = Signal(float)
     brushSizeChanged = Signal(int)
     editFinished = Signal()
     toolChanged = Signal(str)
@@ -85,10 +79,6 @@ class Canvas(QGraphicsView):
         self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.MinimalViewportUpdate)
         self.setCacheMode(QGraphicsView.CacheModeFlag.CacheNone)
         self.setOptimizationFlag(QGraphicsView.OptimizationFlag.DontAdjustForAntialiasing, True)
-        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
-        self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
-        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.setDragMode(QGraphicsView.DragMode.NoDrag)
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.setBackgroundBrush(QColor(45, 45, 48))
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
@@ -106,34 +96,21 @@ class Canvas(QGraphicsView):
         self._outline = False
         self._tool = "brush"
         self._brush_radius = 5  # used while no document is shown (the document holds it)
-        self._auto_fit = True
         self._wheel_accum = 0
         self._last_pixel: tuple[int, int] | None = None
         # interaction state
         self._stroking = False
-        self._pan_button: Qt.MouseButton | None = None
-        self._pan_last = QPoint()
-        self._space = False
-        self._poly_points: list[tuple[int, int]] = []
-        self._poly_press: QPointF | None = None  # view position of a left press (polygon tool)
-        self._poly_drag = False
-        self._lasso = False  # the current drag started a new lasso
 
         self._cursor = BrushCursorItem()
         self._cursor.setZValue(_Z_CURSOR)
         self._cursor.setVisible(False)
         self._scene.addItem(self._cursor)
-        self._path_item = QGraphicsPathItem()
-        self._rubber_item = QGraphicsPathItem()
-        for item, color, style in (
-            (self._path_item, QColor(255, 255, 0), Qt.PenStyle.SolidLine),
-            (self._rubber_item, QColor(255, 255, 0), Qt.PenStyle.DashLine),
-        ):
-            pen = QPen(color, 1.5, style)
-            pen.setCosmetic(True)
-            item.setPen(pen)
-            item.setZValue(_Z_PATH)
-            self._scene.addItem(item)
+        self._polygon = PolygonTool(
+            self._scene,
+            lambda view_pos: self._pixel(self._scene_pos(view_pos)),
+            self._fill_polygon,
+            _Z_PATH,
+        )
 
     # ------------------------------------------------------------------ document
 
@@ -259,58 +236,16 @@ class Canvas(QGraphicsView):
             r = r + step if steps > 0 else r - step
         self.set_brush_radius(r)
 
-    # ------------------------------------------------------------------ zoom
+    # ------------------------------------------------------------------ helpers
 
-    def zoom(self) -> float:
-        """Screen pixels per image pixel."""
-        return self.transform().m11()
+    def content_size(self) -> tuple[int, int] | None:
+        return None if self._doc is None else self._doc.shape
 
-    def fit(self) -> None:
-        """Show the whole image (and keep fitting it when the canvas is resized)."""
-        self._auto_fit = True
-        if self._doc is None:
-            return
-        h, w = self._doc.shape
-        self.fitInView(QRectF(0, 0, w, h), Qt.AspectRatioMode.KeepAspectRatio)
-        self._zoom_changed()
-
-    def zoom_1to1(self) -> None:
-        """One image pixel per screen pixel, around the view's centre."""
-        self._set_scale(1.0, self.viewport().rect().center())
-
-    def zoom_by(self, factor: float) -> None:
-        """Multiply the zoom by ``factor`` around the view's centre."""
-        self._set_scale(self.zoom() * float(factor), self.viewport().rect().center())
-
-    def _min_zoom(self) -> float:
-        if self._doc is None:
-            return 0.01
-        h, w = self._doc.shape
-        vp = self.viewport().rect()
-        fit = min(vp.width() / max(w, 1), vp.height() / max(h, 1))
-        return max(min(fit, 1.0) * 0.5, 1e-3)
-
-    def _set_scale(self, scale: float, anchor: QPoint) -> None:
-        """Zoom to ``scale`` keeping the scene point under ``anchor`` (view coords) fixed."""
-        scale = min(max(scale, self._min_zoom()), MAX_ZOOM)
-        if self._doc is None or math.isclose(scale, self.zoom(), rel_tol=1e-9):
-            return
-        self._auto_fit = False
-        before = self.mapToScene(anchor)
-        self.setTransform(QTransform.fromScale(scale, scale))
-        after = self.mapToScene(anchor)
-        center = self.mapToScene(self.viewport().rect().center())
-        self.centerOn(center + (before - after))
-        self._zoom_changed()
-
-    def _zoom_changed(self) -> None:
+    def _on_zoom_changed(self) -> None:
         if self._last_pixel is not None and self.viewport().underMouse():
             scene = self.mapToScene(self.viewport().mapFromGlobal(QCursor.pos()))
             self._last_pixel = self._pixel(scene)
         self._update_cursor_item(self._last_scene_pos())
-        self.zoomChanged.emit(self.zoom())
-
-    # ------------------------------------------------------------------ helpers
 
     def _scene_pos(self, view_pos: QPointF) -> QPointF:
         return self.mapToScene(view_pos.toPoint())
@@ -354,75 +289,22 @@ class Canvas(QGraphicsView):
             if self._doc.end_stroke() is not None:
                 self.editFinished.emit()
         self._stroking = False
-        self._cancel_polygon()
+        self._polygon.cancel()
         self._stop_pan()
 
     # ------------------------------------------------------------------ polygon / lasso
 
-    def _cancel_polygon(self) -> None:
-        self._poly_points = []
-        self._poly_press = None
-        self._poly_drag = self._lasso = False
-        self._path_item.setPath(QPainterPath())
-        self._rubber_item.setPath(QPainterPath())
-
-    def _commit_polygon(self) -> None:
-        points = self._poly_points
-        self._cancel_polygon()
-        if self._doc is not None and len(points) >= 3 and self._doc.polygon(points) is not None:
+    def _fill_polygon(self, points: list[tuple[int, int]]) -> None:
+        if self._doc is not None and self._doc.polygon(points) is not None:
             self.editFinished.emit()
-
-    def _add_poly_point(self, px: int, py: int) -> None:
-        if not self._poly_points or self._poly_points[-1] != (px, py):
-            self._poly_points.append((px, py))
-            self._update_poly_path()
-
-    def _update_poly_path(self) -> None:
-        path = QPainterPath()
-        if self._poly_points:
-            x0, y0 = self._poly_points[0]
-            path.moveTo(x0 + 0.5, y0 + 0.5)
-            for x, y in self._poly_points[1:]:
-                path.lineTo(x + 0.5, y + 0.5)
-        self._path_item.setPath(path)
-
-    def _update_rubber(self, scene: QPointF | None) -> None:
-        path = QPainterPath()
-        if self._poly_points and scene is not None and not self._poly_drag:
-            (lx, ly), (fx, fy) = self._poly_points[-1], self._poly_points[0]
-            px, py = self._pixel(scene)
-            path.moveTo(lx + 0.5, ly + 0.5)
-            path.lineTo(px + 0.5, py + 0.5)
-            if len(self._poly_points) >= 2:
-                path.lineTo(fx + 0.5, fy + 0.5)
-        self._rubber_item.setPath(path)
-
-    # ------------------------------------------------------------------ panning
-
-    def _start_pan(self, button: Qt.MouseButton, pos: QPoint) -> None:
-        self._pan_button = button
-        self._pan_last = pos
-        self._cursor.setVisible(False)
-        self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
-
-    def _stop_pan(self) -> None:
-        if self._pan_button is None:
-            return
-        self._pan_button = None
-        self._restore_cursor_shape()
-
-    def _restore_cursor_shape(self) -> None:
-        shape = Qt.CursorShape.OpenHandCursor if self._space else Qt.CursorShape.CrossCursor
-        self.viewport().setCursor(shape)
 
     # ------------------------------------------------------------------ mouse
 
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt API)
         button = event.button()
-        if button == Qt.MouseButton.MiddleButton or (
-            button == Qt.MouseButton.LeftButton and self._space
-        ):
+        if self._starts_pan(button):
             self._start_pan(button, event.position().toPoint())
+            self._cursor.setVisible(False)
             event.accept()
             return
         if self._doc is None or button != Qt.MouseButton.LeftButton:
@@ -437,17 +319,13 @@ class Canvas(QGraphicsView):
             if self._doc.fill(px, py) is not None:
                 self.editFinished.emit()
         elif self._tool == "polygon":
-            self._poly_press = event.position()
-            self._poly_drag = False
+            self._polygon.press(event.position())
         event.accept()
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt API)
         pos = event.position()
         if self._pan_button is not None:
-            delta = pos.toPoint() - self._pan_last
-            self._pan_last = pos.toPoint()
-            self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() - delta.x())
-            self.verticalScrollBar().setValue(self.verticalScrollBar().value() - delta.y())
+            self._pan_to(pos)
             event.accept()
             return
         scene = self._scene_pos(pos)
@@ -460,22 +338,8 @@ class Canvas(QGraphicsView):
             if self._stroking and self._doc is not None:
                 self._doc.stroke_to(px, py)
         if self._tool == "polygon" and self._doc is not None:
-            self._polygon_move(pos, px, py)
-            self._update_rubber(scene)
+            self._polygon.move(pos, (px, py))
         event.accept()
-
-    def _polygon_move(self, pos: QPointF, px: int, py: int) -> None:
-        if self._poly_press is None:
-            return
-        if not self._poly_drag:
-            d = pos - self._poly_press
-            if abs(d.x()) + abs(d.y()) < _LASSO_START_PX:
-                return
-            self._poly_drag = True
-            self._lasso = not self._poly_points
-            start = self._pixel(self._scene_pos(self._poly_press))
-            self._add_poly_point(*start)
-        self._add_poly_point(px, py)
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt API)
         button = event.button()
@@ -491,15 +355,8 @@ class Canvas(QGraphicsView):
             self._stroking = False
             if self._doc.end_stroke() is not None:
                 self.editFinished.emit()
-        elif self._tool == "polygon" and self._poly_press is not None:
-            self._poly_press = None
-            if self._poly_drag:
-                self._poly_drag = False
-                if self._lasso:
-                    self._commit_polygon()
-            else:
-                self._add_poly_point(*self._pixel(self._scene_pos(event.position())))
-            self._update_rubber(self._scene_pos(event.position()))
+        elif self._tool == "polygon":
+            self._polygon.release(event.position())
         event.accept()
 
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt API)
@@ -509,10 +366,7 @@ class Canvas(QGraphicsView):
             and self._pan_button is None
             and not self._space
         ):
-            # a real double-click's first click added the point already (it is not repeated)
-            self._poly_press = None
-            self._add_poly_point(*self._pixel(self._scene_pos(event.position())))
-            self._commit_polygon()
+            self._polygon.double_click(event.position())
             event.accept()
             return
         self.mousePressEvent(event)
@@ -539,7 +393,7 @@ class Canvas(QGraphicsView):
     def leaveEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt API)
         super().leaveEvent(event)
         self._cursor.setVisible(False)
-        self._update_rubber(None)
+        self._polygon.update_rubber(None)
         self._last_pixel = None
         self.cursorMoved.emit(-1, -1)
 
@@ -560,15 +414,13 @@ class Canvas(QGraphicsView):
             self.change_brush_size(1)
             event.accept()
         elif self._tool == "polygon" and key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
-            self._commit_polygon()
+            self._polygon.commit()
             event.accept()
-        elif key == Qt.Key.Key_Escape and (self._poly_points or self._poly_press is not None):
-            self._cancel_polygon()
+        elif key == Qt.Key.Key_Escape and self._polygon.active:
+            self._polygon.cancel()
             event.accept()
-        elif key == Qt.Key.Key_Backspace and self._poly_points:
-            self._poly_points.pop()
-            self._update_poly_path()
-            self._update_rubber(self._last_scene_pos())
+        elif key == Qt.Key.Key_Backspace and self._polygon.points:
+            self._polygon.pop_point(self._last_pixel)
             event.accept()
         else:
             super().keyPressEvent(event)
@@ -589,13 +441,6 @@ class Canvas(QGraphicsView):
         if self._space:  # the key release goes elsewhere
             self._space = False
             self._restore_cursor_shape()
-
-    # ------------------------------------------------------------------ resize
-
-    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt API)
-        super().resizeEvent(event)
-        if self._auto_fit:
-            self.fit()
 
 
 def _weak_callback(canvas: Canvas):

@@ -1,0 +1,126 @@
+"""``PanZoomView``: the canvas's navigation — zoom around a point, fit, 1:1 and panning.
+
+The wheel zooms around the cursor; the middle button, or the left button while Space is
+held, drags the view. :class:`~segapp.ui.canvas.Canvas` adds the editing on top.
+"""
+
+from __future__ import annotations
+
+import math
+
+from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QResizeEvent, QTransform
+from PySide6.QtWidgets import QGraphicsView, QWidget
+
+MAX_ZOOM = 64.0
+
+
+class PanZoomView(QGraphicsView):
+    """A graphics view over an image of :meth:`content_size` with zoom and pan.
+
+    ``zoomChanged(scale)`` reports screen pixels per image pixel. Subclasses give the
+    image size and may react to zoom changes in :meth:`_on_zoom_changed`.
+    """
+
+    zoomChanged = Signal(float)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
+        self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setDragMode(QGraphicsView.DragMode.NoDrag)
+        self._auto_fit = True
+        self._pan_button: Qt.MouseButton | None = None
+        self._pan_last = QPoint()
+        self._space = False  # Space held: the left button pans
+
+    def content_size(self) -> tuple[int, int] | None:
+        """(height, width) of the shown image, None when nothing is shown."""
+        return None
+
+    def _on_zoom_changed(self) -> None:
+        """Called after every zoom change, before ``zoomChanged`` is emitted."""
+
+    # ------------------------------------------------------------------ zoom
+
+    def zoom(self) -> float:
+        """Screen pixels per image pixel."""
+        return self.transform().m11()
+
+    def fit(self) -> None:
+        """Show the whole image (and keep fitting it when the view is resized)."""
+        self._auto_fit = True
+        size = self.content_size()
+        if size is None:
+            return
+        h, w = size
+        self.fitInView(QRectF(0, 0, w, h), Qt.AspectRatioMode.KeepAspectRatio)
+        self._zoom_changed()
+
+    def zoom_1to1(self) -> None:
+        """One image pixel per screen pixel, around the view's centre."""
+        self._set_scale(1.0, self.viewport().rect().center())
+
+    def zoom_by(self, factor: float) -> None:
+        """Multiply the zoom by ``factor`` around the view's centre."""
+        self._set_scale(self.zoom() * float(factor), self.viewport().rect().center())
+
+    def _min_zoom(self) -> float:
+        size = self.content_size()
+        if size is None:
+            return 0.01
+        h, w = size
+        vp = self.viewport().rect()
+        fit = min(vp.width() / max(w, 1), vp.height() / max(h, 1))
+        return max(min(fit, 1.0) * 0.5, 1e-3)
+
+    def _set_scale(self, scale: float, anchor: QPoint) -> None:
+        """Zoom to ``scale`` keeping the scene point under ``anchor`` (view coords) fixed."""
+        scale = min(max(scale, self._min_zoom()), MAX_ZOOM)
+        if self.content_size() is None or math.isclose(scale, self.zoom(), rel_tol=1e-9):
+            return
+        self._auto_fit = False
+        before = self.mapToScene(anchor)
+        self.setTransform(QTransform.fromScale(scale, scale))
+        after = self.mapToScene(anchor)
+        center = self.mapToScene(self.viewport().rect().center())
+        self.centerOn(center + (before - after))
+        self._zoom_changed()
+
+    def _zoom_changed(self) -> None:
+        self._on_zoom_changed()
+        self.zoomChanged.emit(self.zoom())
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt API)
+        super().resizeEvent(event)
+        if self._auto_fit:
+            self.fit()
+
+    # ------------------------------------------------------------------ panning
+
+    def _starts_pan(self, button: Qt.MouseButton) -> bool:
+        return button == Qt.MouseButton.MiddleButton or (
+            button == Qt.MouseButton.LeftButton and self._space
+        )
+
+    def _start_pan(self, button: Qt.MouseButton, pos: QPoint) -> None:
+        self._pan_button = button
+        self._pan_last = pos
+        self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
+
+    def _pan_to(self, pos: QPointF) -> None:
+        delta = pos.toPoint() - self._pan_last
+        self._pan_last = pos.toPoint()
+        self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() - delta.x())
+        self.verticalScrollBar().setValue(self.verticalScrollBar().value() - delta.y())
+
+    def _stop_pan(self) -> None:
+        if self._pan_button is None:
+            return
+        self._pan_button = None
+        self._restore_cursor_shape()
+
+    def _restore_cursor_shape(self) -> None:
+        shape = Qt.CursorShape.OpenHandCursor if self._space else Qt.CursorShape.CrossCursor
+        self.viewport().setCursor(shape)
