@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from segapp.ml.checkpoint import LoadedModel
-from segapp.ml.infer import Predictor
+from segapp.ml.infer import Predictor, input_size_for_output
 from segapp.ml.registry import PRESETS, count_parameters, create_model, preset_spec
 
 
@@ -48,9 +48,10 @@ def bench_latency(presets: list[str], sizes: list[int], reps: int) -> None:
     for name in presets:
         loaded = _loaded(name)
         for size in sizes:
-            pred = Predictor(loaded, "cpu", channels_last=False, tile=max(1024, size))
+            # one tile covering the image (valid-convolution nets: input larger than output)
+            n = input_size_for_output(loaded.model, size)
+            pred = Predictor(loaded, "cpu", channels_last=False, tile=n, backend="torch")
             image = np.random.default_rng(0).integers(0, 255, (size, size, 3), dtype=np.uint8)
-            n = pred.model.valid_input_size(size)
             x = torch.randn(1, 3, n, n)
 
             def bare(x=x, net=pred.model):

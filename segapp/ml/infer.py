@@ -48,6 +48,11 @@ def plan_tiles(
         # one tile of the image's own (legal) size: no wasted pixels
         in_h, in_w = model.valid_input_size(height), model.valid_input_size(width)
         return TilePlan(max(in_h, in_w), max(in_h, in_w), 0, [0], [0])
+    if margin > 0 and height <= out_tile and width <= out_tile:
+        # valid convolutions: one tile, the smallest whose output covers the image
+        in_tile = input_size_for_output(model, max(height, width))
+        out_tile = model.output_size(in_tile)
+        return TilePlan(out_tile, in_tile, (in_tile - out_tile) // 2, [0], [0])
     step = max(1, out_tile - overlap)
 
     def starts(n: int) -> list[int]:
@@ -58,6 +63,14 @@ def plan_tiles(
         return [round(i * (n - out_tile) / (count - 1)) for i in range(count)]
 
     return TilePlan(out_tile, in_tile, margin, starts(height), starts(width))
+
+
+def input_size_for_output(model: torch.nn.Module, n: int) -> int:
+    """The smallest legal input size whose output is at least ``n`` along one axis."""
+    size = model.valid_input_size(n)
+    while model.output_size(size) < n:
+        size = model.valid_input_size(size + n - model.output_size(size))
+    return size
 
 
 def _blend_window(size: int, overlap: int) -> np.ndarray:

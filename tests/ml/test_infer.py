@@ -58,6 +58,17 @@ def test_valid_net_tiles_are_seamless():
     np.testing.assert_allclose(big, small, atol=1e-4)
 
 
+def test_valid_net_small_image_gets_one_just_big_enough_tile():
+    """A valid-conv net does not run a whole default tile over a small image."""
+    model = _loaded("unet-paper", depth=2).model
+    plan = plan_tiles(model, 90, 117, tile=model.valid_input_size(400), overlap=32)
+    assert plan.ys == [0] and plan.xs == [0]
+    assert plan.out_tile >= 117 and plan.in_tile == plan.out_tile + 2 * plan.margin
+    legal_smaller = {model.valid_input_size(n) for n in range(1, plan.in_tile)} - {plan.in_tile}
+    assert all(model.output_size(n) < 117 for n in legal_smaller)
+    assert plan.in_tile < model.valid_input_size(400)
+
+
 def test_tile_plan_covers_image():
     model = _loaded().model
     plan = plan_tiles(model, 1000, 333, tile=256, overlap=32)

@@ -15,8 +15,11 @@ pytest.importorskip("onnxruntime")
 
 @pytest.mark.parametrize(
     "name,kw",
-    [("unet-small", {"base_channels": 4}), ("unet-paper", {"base_channels": 4, "depth": 2}),
-     ("pretrained-lite0", {"encoder_weights": ""})],
+    [
+        ("unet-small", {"base_channels": 4}),
+        ("unet-paper", {"base_channels": 4, "depth": 2}),
+        ("pretrained-lite0", {"encoder_weights": ""}),
+    ],
 )
 def test_same_probabilities_as_pytorch(name, kw, tmp_path, monkeypatch):
     monkeypatch.setenv("SEGAPP_CACHE", str(tmp_path))
