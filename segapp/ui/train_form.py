@@ -100,6 +100,8 @@ class TrainForm(QWidget):
         lay.addWidget(self.advanced)
 
         self.base_combo.currentIndexChanged.connect(self._on_base)
+        self.base_combo.activated.connect(self._on_base_chosen)
+        self._chosen_base: str | None = None  # picked by the person; else the active version
         for w in (self.epochs_spin, self.size_spin, self.batch_spin):
             w.valueChanged.connect(self.settingsChanged)
         for c in (self.augment_combo, self.loss_combo, self.resize_combo, self.device_combo):
@@ -112,7 +114,9 @@ class TrainForm(QWidget):
 
     # ------------------------------------------------------------------ base models
     def set_versions(self, versions: list[Any], active: str | None) -> None:
-        """Versions (newest first, the active one selected) then the presets."""
+        """Versions (newest first) then the presets; selects the person's pick if still
+        listed, else the active version (fine-tuning it continues the loop), else the default
+        preset."""
         keep = self.base_combo.currentData()
         self._sizes: dict[str, int] = {}
         self.base_combo.blockSignals(True)
@@ -134,7 +138,7 @@ class TrainForm(QWidget):
                 self.base_combo.count() - 1, desc, Qt.ItemDataRole.ToolTipRole
             )
         active_path = next((str(v.path) for v in versions if v.name == active), None)
-        for want in (keep, active_path, DEFAULT_PRESET):
+        for want in (self._chosen_base, active_path, DEFAULT_PRESET):
             i = self.base_combo.findData(want) if want else -1
             if i >= 0:
                 self.base_combo.setCurrentIndex(i)
@@ -149,10 +153,19 @@ class TrainForm(QWidget):
             self.size_spin.setValue(size)
         self.settingsChanged.emit()
 
+    def _on_base_chosen(self, _index: int) -> None:
+        self._chosen_base = self.base_combo.currentData()
+
+    def forget_base_choice(self) -> None:
+        """Another project: follow its active version again."""
+        self._chosen_base = None
+
     def select_base(self, ref: str) -> bool:
+        """Pick a base model as the person would (kept across refreshes)."""
         i = self.base_combo.findData(str(ref))
         if i >= 0:
             self.base_combo.setCurrentIndex(i)
+            self._chosen_base = str(ref)
         return i >= 0
 
     # ------------------------------------------------------------------ values

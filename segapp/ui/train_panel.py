@@ -140,6 +140,7 @@ class TrainPanel(QWidget):
         if self.process.running:  # the run goes on to its end, keeping its best checkpoint
             self.process.stop()
         self.project = project
+        self.form.forget_base_choice()
         self.refresh()
 
     def refresh(self) -> None:
@@ -181,6 +182,7 @@ class TrainPanel(QWidget):
             from segapp.ui.train_plots import TrainPlots
 
             self.plots = TrainPlots()
+            self.plots.set_epochs(self.form.epochs_spin.value())
             self.plot_area.addWidget(self.plots)
         return self.plots
 

@@ -264,3 +264,37 @@ def test_correcting_a_saved_proposal_records_its_iou(qtbot, tmp_path, make_windo
     assert entry.status == "corrected" and entry.proposed_by == "v007"
     kept = proposal[:16].sum() / proposal.sum()
     assert entry.proposal_iou == pytest.approx(kept, abs=1e-6)
+
+
+def _fake_version(project: Project, name: str) -> Path:
+    folder = project.models_dir / name
+    folder.mkdir(parents=True)
+    (folder / "model.safetensors").write_bytes(b"")
+    (folder / "config.json").write_text('{"model": {"preset": "unet-small"}}')
+    return folder
+
+
+def test_base_model_follows_the_active_version_unless_the_person_picked_one(qtbot, panel, project):
+    assert panel.form.values()["base"] == "pretrained-lite0"  # no version yet: the default
+    v1 = _fake_version(project, "v001")
+    versions.set_active(project, "v001")
+    panel.refresh()
+    assert panel.form.values()["base"] == str(v1)  # fine-tune the active version
+    v2 = _fake_version(project, "v002")
+    versions.set_active(project, "v002")
+    panel.refresh()
+    assert panel.form.values()["base"] == str(v2)
+    combo = panel.form.base_combo
+    combo.setCurrentIndex(combo.findData("unet-small"))
+    combo.activated.emit(combo.currentIndex())  # as a click in the list does
+    versions.set_active(project, "v001")
+    panel.refresh()
+    assert panel.form.values()["base"] == "unet-small"  # the person's pick stays
+
+
+def test_plots_span_the_planned_epochs_before_a_run(qtbot, panel):
+    panel.form.set_values(epochs=12)
+    panel.plots = None
+    plots = panel.ensure_plots()
+    (x0, x1), _ = plots.loss_plot.getViewBox().viewRange()
+    assert x0 <= 0 and 12 <= x1 < 13
