@@ -22,6 +22,7 @@ def make_window(qtbot, tmp_path):
         settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
         w = MainWindow(settings=settings, **kw)
         w.session.confirm = lambda title, text: True
+        w.autosaver.timer.setInterval(3_600_000)  # tests save explicitly (autosave: its own test)
         w.show()
         qtbot.waitExposed(w)
         w.activateWindow()

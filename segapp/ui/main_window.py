@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from segapp.ui.autosave import Autosaver
 from segapp.ui.canvas import Canvas
 from segapp.ui.class_panel import ClassPanel
 from segapp.ui.image_list import ImageListPanel
@@ -45,6 +46,7 @@ class MainWindow(QMainWindow):
         self.settings = settings if settings is not None else QSettings("segapp", "segapp")
         self.session = LabelSession(engine, self)
         self.session.confirm = self.confirm
+        self.autosaver = Autosaver(self.session)  # a crash loses at most the last moments
         self.extra_models: list[tuple[str, Path, str]] = []
         self.last_error: tuple[str, str] | None = None
         self.error_box: QMessageBox | None = None

@@ -331,12 +331,13 @@ class LabelSession(ProposalsMixin, QObject):
             self.documentEdited.emit()
         return True
 
-    def save(self) -> bool:
-        """Save the current image's mask if it changed. False if the write failed."""
+    def save(self, *, report: bool = True) -> bool:
+        """Save the current image's mask if it changed. False if the write failed
+        (``report``: the failure is shown in a dialog)."""
         ds = self.state
         if ds is None or not ds.doc.dirty:
             return True
-        ok = self._save_state(ds)
+        ok = self._save_state(ds, report)
         if ok:
             self.message.emit(f"saved {ds.entry.mask_path.name}")
         return ok

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import qt_helpers
 from conftest import make_dataset
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPointF, Qt
 from qt_helpers import disk_labels, drag, key, wait_proposal
 
 from segapp.core.imageio import WriteError
@@ -324,3 +324,33 @@ def test_new_project_with_classes(make_window, qtbot, tmp_path):
     assert {
         p.name: p.read_bytes() for p in folder.iterdir() if p.is_file() and p.suffix == ".png"
     } == before
+
+
+def test_autosave_writes_the_mask_after_a_pause_never_mid_stroke(make_window, qtbot, data):
+    w = make_window(data)
+    stem = w.session.current
+    w.autosaver.timer.setInterval(50)
+    canvas, vp = w.canvas, w.canvas.viewport()
+    start = canvas.mapFromScene(QPointF(5.5, 5.5))
+    qtbot.mousePress(vp, Qt.MouseButton.LeftButton, pos=start)
+    qtbot.mouseMove(vp, canvas.mapFromScene(QPointF(12.5, 5.5)))
+    qtbot.wait(300)  # the button is still down: nothing is written mid-stroke
+    assert w.session.doc.history.pending
+    assert not (data / "masks" / f"{stem}.png").exists()
+    qtbot.mouseRelease(vp, Qt.MouseButton.LeftButton, pos=canvas.mapFromScene(QPointF(15.5, 5.5)))
+    qtbot.waitUntil(lambda: not w.session.doc.dirty, timeout=5000)
+    assert disk_labels(w, stem)[5, 10] == 1
+    assert w.session.project.entry(stem).status == "corrected"
+
+
+def test_failed_autosave_keeps_the_edit_and_says_so(make_window, qtbot, data, monkeypatch):
+    w = make_window(data)
+    w.autosaver.timer.setInterval(50)
+
+    def fail(path, mask):
+        raise WriteError(f"{path}: cannot write (No space left on device)")
+
+    monkeypatch.setattr("segapp.core.project.write_mask", fail)
+    drag(qtbot, w.canvas, [(5, 5), (15, 5)])
+    qtbot.waitUntil(lambda: "autosave" in w.statusBar().currentMessage(), timeout=5000)
+    assert w.session.doc.dirty and w.error_box is None  # no dialog for a background save
