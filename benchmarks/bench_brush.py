@@ -11,7 +11,9 @@ undo history's bytes after 100 strokes on the 8192x8192 mask. Figures only, no a
 from __future__ import annotations
 
 import argparse
+import os
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -34,7 +36,7 @@ def ms(values: list[float]) -> str:
 
 def bench(size: int, radius: int, strokes: int, moves: int, step: float) -> MaskDocument:
     rng = np.random.default_rng(0)
-    doc = MaskDocument(np.zeros((size, size), np.uint8))
+    doc = MaskDocument(np.zeros((size, size, 3), np.uint8))  # an RGB image
     doc.brush_radius = radius
     doc.on_change(lambda rect: None)  # a canvas would repaint ``rect`` here
     move_t: list[float] = []
@@ -81,6 +83,21 @@ def main() -> None:
                 f"{h.undo_count} atoms ({h.nbytes / max(painted, 1):.2f} bytes per painted "
                 f"pixel; the mask itself is {doc.labels.nbytes / 1e6:.0f} MB)"
             )
+            print(
+                f"  process memory: {_rss_mb():.0f} MB resident (image "
+                f"{doc.image.nbytes / 1e6:.0f} MB + mask + history + Python/numpy)"
+            )
+
+
+def _rss_mb() -> float:
+    """Resident memory of this process now (Linux /proc; peak RSS elsewhere)."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+        return pages * os.sysconf("SC_PAGE_SIZE") / 1e6
+    except (OSError, ValueError):
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
 
 
 if __name__ == "__main__":

@@ -129,10 +129,11 @@ def _seed_everything(seed: int) -> None:
 
 def _select_entries(project: Project, config: TrainConfig):
     pool = project.labeled()
-    if config.images is not None:
+    skipped = len(project.entries) - len(pool)  # images without masks
+    if config.images is not None:  # a chosen list: only its images without masks count
         wanted = set(config.images) | set(config.val_images or [])
         pool = [e for e in pool if e.stem in wanted]
-    skipped = len(project.entries) - len(project.labeled())
+        skipped = len(wanted & {e.stem for e in project.entries}) - len(pool)
     if not project.entries:
         raise DataError(f"{project.images_dir}: no images (PNG/JPEG/TIFF/BMP) found")
     if not pool:

@@ -145,6 +145,7 @@ class MainWindow(QMainWindow):
         self.training.shutdown()
         self.settings.setValue("geometry", self.saveGeometry())
         self.session.engine.shutdown()
+        self.session.prefetcher.shutdown()
         self.image_list.shutdown()
         event.accept()
 

@@ -26,6 +26,7 @@ from PySide6.QtCore import QObject, Signal
 from segapp.core.document import MaskDocument
 from segapp.core.imageio import ImageReadError, SegappError, WriteError
 from segapp.core.project import ClassInfo, ImageEntry, Project
+from segapp.ui.prefetch import ImagePrefetcher
 from segapp.ui.proposals import ProposalsMixin
 from segapp.ui.propose_worker import ProposeEngine
 
@@ -89,6 +90,7 @@ class LabelSession(ProposalsMixin, QObject):
         self._batch_id: int | None = None
         self._batch_errors: list[str] = []
         self._batch_applied = 0
+        self.prefetcher = ImagePrefetcher()
 
     # ------------------------------------------------------------------ project
     def open_project(self, path: str | Path) -> bool:
@@ -152,6 +154,7 @@ class LabelSession(ProposalsMixin, QObject):
             if ds.unsubscribe:
                 ds.unsubscribe()
         self._docs.clear()
+        self.prefetcher.clear()
         self._pending.clear()
         self._shown.clear()
         if self._batch_id is not None:  # results for this project are dropped from now on
@@ -187,7 +190,9 @@ class LabelSession(ProposalsMixin, QObject):
 
     def _load(self, entry: ImageEntry) -> DocState:
         assert self.project is not None
-        image = self.project.read_image(entry)  # ImageReadError (entry.error is set)
+        image = self.prefetcher.take(entry.image_path)
+        if image is None:
+            image = self.project.read_image(entry)  # ImageReadError (entry.error is set)
         labels = None
         if entry.has_mask:
             try:
@@ -251,7 +256,19 @@ class LabelSession(ProposalsMixin, QObject):
                 ds.entry.error = None
                 self._emit_entry(stem)
         self.currentChanged.emit(stem)
+        self._prefetch_around(stem)
         return True
+
+    def _prefetch_around(self, stem: str) -> None:
+        """Decode the next and previous images (D / A) in the background."""
+        entries = self.project.entries if self.project is not None else []
+        i = next((k for k, e in enumerate(entries) if e.stem == stem), None)
+        if i is None:
+            return
+        near = [entries[k] for k in (i + 1, i - 1) if 0 <= k < len(entries)]
+        self.prefetcher.prefetch(
+            e.image_path for e in near if e.stem not in self._docs and e.error is None
+        )
 
     def _on_doc_change(self, stem: str) -> None:
         if stem == self.current:
