@@ -33,6 +33,7 @@ from segapp.ui.propose_worker import ProposeEngine
 log = logging.getLogger(__name__)
 
 CACHE_SIZE = 12  # documents kept (with their undo history) besides unsaved ones
+CACHE_BYTES = 1_500_000_000  # ... and at most this much image + mask memory (large images)
 
 
 @dataclass
@@ -222,9 +223,11 @@ class LabelSession(ProposalsMixin, QObject):
         return ds
 
     def _evict(self) -> None:
+        """Drop the least recently used saved documents beyond CACHE_SIZE / CACHE_BYTES."""
         extra = len(self._docs) - CACHE_SIZE
+        nbytes = sum(ds.doc.image.nbytes + ds.doc.labels.nbytes for ds in self._docs.values())
         for stem in list(self._docs):
-            if extra <= 0:
+            if extra <= 0 and nbytes <= CACHE_BYTES:
                 break
             ds = self._docs[stem]
             if stem == self.current or ds.doc.dirty or ds.doc.in_stroke:
@@ -233,6 +236,7 @@ class LabelSession(ProposalsMixin, QObject):
                 ds.unsubscribe()
             del self._docs[stem]
             extra -= 1
+            nbytes -= ds.doc.image.nbytes + ds.doc.labels.nbytes
 
     def _apply_brush_state(self, doc: MaskDocument) -> None:
         doc.active_class = self.active_class
