@@ -153,7 +153,8 @@ class Predictor:
 
     ``backend``: ``auto`` (default; also from $SEGAPP_BACKEND) runs on ONNX Runtime on the
     CPU, the fastest path measured there with the same masks, and on PyTorch elsewhere;
-    ``torch`` or ``onnx`` force one.
+    ``torch`` or ``onnx`` force one. ``onnx_export="background"`` (the window) exports a
+    model not yet cached in a child process and predicts with PyTorch until it is ready.
     A CUDA out-of-memory error retries with smaller tiles, then falls back to the CPU and
     leaves a message in ``fallback_message`` for the caller to show.
     """
@@ -168,6 +169,7 @@ class Predictor:
         channels_last: bool | None = None,
         resize_to: int | None = None,
         backend: str | None = None,
+        onnx_export: str = "inline",
     ):
         self.loaded = loaded
         self.spec: ModelSpec = loaded.spec
@@ -175,6 +177,8 @@ class Predictor:
         self.model = loaded.model.to(self.device).eval()
         self.tile, self.overlap, self.batch = tile, overlap, batch
         self.backend = "torch"
+        self._export = None  # a running onnx_backend.BackgroundExport
+        self._background = onnx_export == "background"
         backend = backend or os.environ.get("SEGAPP_BACKEND", "auto")
         if self.device.type == "cpu" and backend in ("auto", "onnx"):
             self._try_onnx(required=backend == "onnx")
@@ -197,6 +201,15 @@ class Predictor:
             if required:
                 raise ModelError("the ONNX backend needs onnxruntime: pip install onnxruntime onnx")
             return
+        if self._background and not required:
+            if onnx_backend.BackgroundExport.failed_before(self.model, self.spec):
+                return
+            if not onnx_backend.cached_path(self.model, self.spec).exists():
+                try:
+                    self._export = onnx_backend.BackgroundExport(self.model, self.spec)
+                except OSError as e:
+                    log.warning("cannot start the ONNX export (%s); using PyTorch", e)
+                return
         try:
             self.model = onnx_backend.OnnxNet(self.model, self.spec)
             self.backend = "onnx"
@@ -228,7 +241,17 @@ class Predictor:
     ) -> np.ndarray:
         return probs_to_labels(self.predict(image, progress), threshold)
 
+    def _switch_when_exported(self) -> None:
+        if self._export is not None and self._export.done():
+            ok, self._export = self._export.ok, None
+            if ok and self.device.type == "cpu":
+                self._try_onnx(required=False)  # the export is cached now: loads it
+                if self.backend == "onnx":
+                    self.channels_last = False
+                    log.info("proposals now run on ONNX Runtime")
+
     def _run(self, x: np.ndarray, progress: Progress | None) -> np.ndarray:
+        self._switch_when_exported()
         tile = self.tile
         while True:
             try:

@@ -4,6 +4,11 @@ On this project's 2-core reference CPU, ONNX Runtime runs the default pretrained
 faster than eager PyTorch (see benchmarks/bench_predict.py). ``OnnxNet`` exports a network
 once (cached by a hash of its spec and weights), checks that it gives the same logits as
 PyTorch on a probe input, and then stands in for the module inside ``predict_tiled``.
+
+The export itself (``torch.onnx.export``) holds Python's GIL for up to ~150 ms at a time:
+in the window that would freeze the GUI thread. :class:`BackgroundExport` runs it in a
+separate process instead (``python -m segapp.ml.onnx_backend SPEC WEIGHTS OUT``) while
+proposals go on with PyTorch; the predictor switches once the file is there.
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ import hashlib
 import json
 import logging
 import os
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -47,6 +54,80 @@ def _fingerprint(model: torch.nn.Module, spec_dict: dict) -> str:
     return h.hexdigest()[:24]
 
 
+def cached_path(model: torch.nn.Module, spec: ModelSpec) -> Path:
+    """Where the export of this network (spec and weights) is cached."""
+    return cache_dir() / f"{_fingerprint(model, spec.to_dict())}.onnx"
+
+
+_failed: set[Path] = set()  # background exports that failed: not tried again this session
+
+
+class BackgroundExport:
+    """Export ``model`` to ``cached_path`` in a child process; poll :meth:`done`."""
+
+    def __init__(self, model: torch.nn.Module, spec: ModelSpec) -> None:
+        from safetensors.torch import save_file
+
+        self.path = cached_path(model, spec)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        stem = self.path.with_suffix("")
+        self._spec_file = stem.with_suffix(f".{os.getpid()}.spec.json")
+        self._weights_file = stem.with_suffix(f".{os.getpid()}.safetensors")
+        self._log_file = stem.with_suffix(f".{os.getpid()}.log")
+        self._spec_file.write_text(json.dumps(spec.to_dict()))
+        state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+        save_file(state, str(self._weights_file))
+        cmd = [sys.executable, "-m", __name__, str(self._spec_file), str(self._weights_file)]
+        env = dict(os.environ)  # the child imports segapp as this process does
+        package_root = str(Path(__file__).resolve().parents[2])
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
+        with open(self._log_file, "wb") as log_out:  # a file, not a pipe: it never fills up
+            self.proc = subprocess.Popen(
+                [*cmd, str(self.path)],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=log_out,
+                env=env,
+            )
+        log.info("exporting %s to ONNX in the background (pid %d)", spec.arch, self.proc.pid)
+
+    def done(self) -> bool:
+        """True once the child has ended (the files it needed are removed then)."""
+        if self.proc.poll() is None:
+            return False
+        try:
+            lines = self._log_file.read_text(errors="replace").strip().splitlines()
+        except OSError:
+            lines = []
+        for f in (self._spec_file, self._weights_file, self._log_file):
+            f.unlink(missing_ok=True)
+        if not self.ok:
+            _failed.add(self.path)
+            last = lines[-1] if lines else f"exit code {self.proc.returncode}"
+            log.warning("ONNX export failed (%s); staying on PyTorch", last)
+        return True
+
+    @property
+    def ok(self) -> bool:
+        return self.proc.returncode == 0 and self.path.exists()
+
+    @staticmethod
+    def failed_before(model: torch.nn.Module, spec: ModelSpec) -> bool:
+        return cached_path(model, spec) in _failed
+
+
+def _export_main(spec_file: str, weights_file: str, out: str) -> None:
+    """The child process: rebuild the network from spec and weights, export it to ``out``."""
+    from safetensors.torch import load_file
+
+    from segapp.ml.registry import create_model
+
+    spec = ModelSpec.from_dict(json.loads(Path(spec_file).read_text()))
+    model = create_model(spec, pretrained=False)
+    model.load_state_dict(load_file(weights_file))
+    OnnxNet._export(model.eval(), Path(out), spec.in_channels)
+
+
 class OnnxNet:
     """A callable with the geometry methods of the wrapped network, running on ONNX Runtime."""
 
@@ -56,7 +137,7 @@ class OnnxNet:
         self.in_channels = spec.in_channels
         self.valid_input_size = model.valid_input_size
         self.output_size = model.output_size
-        path = cache_dir() / f"{_fingerprint(model, spec.to_dict())}.onnx"
+        path = cached_path(model, spec)
         if not path.exists():
             self._export(model, path, self.in_channels)
         options = ort.SessionOptions()
@@ -70,7 +151,7 @@ class OnnxNet:
         path.parent.mkdir(parents=True, exist_ok=True)
         size = model.valid_input_size(64)
         dummy = torch.zeros(1, in_channels, size, size)
-        tmp = path.with_suffix(".tmp")
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
         axes = {0: "n", 2: "h", 3: "w"}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # tracer warnings about the size checks
@@ -106,3 +187,7 @@ class OnnxNet:
 
     def eval(self) -> OnnxNet:
         return self
+
+
+if __name__ == "__main__":
+    _export_main(*sys.argv[1:4])

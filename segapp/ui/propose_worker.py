@@ -118,7 +118,7 @@ class _Worker(QObject):
                 f"{req.classes}; choose another model or train one on this project"
             )
         try:
-            predictor = ml["infer"].Predictor(loaded, self._device)
+            predictor = ml["infer"].Predictor(loaded, self._device, onnx_export="background")
         except Exception as e:  # noqa: BLE001 - a broken GPU falls back to the CPU
             if self._device is None or self._device.type == "cpu":
                 raise
@@ -126,7 +126,7 @@ class _Worker(QObject):
             self.message.emit(f"{desc} failed ({e}); proposing on the CPU instead (slower)")
             self._device = ml["torch"].device("cpu")
             self.engineReady.emit(ml["device"].describe_device(self._device))
-            predictor = ml["infer"].Predictor(loaded, self._device)
+            predictor = ml["infer"].Predictor(loaded, self._device, onnx_export="background")
         self._models[key] = predictor
         while len(self._models) > MODEL_CACHE_SIZE:
             self._models.popitem(last=False)

@@ -34,3 +34,40 @@ def test_same_probabilities_as_pytorch(name, kw, tmp_path, monkeypatch):
     assert len(list((tmp_path / "segapp" / "onnx").glob("*.onnx"))) == 1
     Predictor(loaded, "cpu", backend="onnx")  # second time: from the cache
     assert len(list((tmp_path / "segapp" / "onnx").glob("*.onnx"))) == 1
+
+
+def _small(seed: int = 0) -> LoadedModel:
+    torch.manual_seed(seed)
+    spec = preset_spec("unet-small", base_channels=4)
+    return LoadedModel(create_model(spec).eval(), spec, "unet-small")
+
+
+def test_background_export_switches_to_onnx_when_ready(tmp_path, monkeypatch):
+    """The window's path: PyTorch first, the export in a child process, then ONNX."""
+    monkeypatch.setenv("SEGAPP_CACHE", str(tmp_path))
+    loaded = _small()
+    image = np.random.default_rng(0).integers(0, 255, (40, 50, 3), dtype=np.uint8)
+    ref = Predictor(loaded, "cpu", backend="torch").predict(image)
+    pred = Predictor(loaded, "cpu", backend="auto", onnx_export="background")
+    assert pred.backend == "torch" and pred._export is not None
+    np.testing.assert_allclose(pred.predict(image), ref, atol=1e-4)  # while it exports
+    assert pred._export is None or pred._export.proc.wait(timeout=180) == 0
+    np.testing.assert_allclose(pred.predict(image), ref, atol=1e-4)
+    assert pred.backend == "onnx"
+    cache = tmp_path / "segapp" / "onnx"
+    assert [p.suffix for p in cache.iterdir()] == [".onnx"]  # the child's files are gone
+    again = Predictor(loaded, "cpu", backend="auto", onnx_export="background")
+    assert again.backend == "onnx"  # cached: no second export
+
+
+def test_failed_background_export_stays_on_pytorch(tmp_path, monkeypatch):
+    monkeypatch.setenv("SEGAPP_CACHE", str(tmp_path))
+    monkeypatch.setattr("sys.executable", "/bin/false")  # the child fails at once
+    loaded = _small(seed=1)
+    image = np.zeros((32, 32, 3), np.uint8)
+    pred = Predictor(loaded, "cpu", backend="auto", onnx_export="background")
+    pred._export.proc.wait(timeout=30)
+    pred.predict(image)
+    assert pred.backend == "torch" and pred._export is None
+    again = Predictor(loaded, "cpu", backend="auto", onnx_export="background")
+    assert again._export is None and again.backend == "torch"  # not tried again
