@@ -351,6 +351,8 @@ def test_failed_autosave_keeps_the_edit_and_says_so(make_window, qtbot, data, mo
         raise WriteError(f"{path}: cannot write (No space left on device)")
 
     monkeypatch.setattr("segapp.core.project.write_mask", fail)
+    said = []
+    w.session.message.connect(said.append)  # (the status bar shows other news too)
     drag(qtbot, w.canvas, [(5, 5), (15, 5)])
-    qtbot.waitUntil(lambda: "autosave" in w.statusBar().currentMessage(), timeout=5000)
+    qtbot.waitUntil(lambda: any("autosave" in m for m in said), timeout=5000)
     assert w.session.doc.dirty and w.error_box is None  # no dialog for a background save
