@@ -36,7 +36,7 @@ def ms(values: list[float]) -> str:
 
 def bench(size: int, radius: int, strokes: int, moves: int, step: float) -> MaskDocument:
     rng = np.random.default_rng(0)
-    doc = MaskDocument(np.zeros((size, size, 3), np.uint8))  # an RGB image
+    doc = MaskDocument(np.full((size, size, 3), 128, np.uint8))  # an RGB image (pages touched)
     doc.brush_radius = radius
     doc.on_change(lambda rect: None)  # a canvas would repaint ``rect`` here
     move_t: list[float] = []
