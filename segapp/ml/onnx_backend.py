@@ -125,6 +125,8 @@ def _export_main(spec_file: str, weights_file: str, out: str) -> None:
     spec = ModelSpec.from_dict(json.loads(Path(spec_file).read_text()))
     model = create_model(spec, pretrained=False)
     model.load_state_dict(load_file(weights_file))
+    for f in (spec_file, weights_file):  # read: gone, even if the parent never polls again
+        Path(f).unlink(missing_ok=True)
     OnnxNet._export(model.eval(), Path(out), spec.in_channels)
 
 
