@@ -241,6 +241,9 @@ class Canvas(PanZoomView):
     def content_size(self) -> tuple[int, int] | None:
         return None if self._doc is None else self._doc.shape
 
+    def _on_space_changed(self) -> None:
+        self._update_cursor_item(self._last_scene_pos())  # hidden while Space pans
+
     def _on_zoom_changed(self) -> None:
         if self._last_pixel is not None and self.viewport().underMouse():
             scene = self.mapToScene(self.viewport().mapFromGlobal(QCursor.pos()))
@@ -401,13 +404,7 @@ class Canvas(PanZoomView):
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 (Qt API)
         key, text = event.key(), event.text()
-        if key == Qt.Key.Key_Space:
-            if not event.isAutoRepeat():
-                self._space = True
-                self._cursor.setVisible(False)
-                self._restore_cursor_shape()
-            event.accept()
-        elif key == Qt.Key.Key_BracketLeft or text == "[":
+        if key == Qt.Key.Key_BracketLeft or text == "[":
             self.change_brush_size(-1)
             event.accept()
         elif key == Qt.Key.Key_BracketRight or text == "]":
@@ -424,23 +421,6 @@ class Canvas(PanZoomView):
             event.accept()
         else:
             super().keyPressEvent(event)
-
-    def keyReleaseEvent(self, event: QKeyEvent) -> None:  # noqa: N802 (Qt API)
-        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
-            self._space = False
-            if self._pan_button == Qt.MouseButton.LeftButton:
-                self._stop_pan()
-            self._restore_cursor_shape()
-            self._update_cursor_item(self._last_scene_pos())
-            event.accept()
-            return
-        super().keyReleaseEvent(event)
-
-    def focusOutEvent(self, event) -> None:  # noqa: N802 (Qt API)
-        super().focusOutEvent(event)
-        if self._space:  # the key release goes elsewhere
-            self._space = False
-            self._restore_cursor_shape()
 
 
 def _weak_callback(canvas: Canvas):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QResizeEvent, QTransform
+from PySide6.QtGui import QFocusEvent, QKeyEvent, QResizeEvent, QTransform
 from PySide6.QtWidgets import QGraphicsView, QWidget
 
 MAX_ZOOM = 64.0
@@ -41,6 +41,9 @@ class PanZoomView(QGraphicsView):
 
     def _on_zoom_changed(self) -> None:
         """Called after every zoom change, before ``zoomChanged`` is emitted."""
+
+    def _on_space_changed(self) -> None:
+        """Called when Space (left button pans) is pressed or released."""
 
     # ------------------------------------------------------------------ zoom
 
@@ -124,3 +127,30 @@ class PanZoomView(QGraphicsView):
     def _restore_cursor_shape(self) -> None:
         shape = Qt.CursorShape.OpenHandCursor if self._space else Qt.CursorShape.CrossCursor
         self.viewport().setCursor(shape)
+
+    def _set_space(self, down: bool) -> None:
+        self._space = down
+        if not down and self._pan_button == Qt.MouseButton.LeftButton:
+            self._stop_pan()
+        self._restore_cursor_shape()
+        self._on_space_changed()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 (Qt API)
+        if event.key() == Qt.Key.Key_Space:
+            if not event.isAutoRepeat():
+                self._set_space(True)
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    def keyReleaseEvent(self, event: QKeyEvent) -> None:  # noqa: N802 (Qt API)
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._set_space(False)
+            event.accept()
+            return
+        super().keyReleaseEvent(event)
+
+    def focusOutEvent(self, event: QFocusEvent) -> None:  # noqa: N802 (Qt API)
+        super().focusOutEvent(event)
+        if self._space:  # the key release goes elsewhere
+            self._set_space(False)
