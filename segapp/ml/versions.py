@@ -83,9 +83,12 @@ def next_version_dir(project: Project) -> Path:
     return project.models_dir / f"v{n:03d}"
 
 
-def active_version(project: Project) -> ModelVersion | None:
+def active_version(
+    project: Project, listed: list[ModelVersion] | None = None
+) -> ModelVersion | None:
+    """The active version (``listed``: the result of list_versions, not read again)."""
     name = project.extra.get(ACTIVE_KEY)
-    for v in list_versions(project):
+    for v in list_versions(project) if listed is None else listed:
         if v.name == name:
             return v
     return None

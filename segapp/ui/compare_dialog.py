@@ -23,6 +23,9 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from segapp.core.imageio import to_rgb
+from segapp.core.sheet import overlay
+from segapp.ml.versions import proposal_iou
 from segapp.ui.tasks import run_task
 
 log = logging.getLogger(__name__)
@@ -42,40 +45,13 @@ def predict_labels(model_dir: str, image: np.ndarray, device: str = "auto") -> n
     return predictor.predict_labels(image, 0.5)
 
 
-def _rgb(image: np.ndarray) -> np.ndarray:
-    img = image
-    if img.dtype != np.uint8:
-        img = cv2.normalize(img, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
-    if img.ndim == 2:
-        img = np.repeat(img[:, :, None], 3, axis=2)
-    elif img.shape[2] == 1:
-        img = np.repeat(img, 3, axis=2)
-    return np.ascontiguousarray(img[:, :, :3])
-
-
-def overlay(
-    image: np.ndarray, labels: np.ndarray, colors: list[tuple[int, int, int]]
-) -> np.ndarray:
-    """The image with each class > 0 tinted in its colour."""
-    out = _rgb(image).astype(np.float32)
-    lut = np.array([colors[i % len(colors)] for i in range(256)], np.float32)
-    fg = labels > 0
-    out[fg] = 0.45 * out[fg] + 0.55 * lut[labels[fg]]
-    return out.astype(np.uint8)
-
-
 def difference(image: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Dimmed image; green where only A has a class, magenta only B, yellow other classes."""
-    out = (_rgb(image).astype(np.float32) * 0.35).astype(np.uint8)
+    out = (to_rgb(image).astype(np.float32) * 0.35).astype(np.uint8)
     out[(a > 0) & (b == 0)] = ONLY_A
     out[(a == 0) & (b > 0)] = ONLY_B
     out[(a > 0) & (b > 0) & (a != b)] = OTHER
     return out
-
-
-def iou(a: np.ndarray, b: np.ndarray) -> float:
-    union = np.count_nonzero((a > 0) | (b > 0))
-    return 1.0 if union == 0 else np.count_nonzero((a > 0) & (b > 0)) / union
 
 
 def to_pixmap(rgb: np.ndarray, size: int = VIEW_SIZE) -> QPixmap:
@@ -172,16 +148,14 @@ class CompareDialog(QDialog):
             self._request(name)
             if name in self.labels:
                 self.views[k].setPixmap(
-                    to_pixmap(overlay(self.image, self.labels[name], self.colors))
+                    to_pixmap(overlay(self.image, self.labels[name], self.colors, alpha=0.55))
                 )
                 extra = ""
                 if self.reference is not None:
-                    extra = (
-                        f" · IoU with the saved mask {iou(self.labels[name], self.reference):.3f}"
-                    )
+                    extra = f" · IoU with the saved mask {proposal_iou(self.labels[name], self.reference):.3f}"
                 self.captions[k].setText(f"{k.upper()}: {name}{extra}")
             else:
-                self.views[k].setPixmap(to_pixmap(_rgb(self.image)))
+                self.views[k].setPixmap(to_pixmap(to_rgb(self.image)))
                 what = self.errors.get(name, "predicting…")
                 self.captions[k].setText(f"{k.upper()}: {name} — {what}")
         la, lb = self.labels.get(names["a"]), self.labels.get(names["b"])
@@ -193,7 +167,7 @@ class CompareDialog(QDialog):
             changed = np.count_nonzero(la != lb) / la.size
             self.summary.setText(
                 f"A and B agree on {100 * (1 - changed):.1f}% of the pixels; "
-                f"IoU of A with B {iou(la, lb):.3f}"
+                f"IoU of A with B {proposal_iou(la, lb):.3f}"
             )
         else:
             self.views["diff"].clear()

@@ -46,7 +46,8 @@ class TrainingDock(QObject):
         win.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.dock)
         self.dock.hide()
         self._sized = False
-        self.dock.visibilityChanged.connect(self._first_show)
+        self._stale = False  # masks were saved while the dock was hidden
+        self.dock.visibilityChanged.connect(self._on_visibility)
         self.action = self.dock.toggleViewAction()
         self.action.setText("Train…")
         self.action.setShortcut(QKeySequence("Ctrl+T"))
@@ -69,10 +70,13 @@ class TrainingDock(QObject):
         s.engine.engineReady.connect(self._on_engine)
         self._on_project(s.project)
 
-    def _first_show(self, visible: bool) -> None:
+    def _on_visibility(self, visible: bool) -> None:
         if visible and not self._sized:  # leave most of the height to the image
             self._sized = True
             self.win.resizeDocks([self.dock], [DOCK_HEIGHT], Qt.Orientation.Vertical)
+        if visible and self._stale:
+            self._stale = False
+            self._on_entry("")
 
     def _current_image(self):
         s = self.win.session
@@ -94,6 +98,9 @@ class TrainingDock(QObject):
             self.win.model_panel.select(str(active.path))
 
     def _on_entry(self, _stem: str) -> None:
+        if not self.dock.isVisible():  # (each refresh re-reads the versions' config files)
+            self._stale = True
+            return
         self.train_panel.schedule_refresh()
         self._versions_timer.start()
 

@@ -150,8 +150,9 @@ class TrainPanel(QWidget):
             self.form.set_versions([], None)
             self.data_label.setText("Open a project to train a model.")
         else:
-            active = versions.active_version(project)
-            self.form.set_versions(versions.list_versions(project), active and active.name)
+            listed = versions.list_versions(project)
+            active = versions.active_version(project, listed)
+            self.form.set_versions(listed, active and active.name)
             n = len(project.corrected())
             if n < MIN_IMAGES:
                 self.data_label.setText(

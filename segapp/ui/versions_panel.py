@@ -108,7 +108,7 @@ class VersionsPanel(QWidget):
         project = self.project
         selected = self.selected()
         self.versions = versions.list_versions(project) if project else []
-        active = versions.active_version(project) if project else None
+        active = versions.active_version(project, self.versions) if project else None
         stats = versions.proposal_stats(project) if project else {}
         self.table.setRowCount(len(self.versions))
         bold = QFont()
@@ -162,7 +162,7 @@ class VersionsPanel(QWidget):
 
     def _update_buttons(self) -> None:
         name = self.selected()
-        active = versions.active_version(self.project) if self.project else None
+        active = versions.active_version(self.project, self.versions) if self.project else None
         self.active_btn.setEnabled(name is not None and (active is None or active.name != name))
         self.compare_btn.setEnabled(name is not None and len(self.versions) >= 2)
 
@@ -192,7 +192,7 @@ class VersionsPanel(QWidget):
         if len(self.versions) < 2:
             return
         stem, image = current
-        active = versions.active_version(self.project)
+        active = versions.active_version(self.project, self.versions)
         others = [v.name for v in reversed(self.versions) if v.name != name]
         other = active.name if active is not None and active.name != name else others[0]
         reference = None
