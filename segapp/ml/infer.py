@@ -201,17 +201,18 @@ class Predictor:
             if required:
                 raise ModelError("the ONNX backend needs onnxruntime: pip install onnxruntime onnx")
             return
+        path = onnx_backend.cached_path(self.model, self.spec)
         if self._background and not required:
-            if onnx_backend.BackgroundExport.failed_before(self.model, self.spec):
+            if onnx_backend.BackgroundExport.failed_before(path):
                 return
-            if not onnx_backend.cached_path(self.model, self.spec).exists():
+            if not path.exists():
                 try:
-                    self._export = onnx_backend.BackgroundExport(self.model, self.spec)
+                    self._export = onnx_backend.BackgroundExport(self.model, self.spec, path)
                 except OSError as e:
                     log.warning("cannot start the ONNX export (%s); using PyTorch", e)
                 return
         try:
-            self.model = onnx_backend.OnnxNet(self.model, self.spec)
+            self.model = onnx_backend.OnnxNet(self.model, self.spec, path=path)
             self.backend = "onnx"
         except Exception as e:  # noqa: BLE001 - any export problem: stay on PyTorch
             if required:

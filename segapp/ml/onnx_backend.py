@@ -65,10 +65,10 @@ _failed: set[Path] = set()  # background exports that failed: not tried again th
 class BackgroundExport:
     """Export ``model`` to ``cached_path`` in a child process; poll :meth:`done`."""
 
-    def __init__(self, model: torch.nn.Module, spec: ModelSpec) -> None:
+    def __init__(self, model: torch.nn.Module, spec: ModelSpec, path: Path) -> None:
         from safetensors.torch import save_file
 
-        self.path = cached_path(model, spec)
+        self.path = path  # cached_path(model, spec), computed once by the caller
         self.path.parent.mkdir(parents=True, exist_ok=True)
         stem = self.path.with_suffix("")
         self._spec_file = stem.with_suffix(f".{os.getpid()}.spec.json")
@@ -112,8 +112,8 @@ class BackgroundExport:
         return self.proc.returncode == 0 and self.path.exists()
 
     @staticmethod
-    def failed_before(model: torch.nn.Module, spec: ModelSpec) -> bool:
-        return cached_path(model, spec) in _failed
+    def failed_before(path: Path) -> bool:
+        return path in _failed
 
 
 def _export_main(spec_file: str, weights_file: str, out: str) -> None:
@@ -133,13 +133,19 @@ def _export_main(spec_file: str, weights_file: str, out: str) -> None:
 class OnnxNet:
     """A callable with the geometry methods of the wrapped network, running on ONNX Runtime."""
 
-    def __init__(self, model: torch.nn.Module, spec: ModelSpec, threads: int | None = None):
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        spec: ModelSpec,
+        threads: int | None = None,
+        path: Path | None = None,
+    ):
         import onnxruntime as ort
 
         self.in_channels = spec.in_channels
         self.valid_input_size = model.valid_input_size
         self.output_size = model.output_size
-        path = cached_path(model, spec)
+        path = path or cached_path(model, spec)
         if not path.exists():
             self._export(model, path, self.in_channels)
         options = ort.SessionOptions()
