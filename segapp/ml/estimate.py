@@ -26,6 +26,11 @@ class Estimate:
     source: str  # "v002" (history) or "measured on cpu"
 
 
+def epoch_seconds(images_per_second: float, n_train: int, n_val: int) -> float:
+    """Training images, plus validation as a forward pass (about a third of a step) each."""
+    return n_train / images_per_second + n_val / (3 * images_per_second)
+
+
 def version_throughput(folder: Path) -> float | None:
     """Median images/s over a version's epochs (the first, warming up, left out)."""
     path = Path(folder) / "metrics.csv"
@@ -109,9 +114,7 @@ def measure(
     if dev.type == "cuda":
         torch.cuda.synchronize(dev)
     ips = b * steps / max(time.perf_counter() - t0, 1e-9) * (side / real_side) ** 2
-    # validation: a forward pass only, about a third of a training step per image
-    seconds = n_train / ips + n_val / (3 * ips)
-    return Estimate(seconds, ips, f"measured on {dev.type}")
+    return Estimate(epoch_seconds(ips, n_train, n_val), ips, f"measured on {dev.type}")
 
 
 def format_duration(seconds: float) -> str:

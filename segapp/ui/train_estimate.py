@@ -11,7 +11,7 @@ from typing import Any
 
 from PySide6.QtWidgets import QLabel
 
-from segapp.ml import estimate, versions
+from segapp.ml import estimate
 from segapp.ui.tasks import run_task
 
 
@@ -30,12 +30,14 @@ class EstimateLabel(QLabel):
         self._again: tuple | None = None
         self._measured: dict[tuple, estimate.Estimate] = {}  # by network settings
 
-    def update_for(self, project, settings: dict[str, Any], n_train: int, n_val: int) -> None:
-        """Show the estimate for ``settings`` (``TrainForm.values()``) on this project."""
+    def update_for(
+        self, known: list[Any], classes: int, settings: dict[str, Any], n_train: int, n_val: int
+    ) -> None:
+        """Show the estimate for ``settings`` (``TrainForm.values()``), given the project's
+        versions (``versions.list_versions``), classes and train / validation image counts."""
         if n_train < 1:
             self.setText("")
             return
-        known = versions.list_versions(project)
         preset = estimate.base_preset(settings["base"], known)
         est = estimate.from_history(
             known, preset, settings["size"], n_train, settings["resize_mode"]
@@ -44,14 +46,14 @@ class EstimateLabel(QLabel):
         if est is None and key in self._measured:  # measured before: only the counts changed
             ips = self._measured[key].images_per_second
             est = estimate.Estimate(
-                n_train / ips + n_val / (3 * ips), ips, self._measured[key].source
+                estimate.epoch_seconds(ips, n_train, n_val), ips, self._measured[key].source
             )
         if est is not None:
             self.show_estimate(est, settings["epochs"])
         elif self.measuring:
-            self._again = (project, settings, n_train, n_val)
+            self._again = (known, classes, settings, n_train, n_val)
         elif self.auto_measure:
-            self._measure(project.num_classes, settings, n_train, n_val)
+            self._measure(classes, settings, n_train, n_val)
         else:
             self.setText("")
 

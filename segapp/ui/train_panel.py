@@ -59,6 +59,8 @@ class TrainPanel(QWidget):
         self.scoring = False
         self._epoch_info: tuple[float, float] | None = None  # (eta seconds, at time)
         self._epochs = 1
+        self._versions: list[versions.ModelVersion] = []  # as of the last refresh
+        self._split_counts = (0, 0)  # (train, val) corrected images, as of the last refresh
 
         self.form = TrainForm()
         self.data_label = QLabel()
@@ -146,21 +148,24 @@ class TrainPanel(QWidget):
     def refresh(self) -> None:
         """Re-read versions and corrected images (after a save, a new version ...)."""
         project = self.project
+        self._versions, self._split_counts = [], (0, 0)
         if project is None:
             self.form.set_versions([], None)
             self.data_label.setText("Open a project to train a model.")
         else:
-            listed = versions.list_versions(project)
-            active = versions.active_version(project, listed)
-            self.form.set_versions(listed, active and active.name)
-            n = len(project.corrected())
+            self._versions = versions.list_versions(project)
+            active = versions.active_version(project, self._versions)
+            self.form.set_versions(self._versions, active and active.name)
+            corrected = project.corrected()
+            n = len(corrected)
+            train, val = project.split(VAL_FRACTION, 0, corrected)
+            self._split_counts = (len(train), len(val))
             if n < MIN_IMAGES:
                 self.data_label.setText(
                     f"{n} corrected image(s): correct at least {MIN_IMAGES} masks "
                     "(a proposal you fixed and saved counts) to train."
                 )
             else:
-                train, val = project.split(VAL_FRACTION, 0, project.corrected())
                 self.data_label.setText(
                     f"{n} corrected images: {len(train)} to train on, {len(val)} to validate."
                 )
@@ -170,12 +175,6 @@ class TrainPanel(QWidget):
     def schedule_refresh(self) -> None:
         """Refresh soon (masks saved one after another refresh once)."""
         self._refresh_timer.start()
-
-    def _counts(self) -> tuple[int, int]:
-        if self.project is None:
-            return 0, 0
-        train, val = self.project.split(VAL_FRACTION, 0, self.project.corrected())
-        return len(train), len(val)
 
     # ------------------------------------------------------------------ plots
     def ensure_plots(self):
@@ -201,7 +200,9 @@ class TrainPanel(QWidget):
             settings = self.form.values()
         except ValueError:
             return
-        self.estimate_label.update_for(self.project, settings, *self._counts())
+        self.estimate_label.update_for(
+            self._versions, self.project.num_classes, settings, *self._split_counts
+        )
 
     # ------------------------------------------------------------------ run
     def start_training(self) -> bool:
