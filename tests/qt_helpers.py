@@ -40,6 +40,27 @@ def make_window(qtbot, tmp_path):
         w.close()
 
 
+def tiny_checkpoint(folder: Path, classes: int = 1, foreground: float | None = None) -> Path:
+    """A unet-small checkpoint folder saved from a fresh network (it proposes, for plumbing tests).
+
+    ``foreground``: the head's logit everywhere (e.g. 2.0: sigmoid 0.88, so most pixels are
+    foreground at threshold 0.5 and none at 0.99; a fresh head may propose an empty mask).
+    """
+    import torch
+
+    from segapp.ml.checkpoint import save_checkpoint
+    from segapp.ml.registry import create_model, preset_spec
+
+    torch.manual_seed(0)
+    spec = preset_spec("unet-small", classes=classes)
+    model = create_model(spec)
+    if foreground is not None:
+        with torch.no_grad():
+            model.head.weight.mul_(0.01)
+            model.head.bias.fill_(foreground)
+    return save_checkpoint(folder, model, spec)
+
+
 def drag(qtbot, canvas, points: list[tuple[float, float]]) -> None:
     """Press, move through ``points`` (image pixels) and release the left button on the canvas."""
     vp = canvas.viewport()

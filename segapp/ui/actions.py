@@ -137,6 +137,16 @@ def build_actions(win: MainWindow) -> dict[str, QAction]:
     m.addAction(act("propose", "Propose mask", win.propose, "Ctrl+P", "propose a mask (Ctrl+P)"))
     m.addAction(act("propose_all", "Propose all unlabeled", win.propose_all, "Ctrl+Shift+P"))
     m.addAction(act("cancel_batch", "Cancel proposing", s.cancel_batch))
+    m.addSeparator()
+    m.addAction(
+        act(
+            "open_model",
+            "Open model folder…",
+            win.ask_open_model,
+            None,
+            "propose with a trained checkpoint folder (config.json + model.safetensors)",
+        )
+    )
 
     m = mb.addMenu("&Go")
     m.addAction(act("next", "Next image", lambda: win.image_list.step(1), "D"))

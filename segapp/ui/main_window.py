@@ -18,11 +18,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from segapp.ml.registry import ModelError
 from segapp.ui.autosave import Autosaver
 from segapp.ui.canvas import Canvas
 from segapp.ui.class_panel import ClassPanel
 from segapp.ui.image_list import ImageListPanel
-from segapp.ui.model_panel import ModelPanel
+from segapp.ui.model_panel import ModelPanel, read_model_folder
 from segapp.ui.propose_worker import ProposeEngine
 from segapp.ui.session import LabelSession
 from segapp.ui.welcome import WelcomePage
@@ -122,6 +123,8 @@ class MainWindow(QMainWindow):
         mp.proposeRequested.connect(self.propose)
         mp.proposeAllRequested.connect(self.propose_all)
         mp.cancelRequested.connect(s.cancel_batch)
+        mp.trainRequested.connect(lambda: self.training.show())
+        mp.openModelRequested.connect(self.ask_open_model)
         mp.thresholdChanged.connect(s.set_threshold)
         self.class_panel.classPicked.connect(lambda i: self._update_cursor_info())
         c = self.canvas
@@ -203,6 +206,13 @@ class MainWindow(QMainWindow):
             if self.session.new_project(folder, names or None):
                 self._remember(self.session.project.root)
 
+    def ask_open_model(self) -> None:
+        path = QFileDialog.getExistingDirectory(
+            self, "Open a trained model folder (config.json + model.safetensors)"
+        )
+        if path:
+            self.add_model_folder(path)
+
     # ------------------------------------------------------------------ projects
     def open_path(self, path: str | Path, extra_models=()) -> bool:
         self.extra_models = list(extra_models)
@@ -230,6 +240,22 @@ class MainWindow(QMainWindow):
         extra = [("demo model (coins)", model, "unet-small trained on the coins")] if model else []
         return self.open_path(root, extra)
 
+    def add_model_folder(self, folder: str | Path) -> bool:
+        """List a trained checkpoint folder in the model picker (for this project) and select it."""
+        project = self.session.project
+        if project is None:
+            return False
+        try:
+            entry = read_model_folder(Path(folder).resolve(), project.num_classes)
+        except ModelError as e:
+            self.show_error("Not a trained model folder", str(e))
+            return False
+        self.extra_models = [m for m in self.extra_models if m[1] != entry[1]] + [entry]
+        self.model_panel.set_models(project.models_dir, self.extra_models)
+        self.model_panel.select(str(entry[1]))
+        self.statusBar().showMessage(f"proposals now use {entry[0]}", 8000)
+        return True
+
     def _remember(self, root: Path) -> None:
         recent = [str(root)] + [p for p in self.recent_projects() if p != str(root)]
         self.settings.setValue("recent", recent[:MAX_RECENT])
@@ -244,7 +270,7 @@ class MainWindow(QMainWindow):
     def _on_project(self, project) -> None:
         self.stack.setCurrentIndex(0 if project is None else 1)
         self.toolbar.setVisible(project is not None)
-        for name in ("save", "close", "propose", "propose_all", "next", "previous"):
+        for name in ("save", "close", "propose", "propose_all", "open_model", "next", "previous"):
             self.actions_by_name[name].setEnabled(project is not None)
         if project is None:
             self.welcome.set_recent(self.recent_projects())

@@ -1,14 +1,21 @@
-"""The model panel: which model proposes, the binary threshold, Propose / Propose all, device."""
+"""The model panel: which trained model proposes, the binary threshold, Propose / Propose all, device.
+
+Only trained checkpoints are offered (the demo model, opened model folders, the project's
+``models/``): a preset's untrained head proposes noise. Until there is one, the picker is
+empty and a hint says how to get one (correct images and Train, or open a model folder).
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
+    QFrame,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -18,30 +25,84 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from segapp.ml.registry import DEFAULT_PRESET, PRESETS
+from segapp.ml.registry import PRESETS, ModelError, ModelSpec
 
 log = logging.getLogger(__name__)
 
+FIRST_ROUND_IMAGES = 10  # corrected images worth a first training run
+NO_TRAINED_MODEL = (
+    f"No trained model yet: correct at least {FIRST_ROUND_IMAGES} images (paint or fix their "
+    "masks), then Train (Ctrl+T). Or open a trained model folder."
+)
+CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"
+ModelEntry = tuple[str, Path, str]  # (name, checkpoint folder, description)
 
-def project_checkpoints(models_dir: Path) -> list[tuple[str, Path, str]]:
+
+def is_trained_ref(model_ref: str) -> bool:
+    """False for what must never propose: nothing, or a preset (an untrained head)."""
+    return bool(model_ref) and model_ref not in PRESETS
+
+
+def describe_checkpoint(folder: Path) -> str:
+    """'unet-small checkpoint, val IoU 0.912' from its config.json (plain 'checkpoint' if odd)."""
+    try:
+        cfg = json.loads((folder / CONFIG_FILE).read_text())
+        iou = cfg.get("metrics", {}).get("val_iou")
+        preset = cfg.get("model", {}).get("preset", "")
+        return f"{preset} checkpoint" + (f", val IoU {iou:.3f}" if iou is not None else "")
+    except (OSError, ValueError, TypeError, AttributeError):
+        return "checkpoint"
+
+
+def project_checkpoints(models_dir: Path) -> list[ModelEntry]:
     """(name, folder, description) of the checkpoints under ``models_dir``, newest first."""
     if not models_dir.is_dir():
         return []
     found = []
     for folder in models_dir.iterdir():
-        if not (folder / "config.json").is_file() or not (folder / "model.safetensors").is_file():
-            continue
-        desc = ""
-        try:
-            cfg = json.loads((folder / "config.json").read_text())
-            iou = cfg.get("metrics", {}).get("val_iou")
-            preset = cfg.get("model", {}).get("preset", "")
-            desc = f"{preset} checkpoint" + (f", val IoU {iou:.3f}" if iou is not None else "")
-        except (OSError, ValueError, TypeError, AttributeError):
-            desc = "checkpoint"
-        found.append((folder.name, folder, desc, (folder / "model.safetensors").stat().st_mtime))
-    found.sort(key=lambda t: -t[3])
-    return [(n, f, d) for n, f, d, _ in found]
+        if (folder / CONFIG_FILE).is_file() and (folder / WEIGHTS_FILE).is_file():
+            found.append((folder, (folder / WEIGHTS_FILE).stat().st_mtime))
+    found.sort(key=lambda t: -t[1])
+    return [(f.name, f, describe_checkpoint(f)) for f, _ in found]
+
+
+def _check_safetensors(path: Path) -> None:
+    """A safetensors file starts with an 8-byte header length and a JSON header (no pickle)."""
+    try:
+        with path.open("rb") as f:
+            n = int.from_bytes(f.read(8), "little")
+            if not 0 < n <= path.stat().st_size - 8:
+                raise ValueError("no safetensors header")
+            if not isinstance(json.loads(f.read(n)), dict):
+                raise ValueError("the header is not a JSON object")
+    except (OSError, ValueError) as e:
+        raise ModelError(f"{path}: not a safetensors weights file ({e})") from e
+
+
+def read_model_folder(folder: Path, num_classes: int) -> ModelEntry:
+    """The picker entry of a trained checkpoint folder, or a ModelError saying what is wrong.
+
+    Only JSON is read here (config.json, the safetensors header); nothing is unpickled.
+    ``num_classes``: the project's label classes (2 = binary), which the model must predict.
+    """
+    missing = [f for f in (CONFIG_FILE, WEIGHTS_FILE) if not (folder / f).is_file()]
+    if missing:
+        raise ModelError(
+            f"{folder} is not a trained model folder: {' and '.join(missing)} missing. "
+            f"A model folder holds {CONFIG_FILE} and {WEIGHTS_FILE}, like a project's "
+            "models/v001 (.pt / .pth files are not opened: they can run code)."
+        )
+    try:
+        spec = ModelSpec.from_dict(json.loads((folder / CONFIG_FILE).read_text())["model"])
+    except (OSError, ValueError, KeyError, TypeError, ModelError) as e:
+        raise ModelError(f"{folder / CONFIG_FILE}: not a segapp model config ({e})") from e
+    _check_safetensors(folder / WEIGHTS_FILE)
+    if spec.out_classes != max(2, num_classes):
+        raise ModelError(
+            f"{folder.name} predicts {spec.out_classes} classes but this project has "
+            f"{num_classes}; choose a model trained for these classes"
+        )
+    return folder.name, folder, describe_checkpoint(folder)
 
 
 class ModelPanel(QGroupBox):
@@ -51,6 +112,8 @@ class ModelPanel(QGroupBox):
     proposeAllRequested = Signal()
     cancelRequested = Signal()
     thresholdChanged = Signal(float)
+    trainRequested = Signal()  # the hint's "Train…" (no trained model yet)
+    openModelRequested = Signal()  # the hint's "Open model folder…"
 
     def __init__(self, parent=None) -> None:
         super().__init__("Model", parent)
@@ -60,6 +123,8 @@ class ModelPanel(QGroupBox):
             QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
         )
         self.combo.setMinimumContentsLength(14)
+        self.combo.setPlaceholderText("no trained model yet")
+        self.hint = self._build_hint()
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(1, 99)
         self.slider.setValue(50)
@@ -81,6 +146,7 @@ class ModelPanel(QGroupBox):
 
         lay = QVBoxLayout(self)
         lay.addWidget(self.combo)
+        lay.addWidget(self.hint)
         self.threshold_row = QHBoxLayout()
         self.threshold_row.addWidget(QLabel("Threshold"))
         self.threshold_row.addWidget(self.slider, 1)
@@ -97,27 +163,50 @@ class ModelPanel(QGroupBox):
         lay.addWidget(self.device_label)
         self.set_batch_running(False)
         self.set_binary(True)
+        self.set_models(None)
+
+    def _build_hint(self) -> QFrame:
+        """What helps while there is no trained model: the why, Train…, Open model folder…."""
+        hint = QFrame()
+        hint.setObjectName("noModelHint")
+        hint.setStyleSheet(
+            "QFrame#noModelHint { border: 1px solid palette(mid); border-radius: 4px; }"
+        )
+        self.hint_label = QLabel(NO_TRAINED_MODEL)
+        self.hint_label.setWordWrap(True)
+        self.train_btn = QPushButton("Train… (Ctrl+T)")
+        self.train_btn.setToolTip("train a model on your corrected images")
+        self.train_btn.clicked.connect(self.trainRequested)
+        self.open_btn = QPushButton("Open model folder…")
+        self.open_btn.setToolTip(f"a trained checkpoint folder ({CONFIG_FILE} + {WEIGHTS_FILE})")
+        self.open_btn.clicked.connect(self.openModelRequested)
+        row = QHBoxLayout()
+        row.addWidget(self.train_btn)
+        row.addWidget(self.open_btn)
+        lay = QVBoxLayout(hint)
+        lay.addWidget(self.hint_label)
+        lay.addLayout(row)
+        return hint
 
     # ------------------------------------------------------------------ models
-    def set_models(self, models_dir: Path | None, extra: list[tuple[str, Path, str]] = ()) -> None:
-        """Fill the picker: ``extra`` (e.g. the demo model), the project's checkpoints, presets.
-
-        The first checkpoint is selected if there is one, else the default preset.
-        """
+    def set_models(self, models_dir: Path | None, extra: Iterable[ModelEntry] = ()) -> None:
+        """Fill the picker: ``extra`` (the demo model, opened folders), then the project's
+        checkpoints, newest first; the first is selected. Never presets (untrained heads):
+        with no checkpoint the picker is empty and disabled, and the hint shows."""
         self.combo.clear()
-        checkpoints = list(extra) + (project_checkpoints(models_dir) if models_dir else [])
-        for name, folder, desc in checkpoints:
-            self.combo.addItem(name, str(folder))
-            self.combo.setItemData(self.combo.count() - 1, desc, Qt.ItemDataRole.ToolTipRole)
-        for name, (desc, spec) in PRESETS.items():
-            what = "ImageNet encoder, untrained decoder" if spec.encoder_weights else "untrained"
-            tip = f"{desc}\n({what}: train it on your corrected images for useful proposals)"
-            self.combo.addItem(f"preset: {name}", name)
-            self.combo.setItemData(self.combo.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
-        if not checkpoints:
-            self.select(DEFAULT_PRESET)
-        else:
-            self.combo.setCurrentIndex(0)
+        seen: set[str] = set()
+        listed = project_checkpoints(models_dir) if models_dir else []
+        for name, folder, desc in [*extra, *listed]:
+            if str(folder) not in seen:
+                seen.add(str(folder))
+                self.combo.addItem(name, str(folder))
+                self.combo.setItemData(self.combo.count() - 1, desc, Qt.ItemDataRole.ToolTipRole)
+        self.combo.setCurrentIndex(0 if seen else -1)
+        self.combo.setEnabled(bool(seen))
+        self.hint.setVisible(not seen)
+
+    def has_model(self) -> bool:
+        return self.combo.count() > 0
 
     def select(self, model_ref: str) -> bool:
         i = self.combo.findData(str(model_ref))
@@ -126,7 +215,8 @@ class ModelPanel(QGroupBox):
         return i >= 0
 
     def model_ref(self) -> str:
-        return self.combo.currentData() or DEFAULT_PRESET
+        """The selected checkpoint folder ("" when there is none)."""
+        return self.combo.currentData() or ""
 
     # ------------------------------------------------------------------ threshold
     def set_binary(self, binary: bool) -> None:

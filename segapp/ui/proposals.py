@@ -2,11 +2,13 @@
 
 Never silently overwrite corrected work: proposing over a corrected mask (or over hand edits)
 asks ``session.confirm`` first; a proposal is one undoable step; "propose all" only writes
-images that are still unlabeled and untouched when their result arrives.
+images that are still unlabeled and untouched when their result arrives. Only a trained
+checkpoint proposes: a preset name (an untrained head: noise) is refused with a hint.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import TYPE_CHECKING
 
@@ -14,10 +16,13 @@ import numpy as np
 
 from segapp.core.imageio import ImageReadError, WriteError
 from segapp.ml.versions import proposal_iou
+from segapp.ui.model_panel import NO_TRAINED_MODEL, is_trained_ref
 from segapp.ui.propose_worker import ProposeRequest, ml_labels
 
 if TYPE_CHECKING:
     from segapp.ui.session import DocState
+
+log = logging.getLogger(__name__)
 
 
 class ProposalsMixin:
@@ -29,11 +34,22 @@ class ProposalsMixin:
             return True
         return ds.doc.dirty and ds.doc.history.state != ds.proposed_state
 
+    def refuse_untrained(self, model_ref: str) -> bool:
+        """True, and says how to get a trained model, when ``model_ref`` is none (or a preset)."""
+        if is_trained_ref(model_ref):
+            return False
+        log.info("proposal refused: %r is no trained model", model_ref)
+        self.message.emit(NO_TRAINED_MODEL)
+        return True
+
     def propose_current(self, model_ref: str, threshold: float = 0.5) -> bool:
-        """Ask the engine for a proposal on the current image (asks first over corrected work)."""
+        """Ask the engine for a proposal on the current image with a trained checkpoint folder
+        (asks first over corrected work)."""
         ds = self.state
         if ds is None or self.project is None:
             self.message.emit("no image to propose on")
+            return False
+        if self.refuse_untrained(model_ref):
             return False
         if self.has_user_work(ds) and not self.confirm(
             "Replace the mask?",
@@ -104,7 +120,7 @@ class ProposalsMixin:
 
     def propose_all(self, model_ref: str, threshold: float = 0.5) -> int:
         """Propose every unlabeled, readable image in the worker; returns how many."""
-        if self.project is None or self._batch_id is not None:
+        if self.project is None or self._batch_id is not None or self.refuse_untrained(model_ref):
             return 0
         self.save()
         batch = []

@@ -31,7 +31,7 @@ MODEL_CACHE_SIZE = 2
 
 @dataclass
 class ProposeRequest:
-    """What to propose with: a model (preset name or checkpoint folder) for ``classes`` classes."""
+    """What to propose with: a trained checkpoint folder, for ``classes`` classes."""
 
     model_ref: str
     classes: int  # number of label classes of the project (2 = binary)
@@ -44,7 +44,7 @@ class ProposeRequest:
 
 
 def model_display_name(model_ref: str) -> str:
-    """The name recorded as ``proposed_by``: a preset's name or a checkpoint folder's name."""
+    """The name recorded as ``proposed_by``: the checkpoint folder's name."""
     p = Path(model_ref)
     return p.name if (p.is_dir() or os.sep in model_ref) else model_ref
 
@@ -106,6 +106,10 @@ class _Worker(QObject):
     def _predictor(self, req: ProposeRequest):
         ml = self._ml
         assert ml is not None
+        if req.model_ref in ml["registry"].PRESETS:  # an untrained head proposes noise
+            raise ml["registry"].ModelError(
+                f"{req.model_ref} is an untrained preset; proposals need a trained model folder"
+            )
         out_classes = 1 if req.classes == 2 else req.classes
         key = (req.model_ref, out_classes, str(self._device), _weights_stamp(req.model_ref))
         if key in self._models:

@@ -1,7 +1,8 @@
 """The "Training" dock of the main window: the Train and Versions tabs, wired to the session.
 
 ``install_training(window)`` builds the dock (hidden until asked for: Model > Train…),
-keeps both panels on the session's project, saves unsaved masks before a run, and when a
+keeps both panels on the session's project, saves unsaved masks before a run, re-lists the
+model panel when a version is added (the first one ends "no trained model yet"), and when a
 version becomes active (promoted after training, or "Make active") selects it in the model
 panel, so the next proposal loads its weights; no restart.
 """
@@ -64,6 +65,7 @@ class TrainingDock(QObject):
         tp.activeModelChanged.connect(self.use_version)
         vp.activeModelChanged.connect(self.use_version)
         tp.versionsChanged.connect(vp.refresh)
+        tp.versionsChanged.connect(self.refresh_models)
         tp.runningChanged.connect(self._on_running)
         tp.message.connect(lambda m: win.statusBar().showMessage(m, 10000))
         vp.message.connect(lambda m: win.statusBar().showMessage(m, 8000))
@@ -107,14 +109,25 @@ class TrainingDock(QObject):
     def _on_running(self, running: bool) -> None:
         self.tabs.setTabText(0, "Train (running)" if running else "Train")
 
-    def use_version(self, path: str) -> None:
-        """A version became active: list it in the model panel and propose with it."""
+    def refresh_models(self) -> None:
+        """Re-list the model panel's checkpoints, keeping its choice (else the active version)."""
         project = self.win.session.project
         if project is None:
             return
         mp = self.win.model_panel
+        chosen = mp.model_ref()
         mp.set_models(project.models_dir, self.win.extra_models)
-        if not mp.select(path):
+        if not (chosen and mp.select(chosen)):
+            active = versions.active_version(project)
+            if active is not None:
+                mp.select(str(active.path))
+
+    def use_version(self, path: str) -> None:
+        """A version became active: list it in the model panel and propose with it."""
+        if self.win.session.project is None:
+            return
+        self.refresh_models()
+        if not self.win.model_panel.select(path):
             log.warning("%s: not in the model list", path)
         self.versions_panel.refresh()
         self.train_panel.refresh()

@@ -10,7 +10,7 @@ import pytest
 import qt_helpers
 from conftest import make_dataset
 from PySide6.QtCore import QPointF, Qt
-from qt_helpers import disk_labels, drag, key, wait_proposal
+from qt_helpers import disk_labels, drag, key, tiny_checkpoint, wait_proposal
 
 from segapp.core.imageio import WriteError
 from segapp.ui.image_list import StatusRole
@@ -158,20 +158,8 @@ def test_unreadable_image_gets_error_mark(make_window, qtbot, data):
 
 
 def _foreground_model(project_root) -> str:
-    """A unet-small checkpoint in the project's models/ that marks most pixels foreground.
-
-    (A freshly initialised preset may propose an empty mask: that made the test flaky.)
-    """
-    import torch
-
-    from segapp.ml.checkpoint import load_model, save_checkpoint
-
-    torch.manual_seed(0)
-    loaded = load_model("unet-small", classes=1)
-    with torch.no_grad():
-        loaded.model.head.weight.mul_(0.01)
-        loaded.model.head.bias.fill_(2.0)  # sigmoid 0.88: foreground at 0.5, not at 0.99
-    return str(save_checkpoint(project_root / "models" / "fg", loaded.model, loaded.spec))
+    """A checkpoint in the project's models/ that marks most pixels foreground."""
+    return str(tiny_checkpoint(project_root / "models" / "fg", foreground=2.0))
 
 
 def test_propose_is_one_undo_step_and_becomes_proposed(make_window, qtbot, data):
@@ -204,8 +192,8 @@ def test_propose_is_one_undo_step_and_becomes_proposed(make_window, qtbot, data)
 
 
 def test_propose_over_corrected_asks(make_window, qtbot, data):
+    _foreground_model(data)
     w = make_window(data)
-    w.model_panel.select("unet-small")
     w.session.select("0")  # corrected on disk
     before = w.session.doc.labels.copy()
     asked = []
@@ -222,19 +210,27 @@ def test_propose_over_corrected_asks(make_window, qtbot, data):
 
 
 def test_propose_all_unlabeled_and_cancel(make_window, qtbot, data):
+    model = _foreground_model(data)
     w = make_window(data)
-    w.model_panel.select("unet-small")
-    assert w.session.propose_all("unet-small") == 2
-    w.session.cancel_batch()  # before the worker starts: nothing is proposed
+    assert w.model_panel.model_ref() == model
+    engine = w.session.engine
+    engine.start()
+
+    def cancel(*_args) -> None:  # in the worker thread, right after its first image
+        engine.cancel()
+
+    engine._worker.batchItem.connect(cancel, Qt.ConnectionType.DirectConnection)
+    assert w.session.propose_all(model) == 2
     qtbot.waitUntil(lambda: not w.session.batch_running, timeout=30_000)
-    assert _statuses(w)["3"] == "unlabeled"
+    assert sorted(_statuses(w)[s] for s in "23") == ["proposed", "unlabeled"]
+    engine._worker.batchItem.disconnect(cancel)
     w.model_panel.all_btn.click()
     assert w.model_panel.progress.isVisibleTo(w.model_panel)
     qtbot.waitUntil(lambda: not w.session.batch_running, timeout=30_000)
     st = _statuses(w)
     assert st["2"] == "proposed" and st["3"] == "proposed"
     assert st["0"] == "corrected"  # never touched
-    assert w.session.project.entry("3").proposed_by == "unet-small"
+    assert w.session.project.entry("3").proposed_by == "fg"
     assert disk_labels(w, "3").shape == (48, 48)
 
 

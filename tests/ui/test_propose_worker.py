@@ -8,6 +8,7 @@ import threading
 
 import numpy as np
 import pytest
+from qt_helpers import tiny_checkpoint
 
 from segapp.ui.propose_worker import ProposeEngine, ProposeRequest, _Worker, ml_labels
 
@@ -20,7 +21,8 @@ def test_window_modules_do_not_import_torch():
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 
-def test_engine_proposes_in_its_thread_and_caches_the_model(qtbot):
+def test_engine_proposes_in_its_thread_and_caches_the_model(qtbot, tmp_path):
+    model = str(tiny_checkpoint(tmp_path / "m"))
     engine = ProposeEngine(device="cpu")
     with qtbot.waitSignal(engine.engineReady, timeout=30_000) as ready:
         engine.start()
@@ -29,16 +31,16 @@ def test_engine_proposes_in_its_thread_and_caches_the_model(qtbot):
     results = []
     engine.proposalReady.connect(lambda *a: results.append(a))
     for _ in range(2):
-        engine.propose(ProposeRequest("unet-small", 2, 0.5, stem="a", image=image))
+        engine.propose(ProposeRequest(model, 2, 0.5, stem="a", image=image))
     qtbot.waitUntil(lambda: len(results) == 2, timeout=30_000)
     _rid, stem, labels, probs, name = results[0]
-    assert (stem, name, labels.shape, labels.dtype) == ("a", "unet-small", (40, 56), np.uint8)
+    assert (stem, name, labels.shape, labels.dtype) == ("a", "m", (40, 56), np.uint8)
     assert np.array_equal(labels, ml_labels(probs, 0.5))
     assert len(engine._worker._models) == 1  # built once
     engine.shutdown()
 
 
-def test_gpu_failure_falls_back_to_cpu_with_a_message(qtbot, monkeypatch):
+def test_gpu_failure_falls_back_to_cpu_with_a_message(qtbot, monkeypatch, tmp_path):
     import torch
 
     from segapp.ml import infer
@@ -59,7 +61,7 @@ def test_gpu_failure_falls_back_to_cpu_with_a_message(qtbot, monkeypatch):
     worker.message.connect(messages.append)
     worker.proposalReady.connect(lambda *a: done.append(a))
     image = np.zeros((32, 32, 3), np.uint8)
-    worker.propose(ProposeRequest("unet-small", 2, stem="a", image=image))
+    worker.propose(ProposeRequest(str(tiny_checkpoint(tmp_path / "m")), 2, stem="a", image=image))
     assert done and worker._device.type == "cpu"
     assert "failed" in messages[0] and "CPU" in messages[0]
 
@@ -69,13 +71,20 @@ def test_wrong_class_count_is_reported(qtbot, tmp_path):
     worker.load_engine("cpu")
     failed = []
     worker.proposalFailed.connect(lambda *a: failed.append(a))
-    ckpt = tmp_path / "m"
-    from segapp.ml.checkpoint import load_model, save_checkpoint
-
-    loaded = load_model("unet-small", classes=1)
-    save_checkpoint(ckpt, loaded.model, loaded.spec)
+    ckpt = tiny_checkpoint(tmp_path / "m")
     worker.propose(ProposeRequest(str(ckpt), 3, stem="a", image=np.zeros((32, 32), np.uint8)))
     assert failed and "predicts 2 classes but this project has 3" in failed[0][2]
+
+
+def test_a_preset_never_proposes(qtbot):
+    """An untrained head proposes noise: the engine refuses a preset name."""
+    worker = _Worker(threading.Event())
+    worker.load_engine("cpu")
+    failed, done = [], []
+    worker.proposalFailed.connect(lambda *a: failed.append(a))
+    worker.proposalReady.connect(lambda *a: done.append(a))
+    worker.propose(ProposeRequest("unet-small", 2, stem="a", image=np.zeros((32, 32), np.uint8)))
+    assert not done and "untrained preset" in failed[0][2]
 
 
 @pytest.mark.parametrize("classes", [2, 4])
