@@ -1,17 +1,22 @@
 """The labeling loop, scripted through the code the window uses (segapp.ml.versions).
 
-    python benchmarks/bench_active_loop.py [--rounds 10,20,40] [--epochs 15]
+    python benchmarks/bench_active_loop.py [--rounds 10,40,160] [--seeds 0,1]
 
-On a copy of ../shared/datasets/human-segmentation without masks: "correct" N images (take
-their ground truth), train a version in a separate `segapp train` process (the window's
-command), let the active version propose the next 20 images, and record the proposals' IoU
-against the ground truth. Prints one line per round (IoU, minutes).
+For each seed, on a copy of ../shared/datasets/human-segmentation holding ids 1..160
+without masks: "correct" the first N images of the round (take their ground truth), train
+a version with the window's default settings in a separate `segapp train` process (the
+window's command, its time budget included), promote it as the window does, and let the
+active version propose masks for the held-out ids 161..200, which no round ever sees.
+Prints one line per round and a table of per-image IoU (mean over seeds) and round time.
 """
 
 from __future__ import annotations
 
 import argparse
-import shutil
+import json
+import logging
+import os
+import statistics
 import subprocess
 import tempfile
 import time
@@ -28,24 +33,42 @@ from segapp.ml.metrics import SegMetrics
 DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "human-segmentation"
 
 
-def main() -> None:
-    p = argparse.ArgumentParser()
-    p.add_argument("--data", default=str(DATA))
-    p.add_argument("--rounds", default="10,20,40")
-    p.add_argument("--epochs", type=int, default=15)
-    p.add_argument("--size", type=int, default=256)
-    p.add_argument("--base", default="pretrained-lite0")
-    p.add_argument("--propose", type=int, default=20)
-    args = p.parse_args()
+def _ids(spec: str) -> tuple[int, int]:
+    lo, hi = spec.split("-")
+    return int(lo), int(hi)
+
+
+def _copy_images(data: Path, root: Path, lo: int, hi: int) -> None:
+    (root / "images").mkdir(parents=True)
+    for f in (data / "images").iterdir():
+        if f.stem.isdigit() and lo <= int(f.stem) <= hi:
+            os.symlink(f, root / "images" / f.name)
+
+
+def _score(model_dir: Path, data: Path, lo: int, hi: int, device: str) -> dict[str, float]:
+    """Proposals of a version on ids lo..hi, as the window makes them (default backend)."""
+    predictor = Predictor(load_model(model_dir, device), device)
+    source = Project.open(data)
+    metrics = SegMetrics(2)
+    for e in source.entries:
+        if e.stem.isdigit() and lo <= int(e.stem) <= hi:
+            image = source.read_image(e)
+            truth = source.fit_labels(read_mask(e.mask_path), image.shape[:2], e.stem)
+            metrics.update(predictor.predict_labels(image), truth)
+    return metrics.compute()
+
+
+def run_seed(args, seed: int, device: str) -> list[dict]:
     data = Path(args.data)
-    device = str(resolve_device("auto"))
+    pool_lo, pool_hi = _ids(args.pool)
+    test_lo, test_hi = _ids(args.test)
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "project"
-        shutil.copytree(data / "images", root / "images")
+        _copy_images(data, root, pool_lo, pool_hi)
         project = Project.open(root)
         project.save()
-        stems = [e.stem for e in project.entries]
-        print(f"project copy: {len(stems)} images, device {device}")
+        stems = [e.stem for e in project.entries]  # natural order: 1, 2, ... 160
         for n in (int(x) for x in args.rounds.split(",")):
             t0 = time.perf_counter()
             for stem in stems[:n]:  # the person corrects the first n images
@@ -60,39 +83,61 @@ def main() -> None:
             base = str(active.path) if active else args.base
             out = versions.next_version_dir(project)
             cmd = versions.train_command(
-                project,
-                out,
-                base,
-                train_stems,
-                val_stems,
-                epochs=args.epochs,
-                size=args.size,
-                device=device,
+                project, out, base, train_stems, val_stems, device=device, seed=seed
             )
-            subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+            proc = subprocess.run(cmd, capture_output=True, text=True)
+            if proc.returncode != 0:
+                raise SystemExit(f"segapp train failed:\n{proc.stderr[-2000:]}")
+            train_s = time.perf_counter() - t0
             promoted, new_iou, old_iou = versions.promote_if_better(project, out, val_stems, device)
-            train_min = (time.perf_counter() - t0) / 60
+            round_s = time.perf_counter() - t0
             active = versions.active_version(project)
-            predictor = Predictor(load_model(active.path, device), device)
-            metrics = SegMetrics(2)
-            for stem in stems[n : n + args.propose]:
-                entry = project.entry(stem)
-                image = project.read_image(entry)
-                truth = project.fit_labels(
-                    read_mask(data / "masks" / f"{stem}.png"), image.shape[:2], stem
-                )
-                metrics.update(predictor.predict_labels(image), truth)
-            scores = metrics.compute()
-            print(
-                f"round {n:3d} corrected: trained {out.name} from {Path(base).name} "
-                f"({len(train_stems)} train / {len(val_stems)} val), val IoU {new_iou:.4f}"
-                f"{'' if old_iou is None else f' vs active {old_iou:.4f}'}"
-                f"{' -> active' if promoted else ''}; proposals on the next {args.propose}: "
-                f"IoU {scores['iou']:.4f}, mean per image {scores['mean_image_iou']:.4f}; "
-                f"{train_min:.1f} min train+promote, "
-                f"{(time.perf_counter() - t0) / 60:.1f} min round",
-                flush=True,
-            )
+            scores = _score(active.path, data, test_lo, test_hi, device)
+            epochs = [json.loads(x) for x in proc.stdout.splitlines() if '"epoch"' in x]
+            row = {
+                "seed": seed,
+                "corrected": n,
+                "version": out.name,
+                "base": Path(base).name,
+                "train": len(train_stems),
+                "val": len(val_stems),
+                "epochs": epochs[-1]["epoch"] if epochs else 0,
+                "promoted": promoted,
+                "val_iou": new_iou,
+                "active_val_iou": old_iou,
+                "iou": scores["iou"],
+                "image_iou": scores["mean_image_iou"],
+                "train_s": train_s,
+                "round_s": round_s,
+            }
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    return rows
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--data", default=str(DATA))
+    p.add_argument("--rounds", default="10,40,160")
+    p.add_argument("--seeds", default="0,1")
+    p.add_argument("--pool", default="1-160", help="ids in the project (corrected in order)")
+    p.add_argument("--test", default="161-200", help="held-out ids scored after each round")
+    p.add_argument("--base", default="pretrained-lite0")
+    p.add_argument("--device", default="auto")
+    args = p.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    device = str(resolve_device(args.device))
+    print(f"device {device}; rounds {args.rounds}; seeds {args.seeds}; test ids {args.test}")
+    rows = [r for s in args.seeds.split(",") for r in run_seed(args, int(s), device)]
+    print("\n| corrected images | per-image IoU (seeds) | mean | set IoU | round time |")
+    print("|---|---|---|---|---|")
+    for n in sorted({r["corrected"] for r in rows}):
+        rs = [r for r in rows if r["corrected"] == n]
+        each = ", ".join(f"{r['image_iou']:.3f}" for r in rs)
+        mean = statistics.mean(r["image_iou"] for r in rs)
+        set_iou = statistics.mean(r["iou"] for r in rs)
+        t = statistics.mean(r["round_s"] for r in rs)
+        print(f"| {n} | {each} | {mean:.3f} | {set_iou:.3f} | {t / 60:.1f} min |")
 
 
 if __name__ == "__main__":

@@ -56,6 +56,7 @@ def _graceful_stop_flag(listen_stdin: bool) -> threading.Event:
 def cmd_train(args) -> int:
     from tqdm import tqdm
 
+    from segapp.ml import recipe
     from segapp.ml.train import TrainConfig, train
 
     config = TrainConfig(
@@ -81,6 +82,10 @@ def cmd_train(args) -> int:
         images=_read_list(args.images),
         val_images=_read_list(args.val_images),
         repeats=args.repeats,
+        steps=args.steps,
+        time_budget=args.time_budget,
+        encoder_lr_scale=args.encoder_lr_scale,
+        freeze_encoder_bn=not args.no_freeze_bn,
     )
     _check_train_args(config)
     rank = int(os.environ.get("RANK", "0"))
@@ -132,18 +137,30 @@ def cmd_train(args) -> int:
             "best_val_iou": round(last.best_iou, 6),
             "stopped": last.stopped,
         }
-        print(
-            json.dumps(msg)
-            if emit_json
-            else f"best val IoU {last.best_iou:.4f} at epoch {last.best_epoch}; checkpoint: {args.out}",
-            flush=True,
-        )
+        if emit_json:
+            text = json.dumps(msg)
+        elif last.extra.get("val_trusted"):
+            text = f"best val IoU {last.best_iou:.4f} at epoch {last.best_epoch}; checkpoint: {args.out}"
+        else:
+            text = (
+                f"kept the last epoch ({last.epoch}): fewer than {recipe.MIN_VAL_IMAGES} "
+                f"validation images; checkpoint: {args.out}"
+            )
+        print(text, flush=True)
     return 0
 
 
 def _check_train_args(config) -> None:
-    if config.epochs < 1 or config.batch_size < 1 or config.size < 16:
-        raise SegappError("--epochs and --batch-size must be >= 1 and --size >= 16")
+    for name in ("epochs", "batch_size", "steps", "repeats"):
+        value = getattr(config, name)
+        if value is not None and value < 1:
+            raise SegappError(f"--{name.replace('_', '-')} must be >= 1")
+    if config.size < 16:
+        raise SegappError("--size must be >= 16")
+    if config.time_budget is not None and config.time_budget < 0:
+        raise SegappError("--time-budget must be >= 0 seconds (0 = no limit)")
+    if config.encoder_lr_scale <= 0:
+        raise SegappError("--encoder-lr-scale must be > 0")
     if not 0 <= config.val_fraction < 1:
         raise SegappError("--val-fraction must be in [0, 1)")
     if config.lr <= 0:

@@ -15,6 +15,7 @@ COMMANDS = ("train", "predict", "evaluate", "models", "demo")
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from segapp.ml import recipe
     from segapp.ml.registry import DEFAULT_PRESET
 
     parser = argparse.ArgumentParser(
@@ -33,25 +34,66 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"preset name or checkpoint folder to start from (default {DEFAULT_PRESET})",
     )
     t.add_argument("--out", required=True, help="checkpoint folder to write")
-    t.add_argument("--epochs", type=int, default=30)
-    t.add_argument("--size", type=int, default=320, help="training image size in px (default 320)")
+    t.add_argument(
+        "--epochs",
+        type=int,
+        help="epochs (default: planned from the number of images, see --steps)",
+    )
+    t.add_argument(
+        "--steps",
+        type=int,
+        help=f"optimizer steps (default: {recipe.SAMPLES_PER_IMAGE} views of each image, "
+        f"{recipe.MIN_SAMPLES}..{recipe.MAX_SAMPLES} in all)",
+    )
+    t.add_argument(
+        "--time-budget",
+        type=float,
+        metavar="SECONDS",
+        help="stop planning epochs that would end later (default: 120 s up to 40 images, "
+        "+5 s per image beyond, at most 900; 0 = no limit)",
+    )
+    t.add_argument(
+        "--size",
+        type=int,
+        default=recipe.DEFAULT_SIZE,
+        help=f"training image size in px (default {recipe.DEFAULT_SIZE})",
+    )
     t.add_argument(
         "--resize-mode",
         choices=("resize", "crop"),
         default="resize",
         help="resize whole images to --size, or take random --size crops (large images)",
     )
-    t.add_argument("--batch-size", type=int, default=8)
-    t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument("--batch-size", type=int, help="default: half the images, 2..8")
+    t.add_argument("--lr", type=float, default=recipe.DEFAULT_LR)
+    t.add_argument(
+        "--encoder-lr-scale",
+        type=float,
+        default=recipe.ENCODER_LR_SCALE,
+        help="a pretrained encoder learns at this fraction of --lr",
+    )
+    t.add_argument(
+        "--no-freeze-bn",
+        action="store_true",
+        help="update a pretrained encoder's BatchNorm statistics (frozen by default)",
+    )
     t.add_argument(
         "--loss",
         default="bce-dice",
         help="bce, dice, bce-dice, jaccard, focal or weighted-ce (U-Net border weights)",
     )
-    t.add_argument("--augment", choices=("none", "light", "medium", "strong"), default="medium")
-    t.add_argument("--val-fraction", type=float, default=0.2)
+    t.add_argument(
+        "--augment", choices=("none", "light", "medium", "strong"), default=recipe.DEFAULT_AUGMENT
+    )
+    t.add_argument(
+        "--val-fraction",
+        type=float,
+        default=recipe.VAL_FRACTION,
+        help=f"held out to choose the best epoch, once that is >= {recipe.MIN_VAL_IMAGES} "
+        "images (fewer: all images train and the last epoch is kept)",
+    )
     t.add_argument("--patience", type=int, default=10, help="early stop after N epochs w/o gain")
-    t.add_argument("--repeats", type=int, default=1, help="passes over the images per epoch")
+    t.add_argument("--repeats", type=int, help="passes over the images per epoch")
     t.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--workers", type=int, default=0, help="data-loading processes")

@@ -90,8 +90,20 @@ def build_augmentation(level: str, input_size: int, resize_mode: str, train: boo
     if train and level != "none":
         strength = {"light": 0.5, "medium": 1.0, "strong": 1.5}[level]
         ops += [A.HorizontalFlip(p=0.5), A.VerticalFlip(p=0.5), A.RandomRotate90(p=0.5)]
+        if level in ("medium", "strong"):
+            # scale, shift and a small rotation: few images seen at many sizes and places
+            ops.append(
+                A.Affine(
+                    scale=(1 - 0.25 * strength, 1 + 0.25 * strength),
+                    translate_percent=(-0.1 * strength, 0.1 * strength),
+                    rotate=(-15 * strength, 15 * strength),
+                    border_mode=cv2.BORDER_REFLECT_101,
+                    p=0.7,
+                )
+            )
         ops.append(A.RandomBrightnessContrast(0.2 * strength, 0.2 * strength, p=0.5))
         if level in ("medium", "strong"):
+            ops.append(A.HueSaturationValue(10 * strength, 15 * strength, 10 * strength, p=0.3))
             ops.append(
                 A.OneOf(
                     [

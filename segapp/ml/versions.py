@@ -20,6 +20,7 @@ import numpy as np
 
 from segapp.core.imageio import write_bytes_atomic
 from segapp.core.project import Project
+from segapp.ml import recipe
 
 # as in segapp.ml.checkpoint, which imports torch: the window lists versions without it
 CONFIG_FILE = "config.json"
@@ -103,18 +104,36 @@ def set_active(project: Project, name: str | None) -> None:
 
 
 def training_selection(
-    project: Project, val_fraction: float = 0.2, seed: int = 0
+    project: Project, val_fraction: float = recipe.VAL_FRACTION, seed: int = 0
 ) -> tuple[list[str], list[str]]:
-    """(train stems, validation stems) over the corrected images.
+    """(train stems, validation stems) over the corrected images, saved in segapp.json.
 
-    The validation subset is stored in segapp.json and only grows: images once held out
-    stay held out, so every version is scored on the images earlier ones were.
+    A validation subset is held out only once it would hold at least
+    ``recipe.MIN_VAL_IMAGES`` images (38 corrected images at 20 %): fewer cannot choose an
+    epoch or a version reliably and teach more as training images. The subset is stored in
+    segapp.json and only grows: images once held out stay held out, so every version is
+    scored on the images earlier ones were.
     """
-    corrected = project.corrected()
-    project.val_stems = [s for s in project.val_stems if s in {e.stem for e in corrected}]
-    train, val = project.split(val_fraction, seed, corrected)
-    project.val_stems = [e.stem for e in val]
+    train, val = plan_split(project, val_fraction, seed)
+    project.val_stems = val
     project.save()
+    return train, val
+
+
+def plan_split(
+    project: Project, val_fraction: float = recipe.VAL_FRACTION, seed: int = 0
+) -> tuple[list[str], list[str]]:
+    """What :func:`training_selection` would choose now, without saving anything."""
+    corrected = project.corrected()
+    names = {e.stem for e in corrected}
+    kept = project.val_stems
+    project.val_stems = [s for s in kept if s in names]
+    try:
+        train, val = project.split(val_fraction, seed, corrected)
+    finally:
+        project.val_stems = kept
+    if not recipe.validation_trusted(len(val)):
+        train, val = corrected, []
     return [e.stem for e in train], [e.stem for e in val]
 
 
@@ -124,54 +143,47 @@ def train_command(
     base: str,
     train_stems: list[str],
     val_stems: list[str],
-    epochs: int = 20,
-    size: int = 320,
-    batch_size: int = 8,
-    lr: float = 5e-4,
+    epochs: int | None = None,
+    size: int = recipe.DEFAULT_SIZE,
+    batch_size: int | None = None,
+    lr: float = recipe.DEFAULT_LR,
     loss: str = "bce-dice",
-    augment: str = "medium",
+    augment: str = recipe.DEFAULT_AUGMENT,
     device: str = "auto",
     resize_mode: str = "resize",
+    time_budget: float | None = None,
+    seed: int | None = None,
 ) -> list[str]:
-    """The argv of the ``segapp train`` process for one run (lists written into ``out``)."""
+    """The argv of the ``segapp train`` process for one run (lists written into ``out``).
+
+    ``None`` leaves a setting to the recipe (segapp.ml.recipe), as on the command line.
+    """
     out.mkdir(parents=True, exist_ok=True)
     images, val = out / "train-images.txt", out / "val-images.txt"
     write_bytes_atomic(images, ("\n".join(train_stems) + "\n").encode())
     write_bytes_atomic(val, ("\n".join(val_stems) + "\n").encode())
-    return [
-        sys.executable,
-        "-m",
-        "segapp.cli.main",
-        "train",
-        str(project.root),
-        "--model",
-        base,
-        "--out",
-        str(out),
-        "--epochs",
-        str(epochs),
-        "--size",
-        str(size),
-        "--batch-size",
-        str(batch_size),
-        "--lr",
-        str(lr),
-        "--loss",
-        loss,
-        "--augment",
-        augment,
-        "--device",
-        device,
-        "--resize-mode",
-        resize_mode,
-        "--images",
-        str(images),
-        "--val-images",
-        str(val),
-        "--val-fraction",
-        "0",
-        "--json",
-    ]
+    argv = [sys.executable, "-m", "segapp.cli.main", "train", str(project.root)]
+    options = {
+        "--model": base,
+        "--out": out,
+        "--epochs": epochs,
+        "--size": size,
+        "--batch-size": batch_size,
+        "--lr": lr,
+        "--loss": loss,
+        "--augment": augment,
+        "--device": device,
+        "--resize-mode": resize_mode,
+        "--time-budget": time_budget,
+        "--seed": seed,
+        "--images": images,
+        "--val-images": val,
+        "--val-fraction": 0,
+    }
+    for flag, value in options.items():
+        if value is not None:
+            argv += [flag, str(value)]
+    return [*argv, "--json"]
 
 
 def score(
@@ -213,16 +225,24 @@ def promote_if_better(
 ) -> tuple[bool, float, float | None]:
     """Score the new and the active version on the same images; activate the new if better.
 
-    Returns (promoted, new IoU, active IoU or None when there was no active version).
+    Only validation images that neither version trained on count. With fewer than
+    ``recipe.MIN_VAL_IMAGES`` such images the comparison is noise, and the new version,
+    which learned from more corrections (usually continuing from the active one), becomes
+    active without a score (new IoU NaN when there is no validation image at all).
+    Returns (promoted, new IoU, active IoU or None when not compared).
     ``activate=False`` only decides (the window scores in a worker thread and records the
     choice with :func:`set_active` on its own thread).
     """
-    new_iou = score(project, new, val_stems, device, backend=backend) if val_stems else float("nan")
     current = active_version(project)
+    seen = set(current.config.get("images", [])) if current is not None else set()
+    fair = [s for s in val_stems if s not in seen]
+    new_iou = score(project, new, val_stems, device, backend=backend) if val_stems else float("nan")
     active_iou = None
-    if current is not None and val_stems:
-        active_iou = score(project, current.path, val_stems, device, backend=backend)
-    promoted = current is None or (val_stems and new_iou > (active_iou or 0.0))
+    if current is not None and recipe.validation_trusted(len(fair)):
+        if len(fair) < len(val_stems):
+            new_iou = score(project, new, fair, device, backend=backend)
+        active_iou = score(project, current.path, fair, device, backend=backend)
+    promoted = active_iou is None or new_iou > active_iou
     if promoted and activate:
         set_active(project, new.name)
     return bool(promoted), new_iou, active_iou

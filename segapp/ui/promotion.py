@@ -42,6 +42,13 @@ def score_in_thread(
 
 def describe(new: str, result: Result, old: str | None, n_val: int) -> str:
     promoted, new_iou, active_iou = result
+    if promoted and active_iou is None and (n_val == 0 or new_iou != new_iou):
+        return f"{new} is now the active model (no validation subset yet to score it on)"
+    if promoted and active_iou is None and old:
+        return (
+            f"{new} is now the active model: val IoU {new_iou:.3f} (too few validation images "
+            f"that {old} did not train on to compare them)"
+        )
     if promoted:
         vs = f" vs {active_iou:.3f} for {old}" if old and active_iou is not None else ""
         return (

@@ -1,4 +1,4 @@
-"""The "≈ N s per epoch" line of the training panel, shown before a run starts.
+"""The "≈ 1 min 40 s: 96 steps of 5 images" line of the training panel, before a run starts.
 
 From an earlier version's measured throughput when there is one (free); otherwise a few
 training steps are timed in a worker thread (``segapp.ml.estimate.measure``), one
@@ -11,7 +11,7 @@ from typing import Any
 
 from PySide6.QtWidgets import QLabel
 
-from segapp.ml import estimate
+from segapp.ml import estimate, recipe
 from segapp.ui.tasks import run_task
 
 
@@ -29,63 +29,99 @@ class EstimateLabel(QLabel):
         self.measuring = False
         self._again: tuple | None = None
         self._measured: dict[tuple, estimate.Estimate] = {}  # by network settings
+        self._plan: tuple[recipe.Schedule | None, int, float] = (None, 0, 0.0)
 
     def update_for(
-        self, known: list[Any], classes: int, settings: dict[str, Any], n_train: int, n_val: int
+        self,
+        known: list[Any],
+        classes: int,
+        settings: dict[str, Any],
+        schedule: recipe.Schedule | None,
+        n_val: int,
+        budget: float,
     ) -> None:
-        """Show the estimate for ``settings`` (``TrainForm.values()``), given the project's
-        versions (``versions.list_versions``), classes and train / validation image counts."""
-        if n_train < 1:
+        """Show what a run with ``settings`` (``TrainForm.values()``) will do and how long it
+        takes, given the project's versions (``versions.list_versions``), classes, the planned
+        schedule, validation images and time budget in seconds (0 = none)."""
+        self._plan = (schedule, n_val, budget)
+        if schedule is None:
             self.setText("")
             return
+        n_train = schedule.images
         preset = estimate.base_preset(settings["base"], known)
         est = estimate.from_history(
             known, preset, settings["size"], n_train, settings["resize_mode"]
         )
         key = _key(settings)
         if est is None and key in self._measured:  # measured before: only the counts changed
-            ips = self._measured[key].images_per_second
-            est = estimate.Estimate(
-                estimate.epoch_seconds(ips, n_train, n_val), ips, self._measured[key].source
-            )
+            est = self._measured[key]
         if est is not None:
-            self.show_estimate(est, settings["epochs"])
+            self.show_estimate(est)
         elif self.measuring:
-            self._again = (known, classes, settings, n_train, n_val)
+            self._again = (known, classes, settings, schedule, n_val, budget)
         elif self.auto_measure:
-            self._measure(classes, settings, n_train, n_val)
+            self._measure(classes, settings, schedule, n_val)
         else:
-            self.setText("")
+            self.setText(self._plan_text())
 
-    def _measure(self, classes: int, s: dict[str, Any], n_train: int, n_val: int) -> None:
+    def _measure(
+        self, classes: int, s: dict[str, Any], schedule: recipe.Schedule, n_val: int
+    ) -> None:
         self.measuring = True
-        self.setText("estimating the time per epoch…")
+        self.setText(self._plan_text() + "; estimating the time…")
 
         def measure():
             return estimate.measure(
-                s["base"], classes, s["size"], s["batch_size"], n_train, n_val, s["device"]
+                s["base"],
+                classes,
+                s["size"],
+                schedule.batch_size,
+                schedule.images,
+                n_val,
+                s["device"],
             )
 
-        run_task(
-            self, measure, lambda e: self._done(e, s["epochs"], _key(s)), self._failed, "estimate"
-        )
+        run_task(self, measure, lambda e: self._done(e, _key(s)), self._failed, "estimate")
 
-    def _done(self, est: estimate.Estimate, epochs: int, key: tuple) -> None:
+    def _done(self, est: estimate.Estimate, key: tuple) -> None:
         self.measuring = False
         self._measured[key] = est
         if self._again is not None:
             again, self._again = self._again, None
             self.update_for(*again)
             return
-        self.show_estimate(est, epochs)
+        self.show_estimate(est)
 
     def _failed(self, message: str) -> None:
         self.measuring = False
         self._again = None
-        self.setText(f"no time estimate ({message.splitlines()[0] if message else 'failed'})")
+        self.setText(
+            f"{self._plan_text()}; no time estimate "
+            f"({message.splitlines()[0] if message else 'failed'})"
+        )
 
-    def show_estimate(self, est: estimate.Estimate, epochs: int) -> None:
+    def _plan_text(self) -> str:
+        schedule, _n_val, budget = self._plan
+        if schedule is None:
+            return ""
+        limit = f", at most {estimate.format_duration(budget)}" if budget > 0 else ""
+        return f"Plan: {schedule.describe()}{limit}"
+
+    def show_estimate(self, est: estimate.Estimate) -> None:
         self.last = est
-        per = estimate.format_duration(est.seconds_per_epoch)
-        total = estimate.format_duration(est.seconds_per_epoch * epochs)
-        self.setText(f"≈ {per} per epoch, {total} for {epochs} epochs ({est.source})")
+        schedule, n_val, budget = self._plan
+        if schedule is None:
+            return
+        seconds = schedule.samples / est.images_per_second + schedule.epochs * n_val / (
+            3 * est.images_per_second
+        )
+        if budget > 0 and seconds > budget:
+            fit = max(1, int(schedule.epochs * budget / seconds))
+            self.setText(
+                f"{self._plan_text()}. ≈ {estimate.format_duration(seconds)} in full, so the "
+                f"budget stops it after about {fit} of {schedule.epochs} epochs ({est.source})"
+            )
+        else:
+            self.setText(
+                f"{self._plan_text()}. ≈ {estimate.format_duration(seconds)} ({est.source})"
+            )

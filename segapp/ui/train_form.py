@@ -1,4 +1,9 @@
-"""The settings of a training run: base model, epochs, size, batch, augmentation (+ advanced)."""
+"""The settings of a training run: base model, time budget, size, augmentation (+ advanced).
+
+Every setting starts at the recipe's default (segapp.ml.recipe, the same as the command
+line's), so the first run needs nothing changed; epochs, batch size and the time budget
+say "auto" until the person sets them.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
+    QDoubleSpinBox,
     QFormLayout,
     QSpinBox,
     QToolButton,
@@ -14,12 +20,24 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from segapp.ml import recipe
 from segapp.ml.registry import DEFAULT_PRESET, PRESETS
 
 # as segapp.ml.losses.LOSSES (which imports torch); tests/ui/test_train_panel.py checks it
 LOSSES = ("bce-dice", "bce", "dice", "jaccard", "focal", "weighted-ce")
 AUGMENT = ("none", "light", "medium", "strong")
 LEARNING_RATES = ("1e-3", "5e-4", "2e-4", "1e-4", "5e-5")
+AUTO = "auto"
+
+
+def _auto_spin(maximum: int, tip: str) -> QSpinBox:
+    """A spin box whose 0 reads "auto" (the recipe decides)."""
+    spin = QSpinBox()
+    spin.setRange(0, maximum)
+    spin.setSpecialValueText(AUTO)
+    spin.setValue(0)
+    spin.setToolTip(tip)
+    return spin
 
 
 def _combo(items, current: str) -> QComboBox:
@@ -45,22 +63,32 @@ class TrainForm(QWidget):
         self.base_combo.setToolTip(
             "start from a preset (a new network) or fine-tune one of this project's versions"
         )
-        self.epochs_spin = QSpinBox()
-        self.epochs_spin.setRange(1, 1000)
-        self.epochs_spin.setValue(20)
+        self.budget_spin = QDoubleSpinBox()
+        self.budget_spin.setObjectName("timeBudget")
+        self.budget_spin.setRange(0, 600)
+        self.budget_spin.setDecimals(1)
+        self.budget_spin.setSingleStep(0.5)
+        self.budget_spin.setSuffix(" min")
+        self.budget_spin.setSpecialValueText(AUTO)
+        self.budget_spin.setValue(0)
+        self.budget_spin.setToolTip(
+            "the longest a run may take; auto: 2 min up to 40 corrected images, 5 s more per "
+            "image beyond, at most 15 min"
+        )
+        self.epochs_spin = _auto_spin(
+            1000, "auto: as many steps as the corrected images need (within the time budget)"
+        )
         self.size_spin = QSpinBox()
         self.size_spin.setRange(32, 2048)
         self.size_spin.setSingleStep(32)
-        self.size_spin.setValue(320)
+        self.size_spin.setValue(recipe.DEFAULT_SIZE)
         self.size_spin.setSuffix(" px")
         self.size_spin.setToolTip("images are resized (or cropped) to this size for training")
-        self.batch_spin = QSpinBox()
-        self.batch_spin.setRange(1, 256)
-        self.batch_spin.setValue(8)
-        self.augment_combo = _combo(AUGMENT, "medium")
+        self.batch_spin = _auto_spin(256, "auto: half the corrected images, 2 to 8")
+        self.augment_combo = _combo(AUGMENT, recipe.DEFAULT_AUGMENT)
         self.augment_combo.setToolTip("random flips, rotations, scale and colour changes")
 
-        self.lr_combo = _combo(LEARNING_RATES, "5e-4")
+        self.lr_combo = _combo(LEARNING_RATES, f"{recipe.DEFAULT_LR:g}")
         self.lr_combo.setEditable(True)
         self.lr_combo.setToolTip("learning rate (AdamW, cosine decay); lower it to fine-tune")
         self.loss_combo = _combo(LOSSES, "bce-dice")
@@ -73,9 +101,8 @@ class TrainForm(QWidget):
         main = QFormLayout()
         main.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         main.addRow("Base model", self.base_combo)
-        main.addRow("Epochs", self.epochs_spin)
+        main.addRow("Time budget", self.budget_spin)
         main.addRow("Image size", self.size_spin)
-        main.addRow("Batch size", self.batch_spin)
         main.addRow("Augmentation", self.augment_combo)
         self.advanced_btn = QToolButton()
         self.advanced_btn.setText("Advanced")
@@ -87,6 +114,8 @@ class TrainForm(QWidget):
         self.advanced = QWidget()
         adv = QFormLayout(self.advanced)
         adv.setContentsMargins(12, 0, 0, 0)
+        adv.addRow("Epochs", self.epochs_spin)
+        adv.addRow("Batch size", self.batch_spin)
         adv.addRow("Learning rate", self.lr_combo)
         adv.addRow("Loss", self.loss_combo)
         adv.addRow("Resize mode", self.resize_combo)
@@ -102,7 +131,7 @@ class TrainForm(QWidget):
         self.base_combo.currentIndexChanged.connect(self._on_base)
         self.base_combo.activated.connect(self._on_base_chosen)
         self._chosen_base: str | None = None  # picked by the person; else the active version
-        for w in (self.epochs_spin, self.size_spin, self.batch_spin):
+        for w in (self.epochs_spin, self.size_spin, self.batch_spin, self.budget_spin):
             w.valueChanged.connect(self.settingsChanged)
         for c in (self.augment_combo, self.loss_combo, self.resize_combo, self.device_combo):
             c.currentIndexChanged.connect(self.settingsChanged)
@@ -170,7 +199,9 @@ class TrainForm(QWidget):
 
     # ------------------------------------------------------------------ values
     def values(self) -> dict[str, Any]:
-        """Keyword arguments of ``versions.train_command``; ValueError for a bad entry."""
+        """Keyword arguments of ``versions.train_command``; ValueError for a bad entry.
+
+        ``None`` (epochs, batch_size, time_budget) leaves the setting to the recipe."""
         text = self.lr_combo.currentText().strip()
         try:
             lr = float(text)
@@ -180,9 +211,10 @@ class TrainForm(QWidget):
             raise ValueError(f"learning rate {text} must be between 0 and 1 (e.g. 5e-4)")
         return {
             "base": self.base_combo.currentData() or DEFAULT_PRESET,
-            "epochs": self.epochs_spin.value(),
+            "epochs": self.epochs_spin.value() or None,
             "size": self.size_spin.value(),
-            "batch_size": self.batch_spin.value(),
+            "batch_size": self.batch_spin.value() or None,
+            "time_budget": round(self.budget_spin.value() * 60) or None,
             "lr": lr,
             "loss": self.loss_combo.currentText(),
             "augment": self.augment_combo.currentText(),
@@ -191,9 +223,12 @@ class TrainForm(QWidget):
         }
 
     def set_values(self, **kw: Any) -> None:
-        """Set some fields (tests, restoring settings): base, epochs, size, batch_size, ..."""
+        """Set some fields (tests, restoring settings): base, epochs, size, batch_size, ...
+        (``None`` = auto; ``time_budget`` in seconds)."""
         if "base" in kw:
             self.select_base(kw["base"])
+        if "time_budget" in kw:
+            self.budget_spin.setValue((kw["time_budget"] or 0) / 60)
         spins = {"epochs": self.epochs_spin, "size": self.size_spin, "batch_size": self.batch_spin}
         combos = {
             "lr": self.lr_combo,
@@ -204,6 +239,6 @@ class TrainForm(QWidget):
         }
         for k, v in kw.items():
             if k in spins:
-                spins[k].setValue(int(v))
+                spins[k].setValue(int(v or 0))
             elif k in combos:
                 combos[k].setCurrentText(str(v))

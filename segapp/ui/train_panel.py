@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from segapp.core.project import Project
-from segapp.ml import estimate, versions
+from segapp.ml import estimate, recipe, versions
 from segapp.ui import promotion
 from segapp.ui.train_estimate import EstimateLabel
 from segapp.ui.train_form import TrainForm
@@ -35,9 +35,24 @@ from segapp.ui.train_process import TrainProcess
 
 log = logging.getLogger(__name__)
 
-VAL_FRACTION = 0.2
 CONTROLS_WIDTH = 340  # the settings column; the curves take the rest
 MIN_IMAGES = 2
+
+
+def describe_split(n_train: int, n_val: int) -> str:
+    """What the corrected images are used for, and how far the validation IoU can be trusted."""
+    if n_val == 0:
+        need = recipe.images_for_validation()
+        return (
+            f"{n_train} corrected images, all to train on. A validation subset is kept apart "
+            f"from {need} corrected images on; until then each run keeps its last epoch and "
+            "becomes the active model (no validation IoU to compare)."
+        )
+    trust = "a rough guide" if n_val < 20 else "fair" if n_val < 50 else "reliable"
+    return (
+        f"{n_train + n_val} corrected images: {n_train} to train on, {n_val} to validate "
+        f"(the best epoch is kept; a validation IoU on {n_val} images is {trust})."
+    )
 
 
 class TrainPanel(QWidget):
@@ -156,19 +171,16 @@ class TrainPanel(QWidget):
             self._versions = versions.list_versions(project)
             active = versions.active_version(project, self._versions)
             self.form.set_versions(self._versions, active and active.name)
-            corrected = project.corrected()
-            n = len(corrected)
-            train, val = project.split(VAL_FRACTION, 0, corrected)
+            train, val = versions.plan_split(project)
             self._split_counts = (len(train), len(val))
+            n = len(train) + len(val)
             if n < MIN_IMAGES:
                 self.data_label.setText(
                     f"{n} corrected image(s): correct at least {MIN_IMAGES} masks "
                     "(a proposal you fixed and saved counts) to train."
                 )
             else:
-                self.data_label.setText(
-                    f"{n} corrected images: {len(train)} to train on, {len(val)} to validate."
-                )
+                self.data_label.setText(describe_split(len(train), len(val)))
         self._update_buttons()
         self._estimate_timer.start()
 
@@ -182,7 +194,7 @@ class TrainPanel(QWidget):
             from segapp.ui.train_plots import TrainPlots
 
             self.plots = TrainPlots()
-            self.plots.set_epochs(self.form.epochs_spin.value())
+            self.plots.set_epochs(self.planned_epochs())
             self.plot_area.addWidget(self.plots)
         return self.plots
 
@@ -200,9 +212,30 @@ class TrainPanel(QWidget):
             settings = self.form.values()
         except ValueError:
             return
+        n_train, n_val = self._split_counts
+        schedule = self.plan(settings)
+        budget = settings["time_budget"]
+        if budget is None:
+            budget = recipe.default_time_budget(n_train)
         self.estimate_label.update_for(
-            self._versions, self.project.num_classes, settings, *self._split_counts
+            self._versions, self.project.num_classes, settings, schedule, n_val, budget
         )
+        if self.plots is not None and not self.process.running:
+            self.plots.set_epochs(self.planned_epochs())
+
+    def plan(self, settings: dict) -> recipe.Schedule | None:
+        """The schedule a run with these settings would get (None below 1 training image)."""
+        n_train = self._split_counts[0]
+        if n_train < 1:
+            return None
+        return recipe.plan_schedule(n_train, settings["batch_size"], settings["epochs"])
+
+    def planned_epochs(self) -> int:
+        try:
+            schedule = self.plan(self.form.values())
+        except ValueError:
+            schedule = None
+        return schedule.epochs if schedule else 1
 
     # ------------------------------------------------------------------ run
     def start_training(self) -> bool:
@@ -223,7 +256,7 @@ class TrainPanel(QWidget):
             self._error(f"correct at least {MIN_IMAGES} masks first")
             return False
         try:
-            train, val = versions.training_selection(project, VAL_FRACTION)
+            train, val = versions.training_selection(project)
             self.run_dir = versions.next_version_dir(project)
             argv = versions.train_command(
                 project, self.run_dir, train_stems=train, val_stems=val, **settings
@@ -233,7 +266,8 @@ class TrainPanel(QWidget):
             return False
         self.val_stems = val
         self.run_project = project
-        self._epochs = settings["epochs"]
+        schedule = recipe.plan_schedule(len(train), settings["batch_size"], settings["epochs"])
+        self._epochs = schedule.epochs
         plots = self.ensure_plots()
         plots.clear()
         plots.set_epochs(self._epochs)
@@ -242,7 +276,8 @@ class TrainPanel(QWidget):
         self.progress.setFormat(f"epoch 0 / {self._epochs}")
         self.epoch_label.setText("starting the training process…")
         self.status_label.setText(
-            f"training {self.run_dir.name} on {len(train)} images ({len(val)} to validate)"
+            f"training {self.run_dir.name} on {len(train)} images "
+            + (f"({len(val)} to validate)" if val else "(no validation subset yet)")
         )
         self._epoch_info = None
         self.estimate_label.hide()  # the progress line tells the time from now on
@@ -282,6 +317,9 @@ class TrainPanel(QWidget):
     def _on_epoch(self, msg: dict) -> None:
         self.ensure_plots().add_epoch(msg)
         e, n = int(msg["epoch"]), int(msg["epochs"])
+        if n != self._epochs:  # the time budget shortened the run
+            self._epochs = n
+            self.ensure_plots().set_epochs(n)
         self.progress.setValue(int(1000 * e / max(1, n)))
         self.progress.setFormat(f"epoch {e} / {n}")
         self._epoch_info = (float(msg.get("eta_seconds", 0.0)), time.monotonic())

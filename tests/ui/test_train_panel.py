@@ -26,7 +26,8 @@ TIMEOUT = 60_000
 
 @pytest.fixture
 def project(tmp_path) -> Project:
-    return Project.open(make_dataset(tmp_path / "data", n=8, height=48, width=48))
+    # 40 corrected images: 8 are held out to validate (fewer would all train, no IoU curve)
+    return Project.open(make_dataset(tmp_path / "data", n=40, height=48, width=48))
 
 
 @pytest.fixture
@@ -159,9 +160,17 @@ def test_estimate_from_an_earlier_version(qtbot, panel, project):
     panel.update_estimate()
     est = panel.estimate_label.last
     assert est is not None and est.source == "v001"
-    # 6 training images at 10 img/s at 64 px -> 2.5 img/s at 128 px
-    assert est.seconds_per_epoch == pytest.approx(6 / 2.5)
-    assert "per epoch" in panel.estimate_label.text()
+    # 10 img/s at 64 px -> 2.5 img/s at 128 px
+    assert est.images_per_second == pytest.approx(2.5)
+    # 32 training images, batch 8 (auto): 10 epochs of 4 steps = 320 images -> 128 s, plus
+    # 10 validations of 8 images at a third of a step each -> 10.7 s: 2 min 19 s in all
+    text = panel.estimate_label.text()
+    assert "40 steps of 8 images" in text and "2 min 19 s" in text
+    assert "budget stops it after about 8 of 10 epochs" in text  # auto budget: 2 min
+    panel.form.set_values(time_budget=300)
+    panel.update_estimate()
+    text = panel.estimate_label.text()
+    assert "at most 5 min" in text and "2 min 19 s" in text and "stops it" not in text
 
 
 def test_losses_listed_in_the_form_are_the_engines():
@@ -207,13 +216,15 @@ def test_window_trains_and_the_new_version_proposes(qtbot, tmp_path, make_window
     panel = w.training.train_panel
     assert w.training.dock.isVisible()
     qtbot.waitUntil(lambda: panel.plots is not None)
-    assert "4 corrected images" in panel.data_label.text()
+    assert "4 corrected images, all to train on" in panel.data_label.text()
     panel.form.set_values(epochs=2, **RUN)
     with qtbot.waitSignal(panel.activeModelChanged, timeout=TIMEOUT) as sig:
         qtbot.mouseClick(panel.train_btn, Qt.MouseButton.LeftButton)
     v1 = w.session.project.models_dir / "v001"
     assert sig.args == [str(v1)]
-    assert _points(panel, "val_iou") == 2 and _points(panel, "train_loss") == 2
+    # 4 corrected images all train: a loss curve, no validation IoU, the run becomes active
+    assert _points(panel, "val_iou") == 0 and _points(panel, "train_loss") == 2
+    assert "no validation subset yet" in panel.status_label.text()
     assert w.model_panel.model_ref() == str(v1)  # proposals now use it, no restart
     vp = w.training.versions_panel
     assert vp.table.rowCount() == 1 and vp.table.item(0, 0).text() == "● v001"
@@ -244,7 +255,7 @@ def test_estimate_measured_in_a_thread_without_history(qtbot, project):
     qtbot.waitUntil(lambda: p.estimate_label.last is not None, timeout=30_000)
     est = p.estimate_label.last
     assert est.source == "measured on cpu" and est.seconds_per_epoch > 0
-    assert "per epoch" in p.estimate_label.text()
+    assert p.estimate_label.text().startswith("Plan: ") and "≈" in p.estimate_label.text()
 
 
 def test_correcting_a_saved_proposal_records_its_iou(qtbot, tmp_path, make_window):

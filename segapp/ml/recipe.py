@@ -1,0 +1,140 @@
+"""The training recipe: how many optimizer steps a round gets, in what batches, for how long.
+
+A round is planned in optimizer steps and seconds, not epochs: the number of samples it
+shows grows with the number of corrected images (``SAMPLES_PER_IMAGE`` each, within
+``MIN_SAMPLES`` .. ``MAX_SAMPLES``), batch size and repeats follow from the count, and a
+time budget (``default_time_budget``) caps the run on slow machines: after each epoch the
+remaining epochs are cut to what still fits, and the learning-rate schedule (linear
+warm-up, then cosine decay to 1 %) is laid over the steps actually planned, so a cut run
+still ends on a small learning rate.
+
+Choosing the checkpoint: below ``MIN_VAL_IMAGES`` validation images the best-epoch choice
+is noise, so the last epoch (the end of the decayed schedule) is kept and the validation
+figure is reported as indicative only.
+
+No torch here: the window plans and describes a round without importing it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+DEFAULT_SIZE = 320
+DEFAULT_LR = 1e-3
+ENCODER_LR_SCALE = 0.1
+DEFAULT_AUGMENT = "medium"
+DEFAULT_BATCH = 8
+MIN_BATCH = 2
+SAMPLES_PER_IMAGE = 48
+MIN_SAMPLES = 480
+MAX_SAMPLES = 12_000
+MIN_EPOCH_SAMPLES = 64  # an epoch (one validation and one plot point) shows at least this many
+WARMUP_FRACTION = 0.05
+VAL_FRACTION = 0.2  # of the corrected images, once that is at least MIN_VAL_IMAGES
+MIN_VAL_IMAGES = 8  # fewer validation images than this: keep the last epoch, not the "best"
+FINAL_LR_FRACTION = 0.01
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """What a round will do: ``epochs`` x ``steps_per_epoch`` steps of ``batch_size``."""
+
+    images: int
+    batch_size: int
+    repeats: int
+    epochs: int
+    steps_per_epoch: int
+
+    @property
+    def total_steps(self) -> int:
+        return self.epochs * self.steps_per_epoch
+
+    @property
+    def warmup_steps(self) -> int:
+        return max(1, round(WARMUP_FRACTION * self.total_steps))
+
+    @property
+    def samples(self) -> int:
+        return self.total_steps * self.batch_size
+
+    def with_epochs(self, epochs: int) -> Schedule:
+        return Schedule(
+            self.images, self.batch_size, self.repeats, max(1, epochs), self.steps_per_epoch
+        )
+
+    def describe(self) -> str:
+        return (
+            f"{self.total_steps} steps of {self.batch_size} images "
+            f"({self.epochs} epochs x {self.steps_per_epoch} steps, "
+            f"{self.samples / max(1, self.images):.0f} views of each of {self.images} images)"
+        )
+
+
+def plan_schedule(
+    images: int,
+    batch_size: int | None = None,
+    epochs: int | None = None,
+    repeats: int | None = None,
+    steps: int | None = None,
+) -> Schedule:
+    """The schedule for ``images`` training images; any given value overrides the recipe.
+
+    ``epochs`` given: the classic schedule (``repeats`` passes per epoch, default 1);
+    ``steps`` given: that many optimizer steps; neither: the recipe's sample count.
+    """
+    if images < 1:
+        raise ValueError("a round needs at least one training image")
+    batch = batch_size or max(MIN_BATCH, min(DEFAULT_BATCH, images // 2))
+    if repeats is None:
+        repeats = 1 if epochs else max(1, math.ceil(MIN_EPOCH_SAMPLES / images))
+    epoch_samples = images * repeats
+    # a partial last batch is dropped when there is more than one batch (see distributed.loader)
+    steps_per_epoch = max(1, epoch_samples // batch if epoch_samples > batch else 1)
+    if epochs is None:
+        if steps is None:
+            samples = min(MAX_SAMPLES, max(MIN_SAMPLES, SAMPLES_PER_IMAGE * images))
+            steps = math.ceil(samples / batch)
+        epochs = max(1, round(steps / steps_per_epoch))
+    return Schedule(images, batch, repeats, max(1, epochs), steps_per_epoch)
+
+
+def default_time_budget(images: int) -> float:
+    """Seconds a round may take by default: 2 min up to 40 images, then 5 s more per image,
+    at most 15 min (what the first rounds of the loop must fit on a 2-core CPU)."""
+    return float(min(900, 120 + 5 * max(0, images - 40)))
+
+
+def epochs_within_budget(
+    schedule: Schedule, epochs_done: int, elapsed: float, epoch_seconds: float, budget: float
+) -> int:
+    """The planned epochs, cut to what fits in ``budget`` seconds at ``epoch_seconds`` each
+    (never fewer than the epochs already done)."""
+    if budget <= 0 or epoch_seconds <= 0:
+        return schedule.epochs
+    fit = epochs_done + int((budget - elapsed) / epoch_seconds)
+    return max(epochs_done, min(schedule.epochs, fit))
+
+
+def lr_factor(step: int, total: int, warmup: int) -> float:
+    """Multiplier of the base learning rate at optimizer step ``step`` (0-based): linear
+    warm-up over ``warmup`` steps, then cosine decay to ``FINAL_LR_FRACTION``."""
+    if step < warmup:
+        return (step + 1) / warmup
+    span = max(1, total - warmup)
+    progress = min(1.0, (step - warmup) / span)
+    return FINAL_LR_FRACTION + (1 - FINAL_LR_FRACTION) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def images_for_validation(val_fraction: float = VAL_FRACTION) -> int:
+    """The fewest corrected images from which a validation subset is held out (38 at 20 %,
+    as ``Project.split`` rounds)."""
+    n = 1
+    while int(round(n * val_fraction)) < MIN_VAL_IMAGES:
+        n += 1
+    return n
+
+
+def validation_trusted(n_val: int) -> bool:
+    """Whether a validation subset is large enough to choose the best epoch on."""
+    return n_val >= MIN_VAL_IMAGES

@@ -1,0 +1,72 @@
+"""The training recipe: the step schedule from the image count, the time budget, the LR curve."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from segapp.ml import recipe
+
+
+def test_schedule_grows_with_the_images_and_derives_batch_and_repeats():
+    few, some, many = (recipe.plan_schedule(n) for n in (10, 40, 160))
+    assert few.batch_size == 5 and some.batch_size == many.batch_size == recipe.DEFAULT_BATCH
+    # every epoch shows at least MIN_EPOCH_SAMPLES images: small sets repeat
+    assert few.repeats == 7 and few.steps_per_epoch == 70 // 5
+    assert some.repeats == 2 and many.repeats == 1
+    # at least MIN_SAMPLES views in all, SAMPLES_PER_IMAGE per image beyond
+    assert few.samples == pytest.approx(recipe.MIN_SAMPLES, rel=0.15)
+    assert many.samples == pytest.approx(160 * recipe.SAMPLES_PER_IMAGE, rel=0.05)
+    assert few.total_steps < some.total_steps < many.total_steps
+    assert recipe.plan_schedule(10_000).samples <= recipe.MAX_SAMPLES * 1.05
+
+
+def test_two_images_still_make_steps():
+    s = recipe.plan_schedule(2)
+    assert s.batch_size == 2 and s.steps_per_epoch >= 1 and s.total_steps >= 100
+
+
+def test_explicit_values_win():
+    s = recipe.plan_schedule(40, batch_size=4, epochs=3)
+    assert (s.batch_size, s.epochs, s.repeats, s.steps_per_epoch) == (4, 3, 1, 10)
+    s = recipe.plan_schedule(40, batch_size=8, steps=100)
+    assert s.total_steps == pytest.approx(100, abs=s.steps_per_epoch)
+    with pytest.raises(ValueError):
+        recipe.plan_schedule(0)
+
+
+def test_time_budget_defaults():
+    assert recipe.default_time_budget(1) == recipe.default_time_budget(40) == 120
+    assert recipe.default_time_budget(160) == 720
+    assert recipe.default_time_budget(10_000) == 900
+
+
+def test_epochs_within_budget_cut_but_never_below_done():
+    s = recipe.plan_schedule(10, epochs=20)
+    # 10 s per epoch, 35 s gone after 3 epochs: 8 more would end at 115 s, a 9th at 125
+    assert recipe.epochs_within_budget(s, 3, 35.0, 10.0, 120.0) == 3 + 8
+    assert recipe.epochs_within_budget(s, 3, 35.0, 10.0, 60.0) == 5
+    assert recipe.epochs_within_budget(s, 3, 35.0, 10.0, 20.0) == 3  # over already: stop
+    assert recipe.epochs_within_budget(s, 3, 35.0, 10.0, 0) == 20  # 0 = no budget
+    assert recipe.epochs_within_budget(s, 1, 1.0, 0.1, 1000.0) == 20  # never above the plan
+
+
+def test_lr_factor_warms_up_then_decays_to_the_floor():
+    total, warm = 100, 5
+    curve = [recipe.lr_factor(i, total, warm) for i in range(total)]
+    assert curve[0] == pytest.approx(1 / warm) and curve[warm - 1] == pytest.approx(1.0)
+    assert all(b <= a + 1e-12 for a, b in zip(curve[warm:], curve[warm + 1 :], strict=False))
+    assert curve[-1] == pytest.approx(recipe.FINAL_LR_FRACTION, abs=0.01)
+    assert recipe.lr_factor(10_000, total, warm) == pytest.approx(recipe.FINAL_LR_FRACTION)
+    assert all(math.isfinite(v) and v > 0 for v in curve)
+
+
+def test_validation_is_trusted_from_the_minimum_size():
+    assert not recipe.validation_trusted(recipe.MIN_VAL_IMAGES - 1)
+    assert recipe.validation_trusted(recipe.MIN_VAL_IMAGES)
+
+
+def test_schedule_description_says_what_it_does():
+    text = recipe.plan_schedule(10).describe()
+    assert "steps of 5 images" in text and "10 images" in text
