@@ -29,6 +29,7 @@ from segapp.ml.checkpoint import load_model
 from segapp.ml.device import resolve_device
 from segapp.ml.infer import Predictor
 from segapp.ml.metrics import SegMetrics
+from segapp.ml.registry import DEFAULT_PRESET
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "human-segmentation"
 
@@ -122,7 +123,7 @@ def main() -> None:
     p.add_argument("--seeds", default="0,1")
     p.add_argument("--pool", default="1-160", help="ids in the project (corrected in order)")
     p.add_argument("--test", default="161-200", help="held-out ids scored after each round")
-    p.add_argument("--base", default="pretrained-lite0")
+    p.add_argument("--base", default=DEFAULT_PRESET)
     p.add_argument("--device", default="auto")
     args = p.parse_args()
     logging.basicConfig(level=logging.WARNING)

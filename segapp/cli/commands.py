@@ -86,6 +86,7 @@ def cmd_train(args) -> int:
         time_budget=args.time_budget,
         encoder_lr_scale=args.encoder_lr_scale,
         freeze_encoder_bn=not args.no_freeze_bn,
+        unlabeled=args.unlabeled,
     )
     _check_train_args(config)
     rank = int(os.environ.get("RANK", "0"))
@@ -134,7 +135,7 @@ def cmd_train(args) -> int:
             "event": "done",
             "out": str(Path(args.out).resolve()),
             "best_epoch": last.best_epoch,
-            "best_val_iou": round(last.best_iou, 6),
+            "best_val_iou": last.to_dict()["best_iou"],
             "stopped": last.stopped,
         }
         if emit_json:
@@ -159,6 +160,8 @@ def _check_train_args(config) -> None:
         raise SegappError("--size must be >= 16")
     if config.time_budget is not None and config.time_budget < 0:
         raise SegappError("--time-budget must be >= 0 seconds (0 = no limit)")
+    if config.unlabeled < 0:
+        raise SegappError("--unlabeled must be >= 0 (0 = off)")
     if config.encoder_lr_scale <= 0:
         raise SegappError("--encoder-lr-scale must be > 0")
     if not 0 <= config.val_fraction < 1:

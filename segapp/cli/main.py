@@ -92,6 +92,13 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"held out to choose the best epoch, once that is >= {recipe.MIN_VAL_IMAGES} "
         "images (fewer: all images train and the last epoch is kept)",
     )
+    t.add_argument(
+        "--unlabeled",
+        type=int,
+        default=recipe.UNLABELED_IMAGES,
+        metavar="N",
+        help="also learn from up to N images without masks (confident pseudo-labels; 0 = off)",
+    )
     t.add_argument("--patience", type=int, default=10, help="early stop after N epochs w/o gain")
     t.add_argument("--repeats", type=int, help="passes over the images per epoch")
     t.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")

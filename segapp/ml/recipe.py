@@ -24,6 +24,7 @@ DEFAULT_SIZE = 320
 DEFAULT_LR = 1e-3
 ENCODER_LR_SCALE = 0.1
 DEFAULT_AUGMENT = "medium"
+UNLABELED_IMAGES = 0  # images without masks learned from (segapp.ml.semi); 0 = off
 DEFAULT_BATCH = 8
 MIN_BATCH = 2
 SAMPLES_PER_IMAGE = 48

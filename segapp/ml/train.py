@@ -77,11 +77,11 @@ class TrainConfig:
     repeats: int | None = None  # passes over the training images per epoch (None: planned)
     steps: int | None = None  # optimizer steps (None: planned from the image count)
     time_budget: float | None = None  # seconds (None: recipe.default_time_budget; 0: none)
-    encoder_lr_scale: float = (
-        recipe.ENCODER_LR_SCALE
-    )  # a pretrained encoder learns this much slower
+    # a pretrained encoder learns this much slower than the decoder
+    encoder_lr_scale: float = recipe.ENCODER_LR_SCALE
     freeze_encoder_bn: bool = True  # keep a pretrained encoder's BatchNorm statistics
     freeze_encoder_stride: int = 4  # freeze a pretrained encoder's layers up to this stride
+    unlabeled: int = recipe.UNLABELED_IMAGES  # images without masks to learn from; 0: off
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -107,9 +107,16 @@ class EpochMetrics:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        """Plain JSON: floats rounded, a figure without validation images is null (not NaN)."""
         d = dataclasses.asdict(self)
         d.update(d.pop("extra"))
-        return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in d.items()}
+        return {k: _json_number(v) for k, v in d.items()}
+
+
+def _json_number(v: Any) -> Any:
+    if isinstance(v, float):
+        return None if math.isnan(v) else round(v, 6)
+    return v
 
 
 BatchCallback = Callable[[int, int, float], None]
@@ -180,6 +187,7 @@ class _Run:
     weighted: bool
     frozen_bn: list
     meta: dict[str, Any]
+    unlabeled: Iterator | None = None  # endless batches of unlabeled images (semi.py)
 
 
 def _prepare(config: TrainConfig, ctx: dist.Context) -> _Run:
@@ -268,6 +276,10 @@ def _prepare(config: TrainConfig, ctx: dist.Context) -> _Run:
         "frozen_parameters": frozen_params,
     }
     frozen = _frozen_batchnorms(model, spec) if config.freeze_encoder_bn else []
+    unlabeled = _unlabeled_batches(
+        project, config, spec, in_size, pairs_train + pairs_val, schedule
+    )
+    meta["unlabeled_images"] = unlabeled[1]
     return _Run(
         model=model,
         ddp_model=ctx.wrap(model),
@@ -285,7 +297,31 @@ def _prepare(config: TrainConfig, ctx: dist.Context) -> _Run:
         weighted=weighted,
         frozen_bn=frozen,
         meta=meta,
+        unlabeled=unlabeled[0],
     )
+
+
+def _unlabeled_batches(project, config: TrainConfig, spec, in_size: int, pairs, schedule):
+    """(endless batches of unlabeled images, their count), or (None, 0) when off."""
+    if config.unlabeled <= 0:
+        return None, 0
+    if config.resize_mode != "resize":
+        log.warning("learning from unlabeled images needs --resize-mode resize; skipped")
+        return None, 0
+    from segapp.ml import semi
+
+    exclude = {p.stem for p in pairs}
+    entries = semi.unlabeled_entries(project, exclude, config.unlabeled, config.seed)
+    images = semi.load_unlabeled(project, entries, spec.in_channels, in_size)
+    batch = max(1, schedule.batch_size // 2)
+    if len(images) < batch:
+        log.info("%d unlabeled images: too few to learn from", len(images))
+        return None, 0
+    loader = torch.utils.data.DataLoader(
+        semi.UnlabeledDataset(images, spec), batch_size=batch, shuffle=True, drop_last=True
+    )
+    log.info("learning from %d unlabeled images too (confident pseudo-labels)", len(images))
+    return semi.endless(loader), len(images)
 
 
 def _param_groups(model: torch.nn.Module, lr: float, encoder_scale: float) -> list[dict]:
@@ -362,7 +398,7 @@ def _train(config: TrainConfig, ctx: dist.Context, should_stop, on_batch) -> Ite
         if config.time_budget is None
         else config.time_budget
     )
-    trusted = recipe.validation_trusted(len(run.pairs_val) * ctx.world_size)
+    trusted = recipe.validation_trusted(len(run.pairs_val))  # every rank holds all of them
     start_epoch, best_iou, best_epoch, history = 1, -1.0, 0, []
     if config.resume and (out / "last" / "config.json").exists():
         start_epoch, best_iou, best_epoch, history, epochs = _resume(
@@ -476,9 +512,9 @@ def _train_epoch(run: _Run, config: TrainConfig, ctx, epoch: int, should_stop, o
             with torch.autocast(
                 device.type, dtype=run.amp_dtype, enabled=run.amp_dtype is not None
             ):
-                loss = run.loss_fn(run.ddp_model(x), y, w)
+                loss, total = _step_loss(run, x, y, w, channels_last)
             run.optimizer.zero_grad(set_to_none=True)
-            run.scaler.scale(loss).backward()
+            run.scaler.scale(total).backward()
             run.scaler.step(run.optimizer)
             run.scaler.update()
             run.scheduler.step()
@@ -506,16 +542,42 @@ def _train_epoch(run: _Run, config: TrainConfig, ctx, epoch: int, should_stop, o
     return dist.mean_over_ranks(loss_sum, seen, ctx), seen, stopped
 
 
+def _step_loss(run: _Run, x, y, w, channels_last: bool):
+    """(supervised loss, loss to minimise): with unlabeled images, the weak view's confident
+    predictions (no gradient, eval mode) teach the strong view, in one forward pass."""
+    from segapp.ml import semi
+
+    weight = 0.0
+    if run.unlabeled is not None:
+        weight = semi.ramp(run.scheduler.last_epoch, run.scheduler.plan["total"])
+    if weight == 0:
+        loss = run.loss_fn(run.ddp_model(x), y, w)
+        return loss, loss
+    xu = next(run.unlabeled).to(x.device)
+    if channels_last:
+        xu = xu.contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        run.model.eval()
+        teacher = run.model(xu)
+        run.model.train()
+        for m in run.frozen_bn:
+            m.eval()
+    logits = run.ddp_model(torch.cat([x, semi.strong_view(xu)]))
+    loss = run.loss_fn(logits[: len(x)], y, w)
+    unsup, _kept = semi.pseudo_label_loss(logits[len(x) :], teacher)
+    return loss, loss + weight * unsup
+
+
 def _save_epoch(out, run: _Run, metrics, val, is_best, history, schedule, trusted, writer):
     """Write the chosen checkpoint (when this epoch is it), metrics.csv and ``last/``."""
     if is_best:
         summary = {
             "best_epoch": metrics.best_epoch,
-            "best_val_iou": metrics.best_iou,
+            "best_val_iou": _json_number(metrics.best_iou),
             "epoch": metrics.epoch,
-            "val_iou": val["iou"],
-            "val_dice": val["dice"],
-            "val_loss": val["loss"],
+            "val_iou": _json_number(val["iou"]),
+            "val_dice": _json_number(val["dice"]),
+            "val_loss": _json_number(val["loss"]),
             "val_images": len(run.pairs_val),
             "val_trusted": trusted,
         }
@@ -586,7 +648,8 @@ def _write_metrics_csv(out: Path, history: list[dict]) -> None:
         "seconds",
         "images_per_second",
     ]
-    lines = [",".join(keys)] + [",".join(str(h[k]) for k in keys) for h in history]
+    rows = [["" if h[k] is None else str(h[k]) for k in keys] for h in history]
+    lines = [",".join(keys)] + [",".join(row) for row in rows]
     write_bytes_atomic(out / "metrics.csv", ("\n".join(lines) + "\n").encode())
 
 

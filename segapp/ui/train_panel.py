@@ -331,10 +331,15 @@ class TrainPanel(QWidget):
             return
         msg = self._last_epoch
         eta = max(0.0, self._epoch_info[0] - (time.monotonic() - self._epoch_info[1]))
+        best = msg.get("best_iou")
+        if best is None:
+            chosen = "no validation images: the last epoch is kept"
+        else:
+            trust = "" if msg.get("val_trusted", True) else ", too few images to choose on"
+            chosen = f"val IoU {best:.3f} (epoch {msg['best_epoch']}{trust})"
         self.epoch_label.setText(
             f"epoch {msg['epoch']} / {msg['epochs']} · {msg['seconds']:.1f} s/epoch · "
-            f"ETA {estimate.format_duration(eta)} · best IoU {msg['best_iou']:.3f} "
-            f"(epoch {msg['best_epoch']})"
+            f"ETA {estimate.format_duration(eta)} · {chosen}"
         )
 
     def _run_ended(self) -> None:

@@ -129,7 +129,8 @@ class TrainPlots(QWidget):
             if value is not None and value == value:  # NaN (no validation images) is left out
                 self._append(name, e, float(value))
         best_epoch, best_iou = msg.get("best_epoch"), msg.get("best_iou")
-        if best_epoch and best_iou is not None and best_iou >= 0:
+        trusted = msg.get("val_trusted", True)  # too few validation images: no "best" star
+        if trusted and best_epoch and best_iou is not None and best_iou >= 0:
             self.best_point = (int(best_epoch), float(best_iou))
             self.best.setData([best_epoch], [best_iou])
             self.best_text.setText(f"best {best_iou:.3f}")

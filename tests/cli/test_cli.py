@@ -156,6 +156,7 @@ def test_models_lists_presets(capsys):
         "unet-strided",
         "unetpp",
         "pretrained-lite0",
+        "pretrained-lite1",
         "pretrained-resnet34",
     ):
         assert f"\n{name} " in out

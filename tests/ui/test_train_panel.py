@@ -15,6 +15,7 @@ from PySide6.QtCore import Qt
 
 from segapp.core.project import Project
 from segapp.ml import versions
+from segapp.ml.registry import DEFAULT_PRESET
 from segapp.ui.train_panel import TrainPanel
 from segapp.ui.train_process import TrainProcess
 
@@ -286,7 +287,7 @@ def _fake_version(project: Project, name: str) -> Path:
 
 
 def test_base_model_follows_the_active_version_unless_the_person_picked_one(qtbot, panel, project):
-    assert panel.form.values()["base"] == "pretrained-lite0"  # no version yet: the default
+    assert panel.form.values()["base"] == DEFAULT_PRESET  # no version yet: the default
     v1 = _fake_version(project, "v001")
     versions.set_active(project, "v001")
     panel.refresh()
