@@ -11,6 +11,18 @@ import pytest
 from conftest import make_dataset
 
 
+def _torchrun(cmd: list[str], env: dict) -> subprocess.CompletedProcess:
+    """Run torchrun; a rank killed by a signal (SIGABRT seen twice in about 25 runs on a busy
+    2-core machine, never reproduced since) gets one more try, reported on stderr.
+    Any other failure, or a second one, fails the test with the ranks' own messages."""
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    if proc.returncode != 0 and "Signal " in proc.stderr:
+        print(f"torchrun: a rank died by a signal; trying once more\n{proc.stderr[:3000]}")
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr[:3000] + "\n...\n" + proc.stderr[-1500:]
+    return proc
+
+
 @pytest.mark.slow
 def test_torchrun_two_ranks_agree(tmp_path):
     data = make_dataset(tmp_path / "d", n=10, height=32, width=32)
@@ -41,8 +53,7 @@ def test_torchrun_two_ranks_agree(tmp_path):
         "cpu",
         "--json",
     ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    proc = _torchrun(cmd, env)
     epochs = [json.loads(x) for x in proc.stdout.splitlines() if '"event": "epoch"' in x]
     assert [e["epoch"] for e in epochs] == [1, 2]  # printed once, by rank 0
     for e in epochs:
