@@ -96,6 +96,10 @@ def measure(
     dev = resolve_device(device)
     loaded = load_model(base, dev, classes=1 if classes == 2 else classes)
     model = loaded.model.train()
+    from segapp.ml.train import TrainConfig, freeze_early_layers
+
+    # as a run trains: a pretrained encoder's high-resolution layers frozen
+    freeze_early_layers(model, loaded.spec, TrainConfig.freeze_encoder_stride)
     real_side = model.valid_input_size(size)
     side = model.valid_input_size(min(size, max_side))
     b = max(1, min(batch_size, n_train, max_batch))

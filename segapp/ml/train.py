@@ -249,7 +249,7 @@ def _prepare(config: TrainConfig, ctx: dist.Context) -> _Run:
         model = model.to(memory_format=torch.channels_last)
     model = model.to(device)
     frozen_params = (
-        _freeze_early_layers(model, spec, config.freeze_encoder_stride)
+        freeze_early_layers(model, spec, config.freeze_encoder_stride)
         if config.freeze_encoder_stride
         else 0
     )
@@ -340,7 +340,7 @@ def _channels_last(device: torch.device) -> bool:
     return device.type in ("cuda", "cpu")
 
 
-def _freeze_early_layers(model: torch.nn.Module, spec, max_stride: int) -> int:
+def freeze_early_layers(model: torch.nn.Module, spec, max_stride: int) -> int:
     """Freeze the layers of a pretrained encoder whose output is at most ``max_stride`` times
     smaller than the input (the stem and first stages: generic ImageNet edges and textures,
     and the costliest to back-propagate through). Returns the number of frozen tensors."""

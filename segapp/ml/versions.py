@@ -236,12 +236,10 @@ def promote_if_better(
     current = active_version(project)
     seen = set(current.config.get("images", [])) if current is not None else set()
     fair = [s for s in val_stems if s not in seen]
-    new_iou = score(project, new, val_stems, device, backend=backend) if val_stems else float("nan")
-    active_iou = None
-    if current is not None and recipe.validation_trusted(len(fair)):
-        if len(fair) < len(val_stems):
-            new_iou = score(project, new, fair, device, backend=backend)
-        active_iou = score(project, current.path, fair, device, backend=backend)
+    compare = current is not None and recipe.validation_trusted(len(fair))
+    stems = fair if compare else val_stems
+    new_iou = score(project, new, stems, device, backend=backend) if stems else float("nan")
+    active_iou = score(project, current.path, fair, device, backend=backend) if compare else None
     promoted = active_iou is None or new_iou > active_iou
     if promoted and activate:
         set_active(project, new.name)
