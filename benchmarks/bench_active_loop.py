@@ -22,13 +22,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_fewshot import score  # same folder: proposals scored one way
+
 from segapp.core.imageio import read_mask
 from segapp.core.project import Project
 from segapp.ml import versions
-from segapp.ml.checkpoint import load_model
 from segapp.ml.device import resolve_device
-from segapp.ml.infer import Predictor
-from segapp.ml.metrics import SegMetrics
 from segapp.ml.registry import DEFAULT_PRESET
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "human-segmentation"
@@ -44,19 +43,6 @@ def _copy_images(data: Path, root: Path, lo: int, hi: int) -> None:
     for f in (data / "images").iterdir():
         if f.stem.isdigit() and lo <= int(f.stem) <= hi:
             os.symlink(f, root / "images" / f.name)
-
-
-def _score(model_dir: Path, data: Path, lo: int, hi: int, device: str) -> dict[str, float]:
-    """Proposals of a version on ids lo..hi, as the window makes them (default backend)."""
-    predictor = Predictor(load_model(model_dir, device), device)
-    source = Project.open(data)
-    metrics = SegMetrics(2)
-    for e in source.entries:
-        if e.stem.isdigit() and lo <= int(e.stem) <= hi:
-            image = source.read_image(e)
-            truth = source.fit_labels(read_mask(e.mask_path), image.shape[:2], e.stem)
-            metrics.update(predictor.predict_labels(image), truth)
-    return metrics.compute()
 
 
 def run_seed(args, seed: int, device: str) -> list[dict]:
@@ -93,7 +79,7 @@ def run_seed(args, seed: int, device: str) -> list[dict]:
             promoted, new_iou, old_iou = versions.promote_if_better(project, out, val_stems, device)
             round_s = time.perf_counter() - t0
             active = versions.active_version(project)
-            scores = _score(active.path, data, test_lo, test_hi, device)
+            scores = score(active.path, data, test_lo, test_hi, device=device)
             epochs = [json.loads(x) for x in proc.stdout.splitlines() if '"epoch"' in x]
             row = {
                 "seed": seed,

@@ -50,8 +50,12 @@ def build_project(data: Path, root: Path, k: int, unlabeled: int, test_lo: int) 
             os.symlink(images[i], root / "images" / images[i].name)
 
 
-def score(run: Path, data: Path, lo: int, hi: int, tta: bool) -> dict[str, float]:
-    predictor = Predictor(load_model(run, "cpu"), "cpu")
+def score(
+    run: Path, data: Path, lo: int, hi: int, tta: bool = False, device: str = "cpu"
+) -> dict[str, float]:
+    """Proposals of a checkpoint on ids lo..hi as the window makes them (default backend),
+    with horizontal-flip TTA if ``tta``; SegMetrics' figures."""
+    predictor = Predictor(load_model(run, device), device)
     source = Project.open(data)
     metrics = SegMetrics(2)
     for e in source.entries:

@@ -53,3 +53,24 @@ def make_dataset(
 @pytest.fixture
 def blob_data(tmp_path: Path) -> Path:
     return make_dataset(tmp_path / "data")
+
+
+def tiny_train_config(tmp_path: Path, data: Path, **kw):
+    """A TrainConfig for tests: unet-small at 32 px on the CPU, no time budget (the tests
+    count epochs), writing to ``tmp_path / "run"``; ``kw`` overrides any field."""
+    from segapp.ml.train import TrainConfig
+
+    base = dict(
+        data=str(data),
+        out=str(tmp_path / "run"),
+        model="unet-small",
+        epochs=2,
+        size=32,
+        batch_size=4,
+        lr=3e-3,
+        device="cpu",
+        augment="light",
+        time_budget=0,
+    )
+    base.update(kw)
+    return TrainConfig(**base)

@@ -253,13 +253,17 @@ class Project:
 
     # ----------------------------------------------------------------- split
     def split(
-        self, val_fraction: float, seed: int = 0, entries: list[ImageEntry] | None = None
+        self,
+        val_fraction: float,
+        seed: int = 0,
+        entries: list[ImageEntry] | None = None,
+        fixed: list[str] | None = None,
     ) -> tuple[list[ImageEntry], list[ImageEntry]]:
         """(train, val) over ``entries`` (default: labeled ones).
 
-        Stems already in ``val_stems`` stay in validation, so versions stay comparable; the
-        rest is ordered by a hash of stem and seed (stable when images are added) and the
-        first ones complete the validation set up to ``val_fraction``.
+        Stems already in ``fixed`` (default ``val_stems``) stay in validation, so versions
+        stay comparable; the rest is ordered by a hash of stem and seed (stable when images
+        are added) and the first ones complete the validation set up to ``val_fraction``.
         """
         pool = self.labeled() if entries is None else list(entries)
         if not pool:
@@ -267,10 +271,10 @@ class Project:
         n_val = int(round(len(pool) * val_fraction))
         if val_fraction > 0 and len(pool) >= 2:
             n_val = max(1, min(n_val, len(pool) - 1))
-        fixed = set(self.val_stems)
-        val = [e for e in pool if e.stem in fixed]
+        kept = set(self.val_stems if fixed is None else fixed)
+        val = [e for e in pool if e.stem in kept]
         rest = sorted(
-            (e for e in pool if e.stem not in fixed),
+            (e for e in pool if e.stem not in kept),
             key=lambda e: hashlib.sha1(f"{seed}:{e.stem}".encode()).hexdigest(),
         )
         while len(val) < n_val and rest:

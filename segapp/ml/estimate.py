@@ -26,9 +26,15 @@ class Estimate:
     source: str  # "v002" (history) or "measured on cpu"
 
 
+def run_seconds(images_per_second: float, samples: int, epochs: int, n_val: int) -> float:
+    """``samples`` training images, plus ``epochs`` validations of ``n_val`` images as a
+    forward pass each (about a third of a training step)."""
+    return samples / images_per_second + epochs * n_val / (3 * images_per_second)
+
+
 def epoch_seconds(images_per_second: float, n_train: int, n_val: int) -> float:
-    """Training images, plus validation as a forward pass (about a third of a step) each."""
-    return n_train / images_per_second + n_val / (3 * images_per_second)
+    """One pass over ``n_train`` images and one validation."""
+    return run_seconds(images_per_second, n_train, 1, n_val)
 
 
 def version_throughput(folder: Path) -> float | None:
@@ -96,15 +102,16 @@ def measure(
     dev = resolve_device(device)
     loaded = load_model(base, dev, classes=1 if classes == 2 else classes)
     model = loaded.model.train()
-    from segapp.ml.train import TrainConfig, freeze_early_layers
+    from segapp.ml import recipe
+    from segapp.ml.finetune import channels_last, freeze_early_layers
 
-    # as a run trains: a pretrained encoder's high-resolution layers frozen
-    freeze_early_layers(model, loaded.spec, TrainConfig.freeze_encoder_stride)
+    # as a run trains: a pretrained encoder's high-resolution layers frozen, NHWC layout
+    freeze_early_layers(model, loaded.spec, recipe.FREEZE_ENCODER_STRIDE)
     real_side = model.valid_input_size(size)
     side = model.valid_input_size(min(size, max_side))
     b = max(1, min(batch_size, n_train, max_batch))
     x = torch.rand(b, loaded.spec.in_channels, side, side, device=dev)
-    if dev.type in ("cpu", "cuda"):  # as training runs (segapp.ml.train._channels_last)
+    if channels_last(dev):
         model = model.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
 

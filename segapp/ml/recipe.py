@@ -23,6 +23,7 @@ from dataclasses import dataclass
 DEFAULT_SIZE = 320
 DEFAULT_LR = 1e-3
 ENCODER_LR_SCALE = 0.1
+FREEZE_ENCODER_STRIDE = 4  # a pretrained encoder's layers up to this stride stay frozen
 DEFAULT_AUGMENT = "medium"
 UNLABELED_IMAGES = 0  # images without masks learned from (segapp.ml.semi); 0 = off
 DEFAULT_BATCH = 8
@@ -139,3 +140,24 @@ def images_for_validation(val_fraction: float = VAL_FRACTION) -> int:
 def validation_trusted(n_val: int) -> bool:
     """Whether a validation subset is large enough to choose the best epoch on."""
     return n_val >= MIN_VAL_IMAGES
+
+
+def keep_validation(train: list, val: list) -> tuple[list, list]:
+    """(train, val) as split, or (all, []) when ``val`` is too small to choose on: those
+    images teach more as training images."""
+    return (train, val) if validation_trusted(len(val)) else ([*train, *val], [])
+
+
+def describe_split(n_train: int, n_val: int) -> str:
+    """What the corrected images are used for, and how far the validation IoU can be trusted."""
+    if n_val == 0:
+        return (
+            f"{n_train} corrected images, all to train on. A validation subset is kept apart "
+            f"from {images_for_validation()} corrected images on; until then each run keeps "
+            "its last epoch and becomes the active model (no validation IoU to compare)."
+        )
+    trust = "a rough guide" if n_val < 20 else "fair" if n_val < 50 else "reliable"
+    return (
+        f"{n_train + n_val} corrected images: {n_train} to train on, {n_val} to validate "
+        f"(the best epoch is kept; a validation IoU on {n_val} images is {trust})."
+    )

@@ -126,14 +126,8 @@ def plan_split(
     """What :func:`training_selection` would choose now, without saving anything."""
     corrected = project.corrected()
     names = {e.stem for e in corrected}
-    kept = project.val_stems
-    project.val_stems = [s for s in kept if s in names]
-    try:
-        train, val = project.split(val_fraction, seed, corrected)
-    finally:
-        project.val_stems = kept
-    if not recipe.validation_trusted(len(val)):
-        train, val = corrected, []
+    fixed = [s for s in project.val_stems if s in names]
+    train, val = recipe.keep_validation(*project.split(val_fraction, seed, corrected, fixed))
     return [e.stem for e in train], [e.stem for e in val]
 
 

@@ -112,8 +112,8 @@ class EstimateLabel(QLabel):
         schedule, n_val, budget = self._plan
         if schedule is None:
             return
-        seconds = schedule.samples / est.images_per_second + schedule.epochs * n_val / (
-            3 * est.images_per_second
+        seconds = estimate.run_seconds(
+            est.images_per_second, schedule.samples, schedule.epochs, n_val
         )
         if budget > 0 and seconds > budget:
             fit = max(1, int(schedule.epochs * budget / seconds))

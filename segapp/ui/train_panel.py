@@ -39,22 +39,6 @@ CONTROLS_WIDTH = 340  # the settings column; the curves take the rest
 MIN_IMAGES = 2
 
 
-def describe_split(n_train: int, n_val: int) -> str:
-    """What the corrected images are used for, and how far the validation IoU can be trusted."""
-    if n_val == 0:
-        need = recipe.images_for_validation()
-        return (
-            f"{n_train} corrected images, all to train on. A validation subset is kept apart "
-            f"from {need} corrected images on; until then each run keeps its last epoch and "
-            "becomes the active model (no validation IoU to compare)."
-        )
-    trust = "a rough guide" if n_val < 20 else "fair" if n_val < 50 else "reliable"
-    return (
-        f"{n_train + n_val} corrected images: {n_train} to train on, {n_val} to validate "
-        f"(the best epoch is kept; a validation IoU on {n_val} images is {trust})."
-    )
-
-
 class TrainPanel(QWidget):
     activeModelChanged = Signal(str)  # checkpoint folder of the new active version
     versionsChanged = Signal()  # a version was added (or the active one changed)
@@ -180,7 +164,7 @@ class TrainPanel(QWidget):
                     "(a proposal you fixed and saved counts) to train."
                 )
             else:
-                self.data_label.setText(describe_split(len(train), len(val)))
+                self.data_label.setText(recipe.describe_split(len(train), len(val)))
         self._update_buttons()
         self._estimate_timer.start()
 
@@ -223,9 +207,10 @@ class TrainPanel(QWidget):
         if self.plots is not None and not self.process.running:
             self.plots.set_epochs(self.planned_epochs())
 
-    def plan(self, settings: dict) -> recipe.Schedule | None:
-        """The schedule a run with these settings would get (None below 1 training image)."""
-        n_train = self._split_counts[0]
+    def plan(self, settings: dict, n_train: int | None = None) -> recipe.Schedule | None:
+        """The schedule a run with these settings would get on ``n_train`` images (default:
+        the last refresh's count); None below 1 training image."""
+        n_train = self._split_counts[0] if n_train is None else n_train
         if n_train < 1:
             return None
         return recipe.plan_schedule(n_train, settings["batch_size"], settings["epochs"])
@@ -266,8 +251,7 @@ class TrainPanel(QWidget):
             return False
         self.val_stems = val
         self.run_project = project
-        schedule = recipe.plan_schedule(len(train), settings["batch_size"], settings["epochs"])
-        self._epochs = schedule.epochs
+        self._epochs = self.plan(settings, len(train)).epochs
         plots = self.ensure_plots()
         plots.clear()
         plots.set_epochs(self._epochs)

@@ -6,11 +6,11 @@ import json
 
 import pytest
 import torch
-from conftest import make_dataset
+from conftest import make_dataset, tiny_train_config
 
 from segapp.core.project import Project
 from segapp.ml import semi
-from segapp.ml.train import TrainConfig, train
+from segapp.ml.train import train
 
 
 def test_binary_pseudo_labels_keep_only_confident_pixels():
@@ -71,18 +71,7 @@ def project_spec():
 
 def test_training_with_unlabeled_images(tmp_path, monkeypatch):
     data = make_dataset(tmp_path / "d", n=12, height=32, width=32, masks=6)
-    cfg = TrainConfig(
-        data=str(data),
-        out=str(tmp_path / "run"),
-        model="unet-small",
-        epochs=3,
-        size=32,
-        batch_size=4,
-        lr=3e-3,
-        device="cpu",
-        time_budget=0,
-        unlabeled=100,
-    )
+    cfg = tiny_train_config(tmp_path, data, epochs=3, augment="medium", unlabeled=100)
     calls = []
     real = semi.pseudo_label_loss
 

@@ -8,28 +8,15 @@ import math
 import cv2
 import numpy as np
 import pytest
-from conftest import make_dataset
+from conftest import make_dataset, tiny_train_config
 
 from segapp.ml.checkpoint import load_checkpoint
 from segapp.ml.data import DataError
-from segapp.ml.train import TrainConfig, TrainingError, train
+from segapp.ml.train import TrainingError, train
 
 
 def _config(tmp_path, data, **kw):
-    base = dict(
-        data=str(data),
-        out=str(tmp_path / "run"),
-        model="unet-small",
-        epochs=2,
-        size=32,
-        batch_size=4,
-        lr=3e-3,
-        device="cpu",
-        augment="light",
-        time_budget=0,  # no cut on a slow machine: the tests count epochs
-    )
-    base.update(kw)
-    return TrainConfig(**base)
+    return tiny_train_config(tmp_path, data, **kw)
 
 
 def test_train_writes_best_checkpoint_and_metrics(tmp_path):
@@ -99,7 +86,7 @@ def test_valid_convolutions_with_crops_and_weighted_loss(tmp_path):
         return real(ref, *a, depth=2, base_channels=4, **kw)
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("segapp.ml.train.load_model", small)
+        mp.setattr("segapp.ml.train_setup.load_model", small)
         metrics = list(train(cfg))
     assert np.isfinite(metrics[0].train_loss)
     assert load_checkpoint(tmp_path / "run").spec.padding == "valid"

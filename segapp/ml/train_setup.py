@@ -1,0 +1,205 @@
+"""Setting up a training run: which images train and validate, the data loaders, the model,
+the optimizer and the step schedule (``prepare`` -> ``Run``)."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from segapp.core.project import Project
+from segapp.ml import distributed as dist
+from segapp.ml import recipe, semi
+from segapp.ml.checkpoint import load_model
+from segapp.ml.data import DataError, SegDataset, load_pairs
+from segapp.ml.finetune import (
+    PlannedLR,
+    channels_last,
+    freeze_early_layers,
+    frozen_batchnorms,
+    param_groups,
+)
+from segapp.ml.losses import make_loss
+from segapp.ml.train_config import TrainConfig, TrainingError
+
+log = logging.getLogger(__name__)
+
+
+def select_entries(project: Project, config: TrainConfig):
+    pool = project.labeled()
+    skipped = len(project.entries) - len(pool)  # images without masks
+    if config.images is not None:  # a chosen list: only its images without masks count
+        wanted = set(config.images) | set(config.val_images or [])
+        pool = [e for e in pool if e.stem in wanted]
+        skipped = len(wanted & {e.stem for e in project.entries}) - len(pool)
+    if not project.entries:
+        raise DataError(f"{project.images_dir}: no images (PNG/JPEG/TIFF/BMP) found")
+    if not pool:
+        raise DataError(
+            f"{project.root}: {len(project.entries)} images but none has a mask in "
+            f"{project.masks_dir} (masks pair with images by file stem)"
+        )
+    train_e, val_e = project.split(
+        config.val_fraction, config.seed, pool, config.val_images or None
+    )
+    if not config.val_images:  # a subset given on purpose is kept, however small
+        train_e, val_e = recipe.keep_validation(train_e, val_e)
+    if not train_e:
+        raise DataError("every labeled image is in the validation set; label more images")
+    return train_e, val_e, skipped
+
+
+@dataclass
+class Run:
+    """What the epochs of one run share (built by ``prepare``)."""
+
+    model: torch.nn.Module
+    ddp_model: torch.nn.Module
+    spec: Any
+    pairs_train: list
+    pairs_val: list
+    loader_train: Any
+    loader_val: Any
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    lr_plan: PlannedLR  # the time budget shortens a run through lr_plan.total
+    schedule: recipe.Schedule
+    loss_fn: Callable
+    amp_dtype: Any
+    scaler: Any
+    weighted: bool
+    frozen_bn: list
+    meta: dict[str, Any]
+    unlabeled: Iterator | None = None  # endless batches of unlabeled images (semi.py)
+
+
+def prepare(config: TrainConfig, ctx: dist.Context) -> Run:
+    """Data, model, optimizer and step schedule of a run."""
+    device = ctx.device
+    project = Project.open(config.data)
+    classes = 1 if project.is_binary else project.num_classes
+    train_e, val_e, skipped = select_entries(project, config)
+    if ctx.is_main and skipped:
+        log.info("skipped %d images without masks", skipped)
+
+    overrides = {"encoder_weights": config.encoder_weights} if config.encoder_weights else {}
+    loaded = load_model(config.model, "cpu", classes=classes, **overrides)
+    spec = loaded.spec
+    if spec.classes != classes:
+        raise TrainingError(
+            f"{config.model} predicts {spec.out_classes} classes but {config.data} has "
+            f"{project.num_classes}; start from a preset instead"
+        )
+    model = loaded.model
+    in_size = model.valid_input_size(config.size)
+    out_size = model.output_size(in_size)
+
+    pairs_train = load_pairs(project, train_e, spec.in_channels, in_size, config.resize_mode)
+    pairs_val = load_pairs(project, val_e, spec.in_channels, in_size, config.resize_mode)
+    if ctx.is_main and project.rescaled_masks:
+        log.info(
+            "%d masks were scaled to their image's size (same aspect ratio, other resolution)",
+            len(project.rescaled_masks),
+        )
+    schedule = recipe.plan_schedule(
+        len(pairs_train), config.batch_size, config.epochs, config.repeats, config.steps
+    )
+    if ctx.world_size > 1:  # each rank takes its share of every epoch
+        schedule = dataclasses.replace(
+            schedule, steps_per_epoch=max(1, schedule.steps_per_epoch // ctx.world_size)
+        )
+    weighted = config.loss == "weighted-ce"
+    ds_train = SegDataset(
+        pairs_train,
+        spec,
+        in_size,
+        out_size,
+        config.augment,
+        config.resize_mode,
+        True,
+        weighted,
+        schedule.repeats,
+    )
+    ds_val = SegDataset(
+        pairs_val, spec, in_size, out_size, "none", config.resize_mode, False, weighted
+    )
+    loader_train = dist.loader(
+        ds_train, schedule.batch_size, True, config.workers, ctx, config.seed
+    )
+    loader_val = dist.loader(ds_val, schedule.batch_size, False, config.workers, ctx, config.seed)
+
+    if channels_last(device):
+        model = model.to(memory_format=torch.channels_last)
+    model = model.to(device)
+    frozen_params = (
+        freeze_early_layers(model, spec, config.freeze_encoder_stride)
+        if config.freeze_encoder_stride
+        else 0
+    )
+    optimizer = torch.optim.AdamW(
+        param_groups(model, config.lr, config.encoder_lr_scale), weight_decay=1e-4
+    )
+    lr_plan = PlannedLR(schedule.total_steps, schedule.warmup_steps)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_plan)
+    amp_dtype = None
+    if device.type == "cuda" and config.amp:
+        amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    meta = {
+        "train": config.to_dict(),
+        "base_model": config.model,
+        "images": [p.stem for p in pairs_train],
+        "val_images": [p.stem for p in pairs_val],
+        "skipped_without_mask": skipped,
+        "rescaled_masks": len(project.rescaled_masks),
+        "world_size": ctx.world_size,
+        "schedule": dataclasses.asdict(schedule),
+        "frozen_parameters": frozen_params,
+    }
+    frozen = frozen_batchnorms(model, spec) if config.freeze_encoder_bn else []
+    unlabeled = unlabeled_batches(project, config, spec, in_size, pairs_train + pairs_val, schedule)
+    meta["unlabeled_images"] = unlabeled[1]
+    return Run(
+        model=model,
+        ddp_model=ctx.wrap(model),
+        spec=spec,
+        pairs_train=pairs_train,
+        pairs_val=pairs_val,
+        loader_train=loader_train,
+        loader_val=loader_val,
+        optimizer=optimizer,
+        scheduler=scheduler,
+        lr_plan=lr_plan,
+        schedule=schedule,
+        loss_fn=make_loss(config.loss, spec.classes),
+        amp_dtype=amp_dtype,
+        scaler=torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16),
+        weighted=weighted,
+        frozen_bn=frozen,
+        meta=meta,
+        unlabeled=unlabeled[0],
+    )
+
+
+def unlabeled_batches(project, config: TrainConfig, spec, in_size: int, pairs, schedule):
+    """(endless batches of unlabeled images, their count), or (None, 0) when off."""
+    if config.unlabeled <= 0:
+        return None, 0
+    if config.resize_mode != "resize":
+        log.warning("learning from unlabeled images needs --resize-mode resize; skipped")
+        return None, 0
+    exclude = {p.stem for p in pairs}
+    entries = semi.unlabeled_entries(project, exclude, config.unlabeled, config.seed)
+    images = semi.load_unlabeled(project, entries, spec.in_channels, in_size)
+    batch = max(1, schedule.batch_size // 2)
+    if len(images) < batch:
+        log.info("%d unlabeled images: too few to learn from", len(images))
+        return None, 0
+    loader = torch.utils.data.DataLoader(
+        semi.UnlabeledDataset(images, spec), batch_size=batch, shuffle=True, drop_last=True
+    )
+    log.info("learning from %d unlabeled images too (confident pseudo-labels)", len(images))
+    return semi.endless(loader), len(images)
