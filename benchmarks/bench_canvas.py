@@ -25,7 +25,7 @@ from PySide6.QtGui import QMouseEvent, QWheelEvent  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from segapp.core.document import MaskDocument  # noqa: E402
-from segapp.ui.canvas import Canvas  # noqa: E402
+from segapp.ui.canvas.canvas import Canvas  # noqa: E402
 
 
 class PaintCounter(QObject):

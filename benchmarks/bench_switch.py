@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 from PySide6.QtCore import QCoreApplication
 
-from segapp.ui.session import LabelSession
+from segapp.ui.labeling.session import LabelSession
 
 
 def _write_images(folder: Path, size: int, count: int) -> None:

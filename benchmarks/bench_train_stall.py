@@ -84,7 +84,7 @@ def main() -> None:
         win = MainWindow(settings=QSettings(str(Path(tmp) / "s.ini"), QSettings.Format.IniFormat))
         win.session.confirm = lambda title, text: True
         if getattr(win, "training", None) is None:
-            from segapp.ui.train_dock import install_training
+            from segapp.ui.training.dock import install_training
 
             win.training = install_training(win)
         win.resize(1400, 900)

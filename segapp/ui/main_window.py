@@ -19,13 +19,13 @@ from PySide6.QtWidgets import (
 )
 
 from segapp.ml.registry import ModelError
-from segapp.ui.autosave import Autosaver
-from segapp.ui.canvas import Canvas
-from segapp.ui.class_panel import ClassPanel
-from segapp.ui.image_list import ImageListPanel
-from segapp.ui.model_panel import ModelPanel, read_model_folder
-from segapp.ui.propose_worker import ProposeEngine
-from segapp.ui.session import LabelSession
+from segapp.ui.canvas.canvas import Canvas
+from segapp.ui.labeling.autosave import Autosaver
+from segapp.ui.labeling.class_panel import ClassPanel
+from segapp.ui.labeling.image_list import ImageListPanel
+from segapp.ui.labeling.model_panel import ModelPanel, read_model_folder
+from segapp.ui.labeling.propose_worker import ProposeEngine
+from segapp.ui.labeling.session import LabelSession
 from segapp.ui.welcome import WelcomePage
 
 log = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ class MainWindow(QMainWindow):
 
         self.actions_by_name = build_actions(self)
         self._connect()
-        from segapp.ui.train_dock import install_training
+        from segapp.ui.training.dock import install_training
 
         self.training = install_training(self)  # Model > Train…: the Train / Versions dock
         self._on_project(None)

@@ -13,7 +13,7 @@ from PySide6.QtCore import QPointF, Qt
 from qt_helpers import disk_labels, drag, key, tiny_checkpoint, wait_proposal
 
 from segapp.core.imageio import WriteError
-from segapp.ui.image_list import StatusRole
+from segapp.ui.labeling.image_list import StatusRole
 
 make_window = qt_helpers.make_window  # the window fixture
 

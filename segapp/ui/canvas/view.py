@@ -1,7 +1,7 @@
 """``PanZoomView``: the canvas's navigation — zoom around a point, fit, 1:1 and panning.
 
 The wheel zooms around the cursor; the middle button, or the left button while Space is
-held, drags the view. :class:`~segapp.ui.canvas.Canvas` adds the editing on top.
+held, drags the view. :class:`~segapp.ui.canvas.canvas.Canvas` adds the editing on top.
 """
 
 from __future__ import annotations

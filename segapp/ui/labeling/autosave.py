@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, QTimer
 
 if TYPE_CHECKING:
-    from segapp.ui.session import LabelSession
+    from segapp.ui.labeling.session import LabelSession
 
 AUTOSAVE_MS = 1500
 

@@ -182,7 +182,7 @@ class VersionsPanel(QWidget):
 
     def compare(self) -> None:
         """Open the comparison of the selected version with the active one (or the next)."""
-        from segapp.ui.compare_dialog import CompareDialog
+        from segapp.ui.training.compare_dialog import CompareDialog
 
         name = self.selected()
         current = self.image_provider() if self.image_provider else None

@@ -6,8 +6,8 @@ import numpy as np
 from conftest import make_dataset
 
 from segapp.core.imageio import read_image
-from segapp.ui.prefetch import ImagePrefetcher
-from segapp.ui.session import LabelSession
+from segapp.ui.labeling.prefetch import ImagePrefetcher
+from segapp.ui.labeling.session import LabelSession
 
 
 def test_take_returns_the_decoded_image_once(tmp_path):

@@ -25,7 +25,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QListView, QVBoxLayout, QWidget
 
-from segapp.ui.session import LabelSession
+from segapp.ui.labeling.session import LabelSession
 
 log = logging.getLogger(__name__)
 

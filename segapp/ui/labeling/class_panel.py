@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from segapp.core.project import DEFAULT_COLORS
-from segapp.ui.session import LabelSession
+from segapp.ui.labeling.session import LabelSession
 
 
 class ClassPanel(QGroupBox):

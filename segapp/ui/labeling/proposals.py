@@ -1,4 +1,4 @@
-"""Model proposals of a :class:`~segapp.ui.session.LabelSession` (one image, or all unlabeled).
+"""Model proposals of a :class:`~segapp.ui.labeling.session.LabelSession` (one image or all).
 
 Never silently overwrite corrected work: proposing over a corrected mask (or over hand edits)
 asks ``session.confirm`` first; a proposal is one undoable step; "propose all" only writes
@@ -16,11 +16,11 @@ import numpy as np
 
 from segapp.core.imageio import ImageReadError, WriteError
 from segapp.ml.versions import proposal_iou
-from segapp.ui.model_panel import NO_TRAINED_MODEL, is_trained_ref
-from segapp.ui.propose_worker import ProposeRequest, ml_labels
+from segapp.ui.labeling.model_panel import NO_TRAINED_MODEL, is_trained_ref
+from segapp.ui.labeling.propose_worker import ProposeRequest, ml_labels
 
 if TYPE_CHECKING:
-    from segapp.ui.session import DocState
+    from segapp.ui.labeling.session import DocState
 
 log = logging.getLogger(__name__)
 

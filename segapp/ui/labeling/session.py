@@ -26,9 +26,9 @@ from PySide6.QtCore import QObject, Signal
 from segapp.core.document import MaskDocument
 from segapp.core.imageio import ImageReadError, SegappError, WriteError
 from segapp.core.project import ClassInfo, ImageEntry, Project
-from segapp.ui.prefetch import ImagePrefetcher
-from segapp.ui.proposals import ProposalsMixin
-from segapp.ui.propose_worker import ProposeEngine
+from segapp.ui.labeling.prefetch import ImagePrefetcher
+from segapp.ui.labeling.proposals import ProposalsMixin
+from segapp.ui.labeling.propose_worker import ProposeEngine
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Graphics items of the :class:`~segapp.ui.canvas.Canvas`: image, label overlay, brush cursor.
+"""Graphics items of the :class:`~segapp.ui.canvas.canvas.Canvas`: image, mask overlay, cursor.
 
 Every item paints only the part of itself that Qt asks for (``option.exposedRect``), so a
 repaint costs the size of the repainted region on screen, never the size of the image.

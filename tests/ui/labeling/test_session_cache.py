@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from conftest import make_dataset
 
-from segapp.ui import session as session_mod
-from segapp.ui.session import LabelSession
+from segapp.ui.labeling import session as session_mod
+from segapp.ui.labeling.session import LabelSession
 
 
 def test_byte_budget_drops_saved_documents_never_unsaved_ones(qtbot, tmp_path, monkeypatch):

@@ -28,10 +28,10 @@ from PySide6.QtWidgets import (
 
 from segapp.core.project import Project
 from segapp.ml import estimate, recipe, versions
-from segapp.ui import promotion
-from segapp.ui.train_estimate import EstimateLabel
-from segapp.ui.train_form import TrainForm
-from segapp.ui.train_process import TrainProcess
+from segapp.ui.training import promotion
+from segapp.ui.training.estimate import EstimateLabel
+from segapp.ui.training.form import TrainForm
+from segapp.ui.training.process import TrainProcess
 
 log = logging.getLogger(__name__)
 
@@ -175,7 +175,7 @@ class TrainPanel(QWidget):
     # ------------------------------------------------------------------ plots
     def ensure_plots(self):
         if self.plots is None:
-            from segapp.ui.train_plots import TrainPlots
+            from segapp.ui.training.plots import TrainPlots
 
             self.plots = TrainPlots()
             self.plots.set_epochs(self.planned_epochs())

@@ -1,4 +1,4 @@
-"""Canvas: painting with the mouse edits the document; the overlay follows (segapp.ui.canvas)."""
+"""Canvas: painting with the mouse edits the document; the overlay follows (ui/canvas/)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from PySide6.QtGui import QColor, QImage, QWheelEvent
 from PySide6.QtWidgets import QApplication
 
 from segapp.core.document import MaskDocument
-from segapp.ui.canvas import Canvas
+from segapp.ui.canvas.canvas import Canvas
 
 RED, GREEN = (255, 0, 0), (0, 255, 0)
 LEFT, NOMOD = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier

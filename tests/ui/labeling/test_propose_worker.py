@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from qt_helpers import tiny_checkpoint
 
-from segapp.ui.propose_worker import ProposeEngine, ProposeRequest, _Worker, ml_labels
+from segapp.ui.labeling.propose_worker import ProposeEngine, ProposeRequest, _Worker, ml_labels
 
 
 def test_window_modules_do_not_import_torch():

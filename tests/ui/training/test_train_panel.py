@@ -16,8 +16,8 @@ from PySide6.QtCore import Qt
 from segapp.core.project import Project
 from segapp.ml import versions
 from segapp.ml.registry import DEFAULT_PRESET
-from segapp.ui.train_panel import TrainPanel
-from segapp.ui.train_process import TrainProcess
+from segapp.ui.training.panel import TrainPanel
+from segapp.ui.training.process import TrainProcess
 
 make_window = qt_helpers.make_window  # the window fixture
 
@@ -176,7 +176,7 @@ def test_estimate_from_an_earlier_version(qtbot, panel, project):
 
 def test_losses_listed_in_the_form_are_the_engines():
     from segapp.ml.losses import LOSSES
-    from segapp.ui.train_form import LOSSES as FORM_LOSSES
+    from segapp.ui.training.form import LOSSES as FORM_LOSSES
 
     assert set(FORM_LOSSES) == set(LOSSES)
 
@@ -196,7 +196,7 @@ def test_window_dir_is_importable_without_torch():
     import subprocess
 
     code = (
-        "import sys; import segapp.ui.train_panel, segapp.ui.versions_panel; "
+        "import sys; import segapp.ui.training.panel, segapp.ui.training.versions_panel; "
         "print('torch' in sys.modules, 'pyqtgraph' in sys.modules)"
     )
     out = subprocess.run(
@@ -204,7 +204,7 @@ def test_window_dir_is_importable_without_torch():
         capture_output=True,
         text=True,
         check=True,
-        cwd=Path(__file__).resolve().parents[2],
+        cwd=Path(__file__).resolve().parents[3],
     )
     assert out.stdout.split() == ["False", "False"]
 

@@ -8,7 +8,7 @@ from PySide6.QtCore import Qt
 
 from segapp.core.project import Project
 from segapp.ml import versions
-from segapp.ui.versions_panel import COLUMNS, VersionsPanel
+from segapp.ui.training.versions_panel import COLUMNS, VersionsPanel
 
 
 def _save_version(project: Project, name: str, seed: int, base: str = "unet-small") -> None:

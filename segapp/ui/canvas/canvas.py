@@ -1,6 +1,6 @@
 """``Canvas``: the image with its label overlay, where a person paints the mask.
 
-A :class:`QGraphicsView` over three kinds of items (see :mod:`segapp.ui.canvas_items`):
+A :class:`QGraphicsView` over three kinds of items (see :mod:`segapp.ui.canvas.items`):
 the image, the overlay of the :class:`~segapp.core.document.MaskDocument`'s labels, and
 the tool previews (brush circle, polygon / lasso path). The canvas never holds mask data
 of its own: tools call the document, and the document reports each change with its
@@ -47,9 +47,9 @@ from PySide6.QtWidgets import (
 from shiboken6 import isValid
 
 from segapp.core.document import MaskDocument
-from segapp.ui.canvas_items import BrushCursorItem, ImageItem, LabelOverlayItem, Rect
-from segapp.ui.canvas_polygon import PolygonTool
-from segapp.ui.canvas_view import PanZoomView
+from segapp.ui.canvas.items import BrushCursorItem, ImageItem, LabelOverlayItem, Rect
+from segapp.ui.canvas.polygon import PolygonTool
+from segapp.ui.canvas.view import PanZoomView
 
 log = logging.getLogger(__name__)
 

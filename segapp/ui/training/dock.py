@@ -18,8 +18,8 @@ from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QDockWidget, QTabWidget, QToolBar
 
 from segapp.ml import versions
-from segapp.ui.train_panel import TrainPanel
-from segapp.ui.versions_panel import VersionsPanel
+from segapp.ui.training.panel import TrainPanel
+from segapp.ui.training.versions_panel import VersionsPanel
 
 if TYPE_CHECKING:
     from segapp.ui.main_window import MainWindow

@@ -1,0 +1,1 @@
+"""The image canvas: the ``QGraphicsView``, its items, navigation and polygon/lasso input."""

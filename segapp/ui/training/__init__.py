@@ -1,0 +1,1 @@
+"""Training: the Train panel (form, plots, process, estimate), versions, compare, promotion."""
