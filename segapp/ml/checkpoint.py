@@ -8,7 +8,6 @@ file is read with ``torch.load(weights_only=True)`` at most.
 from __future__ import annotations
 
 import json
-import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,9 @@ from typing import Any
 import torch
 
 from segapp.core.imageio import write_bytes_atomic
-from segapp.ml.registry import PRESETS, ModelError, ModelSpec, create_model, preset_spec
+from segapp.ml.registry import PRESETS, create_model, preset_spec
+from segapp.ml.spec import ModelError, ModelSpec
+from segapp.ml.weights_file import read_state_dict
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -88,35 +89,6 @@ def load_weights(model: torch.nn.Module, path: str | Path) -> None:
             f"(missing {len(missing)} e.g. {missing[:3]}, unexpected {len(unexpected)} "
             f"e.g. {unexpected[:3]}); was it trained with another model preset?"
         )
-
-
-def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
-    """Tensors of a ``.safetensors`` file, or of a ``.pt``/``.pth`` without unpickling code."""
-    path = Path(path)
-    if not path.exists():
-        raise ModelError(f"{path}: weights file not found")
-    if path.suffix == ".safetensors":
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
-
-        try:
-            return load_file(str(path))
-        except (SafetensorError, OSError, ValueError) as e:
-            raise ModelError(f"{path}: corrupt or truncated safetensors file ({e})") from e
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as e:
-        raise ModelError(
-            f"{path}: refused to load: the file contains pickled Python objects, not only "
-            "weights, and loading it could run code; convert it to .safetensors"
-        ) from e
-    except (RuntimeError, EOFError, OSError, ValueError) as e:
-        raise ModelError(f"{path}: not a readable weights file ({e})") from e
-    if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
-        obj = obj["state_dict"]
-    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise ModelError(f"{path}: holds no state dict of tensors")
-    return obj
 
 
 def load_model(

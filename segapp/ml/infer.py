@@ -19,7 +19,7 @@ import torch
 from segapp.ml.checkpoint import LoadedModel
 from segapp.ml.device import describe_device, empty_cache, is_out_of_memory
 from segapp.ml.preprocess import to_model_input
-from segapp.ml.registry import ModelError, ModelSpec
+from segapp.ml.spec import ModelError, ModelSpec
 
 log = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from segapp.ml.registry import ModelSpec
+from segapp.ml.spec import ModelSpec
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 
 from segapp.core.imageio import to_rgb, to_uint8
-from segapp.ml.registry import ModelSpec
+from segapp.ml.spec import ModelSpec
 
 
 def input_stats(spec: ModelSpec) -> tuple[np.ndarray, np.ndarray]:

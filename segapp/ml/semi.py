@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from segapp.core.imageio import SegappError
 from segapp.core.project import ImageEntry, Project
 from segapp.ml.preprocess import match_channels, normalize
-from segapp.ml.registry import ModelSpec
+from segapp.ml.spec import ModelSpec
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from segapp.ml.registry import ModelError, ModelSpec
+from segapp.ml.spec import ModelError, ModelSpec
 
 
 def _activation(spec: ModelSpec) -> nn.Module:

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from segapp.ml.registry import ModelError
+from segapp.ml.spec import ModelError
 from segapp.ui.canvas.canvas import Canvas
 from segapp.ui.labeling.autosave import Autosaver
 from segapp.ui.labeling.class_panel import ClassPanel

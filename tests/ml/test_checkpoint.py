@@ -7,8 +7,10 @@ import pickle
 import pytest
 import torch
 
-from segapp.ml.checkpoint import load_checkpoint, load_model, read_state_dict, save_checkpoint
-from segapp.ml.registry import PRESETS, ModelError, create_model, preset_spec
+from segapp.ml.checkpoint import load_checkpoint, load_model, save_checkpoint
+from segapp.ml.registry import PRESETS, create_model, preset_spec
+from segapp.ml.spec import ModelError
+from segapp.ml.weights_file import read_state_dict
 
 SMALL = {"base_channels": 4}
 

@@ -20,7 +20,8 @@ from segapp.ml.pretrained import (
     lite_imagenet_state_dict,
     lukemelas_to_timm,
 )
-from segapp.ml.registry import ModelError, ModelSpec, count_parameters, create_model, preset_spec
+from segapp.ml.registry import count_parameters, create_model, preset_spec
+from segapp.ml.spec import ModelError, ModelSpec
 
 EGYPTIAN_CAT = 285
 

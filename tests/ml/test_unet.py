@@ -8,7 +8,8 @@ import pytest
 import torch
 from torch import nn
 
-from segapp.ml.registry import PRESETS, ModelError, ModelSpec, create_model, preset_spec
+from segapp.ml.registry import PRESETS, create_model, preset_spec
+from segapp.ml.spec import ModelError, ModelSpec
 from segapp.ml.unet import DoubleConv, UNet, UNetPlusPlus
 
 CUSTOM_PRESETS = [name for name, (_, spec) in PRESETS.items() if spec.arch in ("unet", "unetpp")]

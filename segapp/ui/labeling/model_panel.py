@@ -25,7 +25,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from segapp.ml.registry import PRESETS, ModelError, ModelSpec
+from segapp.ml.registry import PRESETS
+from segapp.ml.spec import ModelError, ModelSpec
 
 log = logging.getLogger(__name__)
 

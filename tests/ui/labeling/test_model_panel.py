@@ -15,7 +15,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog
 from qt_helpers import key, tiny_checkpoint, wait_proposal
 
-from segapp.ml.registry import PRESETS, ModelError
+from segapp.ml.registry import PRESETS
+from segapp.ml.spec import ModelError
 from segapp.ui.labeling.model_panel import FIRST_ROUND_IMAGES, NO_TRAINED_MODEL, read_model_folder
 
 make_window = qt_helpers.make_window  # the window fixture
