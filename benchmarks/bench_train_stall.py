@@ -83,10 +83,6 @@ def main() -> None:
         make_pairs(root, args.images, 2 * args.size)
         win = MainWindow(settings=QSettings(str(Path(tmp) / "s.ini"), QSettings.Format.IniFormat))
         win.session.confirm = lambda title, text: True
-        if getattr(win, "training", None) is None:
-            from segapp.ui.training.dock import install_training
-
-            win.training = install_training(win)
         win.resize(1400, 900)
         win.show()
         win.open_path(root)

@@ -281,7 +281,20 @@ def cmd_demo(args) -> int:
     from segapp.demo import run_headless_demo
 
     if not args.headless:
-        from segapp.cli.main import _open_window
-
-        return _open_window(["demo"])
+        return open_window(["-v"] * args.verbose + ["--demo"])
     return run_headless_demo()
+
+
+def cmd_open(args) -> int:
+    """``segapp open PATH``: the window on PATH, whatever its name (even ``models`` or ``demo``)."""
+    return open_window(["-v"] * args.verbose + ["--", args.path])
+
+
+def open_window(argv: list[str]) -> int:
+    """The labeling window (``segapp [-v] [--demo] [PATH]``); one line if Qt is unavailable."""
+    try:
+        from segapp.ui.app import run_app
+    except ImportError as e:
+        print(f"segapp: the window is not available ({e}); try 'segapp --help'", file=sys.stderr)
+        return 2
+    return run_app(argv)

@@ -11,7 +11,7 @@ import sys
 
 from segapp.core.imageio import SegappError
 
-COMMANDS = ("train", "predict", "evaluate", "models", "demo")
+COMMANDS = ("train", "predict", "evaluate", "models", "demo", "open")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -143,12 +143,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="no window: propose masks on the demo images and print scores",
     )
+    o = sub.add_parser("open", help="open the window on PATH (also a folder named like a command)")
+    o.add_argument("path", help="a folder of images, images/ + masks/, or a project")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or (argv[0] not in COMMANDS and not argv[0].startswith("-")):
+    if _names_no_command(argv):  # segapp [-v] [PATH]
         return _open_window(argv)
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -158,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
     )
     if args.command is None:
-        return _open_window([])
+        return _open_window(["-v"] * args.verbose)
     try:
         from segapp.cli import commands
 
@@ -171,13 +173,16 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def _names_no_command(argv: list[str]) -> bool:
+    """True when the first word after ``-v`` is neither a command nor another option."""
+    words = [a for a in argv if a not in ("-v", "--verbose")]
+    return not words or (words[0] not in COMMANDS and not words[0].startswith("-"))
+
+
 def _open_window(argv: list[str]) -> int:
-    try:
-        from segapp.ui.app import run_app
-    except ImportError as e:
-        print(f"segapp: the window is not available ({e}); try 'segapp --help'", file=sys.stderr)
-        return 2
-    return run_app(argv)
+    from segapp.cli.commands import open_window
+
+    return open_window(argv)
 
 
 if __name__ == "__main__":

@@ -1,16 +1,55 @@
-"""Menus, toolbar and keyboard shortcuts of the main window (one table, no logic)."""
+"""Menus, toolbar and keyboard shortcuts of the main window (one table, no logic).
+
+The window passes itself as an :class:`ActionHost`: what the menus call, nothing more, so
+this module never imports ``main_window`` back.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import QLabel, QSlider, QSpinBox, QToolBar
+from PySide6.QtWidgets import QLabel, QMenuBar, QSlider, QSpinBox, QToolBar
 
 if TYPE_CHECKING:
-    from segapp.ui.main_window import MainWindow
+    from segapp.ui.canvas.canvas import Canvas
+    from segapp.ui.labeling.image_list import ImageListPanel
+    from segapp.ui.labeling.session import LabelSession
+
+
+class ActionHost(Protocol):
+    """What the actions need from the window (a QMainWindow with these handlers)."""
+
+    session: LabelSession
+    canvas: Canvas
+    image_list: ImageListPanel
+
+    def menuBar(self) -> QMenuBar: ...
+    def addAction(self, action: QAction) -> None: ...
+    def addToolBar(self, toolbar: QToolBar) -> None: ...
+    def close(self) -> bool: ...
+    def ask_open_folder(self) -> None: ...
+    def ask_open_project(self) -> None: ...
+    def ask_new_project(self) -> None: ...
+    def ask_open_model(self) -> None: ...
+    def open_demo(self) -> bool: ...
+    def propose(self) -> None: ...
+    def propose_all(self) -> None: ...
+    def pick_class(self, index: int) -> None: ...
+    def cleanup(self, op: str) -> None: ...
+
+
+@dataclass
+class Toolbar:
+    """The tools toolbar and the two controls on it the window reads."""
+
+    bar: QToolBar
+    opacity_slider: QSlider
+    islands_spin: QSpinBox
+
 
 TOOLS = [("brush", "Brush", "B"), ("eraser", "Eraser", "E"), ("fill", "Fill", "F")]
 TOOLS += [("polygon", "Polygon", "P")]
@@ -24,12 +63,15 @@ def _slider(lo: int, hi: int, value: int, width: int = 90) -> QSlider:
     return s
 
 
-def build_actions(win: MainWindow) -> dict[str, QAction]:
-    """Create every action of ``win``; returns them by name."""
-    s, c = win.session, win.canvas
-    acts: dict[str, QAction] = {}
+class _Actions:
+    """Creates the window's QActions (shortcut, tip, slot) and keeps them by name."""
 
-    def act(
+    def __init__(self, win: ActionHost) -> None:
+        self.win = win
+        self.by_name: dict[str, QAction] = {}
+
+    def __call__(
+        self,
         name: str,
         text: str,
         slot: Callable,
@@ -37,7 +79,7 @@ def build_actions(win: MainWindow) -> dict[str, QAction]:
         tip: str = "",
         checkable: bool = False,
     ) -> QAction:
-        a = QAction(text, win)
+        a = QAction(text, self.win)
         if keys is not None:
             seqs = keys if isinstance(keys, list) else [keys]
             a.setShortcuts([QKeySequence(k) for k in seqs])
@@ -46,12 +88,22 @@ def build_actions(win: MainWindow) -> dict[str, QAction]:
             a.setToolTip(tip)
         a.setCheckable(checkable)
         (a.toggled if checkable else a.triggered).connect(slot)
-        win.addAction(a)
-        acts[name] = a
+        self.win.addAction(a)
+        self.by_name[name] = a
         return a
 
-    mb = win.menuBar()
-    m = mb.addMenu("&File")
+
+def build_actions(win: ActionHost) -> dict[str, QAction]:
+    """Create every action of ``win`` and its menus; returns the actions by name."""
+    act = _Actions(win)
+    for menu in (_file, _edit, _tools, _mask, _view, _model, _go):
+        menu(win, act)
+    return act.by_name
+
+
+def _file(win: ActionHost, act: _Actions) -> None:
+    s = win.session
+    m = win.menuBar().addMenu("&File")
     m.addAction(act("open_folder", "Open folder…", win.ask_open_folder, "Ctrl+O"))
     m.addAction(act("open_project", "Open project…", win.ask_open_project, "Ctrl+Shift+O"))
     m.addAction(act("new_project", "New project…", win.ask_new_project, "Ctrl+N"))
@@ -62,11 +114,17 @@ def build_actions(win: MainWindow) -> dict[str, QAction]:
     m.addSeparator()
     m.addAction(act("quit", "Quit", win.close, "Ctrl+Q"))
 
-    m = mb.addMenu("&Edit")
+
+def _edit(win: ActionHost, act: _Actions) -> None:
+    s = win.session
+    m = win.menuBar().addMenu("&Edit")
     m.addAction(act("undo", "Undo", s.undo, "Ctrl+Z", "undo (Ctrl+Z)"))
     m.addAction(act("redo", "Redo", s.redo, ["Ctrl+Shift+Z", "Ctrl+Y"], "redo (Ctrl+Shift+Z)"))
 
-    m = mb.addMenu("&Tools")
+
+def _tools(win: ActionHost, act: _Actions) -> None:
+    c = win.canvas
+    m = win.menuBar().addMenu("&Tools")
     group = QActionGroup(win)
     for tool, text, key in TOOLS:
         a = act(
@@ -75,50 +133,29 @@ def build_actions(win: MainWindow) -> dict[str, QAction]:
         a.setCheckable(True)
         group.addAction(a)
         m.addAction(a)
-    acts["tool_brush"].setChecked(True)
+    act.by_name["tool_brush"].setChecked(True)
     m.addSeparator()
     for i in range(10):
         act(f"class_{i}", f"Class {i}", lambda _c=False, i=i: win.pick_class(i), str(i))
 
-    m = mb.addMenu("&Mask")
-    m.addAction(
-        act(
-            "fill_holes",
-            "Fill holes",
-            lambda: win.cleanup("fill_holes"),
-            None,
-            "fill holes enclosed by the active class",
-        )
-    )
-    m.addAction(
-        act(
-            "remove_islands",
-            "Remove islands",
-            lambda: win.cleanup("remove_islands"),
-            None,
-            "remove pieces of the active class smaller than N px",
-        )
-    )
-    m.addAction(
-        act(
-            "grow",
-            "Grow 1 px",
-            lambda: win.cleanup("grow"),
-            None,
-            "dilate the active class by 1 px",
-        )
-    )
-    m.addAction(
-        act(
-            "shrink",
-            "Shrink 1 px",
-            lambda: win.cleanup("shrink"),
-            None,
-            "erode the active class by 1 px",
-        )
-    )
 
-    m = mb.addMenu("&View")
+MASK_OPS = [
+    ("fill_holes", "Fill holes", "fill holes enclosed by the active class"),
+    ("remove_islands", "Remove islands", "remove pieces of the active class smaller than N px"),
+    ("grow", "Grow 1 px", "dilate the active class by 1 px"),
+    ("shrink", "Shrink 1 px", "erode the active class by 1 px"),
+]
+
+
+def _mask(win: ActionHost, act: _Actions) -> None:
+    m = win.menuBar().addMenu("&Mask")
+    for op, text, tip in MASK_OPS:
+        m.addAction(act(op, text, lambda _c=False, op=op: win.cleanup(op), None, tip))
+
+
+def _view(win: ActionHost, act: _Actions) -> None:
+    c = win.canvas
+    m = win.menuBar().addMenu("&View")
     m.addAction(act("fit", "Fit to window", c.fit, "Ctrl+0"))
     m.addAction(act("zoom_1to1", "Actual pixels (1:1)", c.zoom_1to1, "Ctrl+1"))
     m.addAction(act("zoom_in", "Zoom in", lambda: c.zoom_by(1.25), QKeySequence.StandardKey.ZoomIn))
@@ -133,10 +170,12 @@ def build_actions(win: MainWindow) -> dict[str, QAction]:
     m.addAction(overlay)
     m.addAction(act("outline", "Outline only", c.set_outline_mode, "O", "outline mode (O)", True))
 
-    m = mb.addMenu("&Model")
+
+def _model(win: ActionHost, act: _Actions) -> None:
+    m = win.menuBar().addMenu("&Model")
     m.addAction(act("propose", "Propose mask", win.propose, "Ctrl+P", "propose a mask (Ctrl+P)"))
     m.addAction(act("propose_all", "Propose all unlabeled", win.propose_all, "Ctrl+Shift+P"))
-    m.addAction(act("cancel_batch", "Cancel proposing", s.cancel_batch))
+    m.addAction(act("cancel_batch", "Cancel proposing", win.session.cancel_batch))
     m.addSeparator()
     m.addAction(
         act(
@@ -148,51 +187,55 @@ def build_actions(win: MainWindow) -> dict[str, QAction]:
         )
     )
 
-    m = mb.addMenu("&Go")
-    m.addAction(act("next", "Next image", lambda: win.image_list.step(1), "D"))
-    m.addAction(act("previous", "Previous image", lambda: win.image_list.step(-1), "A"))
+
+def _go(win: ActionHost, act: _Actions) -> None:
+    images = win.image_list
+    m = win.menuBar().addMenu("&Go")
+    m.addAction(act("next", "Next image", lambda: images.step(1), "D"))
+    m.addAction(act("previous", "Previous image", lambda: images.step(-1), "A"))
     for name in ("unlabeled", "proposed", "corrected"):
         m.addAction(
             act(
                 f"show_{name}",
                 f"Show {name} only",
-                lambda _c=False, n=name: win.image_list.set_filter(n),
+                lambda _c=False, n=name: images.set_filter(n),
             )
         )
-    m.addAction(act("show_all", "Show all images", lambda: win.image_list.set_filter(None)))
+    m.addAction(act("show_all", "Show all images", lambda: images.set_filter(None)))
 
+
+def build_toolbar(win: ActionHost, acts: dict[str, QAction]) -> Toolbar:
+    """The tools toolbar: save/undo, tools, overlay and opacity, mask clean-up, propose."""
+    c = win.canvas
     tb = QToolBar("Tools")
     tb.setObjectName("toolsToolbar")
     tb.setMovable(False)
     win.addToolBar(tb)
-    win.toolbar = tb
-    tb.addAction(acts["save"])
-    tb.addAction(acts["undo"])
-    tb.addAction(acts["redo"])
-    tb.addSeparator()
-    for tool, _t, _k in TOOLS:
-        tb.addAction(acts[f"tool_{tool}"])
-    tb.addSeparator()
+    for name in ("save", "undo", "redo", "", *(f"tool_{t}" for t, _, _ in TOOLS), ""):
+        if name:
+            tb.addAction(acts[name])
+        else:
+            tb.addSeparator()
     tb.addAction(acts["overlay"])
     tb.addAction(acts["outline"])
     tb.addWidget(QLabel(" opacity "))
-    win.opacity_slider = _slider(0, 100, 50)
-    win.opacity_slider.setToolTip("mask opacity")
-    win.opacity_slider.valueChanged.connect(lambda v: c.set_overlay_opacity(v / 100.0))
+    opacity = _slider(0, 100, 50)
+    opacity.setToolTip("mask opacity")
+    opacity.valueChanged.connect(lambda v: c.set_overlay_opacity(v / 100.0))
     c.set_overlay_opacity(0.5)
-    tb.addWidget(win.opacity_slider)
+    tb.addWidget(opacity)
     tb.addSeparator()
     tb.addAction(acts["fill_holes"])
     tb.addAction(acts["remove_islands"])
-    win.islands_spin = QSpinBox()
-    win.islands_spin.setRange(1, 1_000_000)
-    win.islands_spin.setValue(50)
-    win.islands_spin.setPrefix("< ")
-    win.islands_spin.setSuffix(" px")
-    win.islands_spin.setToolTip("Remove islands: smallest piece kept")
-    tb.addWidget(win.islands_spin)
+    islands = QSpinBox()
+    islands.setRange(1, 1_000_000)
+    islands.setValue(50)
+    islands.setPrefix("< ")
+    islands.setSuffix(" px")
+    islands.setToolTip("Remove islands: smallest piece kept")
+    tb.addWidget(islands)
     tb.addAction(acts["grow"])
     tb.addAction(acts["shrink"])
     tb.addSeparator()
     tb.addAction(acts["propose"])
-    return acts
+    return Toolbar(tb, opacity, islands)

@@ -1,4 +1,4 @@
-"""``run_app(argv)``: the QApplication and the main window (``segapp [PATH|demo]``)."""
+"""``run_app(argv)``: the QApplication and the main window (``segapp [-v] [--demo] [PATH]``)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ log = logging.getLogger(__name__)
 
 def _parse(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="segapp", description="Open the labeling window.")
-    p.add_argument("path", nargs="?", help="a folder of images, images/+masks/, or 'demo'")
+    p.add_argument("path", nargs="?", help="a folder of images, images/+masks/, or a project")
+    p.add_argument("--demo", action="store_true", help="open the built-in demo")
     p.add_argument("-v", "--verbose", action="store_true")
     return p.parse_args(argv)
 
@@ -48,14 +49,14 @@ def run_app(argv: list[str] | None = None) -> int:
     restored = win.settings.value("geometry")
     if restored is not None:
         win.restoreGeometry(restored)
-    QTimer.singleShot(0, lambda: open_startup(win, args.path))
+    QTimer.singleShot(0, lambda: open_startup(win, args.path, demo=args.demo))
     win.show()
     return app.exec()
 
 
-def open_startup(win, path: str | None) -> bool:
-    """``demo``, a PATH, else the last project if it is still there (else the welcome page)."""
-    if path == "demo":
+def open_startup(win, path: str | None, demo: bool = False) -> bool:
+    """The demo, a PATH (any name), else the last project if still there (else the welcome)."""
+    if demo:
         return win.open_demo()
     if path:
         return win.open_path(Path(path).expanduser())

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from segapp.ml.spec import ModelError
+from segapp.ui.actions import build_actions, build_toolbar
 from segapp.ui.canvas.canvas import Canvas
 from segapp.ui.labeling.autosave import Autosaver
 from segapp.ui.labeling.class_panel import ClassPanel
@@ -26,6 +27,7 @@ from segapp.ui.labeling.image_list import ImageListPanel
 from segapp.ui.labeling.model_panel import ModelPanel, read_model_folder
 from segapp.ui.labeling.propose_worker import ProposeEngine
 from segapp.ui.labeling.session import LabelSession
+from segapp.ui.training.dock import install_training
 from segapp.ui.welcome import WelcomePage
 
 log = logging.getLogger(__name__)
@@ -78,13 +80,15 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.stack)
 
         self._build_status_bar()
-        from segapp.ui.actions import build_actions
-
         self.actions_by_name = build_actions(self)
+        tools = build_toolbar(self, self.actions_by_name)
+        self.toolbar = tools.bar
+        self.opacity_slider, self.islands_spin = tools.opacity_slider, tools.islands_spin
         self._connect()
-        from segapp.ui.training.dock import install_training
-
-        self.training = install_training(self)  # Model > Train…: the Train / Versions dock
+        # Model > Train…: the Train / Versions dock
+        self.training = install_training(
+            self, self.session, self.model_panel, lambda: self.extra_models
+        )
         self._on_project(None)
         self.resize(1280, 820)
 

@@ -20,7 +20,7 @@ from segapp.ui.labeling.model_panel import NO_TRAINED_MODEL, is_trained_ref
 from segapp.ui.labeling.propose_worker import ProposeRequest, ml_labels
 
 if TYPE_CHECKING:
-    from segapp.ui.labeling.session import DocState
+    from segapp.ui.labeling.doc_state import DocState
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +25,7 @@ from PySide6.QtCore import QObject, Signal
 from segapp.core.document import MaskDocument
 from segapp.core.imageio import ImageReadError, SegappError, WriteError
 from segapp.core.project import ClassInfo, ImageEntry, Project
+from segapp.ui.labeling.doc_state import DocState
 from segapp.ui.labeling.prefetch import ImagePrefetcher
 from segapp.ui.labeling.proposals import ProposalsMixin
 from segapp.ui.labeling.propose_worker import ProposeEngine
@@ -34,19 +34,6 @@ log = logging.getLogger(__name__)
 
 CACHE_SIZE = 12  # documents kept (with their undo history) besides unsaved ones
 CACHE_BYTES = 1_500_000_000  # ... and at most this much image + mask memory (large images)
-
-
-@dataclass
-class DocState:
-    """A document and what the session knows about it."""
-
-    doc: MaskDocument
-    entry: ImageEntry
-    proposed_state: int | None = None  # history state right after the last proposal
-    proposed_by: str | None = None
-    probs: np.ndarray | None = None  # the last proposal's probabilities (binary threshold)
-    proposal: np.ndarray | None = None  # the last proposal's labels (proposal IoU on save)
-    unsubscribe: Callable[[], None] | None = None
 
 
 def _ask_nothing(title: str, text: str) -> bool:

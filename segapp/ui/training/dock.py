@@ -1,28 +1,34 @@
 """The "Training" dock of the main window: the Train and Versions tabs, wired to the session.
 
-``install_training(window)`` builds the dock (hidden until asked for: Model > Train…),
-keeps both panels on the session's project, saves unsaved masks before a run, re-lists the
-model panel when a version is added (the first one ends "no trained model yet"), and when a
-version becomes active (promoted after training, or "Make active") selects it in the model
-panel, so the next proposal loads its weights; no restart.
+``install_training(window, session, model_panel, extra_models)`` builds the dock (hidden
+until asked for: Model > Train…), keeps both panels on the session's project, saves unsaved
+masks before a run, re-lists the model panel when a version is added (the first one ends
+"no trained model yet"), and when a version becomes active (promoted after training, or
+"Make active") selects it in the model panel, so the next proposal loads its weights; no
+restart. It gets the window, the session and the model panel passed in; it never imports
+``main_window``.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtGui import QKeySequence
-from PySide6.QtWidgets import QDockWidget, QTabWidget, QToolBar
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QTabWidget, QToolBar
 
 from segapp.ml import versions
 from segapp.ui.training.panel import TrainPanel
 from segapp.ui.training.versions_panel import VersionsPanel
 
 if TYPE_CHECKING:
-    from segapp.ui.main_window import MainWindow
+    from segapp.ui.labeling.model_panel import ModelPanel
+    from segapp.ui.labeling.session import LabelSession
+
+ExtraModels = Callable[[], list[tuple[str, Path, str]]]  # the window's opened model folders
 
 log = logging.getLogger(__name__)
 
@@ -30,9 +36,18 @@ DOCK_HEIGHT = 330
 
 
 class TrainingDock(QObject):
-    def __init__(self, win: MainWindow) -> None:
+    """The dock on ``win``; it proposes through ``model_panel`` and saves through ``session``."""
+
+    def __init__(
+        self,
+        win: QMainWindow,
+        session: LabelSession,
+        model_panel: ModelPanel,
+        extra_models: ExtraModels,
+    ) -> None:
         super().__init__(win)
-        self.win = win
+        self.win, self.session, self.model_panel = win, session, model_panel
+        self.extra_models = extra_models
         self.train_panel = TrainPanel()
         self.versions_panel = VersionsPanel()
         self.tabs = QTabWidget()
@@ -57,7 +72,7 @@ class TrainingDock(QObject):
         self._versions_timer = QTimer(self, singleShot=True, interval=500)
         self._versions_timer.timeout.connect(self.versions_panel.refresh)
 
-        s, tp, vp = win.session, self.train_panel, self.versions_panel
+        s, tp, vp = session, self.train_panel, self.versions_panel
         tp.save_hook = lambda: not s.save_all()
         vp.image_provider = self._current_image
         s.projectChanged.connect(self._on_project)
@@ -81,12 +96,12 @@ class TrainingDock(QObject):
             self._on_entry("")
 
     def _current_image(self):
-        s = self.win.session
+        s = self.session
         doc = s.doc
         return None if doc is None or not s.current else (s.current, doc.image)
 
     def _on_engine(self, _desc: str) -> None:
-        self.versions_panel.device = self.win.session.engine.device_request
+        self.versions_panel.device = self.session.engine.device_request
 
     def _on_project(self, project) -> None:
         self.train_panel.set_project(project)
@@ -97,7 +112,7 @@ class TrainingDock(QObject):
             return
         active = versions.active_version(project)
         if active is not None:  # propose with the active version, not merely the newest
-            self.win.model_panel.select(str(active.path))
+            self.model_panel.select(str(active.path))
 
     def _on_entry(self, _stem: str) -> None:
         if not self.dock.isVisible():  # (each refresh re-reads the versions' config files)
@@ -111,12 +126,12 @@ class TrainingDock(QObject):
 
     def refresh_models(self) -> None:
         """Re-list the model panel's checkpoints, keeping its choice (else the active version)."""
-        project = self.win.session.project
+        project = self.session.project
         if project is None:
             return
-        mp = self.win.model_panel
+        mp = self.model_panel
         chosen = mp.model_ref()
-        mp.set_models(project.models_dir, self.win.extra_models)
+        mp.set_models(project.models_dir, self.extra_models())
         if not (chosen and mp.select(chosen)):
             active = versions.active_version(project)
             if active is not None:
@@ -124,10 +139,10 @@ class TrainingDock(QObject):
 
     def use_version(self, path: str) -> None:
         """A version became active: list it in the model panel and propose with it."""
-        if self.win.session.project is None:
+        if self.session.project is None:
             return
         self.refresh_models()
-        if not self.win.model_panel.select(path):
+        if not self.model_panel.select(path):
             log.warning("%s: not in the model list", path)
         self.versions_panel.refresh()
         self.train_panel.refresh()
@@ -141,7 +156,7 @@ class TrainingDock(QObject):
         """Closing the window during a run stops it (the best checkpoint so far is kept)."""
         if not self.train_panel.running:
             return True
-        return self.win.session.confirm(
+        return self.session.confirm(
             "A training is running",
             "Stop the training and close? The best checkpoint so far is kept as a version.",
         )
@@ -150,8 +165,11 @@ class TrainingDock(QObject):
         self.train_panel.shutdown()
 
 
-def install_training(win: MainWindow) -> TrainingDock:
-    dock = TrainingDock(win)
+def install_training(
+    win: QMainWindow, session: LabelSession, model_panel: ModelPanel, extra_models: ExtraModels
+) -> TrainingDock:
+    """The Training dock on ``win``, its action in the Model menu and on the tools toolbar."""
+    dock = TrainingDock(win, session, model_panel, extra_models)
     model_menu = next(
         (a.menu() for a in win.menuBar().actions() if a.text().replace("&", "") == "Model"), None
     )

@@ -1,0 +1,28 @@
+"""``DocState``: one visited image's document and what the session knows about it.
+
+Shared by the session and its proposals half (``proposals.py``), which import it from here
+rather than from each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from segapp.core.document import MaskDocument
+from segapp.core.project import ImageEntry
+
+
+@dataclass
+class DocState:
+    """A document and what the session knows about it."""
+
+    doc: MaskDocument
+    entry: ImageEntry
+    proposed_state: int | None = None  # history state right after the last proposal
+    proposed_by: str | None = None
+    probs: np.ndarray | None = None  # the last proposal's probabilities (binary threshold)
+    proposal: np.ndarray | None = None  # the last proposal's labels (proposal IoU on save)
+    unsubscribe: Callable[[], None] | None = None
