@@ -54,12 +54,27 @@ def _graceful_stop_flag(listen_stdin: bool) -> threading.Event:
 
 
 def cmd_train(args) -> int:
-    from tqdm import tqdm
+    from segapp.ml.train import train
 
-    from segapp.ml import recipe
-    from segapp.ml.train import TrainConfig, train
+    config = _train_config(args)
+    _check_train_args(config)
+    rank = int(os.environ.get("RANK", "0"))
+    stop = _graceful_stop_flag(listen_stdin=args.json)
+    progress = _TrainProgress(json_lines=args.json and rank == 0, quiet=rank != 0)
+    last = None
+    for m in train(config, should_stop=stop.is_set, on_batch=progress.on_batch):
+        last = m
+        progress.on_epoch(m)
+    if rank == 0 and last is not None:
+        print(_done_line(args, last), flush=True)
+    return 0
 
-    config = TrainConfig(
+
+def _train_config(args):
+    """The ``TrainConfig`` of ``segapp train``'s arguments."""
+    from segapp.ml.train import TrainConfig
+
+    return TrainConfig(
         data=args.data,
         out=args.out,
         model=args.model,
@@ -88,67 +103,72 @@ def cmd_train(args) -> int:
         freeze_encoder_bn=not args.no_freeze_bn,
         unlabeled=args.unlabeled,
     )
-    _check_train_args(config)
-    rank = int(os.environ.get("RANK", "0"))
-    stop = _graceful_stop_flag(listen_stdin=args.json)
-    bar = None
-    emit_json = args.json and rank == 0
 
-    def on_batch(i: int, n: int, loss: float) -> None:
-        nonlocal bar
-        if emit_json:
+
+class _TrainProgress:
+    """Batches and epochs as JSON lines (``--json``, about ten batch lines an epoch) or as a
+    progress bar and one line per epoch; nothing on the other ranks of a distributed run."""
+
+    def __init__(self, json_lines: bool, quiet: bool) -> None:
+        self.json_lines, self.quiet = json_lines, quiet
+        self.bar = None
+
+    def on_batch(self, i: int, n: int, loss: float) -> None:
+        if self.json_lines:
             if i % max(1, n // 10) == 0 or i == n:
-                print(
-                    json.dumps(
-                        {"event": "batch", "batch": i, "batches": n, "loss": round(loss, 5)}
-                    ),
-                    flush=True,
-                )
+                line = {"event": "batch", "batch": i, "batches": n, "loss": round(loss, 5)}
+                print(json.dumps(line), flush=True)
             return
-        if rank != 0:
+        if self.quiet:
             return
-        if bar is None or bar.total != n:
-            bar = tqdm(total=n, desc="epoch", unit="batch", leave=False)
-        bar.n = i
-        bar.set_postfix(loss=f"{loss:.4f}")
-        bar.refresh()
+        from tqdm import tqdm
 
-    last = None
-    for m in train(config, should_stop=stop.is_set, on_batch=on_batch):
-        last = m
-        if bar is not None:
-            bar.close()
-            bar = None
-        if rank != 0:
-            continue
-        if emit_json:
+        if self.bar is None or self.bar.total != n:
+            self.bar = tqdm(total=n, desc="epoch", unit="batch", leave=False)
+        self.bar.n = i
+        self.bar.set_postfix(loss=f"{loss:.4f}")
+        self.bar.refresh()
+
+    def on_epoch(self, m) -> None:
+        from tqdm import tqdm
+
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+        if self.quiet:
+            return
+        if self.json_lines:
             print(json.dumps({"event": "epoch"} | m.to_dict()), flush=True)
-        else:
-            tqdm.write(
-                f"epoch {m.epoch}/{m.epochs}  train loss {m.train_loss:.4f}  val loss "
-                f"{m.val_loss:.4f}  val IoU {m.val_iou:.4f}  Dice {m.val_dice:.4f}  "
-                f"{m.seconds:.1f}s  ETA {m.eta_seconds / 60:.1f} min"
-                + ("  (best)" if m.best_epoch == m.epoch else "")
-            )
-    if rank == 0 and last is not None:
-        msg = {
+            return
+        tqdm.write(
+            f"epoch {m.epoch}/{m.epochs}  train loss {m.train_loss:.4f}  val loss "
+            f"{m.val_loss:.4f}  val IoU {m.val_iou:.4f}  Dice {m.val_dice:.4f}  "
+            f"{m.seconds:.1f}s  ETA {m.eta_seconds / 60:.1f} min"
+            + ("  (best)" if m.best_epoch == m.epoch else "")
+        )
+
+
+def _done_line(args, last) -> str:
+    """The last line of a run: where the checkpoint is and which epoch it keeps."""
+    from segapp.ml import recipe
+
+    if args.json:
+        done = {
             "event": "done",
             "out": str(Path(args.out).resolve()),
             "best_epoch": last.best_epoch,
             "best_val_iou": last.to_dict()["best_iou"],
             "stopped": last.stopped,
         }
-        if emit_json:
-            text = json.dumps(msg)
-        elif last.extra.get("val_trusted"):
-            text = f"best val IoU {last.best_iou:.4f} at epoch {last.best_epoch}; checkpoint: {args.out}"
-        else:
-            text = (
-                f"kept the last epoch ({last.epoch}): fewer than {recipe.MIN_VAL_IMAGES} "
-                f"validation images; checkpoint: {args.out}"
-            )
-        print(text, flush=True)
-    return 0
+        return json.dumps(done)
+    if last.extra.get("val_trusted"):
+        return (
+            f"best val IoU {last.best_iou:.4f} at epoch {last.best_epoch}; checkpoint: {args.out}"
+        )
+    return (
+        f"kept the last epoch ({last.epoch}): fewer than {recipe.MIN_VAL_IMAGES} "
+        f"validation images; checkpoint: {args.out}"
+    )
 
 
 def _check_train_args(config) -> None:

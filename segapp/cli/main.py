@@ -14,17 +14,10 @@ from segapp.core.imageio import SegappError
 COMMANDS = ("train", "predict", "evaluate", "models", "demo", "open")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _add_train_parser(sub) -> None:
+    """``segapp train``: its defaults are the recipe's (segapp/ml/recipe.py)."""
     from segapp.ml import recipe
     from segapp.ml.registry import DEFAULT_PRESET
-
-    parser = argparse.ArgumentParser(
-        prog="segapp",
-        description="Build segmentation data sets with a U-Net in the loop. "
-        "Without a command, opens the window (on PATH if given).",
-    )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     t = sub.add_parser("train", help="train or fine-tune a model on images/ + masks/")
     t.add_argument("data", help="folder with images/ and masks/ (paired by stem), or a project")
@@ -111,6 +104,18 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--val-images", help="file listing a fixed validation subset (stems)")
     t.add_argument("--tensorboard", metavar="DIR", help="also write TensorBoard logs to DIR")
     t.add_argument("--json", action="store_true", help="one JSON object per line, no progress bar")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="segapp",
+        description="Build segmentation data sets with a U-Net in the loop. "
+        "Without a command, opens the window (on PATH if given).",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    _add_train_parser(sub)
 
     p = sub.add_parser("predict", help="write a mask PNG for each image")
     p.add_argument("model", help="checkpoint folder (or a preset, untrained)")

@@ -54,6 +54,18 @@ class TrainForm(QWidget):
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
+        self._build_fields()
+        self._build_layout()
+        self.base_combo.currentIndexChanged.connect(self._on_base)
+        self.base_combo.activated.connect(self._on_base_chosen)
+        self._chosen_base: str | None = None  # picked by the person; else the active version
+        for w in (self.epochs_spin, self.size_spin, self.batch_spin, self.budget_spin):
+            w.valueChanged.connect(self.settingsChanged)
+        for c in (self.augment_combo, self.loss_combo, self.resize_combo, self.device_combo):
+            c.currentIndexChanged.connect(self.settingsChanged)
+        self.set_versions([], None)
+
+    def _build_fields(self) -> None:
         self.base_combo = QComboBox()
         self.base_combo.setObjectName("baseModelCombo")
         self.base_combo.setSizeAdjustPolicy(
@@ -98,6 +110,8 @@ class TrainForm(QWidget):
         )
         self.device_combo = _combo(("auto", "cpu", "cuda", "mps"), "auto")
 
+    def _build_layout(self) -> None:
+        """The main settings, then the advanced ones behind a toggle."""
         main = QFormLayout()
         main.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         main.addRow("Base model", self.base_combo)
@@ -127,15 +141,6 @@ class TrainForm(QWidget):
         lay.addLayout(main)
         lay.addWidget(self.advanced_btn)
         lay.addWidget(self.advanced)
-
-        self.base_combo.currentIndexChanged.connect(self._on_base)
-        self.base_combo.activated.connect(self._on_base_chosen)
-        self._chosen_base: str | None = None  # picked by the person; else the active version
-        for w in (self.epochs_spin, self.size_spin, self.batch_spin, self.budget_spin):
-            w.valueChanged.connect(self.settingsChanged)
-        for c in (self.augment_combo, self.loss_combo, self.resize_combo, self.device_combo):
-            c.currentIndexChanged.connect(self.settingsChanged)
-        self.set_versions([], None)
 
     def _toggle_advanced(self, on: bool) -> None:
         self.advanced.setVisible(on)

@@ -60,7 +60,12 @@ class TrainPanel(QWidget):
         self._epochs = 1
         self._versions: list[versions.ModelVersion] = []  # as of the last refresh
         self._split_counts = (0, 0)  # (train, val) corrected images, as of the last refresh
+        self._build_widgets(auto_estimate)
+        self._build_layout()
+        self._connect_signals()
+        self._update_buttons()
 
+    def _build_widgets(self, auto_estimate: bool) -> None:
         self.form = TrainForm()
         self.data_label = QLabel()
         self.data_label.setWordWrap(True)
@@ -85,7 +90,8 @@ class TrainPanel(QWidget):
         self.error_label.setStyleSheet("color: #b00020")
         self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
-        # left: the settings (scrolls when the dock is low); right: the run and its curves
+    def _build_layout(self) -> None:
+        """Left: the settings (scrolling when the dock is low); right: the run and its curves."""
         controls = QWidget()
         col = QVBoxLayout(controls)
         col.setContentsMargins(4, 4, 4, 4)
@@ -116,6 +122,7 @@ class TrainPanel(QWidget):
         lay.addWidget(scroll)
         lay.addLayout(run, 1)
 
+    def _connect_signals(self) -> None:
         self.train_btn.clicked.connect(self.start_training)
         self.stop_btn.clicked.connect(self.stop_training)
         self.cancel_btn.clicked.connect(self.cancel_training)
@@ -132,7 +139,6 @@ class TrainPanel(QWidget):
         self.form.settingsChanged.connect(self._estimate_timer.start)
         self._eta_timer = QTimer(self, interval=1000)
         self._eta_timer.timeout.connect(self._show_eta)
-        self._update_buttons()
 
     # ------------------------------------------------------------------ project
     def set_project(self, project: Project | None) -> None:
