@@ -1,13 +1,16 @@
 """Reading images and masks, writing masks atomically, with errors a person can act on.
 
-Images: PNG, JPEG, TIFF, BMP; 8 or 16 bit; gray, RGB or RGBA; EXIF orientation applied.
-Masks: single-channel 8-bit PNG, pixel value = class index (or 0/255 for binary).
+Images: PNG, JPEG, TIFF, BMP; 8 or 16 bit (deeper integer and float TIFFs become 16 bit);
+gray, RGB, RGBA, palette or CMYK; EXIF orientation applied.
+Masks: single-channel 8-bit PNG, pixel value = class index (or 0/255 for binary); a palette
+PNG's palette indices are its values.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import os
 import tempfile
 from pathlib import Path
@@ -48,29 +51,22 @@ def is_image_file(path: Path) -> bool:
 def read_image(path: str | os.PathLike) -> np.ndarray:
     """Read an image as HxW (gray) or HxWx3 (RGB) uint8 or uint16, EXIF rotation applied.
 
-    RGBA is composited on nothing: the alpha channel is dropped.
-    Raises ImageReadError with the file name and the reason.
+    Alpha is dropped; palette and CMYK images become RGB. Float images in 0..1 become 8 bit
+    (value x 255); other float and 32-bit integer images are scaled from their own min..max
+    to 16 bit. Raises ImageReadError with the file name and the reason.
     """
     path = Path(path)
-    if not path.exists():
-        raise ImageReadError(f"{path}: file not found")
-    if path.is_dir():
-        raise ImageReadError(f"{path}: is a folder, not an image")
-    size = path.stat().st_size
-    if size == 0:
-        raise ImageReadError(f"{path}: file is empty (0 bytes)")
-    data = np.fromfile(path, dtype=np.uint8)
-    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    data = _read_bytes(path)
+    # ANYDEPTH keeps 16 bit and float, ANYCOLOR keeps gray gray; without IMREAD_UNCHANGED
+    # OpenCV applies the EXIF orientation itself, for every format, exactly once.
+    img = cv2.imdecode(data, cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR)
     if img is None:
         raise ImageReadError(
             f"{path}: cannot decode the image (corrupt, truncated or not a PNG/JPEG/TIFF/BMP)"
         )
     if _looks_truncated(path, data):
         raise ImageReadError(f"{path}: the file is truncated (it ends before the image data does)")
-    if img.dtype not in (np.uint8, np.uint16):
-        if np.issubdtype(img.dtype, np.floating):
-            img = np.clip(img, 0, 1) * 255 if img.max() <= 1.0 else np.clip(img, 0, 255)
-        img = img.astype(np.uint8)
+    img = _to_supported_depth(img)
     if img.ndim == 3:
         if img.shape[2] == 1:
             img = img[:, :, 0]
@@ -80,9 +76,34 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
             img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
         else:
             raise ImageReadError(f"{path}: unsupported number of channels ({img.shape[2]})")
-    if path.suffix.lower() in (".jpg", ".jpeg", ".tif", ".tiff"):
-        img = _apply_exif_orientation(img, data)
     return np.ascontiguousarray(img)
+
+
+def _read_bytes(path: Path) -> np.ndarray:
+    if not path.exists():
+        raise ImageReadError(f"{path}: file not found")
+    if path.is_dir():
+        raise ImageReadError(f"{path}: is a folder, not an image")
+    if path.stat().st_size == 0:
+        raise ImageReadError(f"{path}: file is empty (0 bytes)")
+    try:
+        return np.fromfile(path, dtype=np.uint8)
+    except OSError as e:
+        raise ImageReadError(f"{path}: cannot read the file ({e.strerror or e})") from e
+
+
+def _to_supported_depth(img: np.ndarray) -> np.ndarray:
+    """uint8/uint16 as is; float in 0..1 -> uint8; other float/int -> uint16 by min..max."""
+    if img.dtype in (np.uint8, np.uint16):
+        return img
+    values = np.nan_to_num(img.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    lo, hi = float(values.min()), float(values.max())
+    if np.issubdtype(img.dtype, np.floating) and lo >= 0 and hi <= 1:
+        return np.round(values * 255).astype(np.uint8)
+    if np.issubdtype(img.dtype, np.integer) and lo >= 0 and hi <= 65535:
+        return values.astype(np.uint16)
+    scale = 65535.0 / (hi - lo) if hi > lo else 0.0
+    return np.round((values - lo) * scale).astype(np.uint16)
 
 
 def _looks_truncated(path: Path, data: np.ndarray) -> bool:
@@ -96,30 +117,47 @@ def _looks_truncated(path: Path, data: np.ndarray) -> bool:
     return False
 
 
-def _apply_exif_orientation(img: np.ndarray, data: np.ndarray) -> np.ndarray:
-    """Rotate/flip by the EXIF orientation tag, if any (read with Pillow when present)."""
+def is_palette_png(path: str | os.PathLike) -> bool:
+    """True for a PNG whose pixels are palette indices (colour type 3)."""
     try:
-        import io
+        with open(path, "rb") as f:
+            head = f.read(26)
+    except OSError:
+        return False
+    return len(head) == 26 and head[:8] == b"\x89PNG\r\n\x1a\n" and head[25] == 3
 
-        from PIL import Image
-    except ImportError:  # Pillow ships with torchvision/scikit-image; without it, no rotation
-        return img
+
+def read_palette_png(path: str | os.PathLike) -> tuple[np.ndarray, list[tuple[int, int, int]]]:
+    """A palette PNG's HxW uint8 indices and its palette as (r, g, b) per index."""
+    from PIL import Image
+
+    path = Path(path)
+    data = _read_bytes(path)
+    if _looks_truncated(path, data):
+        raise ImageReadError(f"{path}: the file is truncated (it ends before the image data does)")
     try:
         with Image.open(io.BytesIO(data.tobytes())) as pil:
-            orientation = pil.getexif().get(0x0112, 1)
-    except Exception:
-        return img
-    ops = {
-        2: lambda a: a[:, ::-1],
-        3: lambda a: a[::-1, ::-1],
-        4: lambda a: a[::-1, :],
-        5: lambda a: np.swapaxes(a, 0, 1),
-        6: lambda a: np.swapaxes(a, 0, 1)[:, ::-1],
-        7: lambda a: np.swapaxes(a, 0, 1)[::-1, ::-1],
-        8: lambda a: np.swapaxes(a, 0, 1)[::-1, :],
-    }
-    op = ops.get(orientation)
-    return op(img) if op else img
+            if pil.mode != "P":
+                raise ImageReadError(f"{path}: not a palette image")
+            indices = np.array(pil, dtype=np.uint8)
+            flat = pil.getpalette() or []
+    except (OSError, ValueError, SyntaxError) as e:
+        raise ImageReadError(f"{path}: cannot decode the palette image ({e})") from e
+    palette = [tuple(flat[i : i + 3]) for i in range(0, len(flat) - 2, 3)]
+    return indices, palette
+
+
+def gray_coded(indices: np.ndarray, palette: list[tuple[int, int, int]]) -> np.ndarray | None:
+    """The gray levels of a gray mask that a PNG optimiser stored with a palette (index 0
+    may then be white), else None: the palette indices are the values (VOC, labelme)."""
+    used = np.unique(indices).tolist()
+    if any(i >= len(palette) or len(set(palette[i])) != 1 for i in used):
+        return None
+    if all(palette[i][0] == i for i in used):
+        return None
+    lut = np.zeros(256, np.uint8)
+    lut[used] = [palette[i][0] for i in used]
+    return lut[indices]
 
 
 def to_uint8(img: np.ndarray) -> np.ndarray:
@@ -144,11 +182,18 @@ def to_rgb(img: np.ndarray) -> np.ndarray:
 def read_mask(path: str | os.PathLike, shape: tuple[int, int] | None = None) -> np.ndarray:
     """Read a mask as an HxW uint8 array of stored values (0/255 or class indices).
 
-    A colour mask is reduced to its first channel only if all channels are equal.
+    A palette PNG gives its palette indices (its gray levels when every colour it uses is a
+    gray other than its index); a colour mask is reduced to its first channel only if all
+    channels are equal.
     With ``shape`` (H, W), a differently sized mask raises MaskSizeError.
     """
     path = Path(path)
-    mask = read_image(path)
+    if is_palette_png(path):
+        indices, palette = read_palette_png(path)
+        gray = gray_coded(indices, palette)
+        mask = indices if gray is None else gray
+    else:
+        mask = read_image(path)
     if mask.ndim == 3:
         if not (
             np.array_equal(mask[..., 0], mask[..., 1])

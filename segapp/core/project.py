@@ -28,12 +28,17 @@ from segapp.core.imageio import (
     write_bytes_atomic,
     write_mask,
 )
+from segapp.core.palette import palette_classes
 
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 PROJECT_FILE = "segapp.json"
 STATUSES = ("unlabeled", "proposed", "corrected")
+# "not labelled here": stored as 255 (VOC's and labelme's ``__ignore__``) and kept as class
+# index 255, which losses and metrics skip; in every project that stores no class as 255
+IGNORE_VALUE = 255
+IGNORE_INDEX = 255
 
 
 class ProjectError(SegappError):
@@ -123,7 +128,7 @@ class Project:
         classes = [
             ClassInfo(c["name"], tuple(c["color"]), int(c["value"]))
             for c in meta.get("classes", [])
-        ] or binary_classes()
+        ] or _palette_classes(root, masks_dir)
         project = cls(root, images_dir, masks_dir, classes)
         project.val_stems = list(meta.get("val_stems", []))
         project.extra = {k: v for k, v in meta.items() if k not in _META_KEYS}
@@ -174,6 +179,11 @@ class Project:
     def num_classes(self) -> int:
         return len(self.classes)
 
+    @property
+    def ignore_value(self) -> int | None:
+        """The stored value meaning "ignore" (255), or None when a class is stored as 255."""
+        return None if any(c.value == IGNORE_VALUE for c in self.classes) else IGNORE_VALUE
+
     def entry(self, stem: str) -> ImageEntry:
         for e in self.entries:
             if e.stem == stem:
@@ -189,19 +199,20 @@ class Project:
 
     # ----------------------------------------------------------------- masks
     def labels_from_mask(self, mask: np.ndarray, source: str | Path = "mask") -> np.ndarray:
-        """Stored pixel values -> class indices 0..C-1; other values raise MaskValueError.
-
-        A binary project also accepts 0/1 masks.
+        """Stored pixel values -> class indices 0..C-1 (ignore stays IGNORE_INDEX); other
+        values raise MaskValueError. A binary project also accepts 0/1 masks.
         """
         values = np.array([c.value for c in self.classes])
         lut = np.full(256, -1, dtype=np.int16)
         lut[values] = np.arange(len(values))
         if self.is_binary:
             lut[1] = 1
+        if self.ignore_value is not None:
+            lut[IGNORE_VALUE] = IGNORE_INDEX
         labels = lut[mask]
         if (labels < 0).any():
             bad = np.unique(mask[labels < 0])[:8].tolist()
-            allowed = sorted(set(values.tolist()) | ({1} if self.is_binary else set()))
+            allowed = sorted(set(np.flatnonzero(lut >= 0).tolist()))
             raise MaskValueError(
                 f"{source}: values {bad} are not classes of this project "
                 f"(allowed pixel values: {allowed})"
@@ -209,8 +220,10 @@ class Project:
         return labels.astype(np.uint8)
 
     def mask_from_labels(self, labels: np.ndarray) -> np.ndarray:
-        """Class indices -> stored pixel values (0/255 for binary projects)."""
+        """Class indices -> stored pixel values (0/255 for binary projects; ignore stays 255)."""
         lut = np.zeros(256, dtype=np.uint8)
+        if self.ignore_value is not None:
+            lut[IGNORE_INDEX] = IGNORE_VALUE
         for i, c in enumerate(self.classes):
             lut[i] = c.value
         return lut[labels]
@@ -325,6 +338,15 @@ class Project:
 
 
 _META_KEYS = {"format", "images_dir", "masks_dir", "classes", "val_stems", "images"}
+
+
+def _palette_classes(root: Path, masks_dir: Path) -> list[ClassInfo]:
+    """Classes of palette PNG masks (VOC style) opened without segapp.json, else binary."""
+    try:
+        found = palette_classes(root, masks_dir)
+    except SegappError as e:
+        raise ProjectError(str(e)) from e
+    return [ClassInfo(n, c, v) for n, c, v in found] if found else binary_classes()
 
 
 def _read_meta(path: Path) -> dict:
