@@ -27,6 +27,9 @@ term of 1 on numerator and denominator, so an empty target predicted empty score
 ``weighted-ce`` is the paper's energy sum_x w(x) log p_l(x)(x), averaged over pixels
 (not divided by the weight sum, so doubling a weight doubles that pixel's share).
 
+Target pixels equal to ``IGNORE_INDEX`` (255: VOC's and labelme's ``__ignore__``) count
+in no term: means and sums run over the other pixels only.
+
 Everything is computed in float32 (logits are cast up), so the losses are safe under
 ``torch.autocast``; the sigmoid/softmax terms use log-sum-exp forms for stability.
 """
@@ -37,6 +40,8 @@ from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
+
+from segapp.core.project import IGNORE_INDEX
 
 LOSSES = ("bce", "dice", "bce-dice", "jaccard", "focal", "weighted-ce")
 DEFAULT_LOSS = "bce-dice"
@@ -49,7 +54,9 @@ LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor | None], torch.Tenso
 
 def _check(
     logits: torch.Tensor, target: torch.Tensor, weight_map: torch.Tensor | None, classes: int
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+    """Checked float32 logits, int64 target (ignored pixels set to 0), weight map, and the
+    valid-pixel mask (N, H, W) float, or None when no pixel is ignored."""
     if logits.dim() != 4 or logits.shape[1] != classes:
         raise ValueError(
             f"logits must be (N, {classes}, H, W) for a {classes}-channel model, "
@@ -71,7 +78,18 @@ def _check(
     logits = logits.float()
     if weight_map is not None:
         weight_map = weight_map.float()
-    return logits, target.long(), weight_map
+    target = target.long()
+    ignored = target == IGNORE_INDEX
+    if not bool(ignored.any()):
+        return logits, target, weight_map, None
+    return logits, target.masked_fill(ignored, 0), weight_map, (~ignored).float()
+
+
+def _mean(x: torch.Tensor, valid: torch.Tensor | None) -> torch.Tensor:
+    """Mean of per-pixel terms over the valid pixels."""
+    if valid is None:
+        return x.mean()
+    return (x * valid).sum() / valid.sum().clamp(min=1.0)
 
 
 # -- per-pixel terms (N, H, W) ------------------------------------------------------------
@@ -89,35 +107,39 @@ def _pixel_ce(logits: torch.Tensor, target: torch.Tensor, classes: int) -> torch
 
 
 def _soft_overlap(
-    logits: torch.Tensor, target: torch.Tensor, classes: int
+    logits: torch.Tensor, target: torch.Tensor, classes: int, valid: torch.Tensor | None
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Per foreground class: (soft intersection, soft cardinality sum |P| + |T|)."""
     if classes == 1:
         prob = torch.sigmoid(logits[:, 0])
         fg = (target > 0).float()
+        if valid is not None:
+            prob, fg = prob * valid, fg * valid
         inter = (prob * fg).sum().unsqueeze(0)
         card = (prob.sum() + fg.sum()).unsqueeze(0)
         return inter, card
     prob = torch.softmax(logits, dim=1)[:, 1:]
     onehot = F.one_hot(target, classes).permute(0, 3, 1, 2)[:, 1:].float()
+    if valid is not None:
+        prob, onehot = prob * valid[:, None], onehot * valid[:, None]
     dims = (0, 2, 3)
     return (prob * onehot).sum(dims), prob.sum(dims) + onehot.sum(dims)
 
 
-def _dice(logits: torch.Tensor, target: torch.Tensor, classes: int) -> torch.Tensor:
-    inter, card = _soft_overlap(logits, target, classes)
+def _dice(logits, target, classes: int, valid: torch.Tensor | None) -> torch.Tensor:
+    inter, card = _soft_overlap(logits, target, classes, valid)
     return 1.0 - ((2.0 * inter + SMOOTH) / (card + SMOOTH)).mean()
 
 
-def _jaccard(logits: torch.Tensor, target: torch.Tensor, classes: int) -> torch.Tensor:
-    inter, card = _soft_overlap(logits, target, classes)
+def _jaccard(logits, target, classes: int, valid: torch.Tensor | None) -> torch.Tensor:
+    inter, card = _soft_overlap(logits, target, classes, valid)
     return 1.0 - ((inter + SMOOTH) / (card - inter + SMOOTH)).mean()
 
 
-def _focal(logits: torch.Tensor, target: torch.Tensor, classes: int) -> torch.Tensor:
+def _focal(logits, target, classes: int, valid: torch.Tensor | None) -> torch.Tensor:
     logpt = -_pixel_ce(logits, target, classes)  # log p of the true class, stable
     pt = logpt.exp()
-    return ((1.0 - pt).pow(FOCAL_GAMMA) * -logpt).mean()
+    return _mean((1.0 - pt).pow(FOCAL_GAMMA) * -logpt, valid)
 
 
 class SegLoss:
@@ -141,24 +163,24 @@ class SegLoss:
         weight_map: torch.Tensor | None = None,
     ) -> torch.Tensor:
         c = self.classes
-        logits, target, weight_map = _check(logits, target, weight_map, c)
+        logits, target, weight_map, valid = _check(logits, target, weight_map, c)
         if self.name == "bce":
-            return _pixel_ce(logits, target, c).mean()
+            return _mean(_pixel_ce(logits, target, c), valid)
         if self.name == "dice":
-            return _dice(logits, target, c)
+            return _dice(logits, target, c, valid)
         if self.name == "bce-dice":
-            return _pixel_ce(logits, target, c).mean() + _dice(logits, target, c)
+            return _mean(_pixel_ce(logits, target, c), valid) + _dice(logits, target, c, valid)
         if self.name == "jaccard":
-            return _jaccard(logits, target, c)
+            return _jaccard(logits, target, c, valid)
         if self.name == "focal":
-            return _focal(logits, target, c)
+            return _focal(logits, target, c, valid)
         # weighted-ce
         if weight_map is None:
             raise ValueError(
                 "the 'weighted-ce' loss needs a weight map (N, H, W); "
                 "compute it with segapp.ml.weightmap.unet_weight_map"
             )
-        return (_pixel_ce(logits, target, c) * weight_map).mean()
+        return _mean(_pixel_ce(logits, target, c) * weight_map, valid)
 
 
 def make_loss(name: str, classes: int) -> SegLoss:

@@ -17,6 +17,8 @@ Conventions:
   prediction or target, and an image where both are empty counts as 1.0.
 - ``per_class_iou`` / ``per_class_dice`` are lists of length C indexed by class
   (background included); a class absent from every prediction and target is ``None``.
+- Target pixels equal to ``IGNORE_INDEX`` (255, VOC's and labelme's ``__ignore__``) are
+  skipped: they count in no score, whatever was predicted there.
 - Before any ``update`` every score is 0.0.
 """
 
@@ -25,6 +27,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
+from segapp.core.project import IGNORE_INDEX
 
 
 def _to_numpy(x: Any) -> np.ndarray:
@@ -82,16 +86,17 @@ class SegMetrics:
         h, w = pred.shape[-2:]
         pred = pred.reshape(-1, h * w).astype(np.int64, copy=False)
         target = target.reshape(-1, h * w).astype(np.int64, copy=False)
-        for name, arr in (("prediction", pred), ("target", target)):
+        valid = target != IGNORE_INDEX
+        for name, arr in (("prediction", pred), ("target", target[valid])):
             if arr.size and (arr.min() < 0 or arr.max() >= c):
                 raise ValueError(
                     f"{name} holds values outside 0..{c - 1} "
-                    f"(min {arr.min()}, max {arr.max()}); map 255 to 1 for binary masks"
+                    f"(min {arr.min()}, max {arr.max()}); labels are class indices, {IGNORE_INDEX} = ignore"
                 )
         n = pred.shape[0]
         # one bincount gives every image's confusion matrix
         index = (np.arange(n, dtype=np.int64)[:, None] * c + target) * c + pred
-        per_image = np.bincount(index.ravel(), minlength=n * c * c).reshape(n, c, c)
+        per_image = np.bincount(index[valid], minlength=n * c * c).reshape(n, c, c)
         self.confusion += per_image.sum(axis=0)
         inter, union = _inter_union(per_image)  # (n, c)
         fg_inter, fg_union = inter[:, 1:], union[:, 1:]

@@ -162,3 +162,22 @@ def test_half_precision_logits_give_float32_loss(name):
     with torch.autocast("cpu", dtype=torch.bfloat16):
         value = make_loss(name, 3)(good, target, _weights(target))
     assert value.dtype == torch.float32 and value.item() < 1e-3
+
+
+@pytest.mark.parametrize("classes", [1, 3])
+@pytest.mark.parametrize("name", LOSSES)
+def test_ignored_pixels_count_in_no_term(name, classes):
+    """255 (VOC/labelme ``__ignore__``): the loss is that of the other pixels alone, and
+    whatever the network says there gets no gradient."""
+    torch.manual_seed(0)
+    target = torch.randint(0, max(2, classes), (2, 6, 8))
+    logits = torch.randn(2, classes, 6, 8, requires_grad=True)
+    w = torch.rand(2, 6, 8) + 0.5
+    ignored = target.clone()
+    ignored[..., 5:] = 255  # the last three columns are not labelled
+    loss = make_loss(name, classes)
+    full = loss(logits, ignored, w)
+    alone = loss(logits[..., :5], target[..., :5], w[..., :5])
+    assert full.item() == pytest.approx(alone.item(), rel=1e-5)
+    full.backward()
+    assert logits.grad[..., 5:].abs().max().item() == 0.0

@@ -106,8 +106,18 @@ def test_bad_inputs():
     m = SegMetrics(2)
     with pytest.raises(ValueError, match="shape"):
         m.update(np.zeros((4, 4)), np.zeros((4, 5)))
-    with pytest.raises(ValueError, match="255"):
-        m.update(np.zeros((4, 4), np.uint8), np.full((4, 4), 255, np.uint8))
+    with pytest.raises(ValueError, match="outside 0..1"):
+        m.update(np.zeros((4, 4), np.uint8), np.full((4, 4), 7, np.uint8))
+
+
+def test_ignore_pixels_count_in_no_score():
+    target = np.array([[0, 1, 255, 255]])
+    m = SegMetrics(2)
+    m.update(np.array([[0, 1, 1, 0]]), target)  # right wherever the target is not ignored
+    r = m.compute()
+    assert r["iou"] == 1.0 and r["pixel_accuracy"] == 1.0 and m.confusion.sum() == 2
+    m.update(np.array([[1, 1, 0, 0]]), target)
+    assert m.compute()["per_class_iou"][1] == pytest.approx(2 / 3)
 
 
 def test_labels_from_logits():
