@@ -1,4 +1,4 @@
-"""Train the demo model shipped in segapp/resources/demo-model (run once; takes minutes on a CPU).
+"""Train the demo model shipped in models/demo-model (run once; takes minutes on a CPU).
 
     python scripts/make_demo_model.py [--epochs 40]
 

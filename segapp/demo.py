@@ -4,7 +4,7 @@
 scikit-image's ``coins`` photograph: two come with corrected masks (from the classic
 Sobel + watershed segmentation of the scikit-image gallery), the others are left unlabeled
 for the model to propose. ``demo_model()`` is a ``unet-small`` checkpoint shipped in
-``segapp/resources/demo-model`` (made by ``benchmarks/make_demo_model.py``).
+``models/demo-model`` (made by ``scripts/make_demo_model.py``; see ``segapp.shipped``).
 """
 
 from __future__ import annotations
@@ -16,9 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
+from segapp.shipped import model
+
 log = logging.getLogger(__name__)
 
-DEMO_MODEL_DIR = Path(__file__).parent / "resources" / "demo-model"
+DEMO_MODEL_DIR = model("demo-model")
 
 
 def data_dir() -> Path:

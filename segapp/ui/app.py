@@ -29,13 +29,18 @@ def run_app(argv: list[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
     )
     from PySide6.QtCore import QTimer
+    from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
 
+    from segapp.shipped import resource
     from segapp.ui.main_window import MainWindow
 
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "segapp"])
     app.setApplicationName("segapp")
     app.setOrganizationName("segapp")
+    icon = resource("icons", "segapp.svg")
+    if icon.is_file():
+        app.setWindowIcon(QIcon(str(icon)))
     win = MainWindow()
     if os.environ.get("SEGAPP_REPORT_SHOWN"):  # benchmarks/bench_startup.py
         win.firstShown.connect(
