@@ -32,6 +32,17 @@ def test_cli_entry_loads_no_torch_before_a_command_needs_it():
     assert "torch" not in mods and "segmentation_models_pytorch" not in mods
 
 
+def test_interop_loads_no_torch_and_no_qt_and_core_ml_do_not_load_it():
+    """interop -> core (ml only for the ONNX export): importing data needs no torch."""
+    mods = _loaded_after(
+        "import segapp.interop.sink, segapp.interop.labelme, segapp.interop.coco, "
+        "segapp.interop.voc, segapp.interop.yolo, segapp.interop.folders, segapp.cli.interop"
+    )
+    assert "torch" not in mods and not {m for m in mods if m.startswith(("PySide6", "shiboken6"))}
+    mods = _loaded_after("import segapp.core.project, segapp.ml.train, segapp.ml.infer")
+    assert not {m for m in mods if m.startswith("segapp.interop")}
+
+
 # ---------------------------------------------------------------- static: the import graph
 # Every ``import`` in segapp counts, at module level, inside functions (lazy) and under
 # ``if TYPE_CHECKING``: a circle that only a lazy import keeps from failing is still a circle.
