@@ -1,4 +1,5 @@
-"""``segapp`` entry point: the window by default, ``train|predict|evaluate|models|demo`` headless.
+"""``segapp`` entry point: the window by default; ``train|predict|evaluate|models|demo`` and
+``import|export`` (segapp/cli/interop.py) headless.
 
 Errors a person can fix are printed as one line on stderr with exit code 2, never a traceback.
 """
@@ -11,7 +12,7 @@ import sys
 
 from segapp.core.imageio import SegappError
 
-COMMANDS = ("train", "predict", "evaluate", "models", "demo", "open")
+COMMANDS = ("train", "predict", "evaluate", "models", "demo", "open", "import", "export")
 
 
 def _add_train_parser(sub) -> None:
@@ -150,6 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     o = sub.add_parser("open", help="open the window on PATH (also a folder named like a command)")
     o.add_argument("path", help="a folder of images, images/ + masks/, or a project")
+    from segapp.cli import interop
+
+    interop.add_parsers(sub)
     return parser
 
 
@@ -169,7 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from segapp.cli import commands
 
-        return getattr(commands, f"cmd_{args.command}")(args)
+        handler = getattr(args, "handler", None) or getattr(commands, f"cmd_{args.command}")
+        return handler(args)
     except SegappError as e:
         print(f"segapp: error: {e}", file=sys.stderr)
         return 2

@@ -1,0 +1,163 @@
+"""``segapp import FORMAT SRC PROJECT`` and ``segapp export FORMAT PROJECT DEST``.
+
+A summary goes to stdout; each skipped file is one ``segapp: skipped ...`` line on stderr
+and makes the exit code 2 (the rest is still imported or exported), like ``predict``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from segapp.core.imageio import SegappError
+from segapp.interop import EXPORT_FORMATS, IMPORT_FORMATS
+
+# option -> the formats it applies to (anything else is refused, not silently ignored)
+IMPORT_OPTIONS = {
+    "labels": ("labelme", "folders"),
+    "images": ("coco", "folders"),
+    "masks": ("folders",),
+    "mask_suffix": ("folders",),
+}
+EXPORT_OPTIONS = {
+    "polygons": ("coco",),
+    "proposed": tuple(f for f in EXPORT_FORMATS if f != "onnx"),
+}
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    """Register ``import`` and ``export`` on the ``segapp`` command's subparsers."""
+    i = sub.add_parser(
+        "import",
+        help="make or extend a project from labelme, COCO, VOC, YOLO or two plain folders",
+    )
+    i.add_argument("format", choices=IMPORT_FORMATS)
+    i.add_argument(
+        "src",
+        metavar="SRC",
+        help="labelme: folder of JSON files; coco: the JSON file; voc: the VOC folder; "
+        "yolo: folder with images/ and labels/; folders: the folder holding both folders",
+    )
+    i.add_argument("project", metavar="PROJECT", help="project folder (created when missing)")
+    i.add_argument("--labels", help="labelme, folders: class names, one per line (labels.txt)")
+    i.add_argument(
+        "--images",
+        help="coco: the folder file_name starts from (default: the JSON's); "
+        "folders: the images folder in SRC (default images)",
+    )
+    i.add_argument("--masks", help="folders: the masks folder in SRC (default masks)")
+    i.add_argument(
+        "--mask-suffix", default="", help="folders: mask stem = image stem + this (e.g. _mask)"
+    )
+    i.add_argument("--link", action="store_true", help="link the images instead of copying")
+    i.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace corrected masks that differ from the import (default: keep them)",
+    )
+    i.set_defaults(handler=cmd_import)
+
+    e = sub.add_parser(
+        "export", help="a project as COCO, VOC, labelme, YOLO or folders; a model as ONNX"
+    )
+    e.add_argument("format", choices=EXPORT_FORMATS)
+    e.add_argument("src", metavar="PROJECT", help="the project (onnx: a checkpoint folder)")
+    e.add_argument("dest", metavar="DEST", help="a new folder (onnx: a new .onnx file)")
+    e.add_argument("--polygons", action="store_true", help="coco: polygons instead of RLE")
+    e.add_argument(
+        "--proposed", action="store_true", help="also export proposals nobody corrected yet"
+    )
+    e.set_defaults(handler=cmd_export)
+
+
+def _check_options(args: argparse.Namespace, allowed: dict[str, tuple[str, ...]]) -> None:
+    for option, formats in allowed.items():
+        if getattr(args, option) and args.format not in formats:
+            flag = "--" + option.replace("_", "-")
+            raise SegappError(f"{flag} applies to {', '.join(formats)} only")
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from segapp.interop.sink import ProjectSink
+
+    _check_options(args, IMPORT_OPTIONS)
+    src = Path(args.src).expanduser()
+    if not src.exists():
+        raise SegappError(f"{src}: no such file or folder")
+    labels = Path(args.labels).expanduser() if args.labels else None
+    if labels is not None and not labels.is_file():
+        raise SegappError(f"{labels}: no such file (--labels)")
+    sink = ProjectSink(args.project, link=args.link, overwrite=args.overwrite)
+    try:
+        _run_import(args, src, labels, sink)
+    except BaseException:
+        sink.discard_if_empty()
+        raise
+    report = sink.finish()
+    print("\n".join(report.lines()))
+    return _report_skipped(report.skipped)
+
+
+def _run_import(args, src: Path, labels: Path | None, sink) -> None:
+    if args.format == "labelme":
+        from segapp.interop.labelme import import_labelme
+
+        import_labelme(src, sink, labels)
+    elif args.format == "coco":
+        from segapp.interop.coco import import_coco
+
+        import_coco(src, sink, Path(args.images).expanduser() if args.images else None)
+    elif args.format == "voc":
+        from segapp.interop.voc import import_voc
+
+        import_voc(src, sink)
+    elif args.format == "yolo":
+        from segapp.interop.yolo import import_yolo
+
+        import_yolo(src, sink)
+    else:
+        from segapp.interop.folders import import_folders
+
+        import_folders(src, sink, args.images, args.masks, args.mask_suffix, labels)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    _check_options(args, EXPORT_OPTIONS)
+    if args.format == "onnx":
+        from segapp.interop.onnx import export_onnx
+
+        meta = export_onnx(args.src, args.dest)
+        print(
+            f"{Path(args.dest).expanduser()}: ONNX model, input x (N, {meta['in_channels']}, H, W), "
+            f"output logits (N, {meta['classes'] if meta['activation'] == 'softmax' else 1}, "
+            f"H, W), {meta['activation']}; same logits as PyTorch within "
+            f"{meta['max_difference']}"
+        )
+        return 0
+    from segapp.core.project import Project
+    from segapp.interop import coco, folders, labelme, voc, yolo
+    from segapp.interop.common import exported_entries
+
+    project = Project.open(args.src)
+    if not exported_entries(project, args.proposed):
+        raise SegappError(
+            f"{project.root}: no corrected masks to export"
+            + ("" if args.proposed else " (--proposed adds the model's proposals)")
+        )
+    if args.format == "coco":
+        report = coco.export_coco(project, Path(args.dest), args.polygons, args.proposed)
+    else:
+        module = {"voc": voc, "labelme": labelme, "yolo": yolo, "folders": folders}[args.format]
+        report = getattr(module, f"export_{args.format}")(project, Path(args.dest), args.proposed)
+    print("\n".join(report.lines()))
+    return _report_skipped(report.skipped)
+
+
+def _report_skipped(skipped: list[tuple[str, str]]) -> int:
+    for name, reason in skipped:
+        print(f"segapp: skipped {name}: {reason}", file=sys.stderr)
+    if skipped:
+        print(f"segapp: {len(skipped)} files skipped (the rest is done)", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,57 @@
+"""``segapp export onnx``: one file with dynamic height and width, the same logits as
+PyTorch, runnable with onnxruntime alone (as the README shows)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from segapp.cli.main import main
+from segapp.ml.checkpoint import save_checkpoint
+from segapp.ml.registry import create_model, preset_spec
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    torch.manual_seed(0)
+    spec = preset_spec("unet-small", base_channels=4, classes=3)
+    model = create_model(spec).eval()
+    folder = tmp_path_factory.mktemp("onnx") / "v001"
+    save_checkpoint(folder, model, spec, {"train": {"size": 64, "resize_mode": "crop"}})
+    return folder, model
+
+
+def test_export_runs_without_segapp_at_any_size(checkpoint, tmp_path, capsys):
+    import onnxruntime as ort
+
+    folder, model = checkpoint
+    out = tmp_path / "model.onnx"
+    assert main(["export", "onnx", str(folder), str(out)]) == 0
+    assert "same logits as PyTorch" in capsys.readouterr().out
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    meta = session.get_modelmeta().custom_metadata_map
+    assert meta["activation"] == "softmax" and meta["classes"] == "3"
+    assert json.loads(meta["mean"]) == [0.5] * 3 and int(meta["size_multiple"]) == 8
+    rng = np.random.default_rng(1)
+    for h, w in ((48, 80), (120, 32)):  # sizes the export never saw
+        x = rng.normal(size=(1, 3, h, w)).astype(np.float32)
+        got = session.run(None, {"x": x})[0]
+        with torch.inference_mode():
+            ref = model(torch.from_numpy(x)).numpy()
+        assert got.shape == (1, 3, h, w)
+        np.testing.assert_allclose(got, ref, atol=1e-4)
+
+
+def test_export_refuses_to_overwrite_and_bad_models(checkpoint, tmp_path, capsys):
+    folder, _ = checkpoint
+    existing = tmp_path / "keep.onnx"
+    existing.write_bytes(b"precious")
+    assert main(["export", "onnx", str(folder), str(existing)]) == 2
+    assert existing.read_bytes() == b"precious"
+    assert main(["export", "onnx", str(tmp_path), str(tmp_path / "m.onnx")]) == 2
+    err = capsys.readouterr().err
+    assert "exists; choose a new file name" in err and "not a checkpoint folder" in err
+    assert "Traceback" not in err and not (tmp_path / "m.onnx").exists()
