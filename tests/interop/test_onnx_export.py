@@ -55,3 +55,30 @@ def test_export_refuses_to_overwrite_and_bad_models(checkpoint, tmp_path, capsys
     err = capsys.readouterr().err
     assert "exists; choose a new file name" in err and "not a checkpoint folder" in err
     assert "Traceback" not in err and not (tmp_path / "m.onnx").exists()
+
+
+def _readme_snippet() -> str:
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = text.split("### Run the ONNX file without segapp", 1)[1]
+    return section.split("```python\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_readme_recipe_gives_segapps_mask(checkpoint, tmp_path, monkeypatch):
+    """The README's onnxruntime + Pillow code, run as written, on a crop-trained model."""
+    import cv2
+
+    from segapp.ml.checkpoint import load_model
+    from segapp.ml.infer import Predictor
+
+    folder, _ = checkpoint
+    monkeypatch.chdir(tmp_path)
+    assert main(["export", "onnx", str(folder), "model.onnx"]) == 0
+    image = cv2.GaussianBlur(
+        np.random.default_rng(2).integers(0, 255, (75, 101, 3), np.uint8), (9, 9), 3
+    )
+    cv2.imwrite("photo.png", image[..., ::-1])
+    exec(compile(_readme_snippet(), "README.md", "exec"), {})
+    ours = Predictor(load_model(folder), "cpu", backend="torch").predict_labels(image)
+    np.testing.assert_array_equal(cv2.imread("photo_mask.png", cv2.IMREAD_UNCHANGED), ours)
