@@ -59,7 +59,12 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     data = _read_bytes(path)
     # ANYDEPTH keeps 16 bit and float, ANYCOLOR keeps gray gray; without IMREAD_UNCHANGED
     # OpenCV applies the EXIF orientation itself, for every format, exactly once.
-    img = cv2.imdecode(data, cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR)
+    try:
+        img = cv2.imdecode(data, cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR)
+    except cv2.error as e:  # OpenCV refuses headers claiming more than 2**30 pixels
+        raise ImageReadError(
+            f"{path}: cannot decode the image ({'too large' if 'PIXELS' in str(e) else e})"
+        ) from e
     if img is None:
         raise ImageReadError(
             f"{path}: cannot decode the image (corrupt, truncated or not a PNG/JPEG/TIFF/BMP)"
@@ -141,7 +146,7 @@ def read_palette_png(path: str | os.PathLike) -> tuple[np.ndarray, list[tuple[in
                 raise ImageReadError(f"{path}: not a palette image")
             indices = np.array(pil, dtype=np.uint8)
             flat = pil.getpalette() or []
-    except (OSError, ValueError, SyntaxError) as e:
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
         raise ImageReadError(f"{path}: cannot decode the palette image ({e})") from e
     palette = [tuple(flat[i : i + 3]) for i in range(0, len(flat) - 2, 3)]
     return indices, palette

@@ -33,7 +33,7 @@ from segapp.interop.common import (
     need,
     new_folder,
 )
-from segapp.interop.shapes import corner_outline, regions
+from segapp.interop.shapes import check_points, corner_outline, regions
 from segapp.interop.sink import ProjectSink
 
 
@@ -67,7 +67,7 @@ def import_coco(src: Path, sink: ProjectSink, images: Path | None = None) -> Non
         anns = by_image.get(image_id, [])
 
         def make_mask(shape, anns=anns, record=record, name=name):
-            return _paint(anns, record, shape, values, f"{src.name}: {name}")
+            return _paint(anns, record, shape, values, name)
 
         sink.add(Path(name).stem, path, make_mask, name)
     orphans = [k for k in by_image if k not in listed]
@@ -141,11 +141,12 @@ def _decode(seg: list | dict, h: int, w: int, where: str) -> np.ndarray | None:
         if not polygons:
             return None
         try:
-            rle = mask_api.merge(
-                mask_api.frPyObjects([[float(v) for v in p] for p in polygons], h, w)
-            )
+            polygons = [[float(v) for v in p] for p in polygons]
         except (TypeError, ValueError) as e:
             raise InteropError(f"{where}: polygons must hold numbers ({e})") from e
+        for p in polygons:
+            check_points(np.array(p), (h, w), where)
+        rle = mask_api.merge(mask_api.frPyObjects(polygons, h, w))
     else:
         counts, size = seg.get("counts"), seg.get("size")
         if size != [h, w]:

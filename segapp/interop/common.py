@@ -64,7 +64,7 @@ class ImportReport:
             out.append(f"... and {len(self.renamed) - 5} more renamed")
         if self.ignored_shapes:
             kinds = ", ".join(f"{n} {k}" for k, n in sorted(self.ignored_shapes.items()))
-            out.append(f"shapes without an area, ignored: {kinds}")
+            out.append(f"shapes not painted: {kinds}")
         if self.unpaired:
             out.append(f"{len(self.unpaired)} unpaired files: {_few(self.unpaired)}")
         return out
@@ -146,7 +146,7 @@ def _read_gif(path: Path) -> tuple[np.ndarray, list[tuple[int, int, int]] | None
             flat = pil.getpalette() or []
             palette = [tuple(flat[i : i + 3]) for i in range(0, len(flat) - 2, 3)]
             return np.array(pil, np.uint8), palette
-    except (OSError, ValueError, SyntaxError) as e:
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
         raise InteropError(f"{path}: cannot read the mask ({e})") from e
 
 

@@ -35,7 +35,7 @@ from segapp.interop.common import (
     need,
     new_folder,
 )
-from segapp.interop.shapes import regions
+from segapp.interop.shapes import check_points, regions
 from segapp.interop.sink import ProjectSink
 
 NO_AREA = ("line", "linestrip", "point", "points")
@@ -70,12 +70,14 @@ def import_labelme(src: Path, sink: ProjectSink, labels: Path | None = None) -> 
 
 
 def _image_source(data: dict, path: Path) -> Path | tuple[bytes, str]:
-    name = data.get("imagePath") if isinstance(data, dict) else None
+    if not isinstance(data, dict) or "shapes" not in data:
+        raise InteropError(f"{path}: not a labelme file (an object with 'shapes')")
+    name = data.get("imagePath")
     if isinstance(name, str) and name:
         candidate = path.parent / name.replace("\\", "/")
         if candidate.is_file():
             return candidate
-    encoded = data.get("imageData") if isinstance(data, dict) else None
+    encoded = data.get("imageData")
     if isinstance(encoded, str) and encoded:
         try:
             raw = base64.b64decode(encoded, validate=False)
@@ -95,16 +97,22 @@ def _paint(data: dict, path: Path, shape: tuple[int, int], sink: ProjectSink) ->
     h, w = shape
     size = (data.get("imageHeight"), data.get("imageWidth"))
     if all(isinstance(v, int) for v in size) and size != (h, w):
-        raise InteropError(f"{path}: the JSON says {size[1]}x{size[0]} but the image is {w}x{h}")
+        raise InteropError(
+            f"{path.name}: the JSON says {size[1]}x{size[0]} but the image is {w}x{h}"
+        )
     canvas = Image.new("L", (w, h), 0)
     draw = ImageDraw.Draw(canvas)
-    for i, item in enumerate(need(data, "shapes", list, str(path))):
-        where = f"{path}: shape {i + 1}"
+    for i, item in enumerate(need(data, "shapes", list, path.name)):
+        where = f"{path.name}: shape {i + 1}"
         label = need(item, "label", str, where)
         kind = item.get("shape_type") or "polygon"
         points = _points(need(item, "points", list, where), where)
-        if kind in NO_AREA or kind not in ("polygon", "rectangle", "circle", "mask"):
-            sink.report.ignored_shapes[str(kind)] += 1
+        check_points(np.array(points), shape, where)
+        if kind in NO_AREA:
+            sink.report.ignored_shapes[kind] += 1
+            continue
+        if kind not in ("polygon", "rectangle", "circle", "mask"):
+            sink.report.ignored_shapes[f"of unknown type {kind!r}"] += 1
             continue
         value = sink.class_value(label)
         if kind == "polygon":
@@ -135,8 +143,6 @@ def _points(raw: list, where: str) -> list[tuple[float, float]]:
         points = [(float(p[0]), float(p[1])) for p in raw]
     except (TypeError, ValueError, IndexError, KeyError) as e:
         raise InteropError(f"{where}: points must be [x, y] pairs of numbers") from e
-    if not all(math.isfinite(v) for p in points for v in p):
-        raise InteropError(f"{where}: points must be finite numbers")
     return points
 
 
@@ -148,7 +154,7 @@ def _decode_mask(encoded: object, where: str) -> np.ndarray:
     try:
         with Image.open(io.BytesIO(base64.b64decode(encoded))) as pil:
             return np.array(pil.convert("L")) > 0
-    except (OSError, ValueError, binascii.Error) as e:
+    except (OSError, ValueError, Image.DecompressionBombError) as e:  # binascii.Error too
         raise InteropError(f"{where}: the 'mask' is not a base64 PNG ({e})") from e
 
 

@@ -64,6 +64,19 @@ def _components(binary: np.ndarray, value: int) -> list[Region]:
     return found
 
 
+def check_points(points: np.ndarray, shape: tuple[int, int], where: str) -> None:
+    """Refuse points that are not finite or lie far outside the image (rasterisers spend
+    time and memory in proportion to the outline, and a point at 1e30 never ends)."""
+    from segapp.interop.common import InteropError
+
+    h, w = shape
+    pts = np.asarray(points, np.float64).reshape(-1, 2)
+    if not np.isfinite(pts).all():
+        raise InteropError(f"{where}: a point is not a finite number")
+    if ((pts < (-w, -h)) | (pts > (2 * w, 2 * h))).any():
+        raise InteropError(f"{where}: a point lies far outside the {w}x{h} image")
+
+
 def paint(
     shape: tuple[int, int], polygons: list[tuple[int, np.ndarray]], fill: int = 0
 ) -> np.ndarray:

@@ -204,8 +204,12 @@ class ProjectSink:
                 folder.rmdir()  # only ever removes an empty folder
 
     def finish(self) -> ImportReport:
-        """Save segapp.json and return the report."""
-        self.project.save()
+        """Save segapp.json (when anything was imported) and return the report; a new
+        project folder that received nothing is removed again."""
+        if self.report.added or self.report.written:
+            self.project.save()
+        else:
+            self.discard_if_empty()
         return self.report
 
 

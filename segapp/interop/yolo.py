@@ -26,7 +26,7 @@ from segapp.interop.common import (
     export_pairs,
     new_folder,
 )
-from segapp.interop.shapes import paint, regions
+from segapp.interop.shapes import check_points, paint, regions
 from segapp.interop.sink import ProjectSink
 
 
@@ -91,8 +91,9 @@ def _paint(path: Path, shape: tuple[int, int], values: list[int], sink: ProjectS
         if len(coords) == 4:
             sink.report.ignored_shapes["box (detection label)"] += 1
             continue
-        if len(coords) < 6 or len(coords) % 2 or not np.isfinite(coords).all():
+        if len(coords) < 6 or len(coords) % 2:
             raise InteropError(f"{path}: line {n}: a polygon needs 3 or more x y pairs")
+        check_points(coords.reshape(-1, 2) * (w, h), shape, f"{path}: line {n}")
         if k < 0:
             raise InteropError(f"{path}: line {n}: negative class {k}")
         while k >= len(values):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from segapp.core.imageio import MaskValueError, read_image, read_mask
+from segapp.core.imageio import ImageReadError, MaskValueError, read_image, read_mask
 from segapp.core.palette import read_class_names, voc_colormap
 from segapp.core.project import IGNORE_INDEX, Project, multiclass
 
@@ -55,6 +55,22 @@ def test_float_and_32bit_tiffs(tmp_path):
     Image.fromarray(counts).save(tmp_path / "counts.tif")
     img = read_image(tmp_path / "counts.tif")  # was wrapped around at 256
     assert img.dtype == np.uint16 and (np.diff(img.ravel().astype(int)) >= 0).all()
+
+
+def test_a_header_claiming_50000x50000_is_refused_quickly(tmp_path):
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    header = struct.pack(">IIBBBBB", 50000, 50000, 8, 0, 0, 0, 0)
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 9))
+    (tmp_path / "bomb.png").write_bytes(png + chunk(b"IEND", b""))
+    with pytest.raises(ImageReadError, match="too large"):
+        read_image(tmp_path / "bomb.png")  # was an OpenCV exception (a traceback)
 
 
 def _palette_mask(path, indices, palette):

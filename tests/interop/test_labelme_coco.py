@@ -224,6 +224,8 @@ def test_coco_polygons_rle_and_uncompressed_rle(tmp_path):
         ([[1, 2, 3]], "flat lists"),
         ([[1, 2, "a", 4, 5, 6]], "numbers"),
         ("nothing", "must be list/dict"),
+        ([[1e30, 1e30, 2, 2, 3, 4]], "far outside"),  # pycocotools would never return
+        ([[float("nan"), 1, 2, 2, 3, 4]], "not a finite number"),
     ],
 )
 def test_coco_bad_segmentations_skip_the_image_with_a_reason(tmp_path, segmentation, message):
@@ -233,7 +235,7 @@ def test_coco_bad_segmentations_skip_the_image_with_a_reason(tmp_path, segmentat
     report = sink.finish()
     assert report.added == 0 and len(report.skipped) == 1
     assert message in report.skipped[0][1]
-    assert not list((tmp_path / "p" / "images").iterdir())  # nothing half-imported
+    assert not (tmp_path / "p").exists()  # nothing half-imported, no empty project left
 
 
 def test_coco_missing_keys_and_images_folder(tmp_path):
