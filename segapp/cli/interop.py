@@ -130,8 +130,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         meta = export_onnx(args.src, args.dest)
         print(
             f"{Path(args.dest).expanduser()}: ONNX model, input x (N, {meta['in_channels']}, H, W), "
-            f"output logits (N, {meta['classes'] if meta['activation'] == 'softmax' else 1}, "
-            f"H, W), {meta['activation']}; same logits as PyTorch within "
+            f"output logits (N, {meta['output_channels']}, H, W), {meta['activation']}; "
+            "same logits as PyTorch within "
             f"{meta['max_difference']}"
         )
         return 0

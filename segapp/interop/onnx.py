@@ -41,7 +41,8 @@ def export_onnx(model_ref: str | os.PathLike, dest: str | os.PathLike) -> dict[s
     meta = {
         "producer": "segapp",
         "in_channels": str(spec.in_channels),
-        "classes": str(spec.out_classes),
+        "classes": str(spec.out_classes),  # label classes, background included
+        "output_channels": str(spec.classes),  # 1 for a binary (sigmoid) model
         "activation": "sigmoid" if spec.is_binary else "softmax",
         "mean": json.dumps([round(float(v), 6) for v in mean]),
         "std": json.dumps([round(float(v), 6) for v in std]),
