@@ -51,6 +51,11 @@ class ProjectSink:
         if root.exists() and not root.is_dir():
             raise InteropError(f"{root}: not a folder; give a project folder or a new one")
         fresh = not root.exists() or not any(root.iterdir())
+        if not fresh and not _looks_like_a_project(root):
+            raise InteropError(
+                f"{root}: neither a project (segapp.json, images/ or images) nor empty; "
+                "give a project or a new folder"
+            )
         self._made = [p for p in (root / "images", root) if fresh and not p.exists()]
         if fresh:
             try:
@@ -241,6 +246,13 @@ class ValueMap:
         name = names[v] if v < len(names) else ("background" if v == 0 else f"class {v}")
         color = tuple(self.palette[v]) if self.palette and v < len(self.palette) else None
         return self.sink.class_value(name, preferred=v, color=color)
+
+
+def _looks_like_a_project(root: Path) -> bool:
+    """A segapp project, an images/ + masks/ folder, or a bare folder of images."""
+    if (root / PROJECT_FILE).exists() or (root / "images").is_dir():
+        return True
+    return any(is_image_file(p) for p in root.iterdir())
 
 
 def _same_file(path: Path, image: ImageSource) -> bool:

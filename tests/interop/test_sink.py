@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import pytest
 from interop_helpers import class_names, labels_by_stem
 
 from segapp.core.imageio import read_mask
 from segapp.core.project import Project
+from segapp.interop.common import InteropError
 from segapp.interop.folders import import_folders
 from segapp.interop.sink import ProjectSink
 
@@ -81,3 +83,11 @@ def test_a_failed_import_into_a_new_folder_leaves_nothing(tmp_path):
     sink = ProjectSink(tmp_path / "new")
     sink.discard_if_empty()
     assert not (tmp_path / "new").exists()
+
+
+def test_a_folder_that_is_no_project_is_refused(tmp_path):
+    (tmp_path / "Desktop").mkdir()
+    (tmp_path / "Desktop" / "notes.txt").write_text("mine")
+    with pytest.raises(InteropError, match="neither a project"):
+        ProjectSink(tmp_path / "Desktop")
+    assert [p.name for p in (tmp_path / "Desktop").iterdir()] == ["notes.txt"]
