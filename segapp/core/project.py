@@ -28,6 +28,7 @@ from segapp.core.imageio import (
     write_bytes_atomic,
     write_mask,
 )
+from segapp.core.journal import JOURNAL_FILE, append_record, read_records
 from segapp.core.palette import palette_classes
 
 log = logging.getLogger(__name__)
@@ -132,7 +133,9 @@ class Project:
         project = cls(root, images_dir, masks_dir, classes)
         project.val_stems = list(meta.get("val_stems", []))
         project.extra = {k: v for k, v in meta.items() if k not in _META_KEYS}
-        project._scan(meta.get("images", {}))
+        records = dict(meta.get("images", {}))
+        records.update(read_records(root / JOURNAL_FILE, STATUSES))  # statuses saved since
+        project._scan(records)
         return project
 
     def _scan(self, records: dict) -> None:
@@ -255,14 +258,23 @@ class Project:
     def write_labels(
         self, entry: ImageEntry, labels: np.ndarray, status: str, proposed_by: str | None = None
     ) -> None:
-        """Save class indices as the entry's mask PNG (atomically) and record its status."""
+        """Save class indices as the entry's mask PNG (atomically) and record its status.
+
+        The status is one line appended to the journal, ordered so that a crash at any
+        moment never shows a proposal as corrected: a proposal is recorded (and synced)
+        before its mask is written, a correction only after its mask is on disk.
+        """
         if status not in STATUSES:
             raise ValueError(f"unknown status {status!r}")
-        write_mask(entry.mask_path, self.mask_from_labels(labels))
-        entry.status = status
-        if proposed_by is not None:
-            entry.proposed_by = proposed_by
-        self.save()
+        mask = self.mask_from_labels(labels)
+        by = entry.proposed_by if proposed_by is None else proposed_by
+        record = {"status": status, "proposed_by": by, "proposal_iou": entry.proposal_iou}
+        if status != "corrected":
+            append_record(self.journal_path, entry.stem, record, sync=True)
+        write_mask(entry.mask_path, mask)
+        entry.status, entry.proposed_by = status, by
+        if status == "corrected":
+            append_record(self.journal_path, entry.stem, record, sync=False)
 
     # ----------------------------------------------------------------- split
     def split(
@@ -302,6 +314,11 @@ class Project:
         return self.root / PROJECT_FILE
 
     @property
+    def journal_path(self) -> Path:
+        """Statuses saved since segapp.json was last written whole (see ``core.journal``)."""
+        return self.root / JOURNAL_FILE
+
+    @property
     def models_dir(self) -> Path:
         return self.root / "models"
 
@@ -326,7 +343,7 @@ class Project:
         return meta
 
     def save(self) -> None:
-        """Write segapp.json atomically (creates masks/ too)."""
+        """Write segapp.json atomically (creates masks/ too); the journal is folded into it."""
         try:
             self.masks_dir.mkdir(parents=True, exist_ok=True)
         except OSError as e:
@@ -335,6 +352,10 @@ class Project:
             ) from e
         data = json.dumps(self.to_meta(), indent=1).encode()
         write_bytes_atomic(self.meta_path, data)
+        try:
+            self.journal_path.unlink(missing_ok=True)
+        except OSError as e:  # replayed again on the next open: harmless
+            log.warning("%s: cannot remove (%s)", self.journal_path, e)
 
 
 _META_KEYS = {"format", "images_dir", "masks_dir", "classes", "val_stems", "images"}

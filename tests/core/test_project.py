@@ -30,7 +30,7 @@ def test_bare_folder_of_images(tmp_path):
     labels = np.zeros((64, 64), np.uint8)
     labels[10:20, 10:20] = 1
     project.write_labels(entry, labels, "proposed", proposed_by="unet-small")
-    assert (images / "segapp.json").exists()
+    assert (images / "segapp.journal").exists()  # the status; segapp.json on save
     assert read_mask(images / "masks" / "0.png")[15, 15] == 255  # binary stored as 0/255
     again = Project.open(images)
     e = again.entry("0")

@@ -95,6 +95,7 @@ class LabelSession(ProposalsMixin, QObject):
             return False
         if not self.close_project():
             return False
+        self._fold_journal(project)
         self.project = project
         self._entries = {e.stem: e for e in project.entries}
         self.projectChanged.emit(project)
@@ -138,6 +139,7 @@ class LabelSession(ProposalsMixin, QObject):
             "Close anyway and lose these edits?",
         ):
             return False
+        self._fold_journal(self.project)
         for ds in self._docs.values():
             if ds.unsubscribe:
                 ds.unsubscribe()
@@ -156,6 +158,15 @@ class LabelSession(ProposalsMixin, QObject):
         self.projectChanged.emit(None)
         self.currentChanged.emit("")
         return True
+
+    @staticmethod
+    def _fold_journal(project: Project) -> None:
+        """Statuses saved since the last full write go into segapp.json (on open and close)."""
+        if project.journal_path.exists():
+            try:
+                project.save()
+            except WriteError as e:  # the journal stays and is replayed next time
+                log.warning("cannot fold the status journal into segapp.json: %s", e)
 
     # ------------------------------------------------------------------ documents
     @property
