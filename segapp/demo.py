@@ -68,13 +68,18 @@ def demo_views() -> list[tuple[str, np.ndarray, np.ndarray]]:
     return [(n, np.ascontiguousarray(a), np.ascontiguousarray(b)) for n, a, b in views]
 
 
+def demo_project_ready(root: Path | None = None) -> bool:
+    """True once the demo project exists (then ``ensure_demo_project`` returns at once)."""
+    return ((Path(root) if root else data_dir() / "demo") / "segapp.json").exists()
+
+
 def ensure_demo_project(root: Path | None = None) -> Path:
     """Create the demo project if it is not there yet; return its folder."""
     from segapp.core.imageio import write_mask, write_png_atomic
     from segapp.core.project import Project
 
     root = Path(root) if root else data_dir() / "demo"
-    if (root / "segapp.json").exists():
+    if demo_project_ready(root):
         return root
     (root / "images").mkdir(parents=True, exist_ok=True)
     views = demo_views()

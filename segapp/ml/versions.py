@@ -65,6 +65,8 @@ def list_versions(project: Project) -> list[ModelVersion]:
     out = []
     if project.models_dir.is_dir():
         for d in sorted(project.models_dir.iterdir()):
+            if d.name.startswith("."):  # e.g. a cancelled run being deleted
+                continue
             if (d / CONFIG_FILE).exists() and (d / WEIGHTS_FILE).exists():
                 try:
                     config = json.loads((d / CONFIG_FILE).read_text())

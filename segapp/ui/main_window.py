@@ -27,6 +27,7 @@ from segapp.ui.labeling.image_list import ImageListPanel
 from segapp.ui.labeling.model_panel import ModelPanel, read_model_folder
 from segapp.ui.labeling.propose_worker import ProposeEngine
 from segapp.ui.labeling.session import LabelSession
+from segapp.ui.tasks import Task, run_task
 from segapp.ui.training.dock import install_training
 from segapp.ui.welcome import WelcomePage
 
@@ -55,6 +56,7 @@ class MainWindow(QMainWindow):
         self.error_box: QMessageBox | None = None
         self._shown = False
         self._cursor = (-1, -1)  # image pixel under the mouse
+        self._demo_task: Task | None = None  # the demo being made
 
         self.welcome = WelcomePage()
         self.canvas = Canvas()
@@ -149,7 +151,11 @@ class MainWindow(QMainWindow):
         if not self.training.confirm_close() or not self.session.close_project():
             event.ignore()
             return
-        self.training.shutdown()
+        if self.training.shutdown(then=self.close):  # closes again once the run has ended
+            self.statusBar().showMessage("stopping the training (its best checkpoint is kept)…")
+            self.setCursor(Qt.CursorShape.BusyCursor)
+            event.ignore()
+            return
         self.settings.setValue("geometry", self.saveGeometry())
         self.session.engine.shutdown()
         self.session.prefetcher.shutdown()
@@ -226,20 +232,28 @@ class MainWindow(QMainWindow):
         return ok
 
     def open_demo(self) -> bool:
-        try:
-            from segapp.demo import demo_model, ensure_demo_project
-        except ImportError as e:
-            self.show_error("The demo is not available", str(e))
-            return False
+        """Open the demo; made first (scikit-image's watershed) in a thread: True when it
+        opened or is being made."""
+        from segapp.demo import demo_project_ready, ensure_demo_project
+
+        if demo_project_ready():
+            return self._open_demo(ensure_demo_project())
+        if self._demo_task is not None and self._demo_task.running:
+            return True
         self.statusBar().showMessage("preparing the demo…")
-        self.setCursor(Qt.CursorShape.WaitCursor)
-        try:
-            root = ensure_demo_project()
-        except Exception as e:  # noqa: BLE001 - shown to the person
-            self.show_error("The demo is not available", str(e))
-            return False
-        finally:
+        self.setCursor(Qt.CursorShape.BusyCursor)
+
+        def failed(message: str) -> None:
             self.unsetCursor()
+            self.show_error("The demo is not available", message)
+
+        self._demo_task = run_task(self, ensure_demo_project, self._open_demo, failed, "demo")
+        return True
+
+    def _open_demo(self, root: Path) -> bool:
+        from segapp.demo import demo_model
+
+        self.unsetCursor()
         model = demo_model()
         extra = [("demo model (coins)", model, "unet-small trained on the coins")] if model else []
         return self.open_path(root, extra)

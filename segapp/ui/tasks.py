@@ -1,17 +1,21 @@
 """One slow call off the GUI thread: ``run_task(owner, fn, on_done, on_error)``.
 
 For short jobs a panel starts now and then (score a new version, compare two versions on
-an image, measure a training step): a Python thread runs ``fn()``; its result or
-error comes back as a queued signal on the GUI thread. A task whose owner was deleted
-meanwhile reports nothing.
+an image, measure a training step, build the demo): a Python thread runs ``fn()``; its
+result or error comes back as a queued signal on the GUI thread. A task whose owner was
+deleted meanwhile reports nothing. ``remove_folder(path)`` deletes a folder the same way.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import shutil
 import threading
+import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal, Slot
@@ -82,3 +86,24 @@ def run_task(
     task = Task(fn, on_done, on_error, name, owner)
     task.start()
     return task
+
+
+def remove_folder(path: Path) -> None:
+    """Delete a folder off the GUI thread (a run of large checkpoints takes a while).
+
+    The folder is first renamed to a hidden name beside it, so its name is free at once
+    (the next run may reuse ``v002``) and nothing lists it meanwhile; a thread deletes it.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        return
+    trash = path.with_name(f".{path.name}.deleting-{uuid.uuid4().hex[:8]}")
+    try:
+        os.replace(path, trash)
+    except OSError as e:
+        log.warning("%s: cannot rename before deleting (%s)", path, e)
+        trash = path
+    # not a daemon: quitting finishes the deletion
+    threading.Thread(
+        target=shutil.rmtree, args=(trash,), kwargs={"ignore_errors": True}, name="segapp-rmtree"
+    ).start()

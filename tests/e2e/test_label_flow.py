@@ -106,9 +106,20 @@ def test_label_flow(make_window, qtbot, project_with_model, monkeypatch):
 
 
 def test_try_the_demo(make_window, qtbot, tmp_path, monkeypatch):
+    import threading
+
+    from segapp import demo
+
     monkeypatch.setenv("SEGAPP_DATA", str(tmp_path / "userdata"))
+    made_in = []
+    real = demo.ensure_demo_project
+    monkeypatch.setattr(
+        demo, "ensure_demo_project", lambda: made_in.append(threading.current_thread()) or real()
+    )
     w = make_window()
     qtbot.mouseClick(w.welcome.buttons["Try the demo"], Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: w.session.project is not None, timeout=60_000)
+    assert made_in[0] is not threading.main_thread()  # the watershed ran off the GUI thread
     project = w.session.project
     assert project is not None and project.root == (tmp_path / "userdata" / "demo").resolve()
     assert w.session.doc is not None

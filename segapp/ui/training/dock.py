@@ -161,8 +161,9 @@ class TrainingDock(QObject):
             "Stop the training and close? The best checkpoint so far is kept as a version.",
         )
 
-    def shutdown(self) -> None:
-        self.train_panel.shutdown()
+    def shutdown(self, then: Callable[[], None]) -> bool:
+        """Stop a running training without waiting; True while it ends (``then()`` follows)."""
+        return self.train_panel.shutdown(then)
 
 
 def install_training(

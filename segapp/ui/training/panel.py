@@ -10,7 +10,6 @@ on the same validation images in a worker thread; if it is better it becomes act
 from __future__ import annotations
 
 import logging
-import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -28,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from segapp.core.project import Project
 from segapp.ml import estimate, recipe, versions
+from segapp.ui.tasks import remove_folder
 from segapp.ui.training import promotion
 from segapp.ui.training.estimate import EstimateLabel
 from segapp.ui.training.form import TrainForm
@@ -288,9 +288,10 @@ class TrainPanel(QWidget):
             self.status_label.setText("cancelling…")
             self.process.cancel()
 
-    def shutdown(self) -> None:
-        """The window closes: stop the run gracefully (kill after a few seconds)."""
-        self.process.shutdown()
+    def shutdown(self, then: Callable[[], None]) -> bool:
+        """The window closes: stop the run gracefully (kill after a few seconds); True while
+        it is still ending (``then()`` follows), without waiting for it."""
+        return self.process.shutdown(then)
 
     @property
     def running(self) -> bool:
@@ -381,8 +382,8 @@ class TrainPanel(QWidget):
         self.refresh()
 
     def _discard_run(self) -> None:
-        if self.run_dir is not None and self.run_dir.is_dir():
-            shutil.rmtree(self.run_dir, ignore_errors=True)
+        if self.run_dir is not None:
+            remove_folder(self.run_dir)
         self.run_dir = None
 
     def _error(self, text: str) -> None:

@@ -7,7 +7,9 @@ stderr (``segapp: error: ...`` when the CLI caught the problem).
 
 - ``stop()`` writes ``stop`` on its stdin: the process finishes the current batch,
   validates, keeps the best checkpoint and exits normally (``finished``).
-- ``cancel()`` kills it and deletes the run's output folder (``cancelled``).
+- ``cancel()`` kills it and deletes the run's output folder (``cancelled``) in a thread.
+- ``shutdown(then)`` (the window closes) stops it and returns at once; ``then()`` runs when
+  it has ended (killed if it takes more than a few seconds): the GUI thread never waits.
 """
 
 from __future__ import annotations
@@ -15,11 +17,13 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, Signal
+from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
+
+from segapp.ui.tasks import remove_folder
 
 log = logging.getLogger(__name__)
 
@@ -98,15 +102,19 @@ class TrainProcess(QObject):
         self._cancelling = True
         self.proc.kill()
 
-    def shutdown(self, wait_ms: int = 5000) -> None:
-        """The window closes: stop gracefully, kill if it takes too long (keeps the folder)."""
+    def shutdown(self, then: Callable[[], None], kill_after_ms: int = 5000) -> bool:
+        """The window closes: stop gracefully, kill if it takes too long (keeps the folder).
+
+        Returns at once: False when nothing runs, else True and ``then()`` is called when
+        the process has ended.
+        """
         proc = self.proc
         if proc is None:
-            return
+            return False
         self.stop()
-        if not proc.waitForFinished(wait_ms):
-            proc.kill()
-            proc.waitForFinished(2000)
+        proc.finished.connect(lambda *_: then())
+        QTimer.singleShot(kill_after_ms, proc, proc.kill)  # the timer dies with the process
+        return True
 
     # ------------------------------------------------------------------ output
     def _read_stdout(self) -> None:
@@ -184,7 +192,7 @@ class TrainProcess(QObject):
         self._end()
         if cancelled:
             if out is not None and self._delete_out:
-                shutil.rmtree(out, ignore_errors=True)
+                remove_folder(out)
             self.cancelled.emit()
         elif crashed or exit_code != 0:
             self.failed.emit(self.error_message(exit_code, crashed))

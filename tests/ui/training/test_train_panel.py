@@ -310,3 +310,30 @@ def test_plots_span_the_planned_epochs_before_a_run(qtbot, panel):
     plots = panel.ensure_plots()
     (x0, x1), _ = plots.loss_plot.getViewBox().viewRange()
     assert x0 <= 0 and 12 <= x1 < 13
+
+
+def test_closing_the_window_during_a_run_does_not_wait_for_it(qtbot, tmp_path, make_window):
+    """Stop is asked and the close returns at once; the window closes when the run ended."""
+    w = make_window(make_dataset(tmp_path / "d", n=3))
+    process = w.training.train_panel.process
+    stops_after_a_while = "import sys, time; sys.stdin.readline(); time.sleep(1.0)"
+    with qtbot.waitSignal(process.started):
+        process.start([sys.executable, "-c", stops_after_a_while], tmp_path / "run")
+    assert not w.close()  # not yet: the run is stopping, and the GUI thread did not wait
+    assert process.running and process.stopping and w.isVisible()
+    assert "stopping the training" in w.statusBar().currentMessage()
+    qtbot.waitUntil(lambda: not w.isVisible(), timeout=TIMEOUT)
+    assert not process.running
+
+
+def test_a_discarded_folder_is_renamed_at_once_and_deleted_in_a_thread(qtbot, project):
+    from segapp.ui.tasks import remove_folder
+
+    run = project.models_dir / "v001"
+    run.mkdir(parents=True)
+    for name in (versions.CONFIG_FILE, versions.WEIGHTS_FILE):
+        (run / name).write_text("{}")
+    remove_folder(run)
+    assert not run.exists()  # the name is free for the next run
+    assert versions.list_versions(project) == []  # the hidden folder being deleted is not one
+    qtbot.waitUntil(lambda: not any(project.models_dir.iterdir()), timeout=10_000)
