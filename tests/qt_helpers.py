@@ -23,6 +23,7 @@ def make_window(qtbot, tmp_path):
         w = MainWindow(settings=settings, **kw)
         w.session.confirm = lambda title, text: True
         w.autosaver.timer.setInterval(3_600_000)  # tests save explicitly (autosave: its own test)
+        w.session.load_wait_s = None  # switching waits for the image (far jumps: their own test)
         w.show()
         qtbot.waitExposed(w)
         w.activateWindow()

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
+    QApplication,
     QFileDialog,
     QInputDialog,
     QLabel,
@@ -57,6 +58,7 @@ class MainWindow(QMainWindow):
         self._shown = False
         self._cursor = (-1, -1)  # image pixel under the mouse
         self._demo_task: Task | None = None  # the demo being made
+        self._busy = False  # the busy cursor is shown
 
         self.welcome = WelcomePage()
         self.canvas = Canvas()
@@ -117,6 +119,7 @@ class MainWindow(QMainWindow):
         w.recentRequested.connect(self.open_path)
         s.projectChanged.connect(self._on_project)
         s.currentChanged.connect(self._on_current)
+        s.documentReady.connect(self._on_current)
         s.documentEdited.connect(self._update_title)
         s.classesChanged.connect(self._apply_colors)
         s.message.connect(lambda m: self.statusBar().showMessage(m, 8000))
@@ -156,6 +159,7 @@ class MainWindow(QMainWindow):
             self.setCursor(Qt.CursorShape.BusyCursor)
             event.ignore()
             return
+        self._set_busy(False)
         self.settings.setValue("geometry", self.saveGeometry())
         self.session.engine.shutdown()
         self.session.prefetcher.shutdown()
@@ -307,10 +311,23 @@ class MainWindow(QMainWindow):
             self.class_panel.show_active(self.session.active_class)
 
     def _on_current(self, stem: str) -> None:
-        doc = self.session.doc
-        self.canvas.set_document(doc)
+        ds = self.session.state
+        doc = ds.doc if ds is not None else None
+        self.canvas.set_document(doc, ds.display if ds is not None else None)
+        loading = doc is None and stem != "" and self.session.loading == stem
+        self.canvas.set_placeholder(f"loading {stem}…" if loading else "")
+        self._set_busy(loading)
         self._update_title()
         self._update_cursor_info()
+
+    def _set_busy(self, busy: bool) -> None:
+        """The busy cursor while the shown image is being read (the window keeps working)."""
+        if busy != self._busy:
+            self._busy = busy
+            if busy:
+                QApplication.setOverrideCursor(Qt.CursorShape.BusyCursor)
+            else:
+                QApplication.restoreOverrideCursor()
 
     def _update_title(self) -> None:
         p, doc = self.session.project, self.session.doc

@@ -24,6 +24,7 @@ import math
 import weakref
 from collections.abc import Sequence
 
+import numpy as np
 from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
     QColor,
@@ -117,8 +118,13 @@ class Canvas(PanZoomView):
     def document(self) -> MaskDocument | None:
         return self._doc
 
-    def set_document(self, doc: MaskDocument | None) -> None:
-        """Show ``doc`` (or nothing); stops listening to the previous document."""
+    def set_document(
+        self, doc: MaskDocument | None, display: list[np.ndarray] | None = None
+    ) -> None:
+        """Show ``doc`` (or nothing); stops listening to the previous document.
+
+        ``display``: the image's ``display_levels`` if made already (else made here).
+        """
         if doc is self._doc:
             return
         self._end_interaction()
@@ -136,7 +142,7 @@ class Canvas(PanZoomView):
             self._update_cursor_item(None)
             return
         h, w = doc.shape
-        self._image_item = ImageItem(doc.image)
+        self._image_item = ImageItem(doc.image, levels=display)
         self._image_item.setZValue(_Z_IMAGE)
         self._overlay = LabelOverlayItem(doc.labels)
         self._overlay.setZValue(_Z_OVERLAY)

@@ -72,31 +72,47 @@ def _scale_of(painter: QPainter) -> float:
     return math.hypot(t.m11(), t.m12()) or 1.0
 
 
+def display_levels(image: np.ndarray) -> list[np.ndarray]:
+    """What :class:`ImageItem` draws: the image in Qt's layout, then halved down to ~256 px.
+
+    Gray ``uint8`` is kept without a copy; RGB is converted once to Qt's 32-bit layout (fast
+    to draw). Pure numpy/OpenCV (no Qt), so it may run in any thread: for an 8192x8192
+    image it takes about as long as decoding the file.
+    """
+    img = display_uint8(np.asarray(image))
+    if img.ndim == 2:
+        arr = np.ascontiguousarray(img)
+    else:
+        arr = cv2.cvtColor(np.ascontiguousarray(img), cv2.COLOR_RGB2BGRA)
+    levels = [arr]
+    while min(arr.shape[:2]) // 2 >= _PYRAMID_MIN_SIDE:
+        h, w = arr.shape[:2]
+        arr = cv2.resize(arr, ((w + 1) // 2, (h + 1) // 2), interpolation=cv2.INTER_AREA)
+        levels.append(arr)
+    return levels
+
+
 class ImageItem(QGraphicsItem):
     """The image at scene (0, 0), one scene unit per image pixel.
 
-    ``image``: ``HxW`` or ``HxWx3`` (RGB), ``uint8`` or ``uint16``. Gray ``uint8`` is shown
-    without a copy; RGB is converted once to Qt's 32-bit layout (fast to draw).
+    ``image``: ``HxW`` or ``HxWx3`` (RGB), ``uint8`` or ``uint16``; ``levels``: its
+    :func:`display_levels` when they were made already (e.g. in a loading thread).
     """
 
-    def __init__(self, image: np.ndarray, parent: QGraphicsItem | None = None) -> None:
+    def __init__(
+        self,
+        image: np.ndarray,
+        parent: QGraphicsItem | None = None,
+        levels: list[np.ndarray] | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setFlag(_EXTENDED, True)
-        img = display_uint8(np.asarray(image))
-        self._h, self._w = img.shape[:2]
-        if img.ndim == 2:
-            base = np.ascontiguousarray(img)
-        else:
-            base = cv2.cvtColor(np.ascontiguousarray(img), cv2.COLOR_RGB2BGRA)
+        self._h, self._w = np.asarray(image).shape[:2]
         # levels: (array kept alive for the QImage, QImage, scene units per level pixel x, y)
         self._levels: list[tuple[np.ndarray, QImage, float, float]] = []
-        arr = base
-        while True:
+        for arr in display_levels(image) if levels is None else levels:
             h, w = arr.shape[:2]
             self._levels.append((arr, self._qimage(arr), self._w / w, self._h / h))
-            if min(h, w) // 2 < _PYRAMID_MIN_SIDE:
-                break
-            arr = cv2.resize(arr, ((w + 1) // 2, (h + 1) // 2), interpolation=cv2.INTER_AREA)
 
     @staticmethod
     def _qimage(arr: np.ndarray) -> QImage:

@@ -1,7 +1,8 @@
 """``PanZoomView``: the canvas's navigation — zoom around a point, fit, 1:1 and panning.
 
 The wheel zooms around the cursor; the middle button, or the left button while Space is
-held, drags the view. :class:`~segapp.ui.canvas.canvas.Canvas` adds the editing on top.
+held, drags the view; :meth:`PanZoomView.set_placeholder` shows a line of text in the middle
+(an image still loading). :class:`~segapp.ui.canvas.canvas.Canvas` adds the editing on top.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import math
 
 from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QFocusEvent, QKeyEvent, QResizeEvent, QTransform
+from PySide6.QtGui import QFocusEvent, QKeyEvent, QPainter, QPalette, QResizeEvent, QTransform
 from PySide6.QtWidgets import QGraphicsView, QWidget
 
 MAX_ZOOM = 64.0
@@ -34,6 +35,26 @@ class PanZoomView(QGraphicsView):
         self._pan_button: Qt.MouseButton | None = None
         self._pan_last = QPoint()
         self._space = False  # Space held: the left button pans
+        self._placeholder = ""
+
+    def set_placeholder(self, text: str) -> None:
+        """A line of text in the middle of the view (e.g. "loading …"); "" for none."""
+        self._placeholder = text
+        self.viewport().update()
+
+    def placeholder(self) -> str:
+        return self._placeholder
+
+    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802 (Qt API)
+        super().drawForeground(painter, rect)
+        if self._placeholder:
+            painter.save()
+            painter.resetTransform()
+            painter.setPen(self.palette().color(QPalette.ColorRole.PlaceholderText))
+            painter.drawText(
+                self.viewport().rect(), Qt.AlignmentFlag.AlignCenter, self._placeholder
+            )
+            painter.restore()
 
     def content_size(self) -> tuple[int, int] | None:
         """(height, width) of the shown image, None when nothing is shown."""

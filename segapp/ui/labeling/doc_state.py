@@ -26,3 +26,10 @@ class DocState:
     probs: np.ndarray | None = None  # the last proposal's probabilities (binary threshold)
     proposal: np.ndarray | None = None  # the last proposal's labels (proposal IoU on save)
     unsubscribe: Callable[[], None] | None = None
+    display: list[np.ndarray] | None = None  # what the canvas draws (made while loading)
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held: image, labels and display levels."""
+        shown = sum(a.nbytes for a in self.display or ())
+        return self.doc.image.nbytes + self.doc.labels.nbytes + shown

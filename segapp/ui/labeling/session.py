@@ -9,6 +9,8 @@ Never lose work:
   cache keyed by stem; a document with unsaved edits is never dropped from it;
 - switching images and closing save (``Project.write_labels`` writes atomically); a failed
   write is reported (``error`` signal) and the edit stays in memory, still dirty;
+- an image is read in another thread; one that takes longer than ``load_wait_s`` (a far
+  jump to a large image) shows as ``loading`` (no document yet) until ``documentReady``;
 - a proposal is one undoable step; proposing over corrected work asks first (``confirm``).
 """
 
@@ -17,16 +19,19 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from collections.abc import Callable
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 
 from segapp.core.document import MaskDocument
 from segapp.core.imageio import ImageReadError, SegappError, WriteError
-from segapp.core.project import ClassInfo, ImageEntry, Project
+from segapp.core.project import ImageEntry, Project
 from segapp.ui.labeling.doc_state import DocState
-from segapp.ui.labeling.prefetch import ImagePrefetcher
+from segapp.ui.labeling.paint_state import PaintStateMixin
+from segapp.ui.labeling.prefetch import ImagePrefetcher, ReadResult, read_entry
 from segapp.ui.labeling.proposals import ProposalsMixin
 from segapp.ui.labeling.propose_worker import ProposeEngine
 
@@ -34,17 +39,20 @@ log = logging.getLogger(__name__)
 
 CACHE_SIZE = 12  # documents kept (with their undo history) besides unsaved ones
 CACHE_BYTES = 1_500_000_000  # ... and at most this much image + mask memory (large images)
+LOAD_WAIT_S = 0.04  # a switch waits this long for the image, then shows a placeholder
 
 
 def _ask_nothing(title: str, text: str) -> bool:
     return True
 
 
-class LabelSession(ProposalsMixin, QObject):
+class LabelSession(ProposalsMixin, PaintStateMixin, QObject):
     """Project + per-image documents + saving + proposals, without widgets."""
 
     projectChanged = Signal(object)  # Project | None
     currentChanged = Signal(str)  # stem ("" when none)
+    documentReady = Signal(str)  # the current image, read in the background, is shown now
+    _loaded = Signal(str, object)  # stem, Future[ReadResult] (from the reading thread)
     documentEdited = Signal()  # the current document's labels changed
     entryChanged = Signal(str)  # an entry's status / error / dirty mark changed
     classesChanged = Signal()
@@ -79,6 +87,9 @@ class LabelSession(ProposalsMixin, QObject):
         self._batch_errors: list[str] = []
         self._batch_applied = 0
         self.prefetcher = ImagePrefetcher()
+        self.loading: str | None = None  # the current image while it is read (no document)
+        self.load_wait_s: float | None = LOAD_WAIT_S  # None: switching waits for the image
+        self._loaded.connect(self._on_loaded, Qt.ConnectionType.QueuedConnection)
 
     # ------------------------------------------------------------------ project
     def open_project(self, path: str | Path) -> bool:
@@ -145,6 +156,7 @@ class LabelSession(ProposalsMixin, QObject):
                 ds.unsubscribe()
         self._docs.clear()
         self.prefetcher.clear()
+        self.loading = None
         self._pending.clear()
         self._shown.clear()
         if self._batch_id is not None:  # results for this project are dropped from now on
@@ -187,23 +199,21 @@ class LabelSession(ProposalsMixin, QObject):
     def cached(self, stem: str) -> DocState | None:
         return self._docs.get(stem)
 
-    def _load(self, entry: ImageEntry) -> DocState:
-        assert self.project is not None
-        image = self.prefetcher.take(entry.image_path)
-        if image is None:
-            image = self.project.read_image(entry)  # ImageReadError (entry.error is set)
-        labels = None
-        if entry.has_mask:
-            try:
-                labels = self.project.read_labels(entry, image.shape[:2])
-            except SegappError as e:
-                self.error.emit(
-                    "The mask cannot be used",
-                    f"{e}\n\nThe image opens with an empty mask; the file is replaced only "
-                    "if you edit and save.",
-                )
-        doc = MaskDocument(image, labels)
-        ds = DocState(doc, entry)
+    def _make_state(self, entry: ImageEntry, read: ReadResult) -> DocState:
+        """The document of what was read (ImageReadError: entry.error is set)."""
+        if read.image_error is not None:
+            entry.error = str(read.image_error)
+            raise read.image_error
+        entry.error = None
+        if read.mask_error is not None:
+            self.error.emit(
+                "The mask cannot be used",
+                f"{read.mask_error}\n\nThe image opens with an empty mask; the file is replaced "
+                "only if you edit and save.",
+            )
+        labels = read.labels
+        doc = MaskDocument(read.image, labels)
+        ds = DocState(doc, entry, display=read.display)
         if entry.status == "proposed" and labels is not None:  # e.g. from "propose all"
             ds.proposal = labels.copy()  # (its IoU with the correction is recorded on save)
         ds.unsubscribe = doc.on_change(lambda rect, stem=entry.stem: self._on_doc_change(stem))
@@ -215,7 +225,13 @@ class LabelSession(ProposalsMixin, QObject):
         if stem in self._docs:
             self._docs.move_to_end(stem)
             return self._docs[stem]
-        ds = self._load(self.entry_of(stem))
+        entry = self.entry_of(stem)
+        prefetched = self.prefetcher.take_future(entry.image_path)
+        return self._keep(
+            stem, self._make_state(entry, read_entry(self.project, entry, prefetched))
+        )
+
+    def _keep(self, stem: str, ds: DocState) -> DocState:
         self._docs[stem] = ds
         self._evict()
         return ds
@@ -223,7 +239,7 @@ class LabelSession(ProposalsMixin, QObject):
     def _evict(self) -> None:
         """Drop the least recently used saved documents beyond CACHE_SIZE / CACHE_BYTES."""
         extra = len(self._docs) - CACHE_SIZE
-        nbytes = sum(ds.doc.image.nbytes + ds.doc.labels.nbytes for ds in self._docs.values())
+        nbytes = sum(ds.nbytes for ds in self._docs.values())
         for stem in list(self._docs):
             if extra <= 0 and nbytes <= CACHE_BYTES:
                 break
@@ -234,32 +250,52 @@ class LabelSession(ProposalsMixin, QObject):
                 ds.unsubscribe()
             del self._docs[stem]
             extra -= 1
-            nbytes -= ds.doc.image.nbytes + ds.doc.labels.nbytes
-
-    def _apply_brush_state(self, doc: MaskDocument) -> None:
-        doc.active_class = self.active_class
-        doc.protect_others = self.protect_others
-        doc.brush_radius = self.brush_radius
+            nbytes -= ds.nbytes
 
     def select(self, stem: str) -> bool:
-        """Show another image; the current one is saved first (autosave)."""
+        """Show another image; the current one is saved first (autosave).
+
+        An image not in memory is read in a thread; if that takes more than ``load_wait_s``
+        the switch returns at once with ``loading`` set (no document yet), and
+        ``documentReady`` follows.
+        """
         if self.project is None or stem == self.current:
             return False
         self.save()
-        self.current = stem
-        try:
-            ds = self.document(stem)
-        except ImageReadError as e:
-            self._emit_entry(stem)
-            self.message.emit(f"cannot show {stem}: {e}")
+        self.current, self.loading = stem, None
+        if stem in self._docs:
+            self._apply_brush_state(self.document(stem).doc)
         else:
-            self._apply_brush_state(ds.doc)
-            if ds.entry.error is not None:
-                ds.entry.error = None
-                self._emit_entry(stem)
+            job = self.prefetcher.load(self.project, self.entry_of(stem))
+            try:
+                read = job.result(timeout=self.load_wait_s)
+            except FutureTimeout:
+                self.loading = stem
+                job.add_done_callback(lambda fut, s=stem: self._loaded.emit(s, fut))
+            else:
+                self._adopt(stem, read)
         self.currentChanged.emit(stem)
         self._prefetch_around(stem)
         return True
+
+    def _adopt(self, stem: str, read: ReadResult) -> None:
+        had_error = self.entry_of(stem).error is not None
+        try:
+            ds = self._keep(stem, self._make_state(self.entry_of(stem), read))
+        except ImageReadError as e:
+            self._emit_entry(stem)
+            self.message.emit(f"cannot show {stem}: {e}")
+            return
+        self._apply_brush_state(ds.doc)
+        if had_error:
+            self._emit_entry(stem)
+
+    def _on_loaded(self, stem: str, job: Future) -> None:
+        if self.project is None or stem != self.loading or stem != self.current:
+            return  # the person went on meanwhile
+        self.loading = None
+        self._adopt(stem, job.result())
+        self.documentReady.emit(stem)
 
     def _prefetch_around(self, stem: str) -> None:
         """Decode the next and previous images (D / A) in the background."""
@@ -269,7 +305,9 @@ class LabelSession(ProposalsMixin, QObject):
             return
         near = [entries[k] for k in (i + 1, i - 1) if 0 <= k < len(entries)]
         self.prefetcher.prefetch(
-            e.image_path for e in near if e.stem not in self._docs and e.error is None
+            e.image_path
+            for e in near
+            if e.stem not in self._docs and e.stem != self.loading and e.error is None
         )
 
     def _on_doc_change(self, stem: str) -> None:
@@ -286,24 +324,6 @@ class LabelSession(ProposalsMixin, QObject):
     def entry_of(self, stem: str) -> ImageEntry:
         """The project's entry for ``stem`` (KeyError if there is none)."""
         return self._entries[stem]
-
-    # ------------------------------------------------------------------ brush state
-    def set_active_class(self, index: int) -> None:
-        if self.project is None or not 0 <= index < self.project.num_classes:
-            return
-        self.active_class = index
-        if self.doc:
-            self.doc.active_class = index
-
-    def set_protect_others(self, on: bool) -> None:
-        self.protect_others = bool(on)
-        if self.doc:
-            self.doc.protect_others = self.protect_others
-
-    def set_brush_radius(self, radius: int) -> None:
-        self.brush_radius = max(0, int(radius))
-        if self.doc:
-            self.doc.brush_radius = self.brush_radius
 
     # ------------------------------------------------------------------ status
     def status_of(self, stem: str) -> tuple[str, bool]:
@@ -395,30 +415,3 @@ class LabelSession(ProposalsMixin, QObject):
         rect = doc.remove_islands(arg) if op == "remove_islands" else getattr(doc, op)()
         if rect is None:
             self.message.emit(f"{op.replace('_', ' ')}: nothing to change")
-
-    # ------------------------------------------------------------------ classes
-    def _save_meta(self) -> None:
-        assert self.project is not None
-        try:
-            self.project.save()
-        except WriteError as e:
-            self.error.emit("Could not save the project file", str(e))
-        self.classesChanged.emit()
-
-    def add_class(self, name: str, color: tuple[int, int, int]) -> None:
-        if self.project is None:
-            return
-        used = {c.value for c in self.project.classes}
-        value = next(v for v in range(1, 256) if v not in used)
-        self.project.classes.append(ClassInfo(name, tuple(color), value))
-        self._save_meta()
-
-    def rename_class(self, index: int, name: str) -> None:
-        if self.project and name and self.project.classes[index].name != name:
-            self.project.classes[index].name = name
-            self._save_meta()
-
-    def recolor_class(self, index: int, color: tuple[int, int, int]) -> None:
-        if self.project:
-            self.project.classes[index].color = tuple(color)
-            self._save_meta()

@@ -38,6 +38,7 @@ def test_oldest_dropped_and_errors_left_to_the_caller(tmp_path):
 def test_session_prefetches_neighbours_and_uses_them(qtbot, tmp_path):
     data = make_dataset(tmp_path / "d", n=4)
     session = LabelSession()
+    session.load_wait_s = None  # switching waits for the image
     assert session.open_project(data)
     session.select("1")
     entry = session.entry_of("2")

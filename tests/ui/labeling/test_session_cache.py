@@ -10,9 +10,10 @@ from segapp.ui.labeling.session import LabelSession
 
 def test_byte_budget_drops_saved_documents_never_unsaved_ones(qtbot, tmp_path, monkeypatch):
     data = make_dataset(tmp_path / "d", n=5, height=40, width=40, masks=0)
-    one_doc = 40 * 40 * 3 + 40 * 40  # RGB image + labels
+    one_doc = 40 * 40 * 3 + 40 * 40 + 40 * 40 * 4  # RGB image + labels + what the canvas draws
     monkeypatch.setattr(session_mod, "CACHE_BYTES", 2 * one_doc)
     s = LabelSession()
+    s.load_wait_s = None  # switching waits for the image
     assert s.open_project(data)
     s.select("0")
     s.doc.set_labels(s.doc.labels + 1)  # an edit...

@@ -1,0 +1,68 @@
+"""What the session paints with: the active class, "protect other classes", the brush size,
+and the project's classes (names and colours, saved in segapp.json).
+
+The paint half of :class:`~segapp.ui.labeling.session.LabelSession` (uses its project,
+current document and signals).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from segapp.core.imageio import WriteError
+from segapp.core.project import ClassInfo
+
+if TYPE_CHECKING:
+    from segapp.core.document import MaskDocument
+
+
+class PaintStateMixin:
+    """Brush state, applied to every document shown, and class edits."""
+
+    def _apply_brush_state(self, doc: MaskDocument) -> None:
+        doc.active_class = self.active_class
+        doc.protect_others = self.protect_others
+        doc.brush_radius = self.brush_radius
+
+    def set_active_class(self, index: int) -> None:
+        if self.project is None or not 0 <= index < self.project.num_classes:
+            return
+        self.active_class = index
+        if self.doc:
+            self.doc.active_class = index
+
+    def set_protect_others(self, on: bool) -> None:
+        self.protect_others = bool(on)
+        if self.doc:
+            self.doc.protect_others = self.protect_others
+
+    def set_brush_radius(self, radius: int) -> None:
+        self.brush_radius = max(0, int(radius))
+        if self.doc:
+            self.doc.brush_radius = self.brush_radius
+
+    def _save_meta(self) -> None:
+        assert self.project is not None
+        try:
+            self.project.save()
+        except WriteError as e:
+            self.error.emit("Could not save the project file", str(e))
+        self.classesChanged.emit()
+
+    def add_class(self, name: str, color: tuple[int, int, int]) -> None:
+        if self.project is None:
+            return
+        used = {c.value for c in self.project.classes}
+        value = next(v for v in range(1, 256) if v not in used)
+        self.project.classes.append(ClassInfo(name, tuple(color), value))
+        self._save_meta()
+
+    def rename_class(self, index: int, name: str) -> None:
+        if self.project and name and self.project.classes[index].name != name:
+            self.project.classes[index].name = name
+            self._save_meta()
+
+    def recolor_class(self, index: int, color: tuple[int, int, int]) -> None:
+        if self.project:
+            self.project.classes[index].color = tuple(color)
+            self._save_meta()
