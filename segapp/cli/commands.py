@@ -89,6 +89,7 @@ def _train_config(args):
         resume=args.resume,
         resize_mode=args.resize_mode,
         augment=args.augment,
+        copy_paste=args.copy_paste,
         patience=args.patience,
         workers=args.workers,
         amp=not args.no_amp,
@@ -180,6 +181,8 @@ def _check_train_args(config) -> None:
         raise SegappError("--size must be >= 16")
     if config.time_budget is not None and config.time_budget < 0:
         raise SegappError("--time-budget must be >= 0 seconds (0 = no limit)")
+    if not 0 <= config.copy_paste <= 1:
+        raise SegappError("--copy-paste must be between 0 and 1 (0 = off)")
     if config.unlabeled < 0:
         raise SegappError("--unlabeled must be >= 0 (0 = off)")
     if config.encoder_lr_scale <= 0:

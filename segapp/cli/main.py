@@ -80,6 +80,14 @@ def _add_train_parser(sub) -> None:
         "--augment", choices=("none", "light", "medium", "strong"), default=recipe.DEFAULT_AUGMENT
     )
     t.add_argument(
+        "--copy-paste",
+        type=float,
+        default=recipe.COPY_PASTE,
+        metavar="P",
+        help="share of training views that get another image's object pasted in "
+        "(objects on a background, resize mode; 0 = off)",
+    )
+    t.add_argument(
         "--val-fraction",
         type=float,
         default=recipe.VAL_FRACTION,

@@ -12,6 +12,7 @@ import torch
 
 from segapp.core.imageio import SegappError
 from segapp.core.project import ImageEntry, Project
+from segapp.ml.copy_paste import CopyPaste
 from segapp.ml.preprocess import match_channels, normalize
 from segapp.ml.spec import ModelSpec
 
@@ -134,8 +135,12 @@ class SegDataset(torch.utils.data.Dataset):
         train: bool = True,
         weight_map: bool = False,
         repeats: int = 1,
+        copy_paste: float = 0.0,
     ):
         self.pairs = pairs
+        # whole-object photos only: crop mode keeps native scale (segapp.ml.copy_paste)
+        use_paste = train and resize_mode == "resize" and copy_paste > 0
+        self.copy_paste = CopyPaste(pairs, copy_paste) if use_paste else None
         self.spec = spec
         self.input_size = input_size
         self.output_size = output_size
@@ -148,7 +153,11 @@ class SegDataset(torch.utils.data.Dataset):
 
     def __getitem__(self, index: int):
         pair = self.pairs[index % len(self.pairs)]
-        out = self.transform(image=pair.image, mask=pair.labels)
+        image, labels = pair.image, pair.labels
+        if self.copy_paste:  # drawn from torch's generator: seeded per run and per worker
+            rng = np.random.default_rng(int(torch.randint(0, 2**31, ())))
+            image, labels = self.copy_paste(pair, rng)
+        out = self.transform(image=image, mask=labels)
         img, labels = out["image"], out["mask"]
         if img.ndim == 2:
             img = img[:, :, None]

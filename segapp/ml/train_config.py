@@ -34,6 +34,7 @@ class TrainConfig:
     resume: bool = False
     resize_mode: str = "resize"
     augment: str = recipe.DEFAULT_AUGMENT
+    copy_paste: float = recipe.COPY_PASTE  # share of views with a pasted object (resize mode)
     patience: int = 10
     workers: int = 0
     amp: bool = True

@@ -123,6 +123,7 @@ def prepare(config: TrainConfig, ctx: dist.Context) -> Run:
         True,
         weighted,
         schedule.repeats,
+        copy_paste=config.copy_paste,
     )
     ds_val = SegDataset(
         pairs_val, spec, in_size, out_size, "none", config.resize_mode, False, weighted
