@@ -44,6 +44,7 @@ def make_project(root: Path, n: int = 3, hard: bool = True, suffix: str = ".png"
         ClassInfo("cat", (255, 64, 64), 1),
         ClassInfo("dog", (64, 160, 255), 2),
     ]
+    project.save()  # the classes (write_labels records statuses only)
     for i, entry in enumerate(project.entries[:n]):
         project.write_labels(entry, sample_labels(seed=i, hard=hard), "corrected")
     return project

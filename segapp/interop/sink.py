@@ -1,10 +1,12 @@
 """The receiving end of every import: a new or existing project, written with care.
 
 Images are copied (or linked) into ``images/``, masks written as 8-bit PNG into ``masks/``
-and marked corrected. A mask a person corrected is never replaced unless ``overwrite`` is
-set (it is counted as kept); a model's proposal is replaced. An image whose stem is taken
-by a different image gets a new stem (``name_2``). Classes are merged by name: a name the
-project knows keeps its value, a new one is added (and saved) before any mask uses it.
+and marked corrected (one journal line each, as the window records a correction; the
+journal is folded into ``segapp.json`` at the end). A mask a person corrected is never
+replaced unless ``overwrite`` is set (it is counted as kept); a model's proposal is
+replaced. An image whose stem is taken by a different image gets a new stem (``name_2``).
+Classes are merged by name: a name the project knows keeps its value, a new one is added
+(and saved) before any mask uses it.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from segapp.core.imageio import (
     write_bytes_atomic,
     write_mask,
 )
+from segapp.core.journal import append_record
 from segapp.core.palette import BACKGROUND_NAMES, IGNORE_NAME, voc_colormap
 from segapp.core.project import (
     DEFAULT_COLORS,
@@ -39,8 +42,6 @@ from segapp.interop.common import ImportReport, InteropError
 
 ImageSource = Path | tuple[bytes, str]  # an image file, or encoded bytes and their suffix
 MaskMaker = Callable[[tuple[int, int]], np.ndarray]  # image (H, W) -> mask of project values
-
-SAVE_EVERY = 50  # masks between two saves of segapp.json
 
 
 class ProjectSink:
@@ -70,7 +71,6 @@ class ProjectSink:
         self.report = ImportReport(root)
         self._entries = {e.stem: e for e in self.project.entries}
         self._dirty = True  # classes not saved yet
-        self._unsaved = 0
 
     # ------------------------------------------------------------------ classes
     def class_value(
@@ -196,11 +196,9 @@ class ProjectSink:
                 path.unlink()
             entry.mask_path = target
         entry.status, entry.proposed_by, entry.proposal_iou = "corrected", None, None
+        record = {"status": "corrected", "proposed_by": None, "proposal_iou": None}
+        append_record(self.project.journal_path, entry.stem, record, sync=False)
         self.report.written += 1
-        self._unsaved += 1
-        if self._unsaved >= SAVE_EVERY:
-            self.project.save()
-            self._unsaved = 0
 
     def discard_if_empty(self) -> None:
         """Remove the folders this sink made if nothing went into them (a failed import)."""
