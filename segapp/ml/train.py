@@ -16,6 +16,7 @@ import math
 import random
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -58,95 +59,55 @@ def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+@dataclass
+class _Progress:
+    """Where a run stands between epochs."""
+
+    schedule: recipe.Schedule
+    budget: float  # seconds, 0: none
+    trusted: bool  # enough validation images to pick the best epoch
+    start_epoch: int = 1
+    best_iou: float = -1.0
+    best_epoch: int = 0
+    history: list = field(default_factory=list)
+    epoch_times: list = field(default_factory=list)
+    t_start: float = field(default_factory=time.perf_counter)
+
+
 def _train(config: TrainConfig, ctx: dist.Context, should_stop, on_batch) -> Iterator[EpochMetrics]:
     _seed_everything(config.seed + ctx.rank)
-    t_start = time.perf_counter()
     out = Path(config.out)
     run = prepare(config, ctx)
-    schedule = run.schedule
-    budget = (
-        recipe.default_time_budget(len(run.pairs_train))
-        if config.time_budget is None
-        else config.time_budget
-    )
-    trusted = recipe.validation_trusted(len(run.pairs_val))  # every rank holds all of them
-    start_epoch, best_iou, best_epoch, history = 1, -1.0, 0, []
-    if config.resume and (out / "last" / "config.json").exists():
-        start_epoch, best_iou, best_epoch, history, epochs = resume(
-            out, run.model, run.optimizer, run.scheduler
-        )
-        if config.epochs is None:  # the plan the run had (its budget may have cut it)
-            schedule = schedule.with_epochs(epochs)
-        run.lr_plan.total = schedule.total_steps
-        log.info(
-            "resuming at epoch %d (best IoU %.4f at epoch %d)", start_epoch, best_iou, best_epoch
-        )
-    if ctx.is_main:
-        log.info(
-            "plan: %s; time budget %s; validation on %d images%s",
-            schedule.describe(),
-            f"{budget:.0f} s" if budget > 0 else "none",
-            len(run.pairs_val),
-            "" if trusted else f" (fewer than {recipe.MIN_VAL_IMAGES}: the last epoch is kept)",
-        )
+    state = _start(config, run, out, ctx)
     writer = _tensorboard(config.tensorboard) if ctx.is_main else None
-    epoch_times: list[float] = []
-    epoch = start_epoch
-    while epoch <= schedule.epochs:
+    epoch = state.start_epoch
+    while epoch <= state.schedule.epochs:
         t0 = time.perf_counter()
         train_loss, seen, stopped = _train_epoch(run, config, ctx, epoch, should_stop, on_batch)
-        val = _validate(
-            run.ddp_model,
-            run.loader_val,
-            run.loss_fn,
-            run.spec.classes,
-            run.spec.out_classes,
-            ctx.device,
-            run.amp_dtype,
-            run.weighted,
-            ctx,
-        )
-        if not run.pairs_val:  # nothing to validate on: no figure rather than a zero
-            val = {"iou": math.nan, "dice": math.nan, "loss": math.nan}
+        val = _validate(run, ctx)
         seconds = time.perf_counter() - t0
-        epoch_times.append(seconds)
-        if budget > 0 and not stopped:
-            fit = recipe.epochs_within_budget(
-                schedule, epoch, time.perf_counter() - t_start, float(np.mean(epoch_times)), budget
-            )
-            fit = int(dist.min_over_ranks(fit, ctx))
-            if fit < schedule.epochs:
-                if ctx.is_main:
-                    log.info(
-                        "time budget %.0f s: %d epochs instead of %d", budget, fit, schedule.epochs
-                    )
-                schedule = schedule.with_epochs(fit)
-                run.lr_plan.total = schedule.total_steps
+        state.epoch_times.append(seconds)
+        if not stopped:
+            _fit_budget(state, run, epoch, ctx)
         # a trusted validation subset picks the best epoch; otherwise the newest is kept
-        is_best = val["iou"] > best_iou or not trusted
+        is_best = val["iou"] > state.best_iou or not state.trusted
         if is_best:
-            best_iou, best_epoch = val["iou"], epoch
-        remaining = 0 if stopped else schedule.epochs - epoch
-        metrics = EpochMetrics(
-            epoch=epoch,
-            epochs=schedule.epochs,
-            train_loss=train_loss,
-            val_loss=val["loss"],
-            val_iou=val["iou"],
-            val_dice=val["dice"],
-            lr=run.optimizer.param_groups[-1]["lr"],
-            seconds=seconds,
-            eta_seconds=float(np.mean(epoch_times[-3:])) * remaining,
-            images_per_second=seen * ctx.world_size / max(seconds, 1e-9),
-            best_epoch=best_epoch,
-            best_iou=best_iou,
-            stopped=stopped,
-            extra={"val_images": len(run.pairs_val), "val_trusted": trusted},
-        )
-        history.append(metrics.to_dict())
-        early = trusted and epoch - best_epoch >= config.patience
+            state.best_iou, state.best_epoch = val["iou"], epoch
+        metrics = _epoch_metrics(state, run, epoch, train_loss, val, seconds, seen, stopped, ctx)
+        state.history.append(metrics.to_dict())
+        early = state.trusted and epoch - state.best_epoch >= config.patience
         if ctx.is_main:
-            save_epoch(out, run, metrics, val, is_best, history, schedule, trusted, writer)
+            save_epoch(
+                out,
+                run,
+                metrics,
+                val,
+                is_best,
+                state.history,
+                state.schedule,
+                state.trusted,
+                writer,
+            )
         if ctx.world_size > 1:
             metrics.extra["param_checksums"] = dist.gather_checksums(run.model, ctx)
             if ctx.is_main:
@@ -159,6 +120,84 @@ def _train(config: TrainConfig, ctx: dist.Context, should_stop, on_batch) -> Ite
         epoch += 1
     if writer:
         writer.close()
+
+
+def _start(config: TrainConfig, run: Run, out: Path, ctx: dist.Context) -> _Progress:
+    """The run's plan, its time budget and, with ``--resume``, where the last run stopped."""
+    budget = (
+        recipe.default_time_budget(len(run.pairs_train))
+        if config.time_budget is None
+        else config.time_budget
+    )
+    # every rank holds all validation images, so all agree on this
+    state = _Progress(run.schedule, budget, recipe.validation_trusted(len(run.pairs_val)))
+    if config.resume and (out / "last" / "config.json").exists():
+        state.start_epoch, state.best_iou, state.best_epoch, state.history, epochs = resume(
+            out, run.model, run.optimizer, run.scheduler
+        )
+        if config.epochs is None:  # the plan the run had (its budget may have cut it)
+            state.schedule = state.schedule.with_epochs(epochs)
+        run.lr_plan.total = state.schedule.total_steps
+        log.info(
+            "resuming at epoch %d (best IoU %.4f at epoch %d)",
+            state.start_epoch,
+            state.best_iou,
+            state.best_epoch,
+        )
+    if ctx.is_main:
+        log.info(
+            "plan: %s; time budget %s; validation on %d images%s",
+            state.schedule.describe(),
+            f"{budget:.0f} s" if budget > 0 else "none",
+            len(run.pairs_val),
+            ""
+            if state.trusted
+            else f" (fewer than {recipe.MIN_VAL_IMAGES}: the last epoch is kept)",
+        )
+    return state
+
+
+def _fit_budget(state: _Progress, run: Run, epoch: int, ctx: dist.Context) -> None:
+    """Cut the planned epochs to what still fits the time budget (all ranks agree), and lay
+    the learning-rate schedule over the steps that remain."""
+    if state.budget <= 0:
+        return
+    elapsed = time.perf_counter() - state.t_start
+    per_epoch = float(np.mean(state.epoch_times))
+    fit = recipe.epochs_within_budget(state.schedule, epoch, elapsed, per_epoch, state.budget)
+    fit = int(dist.min_over_ranks(fit, ctx))
+    if fit < state.schedule.epochs:
+        if ctx.is_main:
+            log.info(
+                "time budget %.0f s: %d epochs instead of %d",
+                state.budget,
+                fit,
+                state.schedule.epochs,
+            )
+        state.schedule = state.schedule.with_epochs(fit)
+        run.lr_plan.total = state.schedule.total_steps
+
+
+def _epoch_metrics(
+    state: _Progress, run: Run, epoch: int, train_loss, val, seconds, seen, stopped, ctx
+) -> EpochMetrics:
+    remaining = 0 if stopped else state.schedule.epochs - epoch
+    return EpochMetrics(
+        epoch=epoch,
+        epochs=state.schedule.epochs,
+        train_loss=train_loss,
+        val_loss=val["loss"],
+        val_iou=val["iou"],
+        val_dice=val["dice"],
+        lr=run.optimizer.param_groups[-1]["lr"],
+        seconds=seconds,
+        eta_seconds=float(np.mean(state.epoch_times[-3:])) * remaining,
+        images_per_second=seen * ctx.world_size / max(seconds, 1e-9),
+        best_epoch=state.best_epoch,
+        best_iou=state.best_iou,
+        stopped=stopped,
+        extra={"val_images": len(run.pairs_val), "val_trusted": state.trusted},
+    )
 
 
 def _train_epoch(run: Run, config: TrainConfig, ctx, epoch: int, should_stop, on_batch):
@@ -238,18 +277,24 @@ def _step_loss(run: Run, x, y, w, nhwc: bool):
 
 
 @torch.no_grad()
-def _validate(model, loader, loss_fn, classes, out_classes, device, amp_dtype, weighted, ctx):
-    model.eval()
-    metrics = SegMetrics(out_classes)
+def _validate(run: Run, ctx: dist.Context) -> dict[str, float]:
+    """Loss, IoU and Dice on the validation images (summed over ranks); NaN without any,
+    never a zero that would read as a figure."""
+    if not run.pairs_val:
+        return {"iou": math.nan, "dice": math.nan, "loss": math.nan}
+    device, amp_dtype = ctx.device, run.amp_dtype
+    run.ddp_model.eval()
+    metrics = SegMetrics(run.spec.out_classes)
     loss_sum, seen = 0.0, 0
-    for x, y, w in loader:
+    for x, y, w in run.loader_val:
         x, y = x.to(device), y.to(device)
         if channels_last(device):
             x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
-            logits = model(x)
+            logits = run.ddp_model(x)
         logits = logits.float()
-        loss_sum += float(loss_fn(logits, y, w.to(device) if weighted else None)) * len(x)
+        weights = w.to(device) if run.weighted else None
+        loss_sum += float(run.loss_fn(logits, y, weights)) * len(x)
         seen += len(x)
         metrics.update(labels_from_logits(logits).cpu().numpy(), y.cpu().numpy())
     dist.reduce_metrics(metrics, ctx)
