@@ -113,42 +113,16 @@ def prepare(config: TrainConfig, ctx: dist.Context) -> Run:
             schedule, steps_per_epoch=max(1, schedule.steps_per_epoch // ctx.world_size)
         )
     weighted = config.loss == "weighted-ce"
-    ds_train = SegDataset(
-        pairs_train,
-        spec,
-        in_size,
-        out_size,
-        config.augment,
-        config.resize_mode,
-        True,
-        weighted,
-        schedule.repeats,
-        copy_paste=config.copy_paste,
+    loader_train, loader_val = _loaders(
+        config, ctx, spec, pairs_train, pairs_val, (in_size, out_size), schedule, weighted
     )
-    ds_val = SegDataset(
-        pairs_val, spec, in_size, out_size, "none", config.resize_mode, False, weighted
-    )
-    loader_train = dist.loader(
-        ds_train, schedule.batch_size, True, config.workers, ctx, config.seed
-    )
-    loader_val = dist.loader(ds_val, schedule.batch_size, False, config.workers, ctx, config.seed)
-
-    if channels_last(device):
-        model = model.to(memory_format=torch.channels_last)
-    model = model.to(device)
-    frozen_params = (
-        freeze_early_layers(model, spec, config.freeze_encoder_stride)
-        if config.freeze_encoder_stride
-        else 0
-    )
+    model, frozen_params = _place_and_freeze(model, spec, config, device)
     optimizer = torch.optim.AdamW(
         param_groups(model, config.lr, config.encoder_lr_scale), weight_decay=1e-4
     )
     lr_plan = PlannedLR(schedule.total_steps, schedule.warmup_steps)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_plan)
-    amp_dtype = None
-    if device.type == "cuda" and config.amp:
-        amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    amp_dtype = _amp_dtype(config, device)
     meta = {
         "train": config.to_dict(),
         "base_model": config.model,
@@ -182,6 +156,48 @@ def prepare(config: TrainConfig, ctx: dist.Context) -> Run:
         frozen_bn=frozen,
         meta=meta,
         unlabeled=unlabeled[0],
+    )
+
+
+def _place_and_freeze(model, spec, config: TrainConfig, device):
+    """The model on its device (channels-last where that is faster), early encoder layers
+    frozen: (model, number of frozen parameters)."""
+    if channels_last(device):
+        model = model.to(memory_format=torch.channels_last)
+    model = model.to(device)
+    stride = config.freeze_encoder_stride
+    return model, freeze_early_layers(model, spec, stride) if stride else 0
+
+
+def _amp_dtype(config: TrainConfig, device):
+    """bfloat16 (or float16) autocast on CUDA unless ``--no-amp``; None elsewhere."""
+    if device.type != "cuda" or not config.amp:
+        return None
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+def _loaders(config: TrainConfig, ctx, spec, pairs_train, pairs_val, sizes, schedule, weighted):
+    """(training loader: augmented, repeated, copy-paste; validation loader: as is)."""
+    in_size, out_size = sizes
+    ds_train = SegDataset(
+        pairs_train,
+        spec,
+        in_size,
+        out_size,
+        config.augment,
+        config.resize_mode,
+        True,
+        weighted,
+        schedule.repeats,
+        copy_paste=config.copy_paste,
+    )
+    ds_val = SegDataset(
+        pairs_val, spec, in_size, out_size, "none", config.resize_mode, False, weighted
+    )
+    batch = schedule.batch_size
+    return (
+        dist.loader(ds_train, batch, True, config.workers, ctx, config.seed),
+        dist.loader(ds_val, batch, False, config.workers, ctx, config.seed),
     )
 
 
