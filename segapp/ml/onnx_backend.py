@@ -9,6 +9,9 @@ The export itself (``torch.onnx.export``) holds Python's GIL for up to ~150 ms a
 in the window that would freeze the GUI thread. :class:`BackgroundExport` runs it in a
 separate process instead (``python -m segapp.ml.onnx_backend SPEC WEIGHTS OUT``) while
 proposals go on with PyTorch; the predictor switches once the file is there.
+
+:func:`export_checkpoint` exports a checkpoint folder into the cache with the metadata that
+lets :class:`~segapp.ml.onnx_predictor.OnnxPredictor` propose without torch.
 """
 
 from __future__ import annotations
@@ -21,28 +24,16 @@ import subprocess
 import sys
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
+from segapp.ml import onnx_predictor
+from segapp.ml.onnx_predictor import available, cache_dir  # noqa: F401 - also used from here
 from segapp.ml.spec import ModelSpec
 
 log = logging.getLogger(__name__)
-
-
-def available() -> bool:
-    try:
-        import onnxruntime  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def cache_dir() -> Path:
-    base = (
-        os.environ.get("SEGAPP_CACHE") or os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    )
-    return Path(base) / "segapp" / "onnx"
 
 
 def _fingerprint(model: torch.nn.Module, spec_dict: dict) -> str:
@@ -195,6 +186,36 @@ class OnnxNet:
 
     def eval(self) -> OnnxNet:
         return self
+
+
+def export_meta(model: torch.nn.Module, spec: ModelSpec) -> dict[str, Any]:
+    """What ``OnnxPredictor`` needs besides the ONNX file: input statistics and sizes."""
+    from segapp.ml.preprocess import input_stats
+
+    mean, std = input_stats(spec)
+    geometry = model.geometry
+    return {
+        "in_channels": spec.in_channels,
+        "out_channels": spec.classes,
+        "mean": [float(v) for v in mean],
+        "std": [float(v) for v in std],
+        "size_multiple": geometry.size_multiple,
+        "valid_depth": geometry.valid_depth,
+    }
+
+
+def export_checkpoint(folder: str | Path) -> Path:
+    """Export a checkpoint folder into the cache (checked against PyTorch), with its metadata."""
+    from segapp.ml.checkpoint import load_checkpoint
+
+    folder = Path(folder)
+    config = onnx_predictor.read_checkpoint_config(folder)
+    path = onnx_predictor.export_path(folder, config)
+    if onnx_predictor.read_meta(path) is None:
+        loaded = load_checkpoint(folder)
+        OnnxNet(loaded.model, loaded.spec, path=path)  # exports and checks
+        onnx_predictor.write_meta(path, export_meta(loaded.model, loaded.spec))
+    return path
 
 
 if __name__ == "__main__":

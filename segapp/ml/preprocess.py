@@ -34,7 +34,11 @@ def match_channels(img: np.ndarray, in_channels: int) -> np.ndarray:
 
 def normalize(img_hwc_uint8: np.ndarray, spec: ModelSpec) -> np.ndarray:
     """HxWxC uint8 -> CxHxW float32, normalised for the network."""
-    mean, std = input_stats(spec)
+    return normalize_with(img_hwc_uint8, *input_stats(spec))
+
+
+def normalize_with(img_hwc_uint8: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """HxWxC uint8 -> CxHxW float32: (x / 255 - mean) / std per channel."""
     x = img_hwc_uint8.astype(np.float32) * (1.0 / 255.0)
     x -= mean
     x /= std

@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from segapp.ml.spec import ModelError, ModelSpec
+from segapp.ml.tiling import NetGeometry
 from segapp.ml.weights_file import read_state_dict  # refuses pickled code
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,11 @@ class SmpSegmenter(nn.Module):
     @property
     def size_multiple(self) -> int:
         return int(getattr(self.net.encoder, "output_stride", 32))
+
+    @property
+    def geometry(self) -> NetGeometry:
+        """Its sizes without the module (what an ONNX export of it needs)."""
+        return NetGeometry(self.size_multiple)
 
     def valid_input_size(self, n: int) -> int:
         """The smallest multiple of ``size_multiple`` that is >= n."""

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from segapp.ml.spec import ModelError, ModelSpec
+from segapp.ml.tiling import NetGeometry
 
 
 def _activation(spec: ModelSpec) -> nn.Module:
@@ -85,22 +86,6 @@ class Up(nn.Module):
         return self.conv(torch.cat([skip, x], dim=1))
 
 
-def _valid_output(n: int, depth: int) -> int | None:
-    """Output size of a valid-convolution U-Net for input n, or None if n is illegal."""
-    s = n
-    for _ in range(depth):
-        s -= 4
-        if s <= 0 or s % 2:
-            return None
-        s //= 2
-    s -= 4
-    for _ in range(depth):
-        if s <= 0:
-            return None
-        s = 2 * s - 4
-    return s if s > 0 else None
-
-
 def _init_weights(module: nn.Module, spec: ModelSpec) -> None:
     """Kaiming-normal (fan-in) convolutions, zero biases, unit BatchNorm."""
     leaky = spec.activation == "leakyrelu"
@@ -136,31 +121,18 @@ class _Geometry(nn.Module):
         self.padded = padded
         self.size_multiple = 2**spec.depth
 
+    @property
+    def geometry(self) -> NetGeometry:
+        """Its sizes without the module (what an ONNX export of it needs)."""
+        return NetGeometry(self.size_multiple, 0 if self.padded else self.depth)
+
     def valid_input_size(self, n: int) -> int:
         """The smallest legal input size >= n along one axis."""
-        m = max(int(n), 1)
-        if self.padded:
-            return -(-m // self.size_multiple) * self.size_multiple
-        while _valid_output(m, self.depth) is None:
-            m += 1
-        return m
+        return self.geometry.valid_input_size(n)
 
     def output_size(self, n: int) -> int:
         """Output size along one axis for a legal input size n (ValueError otherwise)."""
-        if self.padded:
-            if n <= 0 or n % self.size_multiple:
-                raise ValueError(
-                    f"input size {n} is not a positive multiple of {self.size_multiple}; "
-                    f"use {self.valid_input_size(n)}"
-                )
-            return n
-        out = _valid_output(n, self.depth)
-        if out is None:
-            raise ValueError(
-                f"input size {n} is not legal for a valid-convolution U-Net of depth "
-                f"{self.depth}; use {self.valid_input_size(n)}"
-            )
-        return out
+        return self.geometry.output_size(n)
 
     def _check_input(self, x: torch.Tensor) -> None:
         self.output_size(x.shape[-2])

@@ -43,20 +43,50 @@ def run_app(argv: list[str] | None = None) -> int:
         app.setWindowIcon(QIcon(str(icon)))
     win = MainWindow()
     if os.environ.get("SEGAPP_REPORT_SHOWN"):  # benchmarks/bench_startup.py
-        win.firstShown.connect(
-            lambda: print(
-                f"SHOWN {time.perf_counter() - _T0:.3f} torch_loaded={'torch' in sys.modules}",
-                flush=True,
-            )
-        )
-        if os.environ.get("SEGAPP_REPORT_SHOWN") == "quit":
-            win.firstShown.connect(lambda: QTimer.singleShot(0, win.close))
+        _report_startup(win, os.environ["SEGAPP_REPORT_SHOWN"])
     restored = win.settings.value("geometry")
     if restored is not None:
         win.restoreGeometry(restored)
     QTimer.singleShot(0, lambda: open_startup(win, args.path, demo=args.demo))
     win.show()
     return app.exec()
+
+
+def _report_startup(win, mode: str) -> None:
+    """For benchmarks/bench_startup.py: print ``SHOWN <s> torch_loaded=…`` when the window
+    shows; ``quit`` closes it then; ``propose`` proposes once the engine is ready and prints
+    ``ENGINE <s> <device>`` and ``MASK <s> torch_loaded=…`` (seconds since start), then closes.
+    """
+    from PySide6.QtCore import QTimer
+
+    def say(tag: str, rest: str) -> None:
+        print(f"{tag} {time.perf_counter() - _T0:.3f} {rest}", flush=True)
+
+    def torch_loaded() -> str:
+        return f"torch_loaded={'torch' in sys.modules}"
+
+    win.firstShown.connect(lambda: say("SHOWN", torch_loaded()))
+    if mode == "quit":
+        win.firstShown.connect(lambda: QTimer.singleShot(0, win.close))
+    if mode != "propose":
+        return
+    session, asked = win.session, []
+
+    def propose() -> None:
+        if session.doc is None:  # the project is not open yet
+            QTimer.singleShot(10, propose)
+        elif not asked:
+            asked.append(True)
+            win.propose()
+
+    def done(*_args) -> None:
+        say("MASK", torch_loaded())
+        QTimer.singleShot(0, win.close)
+
+    session.engine.engineReady.connect(lambda device: say("ENGINE", device))
+    session.engine.engineReady.connect(propose)
+    session.engine.proposalReady.connect(done)
+    session.engine.proposalFailed.connect(done)
 
 
 def open_startup(win, path: str | None, demo: bool = False) -> bool:

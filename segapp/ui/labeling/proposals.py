@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from segapp.core.imageio import ImageReadError, WriteError
+from segapp.ml.tiling import probs_to_labels
 from segapp.ml.versions import proposal_iou
 from segapp.ui.labeling.model_panel import NO_TRAINED_MODEL, is_trained_ref
-from segapp.ui.labeling.propose_worker import ProposeRequest, ml_labels
+from segapp.ui.labeling.propose_worker import ProposeRequest
 
 if TYPE_CHECKING:
     from segapp.ui.labeling.doc_state import DocState
@@ -114,7 +115,7 @@ class ProposalsMixin:
         if ds is None or ds.probs is None or ds.doc.history.state != ds.proposed_state:
             return
         ds.doc.undo()
-        ds.proposal = ml_labels(ds.probs, threshold)
+        ds.proposal = probs_to_labels(ds.probs, threshold)
         ds.doc.set_labels(ds.proposal, as_proposal=True)
         ds.proposed_state = ds.doc.history.state
 

@@ -1,22 +1,22 @@
-"""Model proposals off the GUI thread: a worker thread with the inference engine and a model cache.
+"""Model proposals off the GUI thread and out of the window's process.
 
-torch, segmentation_models_pytorch and ``segapp.ml`` are imported *in the worker thread*
-when it starts, so the window shows before the (slow) engine is loaded; ``engineReady``
-says when it is there and on which device. Results come back by signal; the GUI thread
-never waits for the network.
+The model engine is a process of its own (:mod:`segapp.ml.engine_server`, started when the
+window shows): the window never imports torch, smp or timm, and a native crash in the
+engine ends that process, not the window (the next proposal starts a new one). With a
+cached ONNX export it proposes on ONNX Runtime without torch; ``engineReady`` says when it
+is there and on which device.
 
 The GUI talks to :class:`ProposeEngine` (lives in the GUI thread); it forwards requests to
-a :class:`_Worker` living in a ``QThread``. ``cancel()`` stops a batch between images.
+a :class:`_Worker` living in a ``QThread``, which sends them to the process and waits for
+the answer (without the GIL). ``cancel()`` stops a batch between images.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,9 +24,9 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-log = logging.getLogger(__name__)
+from segapp.ml.engine_client import EngineClient, EngineError
 
-MODEL_CACHE_SIZE = 2
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -49,14 +49,6 @@ def model_display_name(model_ref: str) -> str:
     return p.name if (p.is_dir() or os.sep in model_ref) else model_ref
 
 
-def _weights_stamp(model_ref: str) -> int:
-    """Changes when a checkpoint folder's weights are rewritten (a reused version name)."""
-    try:
-        return (Path(model_ref) / "model.safetensors").stat().st_mtime_ns
-    except OSError:
-        return 0
-
-
 class _Worker(QObject):
     engineReady = Signal(str)  # device description
     engineFailed = Signal(str)
@@ -71,93 +63,77 @@ class _Worker(QObject):
     def __init__(self, cancel: threading.Event) -> None:
         super().__init__()
         self._cancel = cancel
-        self._ml: dict[str, Any] | None = None
-        self._device = None
-        self._models: OrderedDict[tuple[str, int, str, int], Any] = OrderedDict()
+        self._device_request = "auto"
+        self._client: EngineClient | None = None
+        self.last_reply: dict[str, Any] = {}  # the engine's last answer (models built, torch)
+        self._lock = threading.Lock()  # kill() from the GUI thread vs. a client being made
 
     # ------------------------------------------------------------------ engine
     @Slot(str)
     def load_engine(self, device_name: str) -> None:
+        self._device_request = device_name
         t0 = time.perf_counter()
         try:
-            import torch
-
-            from segapp.ml import checkpoint, device, infer, registry
-
-            self._ml = {
-                "torch": torch,
-                "checkpoint": checkpoint,
-                "device": device,
-                "infer": infer,
-                "registry": registry,
-            }
-            # smp/timm: imported now rather than at the first proposal
-            with contextlib.suppress(ImportError):
-                import segmentation_models_pytorch  # noqa: F401
-            self._device = device.resolve_device(device_name)
-            desc = device.describe_device(self._device)
-        except Exception as e:  # noqa: BLE001 - shown to the person
-            log.exception("model engine failed to load")
+            client = self._ensure_client()
+        except EngineError as e:
             self.engineFailed.emit(f"the model engine failed to load: {e}")
             return
+        desc = client.info.get("device", "?")
         log.info("model engine ready on %s in %.2f s", desc, time.perf_counter() - t0)
         self.engineReady.emit(desc)
 
-    def _predictor(self, req: ProposeRequest):
-        ml = self._ml
-        assert ml is not None
-        if req.model_ref in ml["registry"].PRESETS:  # an untrained head proposes noise
-            raise ml["registry"].ModelError(
-                f"{req.model_ref} is an untrained preset; proposals need a trained model folder"
-            )
-        out_classes = 1 if req.classes == 2 else req.classes
-        key = (req.model_ref, out_classes, str(self._device), _weights_stamp(req.model_ref))
-        if key in self._models:
-            self._models.move_to_end(key)
-            return self._models[key]
-        loaded = ml["checkpoint"].load_model(req.model_ref, "cpu", classes=out_classes)
-        if loaded.spec.out_classes != max(2, req.classes):
-            raise ml["registry"].ModelError(
-                f"{loaded.name} predicts {loaded.spec.out_classes} classes but this project has "
-                f"{req.classes}; choose another model or train one on this project"
-            )
-        try:
-            predictor = ml["infer"].Predictor(loaded, self._device, onnx_export="background")
-        except Exception as e:  # noqa: BLE001 - a broken GPU falls back to the CPU
-            if self._device is None or self._device.type == "cpu":
-                raise
-            desc = ml["device"].describe_device(self._device)
-            self.message.emit(f"{desc} failed ({e}); proposing on the CPU instead (slower)")
-            self._device = ml["torch"].device("cpu")
-            self.engineReady.emit(ml["device"].describe_device(self._device))
-            predictor = ml["infer"].Predictor(loaded, self._device, onnx_export="background")
-        self._models[key] = predictor
-        while len(self._models) > MODEL_CACHE_SIZE:
-            self._models.popitem(last=False)
-        return predictor
+    def _ensure_client(self) -> EngineClient:
+        """The engine process, started (again) when there is none."""
+        if self._client is not None and self._client.alive:
+            return self._client
+        if self._client is not None:
+            self._client.close()
+        client = EngineClient(self._device_request)
+        with self._lock:
+            self._client = client
+        client.start()
+        return client
 
-    def _predict(self, req: ProposeRequest, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        predictor = self._predictor(req)
-        probs = predictor.predict(image)
-        if predictor.fallback_message:
-            self.message.emit(predictor.fallback_message)
-            self.engineReady.emit(predictor.device_name)
-            predictor.fallback_message = None
-        return ml_labels(probs, req.threshold), probs
+    def kill(self) -> None:
+        """End the engine process now (any thread): a request in flight fails."""
+        with self._lock:
+            if self._client is not None:
+                self._client.kill()
 
-    def _not_ready(self) -> str | None:
-        return None if self._ml is not None else "the model engine is not available"
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def _on_event(self, event: dict[str, Any]) -> None:
+        if event.get("event") == "message":
+            self.message.emit(event.get("text", ""))
+        elif event.get("event") == "device":
+            self.engineReady.emit(event.get("device", "?"))
+
+    def _predict(
+        self, req: ProposeRequest, image: np.ndarray | None = None, path: Path | None = None
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """(labels, probabilities or None); ModelError-like failures raise _Failed."""
+        client = self._ensure_client()
+        header = {"op": "predict", "model": req.model_ref, "classes": req.classes}
+        header |= {"threshold": req.threshold, "want_probs": image is not None}
+        if path is not None:
+            header["path"] = str(path)
+        reply, arrays = client.request(header, [] if image is None else [image], self._on_event)
+        if not reply.get("ok"):
+            raise _Failed(
+                reply.get("error", "the proposal failed"), reply.get("model_error", False)
+            )
+        self.last_reply = reply
+        return arrays[0], (arrays[1] if len(arrays) > 1 else None)
 
     # ------------------------------------------------------------------ requests
     @Slot(object)
     def propose(self, req: ProposeRequest) -> None:
-        if (msg := self._not_ready()) is not None:
-            self.proposalFailed.emit(req.request_id, req.stem, msg)
-            return
         try:
-            labels, probs = self._predict(req, req.image)
-        except Exception as e:  # noqa: BLE001 - shown to the person
-            log.exception("proposal failed")
+            labels, probs = self._predict(req, image=req.image)
+        except (_Failed, EngineError) as e:
             self.proposalFailed.emit(req.request_id, req.stem, str(e))
             return
         self.proposalReady.emit(
@@ -167,41 +143,30 @@ class _Worker(QObject):
     @Slot(object)
     def propose_batch(self, req: ProposeRequest) -> None:
         total = len(req.batch)
-        if (msg := self._not_ready()) is not None:
-            for stem, _ in req.batch:
-                self.batchItemFailed.emit(req.request_id, stem, msg)
-            self.batchFinished.emit(req.request_id, 0, total, False)
-            return
-        from segapp.core.imageio import read_image
-
         name = model_display_name(req.model_ref)
         done = 0
         for stem, path in req.batch:
             if self._cancel.is_set():
                 break
             try:
-                labels, _ = self._predict(req, read_image(path))
-            except Exception as e:  # noqa: BLE001 - reported per image, the batch goes on
+                labels, _ = self._predict(req, path=path)
+            except (_Failed, EngineError) as e:  # reported per image, the batch goes on
                 self.batchItemFailed.emit(req.request_id, stem, str(e))
-                if self._predictor_failed(e):
-                    break
+                if isinstance(e, EngineError) or e.model_error:
+                    break  # no point trying the next image
             else:
                 self.batchItem.emit(req.request_id, stem, labels, name)
             done += 1
             self.batchProgress.emit(req.request_id, done, total)
         self.batchFinished.emit(req.request_id, done, total, self._cancel.is_set())
 
-    def _predictor_failed(self, e: Exception) -> bool:
-        """True when the model itself cannot be used (no point trying the next image)."""
-        ml = self._ml
-        return ml is not None and isinstance(e, ml["registry"].ModelError)
 
+class _Failed(Exception):
+    """The engine answered that this proposal cannot be made (``model_error``: no image can)."""
 
-def ml_labels(probs: np.ndarray, threshold: float) -> np.ndarray:
-    """Probabilities (1, H, W) or (K, H, W) -> class indices (same rule as ml.infer)."""
-    if probs.shape[0] == 1:
-        return (probs[0] > threshold).astype(np.uint8)
-    return probs.argmax(axis=0).astype(np.uint8)
+    def __init__(self, message: str, model_error: bool) -> None:
+        super().__init__(message)
+        self.model_error = model_error
 
 
 class ProposeEngine(QObject):
@@ -308,12 +273,15 @@ class ProposeEngine(QObject):
         self._cancel.set()
 
     def shutdown(self) -> None:
-        """Cancel, let the current prediction end, stop the thread (for good)."""
+        """Cancel, end the engine process (a prediction in flight too), stop the thread."""
         self._closed = True
         if self._thread is None:
             return
         self._cancel.set()
+        assert self._worker is not None
+        self._worker.kill()  # the worker's wait ends at once
         self._thread.quit()
         self._thread.wait()
+        self._worker.close()  # its thread has ended: reap the process here
         self._thread = None
         self._worker = None

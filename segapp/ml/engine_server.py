@@ -1,0 +1,252 @@
+"""The model engine process: ``python -m segapp.ml.engine_server`` (started by the window).
+
+It answers the frames :mod:`segapp.ml.engine_client` sends on its stdin: ``hello`` (the
+device), ``predict`` (an image, or the path of one, with a checkpoint folder) and ``quit``.
+Its own stdout carries only frames; anything printed goes to stderr.
+
+What it imports is the point: on the CPU, a checkpoint with a cached ONNX export proposes
+with ONNX Runtime, numpy and OpenCV alone (:class:`~segapp.ml.onnx_predictor.OnnxPredictor`);
+torch is imported only for a checkpoint not exported yet (it proposes with PyTorch while the
+export runs in the background, then switches; the export's metadata is written once ONNX
+Runtime runs it, so the next session needs no torch), for ``SEGAPP_BACKEND=torch``, or for
+a GPU (``auto`` looks for one without torch first; an Apple Silicon Mac or a machine with an
+NVIDIA driver loads torch at the start to find out).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import shutil
+import sys
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from segapp.ml import onnx_predictor as onnx
+from segapp.ml.engine_client import read_frame, write_frame
+from segapp.ml.spec import ModelError, ModelSpec
+from segapp.ml.tiling import probs_to_labels, resize_target
+
+log = logging.getLogger(__name__)
+
+MODEL_CACHE_SIZE = 2
+Notify = Callable[[dict[str, Any]], None]
+
+
+def gpu_likely() -> bool:
+    """A guess without torch: is there a GPU that torch could use (then torch is loaded)?"""
+    if os.environ.get("CUDA_VISIBLE_DEVICES") in ("", "-1"):
+        return False
+    if sys.platform == "darwin":
+        return platform.machine() == "arm64"  # Apple MPS
+    if sys.platform.startswith("linux"):
+        return any(Path(p).exists() for p in ("/proc/driver/nvidia/version", "/dev/nvidiactl"))
+    return sys.platform == "win32" and shutil.which("nvidia-smi") is not None
+
+
+def _weights_stamp(folder: Path) -> int:
+    """Changes when a checkpoint folder's weights are rewritten (a reused version name)."""
+    try:
+        return (folder / onnx.WEIGHTS_FILE).stat().st_mtime_ns
+    except OSError:
+        return 0
+
+
+@dataclass
+class _Model:
+    predictor: Any  # infer.Predictor or onnx_predictor.OnnxPredictor
+    loaded: Any = None  # checkpoint.LoadedModel, when PyTorch built it
+    onnx_path: Path | None = None  # its export's place in the cache, metadata still to write
+
+
+class Engine:
+    """Device, model cache and proposals (no pipes: the tests drive it directly)."""
+
+    def __init__(self, device_request: str = "auto", backend: str | None = None) -> None:
+        self.device_request = (device_request or "auto").lower()
+        self.backend = backend or os.environ.get("SEGAPP_BACKEND", "auto")
+        self.device = None  # a torch.device once torch is loaded; None: the CPU without torch
+        self.builds = 0  # models built so far (the cache's hits are not counted)
+        self._ml: dict[str, Any] | None = None
+        self._models: OrderedDict[tuple, _Model] = OrderedDict()
+        if self.device_request != "cpu" and (self.device_request != "auto" or gpu_likely()):
+            self._torch()
+
+    @property
+    def device_name(self) -> str:
+        if self.device is None:
+            return f"CPU ({onnx.num_threads()} threads)"
+        return self._ml["device"].describe_device(self.device)
+
+    @property
+    def onnx_only(self) -> bool:
+        """Proposals from cached exports, without torch (the CPU and ONNX Runtime)."""
+        cpu = self.device is None or self.device.type == "cpu"
+        return cpu and self.backend != "torch" and onnx.available()
+
+    def _torch(self) -> dict[str, Any]:
+        """torch and the modules that need it, imported on first need."""
+        if self._ml is None:
+            t0 = time.perf_counter()
+            import torch
+
+            from segapp.ml import checkpoint, device, infer, onnx_backend
+
+            self._ml = {"torch": torch, "checkpoint": checkpoint, "device": device}
+            self._ml |= {"infer": infer, "onnx_backend": onnx_backend}
+            self.device = device.resolve_device(self.device_request)
+            log.info("PyTorch loaded in %.2f s (%s)", time.perf_counter() - t0, self.device_name)
+        return self._ml
+
+    # ------------------------------------------------------------------ models
+    def _model(self, model_ref: str, classes: int, notify: Notify) -> _Model:
+        folder = Path(model_ref)
+        config = onnx.read_checkpoint_config(folder)
+        spec = ModelSpec.from_dict(config["model"])
+        if spec.out_classes != max(2, classes):
+            raise ModelError(
+                f"{folder.name} predicts {spec.out_classes} classes but this project has "
+                f"{classes}; choose another model or train one on this project"
+            )
+        key = (str(folder), classes, _weights_stamp(folder))
+        if key in self._models:
+            self._models.move_to_end(key)
+            return self._models[key]
+        path = onnx.export_path(folder, config) if self.onnx_only else None
+        meta = onnx.read_meta(path) if path is not None else None
+        if meta is not None:
+            model = _Model(onnx.OnnxPredictor(path, meta, resize_target(config.get("train", {}))))
+            log.info("%s proposes from its ONNX export (no PyTorch)", folder.name)
+        else:
+            model = self._torch_model(folder, config, classes, notify)
+        self.builds += 1
+        self._models[key] = model
+        while len(self._models) > MODEL_CACHE_SIZE:
+            self._models.popitem(last=False)
+        return model
+
+    def _torch_model(self, folder: Path, config: dict, classes: int, notify: Notify) -> _Model:
+        before = self.device_name
+        ml = self._torch()
+        if self.device_name != before:  # a GPU that the guess without torch missed
+            notify({"event": "device", "device": self.device_name})
+        out_classes = 1 if classes == 2 else classes
+        loaded = ml["checkpoint"].load_model(str(folder), "cpu", classes=out_classes)
+        while True:
+            path = onnx.export_path(folder, config) if self.onnx_only else None
+            try:
+                predictor = ml["infer"].Predictor(
+                    loaded,
+                    self.device,
+                    backend=self.backend,
+                    onnx_export="background",
+                    onnx_path=path,
+                )
+            except Exception as e:  # noqa: BLE001 - a broken GPU falls back to the CPU
+                if self.device.type == "cpu":
+                    raise
+                text = f"{self.device_name} failed ({e}); proposing on the CPU instead (slower)"
+                notify({"event": "message", "text": text})
+                self.device = ml["torch"].device("cpu")
+                notify({"event": "device", "device": self.device_name})
+                continue
+            return _Model(predictor, loaded, path)
+
+    def _complete_export(self, model: _Model) -> None:
+        """Once PyTorch's predictor runs its export, record the export's metadata."""
+        if model.onnx_path is None or model.predictor.backend != "onnx":
+            return
+        if onnx.read_meta(model.onnx_path) is None:
+            meta = self._torch()["onnx_backend"].export_meta(model.loaded.model, model.loaded.spec)
+            onnx.write_meta(model.onnx_path, meta)
+            log.info("%s: the next sessions propose without PyTorch", model.onnx_path.name)
+        model.onnx_path = None
+
+    # ------------------------------------------------------------------ requests
+    def predict(
+        self,
+        model_ref: str,
+        classes: int,
+        image: np.ndarray,
+        threshold: float = 0.5,
+        notify: Notify | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(labels, probabilities) of ``image`` with a trained checkpoint folder."""
+        notify = notify or (lambda event: None)
+        model = self._model(model_ref, classes, notify)
+        probs = model.predictor.predict(image)
+        if model.predictor.fallback_message:
+            notify({"event": "message", "text": model.predictor.fallback_message})
+            notify({"event": "device", "device": model.predictor.device_name})
+            model.predictor.fallback_message = None
+        self._complete_export(model)
+        return probs_to_labels(probs, threshold), probs
+
+
+def _predict(engine: Engine, req: dict[str, Any], arrays: list, out) -> None:
+    from segapp.core.imageio import SegappError, read_image
+
+    try:
+        image = arrays[0] if arrays else read_image(req["path"])
+        labels, probs = engine.predict(
+            req["model"],
+            int(req["classes"]),
+            image,
+            float(req.get("threshold", 0.5)),
+            lambda event: write_frame(out, event),
+        )
+    except Exception as e:  # noqa: BLE001 - reported to the window
+        if not isinstance(e, SegappError):
+            log.exception("proposal failed")
+        reply = {"ok": False, "error": str(e) or type(e).__name__}
+        write_frame(out, reply | {"model_error": isinstance(e, ModelError)})
+        return
+    keep = req.get("want_probs", True) and probs.shape[0] == 1  # binary: re-thresholded later
+    reply = {"ok": True, "builds": engine.builds, "torch": "torch" in sys.modules}
+    write_frame(out, reply, [labels, probs] if keep else [labels])
+
+
+def serve(inp, out) -> None:
+    """Answer requests until ``quit`` or the end of the input."""
+    engine: Engine | None = None
+    while True:
+        try:
+            req, arrays = read_frame(inp)
+        except EOFError:
+            return
+        op = req.get("op")
+        if op == "quit":
+            return
+        if op == "hello":
+            try:
+                engine = Engine(req.get("device", "auto"))
+            except Exception as e:  # noqa: BLE001 - e.g. an unknown device name
+                write_frame(out, {"ok": False, "error": f"the model engine failed to load: {e}"})
+                continue
+            torch_loaded = "torch" in sys.modules
+            write_frame(out, {"ok": True, "device": engine.device_name, "torch": torch_loaded})
+            if engine.onnx_only:
+                onnx.available()  # imports ONNX Runtime while the person looks at the window
+        elif op == "predict" and engine is not None:
+            _predict(engine, req, arrays, out)
+        else:
+            write_frame(out, {"ok": False, "error": f"unexpected request {op!r}"})
+
+
+def main() -> None:
+    out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")  # frames only
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # a stray print cannot garble them
+    sys.stdout = sys.stderr
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    serve(sys.stdin.buffer, out)
+
+
+if __name__ == "__main__":
+    main()
