@@ -120,7 +120,9 @@ class Predictor:
                 return
             if not path.exists():
                 try:
-                    self._export = onnx_backend.BackgroundExport(self.model, self.spec, path)
+                    self._export = onnx_backend.BackgroundExport(
+                        self.model, self.spec, path, meta=self._onnx_path is not None
+                    )
                 except OSError as e:
                     log.warning("cannot start the ONNX export (%s); using PyTorch", e)
                 return

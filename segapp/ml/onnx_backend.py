@@ -16,6 +16,7 @@ lets :class:`~segapp.ml.onnx_predictor.OnnxPredictor` propose without torch.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -54,9 +55,15 @@ _failed: set[Path] = set()  # background exports that failed: not tried again th
 
 
 class BackgroundExport:
-    """Export ``model`` to ``cached_path`` in a child process; poll :meth:`done`."""
+    """Export ``model`` to ``cached_path`` in a child process; poll :meth:`done`.
 
-    def __init__(self, model: torch.nn.Module, spec: ModelSpec, path: Path) -> None:
+    ``meta``: the child also checks the export and writes ``onnx_predictor``'s metadata
+    beside it (a checkpoint's export, which then proposes without torch).
+    """
+
+    def __init__(
+        self, model: torch.nn.Module, spec: ModelSpec, path: Path, meta: bool = False
+    ) -> None:
         from safetensors.torch import save_file
 
         self.path = path  # cached_path(model, spec), computed once by the caller
@@ -74,7 +81,7 @@ class BackgroundExport:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
         with open(self._log_file, "wb") as log_out:  # a file, not a pipe: it never fills up
             self.proc = subprocess.Popen(
-                [*cmd, str(self.path)],
+                [*cmd, str(self.path), "1" if meta else "0"],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=log_out,
@@ -107,8 +114,9 @@ class BackgroundExport:
         return path in _failed
 
 
-def _export_main(spec_file: str, weights_file: str, out: str) -> None:
-    """The child process: rebuild the network from spec and weights, export it to ``out``."""
+def _export_main(spec_file: str, weights_file: str, out: str, meta: str = "0") -> None:
+    """The child process: rebuild the network from spec and weights, export it to ``out``
+    (``meta`` "1": and check it and write its metadata)."""
     from safetensors.torch import load_file
 
     from segapp.ml.registry import create_model
@@ -119,6 +127,11 @@ def _export_main(spec_file: str, weights_file: str, out: str) -> None:
     for f in (spec_file, weights_file):  # read: gone, even if the parent never polls again
         Path(f).unlink(missing_ok=True)
     OnnxNet._export(model.eval(), Path(out), spec.in_channels)
+    if meta == "1":
+        OnnxNet(model, spec, threads=1, path=Path(out))  # the same logits as PyTorch
+        onnx_predictor.write_meta(Path(out), export_meta(model, spec))
+    with contextlib.suppress(OSError):  # its log: wanted only when the export failed
+        Path(spec_file.removesuffix(".spec.json") + ".log").unlink(missing_ok=True)
 
 
 class OnnxNet:
@@ -219,4 +232,4 @@ def export_checkpoint(folder: str | Path) -> Path:
 
 
 if __name__ == "__main__":
-    _export_main(*sys.argv[1:4])
+    _export_main(*sys.argv[1:5])
