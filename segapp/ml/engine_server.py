@@ -1,7 +1,8 @@
 """The model engine process: ``python -m segapp.ml.engine_server`` (started by the window).
 
 It answers the frames :mod:`segapp.ml.engine_client` sends on its stdin: ``hello`` (the
-device), ``predict`` (an image, or the path of one, with a checkpoint folder) and ``quit``.
+device), ``prepare`` (build a checkpoint's model ahead of its first proposal), ``predict``
+(an image, or the path of one, with a checkpoint folder) and ``quit``.
 Its own stdout carries only frames; anything printed goes to stderr.
 
 What it imports is the point: on the CPU, a checkpoint with a cached ONNX export proposes
@@ -170,6 +171,10 @@ class Engine:
         model.onnx_path = None
 
     # ------------------------------------------------------------------ requests
+    def prepare(self, model_ref: str, classes: int, notify: Notify | None = None) -> None:
+        """Build the model now (the person chose it): the first proposal need not wait."""
+        self._model(model_ref, classes, notify or (lambda event: None))
+
     def predict(
         self,
         model_ref: str,
@@ -213,6 +218,15 @@ def _predict(engine: Engine, req: dict[str, Any], arrays: list, out) -> None:
     write_frame(out, reply, [labels, probs] if keep else [labels])
 
 
+def _prepare(engine: Engine, req: dict[str, Any], out) -> None:
+    try:
+        engine.prepare(req["model"], int(req["classes"]), lambda event: write_frame(out, event))
+    except Exception as e:  # noqa: BLE001 - the proposal will say it
+        write_frame(out, {"ok": False, "error": str(e) or type(e).__name__})
+        return
+    write_frame(out, {"ok": True, "builds": engine.builds, "torch": "torch" in sys.modules})
+
+
 def serve(inp, out) -> None:
     """Answer requests until ``quit`` or the end of the input."""
     engine: Engine | None = None
@@ -236,6 +250,8 @@ def serve(inp, out) -> None:
                 onnx.available()  # imports ONNX Runtime while the person looks at the window
         elif op == "predict" and engine is not None:
             _predict(engine, req, arrays, out)
+        elif op == "prepare" and engine is not None:
+            _prepare(engine, req, out)
         else:
             write_frame(out, {"ok": False, "error": f"unexpected request {op!r}"})
 

@@ -135,6 +135,10 @@ class MainWindow(QMainWindow):
         mp.trainRequested.connect(lambda: self.training.show())
         mp.openModelRequested.connect(self.ask_open_model)
         mp.thresholdChanged.connect(s.set_threshold)
+        # the engine builds the chosen model at once (a list refill emits several changes)
+        self._prepare_timer = QTimer(self, singleShot=True, interval=0)
+        self._prepare_timer.timeout.connect(lambda: s.prepare_model(mp.model_ref()))
+        mp.modelChanged.connect(self._prepare_timer.start)
         self.class_panel.classPicked.connect(lambda i: self._update_cursor_info())
         c = self.canvas
         c.cursorMoved.connect(self._on_cursor)

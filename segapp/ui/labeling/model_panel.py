@@ -115,11 +115,13 @@ class ModelPanel(QGroupBox):
     thresholdChanged = Signal(float)
     trainRequested = Signal()  # the hint's "Train…" (no trained model yet)
     openModelRequested = Signal()  # the hint's "Open model folder…"
+    modelChanged = Signal(str)  # the chosen checkpoint folder ("" for none)
 
     def __init__(self, parent=None) -> None:
         super().__init__("Model", parent)
         self.combo = QComboBox()
         self.combo.setObjectName("modelCombo")
+        self.combo.currentIndexChanged.connect(lambda _i: self.modelChanged.emit(self.model_ref()))
         self.combo.setSizeAdjustPolicy(
             QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
         )

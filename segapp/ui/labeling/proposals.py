@@ -43,6 +43,15 @@ class ProposalsMixin:
         self.message.emit(NO_TRAINED_MODEL)
         return True
 
+    def prepare_model(self, model_ref: str) -> None:
+        """The person chose ``model_ref``: the engine builds it now, not at the first proposal."""
+        if self.project is None or not is_trained_ref(model_ref):
+            return
+        key = (model_ref, self.project.num_classes)
+        if key != self._prepared:
+            self._prepared = key
+            self.engine.prepare(model_ref, self.project.num_classes)
+
     def propose_current(self, model_ref: str, threshold: float = 0.5) -> bool:
         """Ask the engine for a proposal on the current image with a trained checkpoint folder
         (asks first over corrected work)."""

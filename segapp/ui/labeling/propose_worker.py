@@ -130,6 +130,19 @@ class _Worker(QObject):
 
     # ------------------------------------------------------------------ requests
     @Slot(object)
+    def prepare(self, req: ProposeRequest) -> None:
+        """Have the engine build the model before the first proposal asks for it."""
+        header = {"op": "prepare", "model": req.model_ref, "classes": req.classes}
+        try:
+            reply, _ = self._ensure_client().request(header, on_event=self._on_event)
+        except EngineError as e:
+            log.info("preparing %s: %s", req.model_ref, e)
+            return
+        if not reply.get("ok"):  # the proposal will say why
+            log.info("preparing %s: %s", req.model_ref, reply.get("error"))
+        self.last_reply = reply
+
+    @Slot(object)
     def propose(self, req: ProposeRequest) -> None:
         try:
             labels, probs = self._predict(req, image=req.image)
@@ -185,6 +198,7 @@ class ProposeEngine(QObject):
     _loadRequested = Signal(str)
     _proposeRequested = Signal(object)
     _batchRequested = Signal(object)
+    _prepareRequested = Signal(object)
 
     def __init__(self, device: str | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -215,6 +229,7 @@ class ProposeEngine(QObject):
         self._loadRequested.connect(w.load_engine)
         self._proposeRequested.connect(w.propose)
         self._batchRequested.connect(w.propose_batch)
+        self._prepareRequested.connect(w.prepare)
         w.engineReady.connect(self._on_ready)
         w.engineFailed.connect(self._on_failed)
         w.proposalReady.connect(self._done_one)
@@ -250,6 +265,11 @@ class ProposeEngine(QObject):
     def _new_id(self) -> int:
         self._next_id += 1
         return self._next_id
+
+    def prepare(self, model_ref: str, classes: int) -> None:
+        """Build the model of a trained checkpoint folder in the engine ahead of time."""
+        self.start()
+        self._prepareRequested.emit(ProposeRequest(model_ref, classes))
 
     def propose(self, req: ProposeRequest) -> int:
         """Queue one image; returns the request id (``proposalReady``/``proposalFailed``)."""

@@ -86,6 +86,7 @@ class LabelSession(ProposalsMixin, PaintStateMixin, QObject):
         self._batch_id: int | None = None
         self._batch_errors: list[str] = []
         self._batch_applied = 0
+        self._prepared: tuple[str, int] | None = None  # the model the engine was asked to build
         self.prefetcher = ImagePrefetcher()
         self.loading: str | None = None  # the current image while it is read (no document)
         self.load_wait_s: float | None = LOAD_WAIT_S  # None: switching waits for the image

@@ -7,12 +7,15 @@ import subprocess
 import sys
 
 import numpy as np
+import qt_helpers
 from conftest import make_dataset
-from qt_helpers import tiny_checkpoint
+from qt_helpers import tiny_checkpoint, wait_proposal
 
 from segapp.ml import engine_client
 from segapp.ml.tiling import probs_to_labels
 from segapp.ui.labeling.propose_worker import ProposeEngine, ProposeRequest
+
+make_window = qt_helpers.make_window  # the window fixture
 
 
 def test_window_modules_do_not_import_torch():
@@ -82,6 +85,18 @@ def test_shutdown_does_not_wait_for_a_proposal_in_flight(qtbot, tmp_path, monkey
     proc = engine._worker._client.proc
     engine.shutdown()  # kills the process: the worker's wait ends
     assert proc.poll() is not None and not engine.started
+
+
+def test_the_chosen_model_is_built_before_the_first_proposal(qtbot, tmp_path, make_window):
+    data = make_dataset(tmp_path / "d", n=2, masks=0)
+    tiny_checkpoint(data / "models" / "v001")
+    w = make_window(data)
+    worker = w.session.engine._worker
+    qtbot.waitUntil(lambda: worker.last_reply.get("builds") == 1, timeout=60_000)
+    w.propose()
+    wait_proposal(qtbot, w)
+    assert worker.last_reply["builds"] == 1  # the proposal found it built
+    assert w.session.status_of(w.session.current) == ("proposed", True)
 
 
 _WINDOW = """
