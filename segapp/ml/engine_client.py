@@ -89,6 +89,7 @@ class EngineClient:
         self.device_request = device
         self.proc: subprocess.Popen | None = None
         self.info: dict[str, Any] = {}
+        self._killed = False
 
     @property
     def alive(self) -> bool:
@@ -105,6 +106,8 @@ class EngineClient:
             )
         except OSError as e:
             raise EngineError(f"the model engine could not start ({e})") from e
+        if self._killed:  # kill() came while it started
+            self.proc.kill()
         reply, _ = self.request({"op": "hello", "device": self.device_request})
         if not reply.get("ok"):
             self.kill()
@@ -145,7 +148,8 @@ class EngineClient:
         return f"the model engine stopped unexpectedly ({how}); the next proposal starts it again"
 
     def kill(self) -> None:
-        """End the process now (whatever it is doing)."""
+        """End the process now (whatever it is doing; also if it is just starting)."""
+        self._killed = True
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
 

@@ -67,6 +67,7 @@ class _Worker(QObject):
         self._client: EngineClient | None = None
         self.last_reply: dict[str, Any] = {}  # the engine's last answer (models built, torch)
         self._lock = threading.Lock()  # kill() from the GUI thread vs. a client being made
+        self._closing = False  # the window closes: no new engine process
 
     # ------------------------------------------------------------------ engine
     @Slot(str)
@@ -90,13 +91,16 @@ class _Worker(QObject):
             self._client.close()
         client = EngineClient(self._device_request)
         with self._lock:
+            if self._closing:
+                raise EngineError("the window is closing")
             self._client = client
         client.start()
         return client
 
     def kill(self) -> None:
-        """End the engine process now (any thread): a request in flight fails."""
+        """End the engine process now, for good (any thread): a request in flight fails."""
         with self._lock:
+            self._closing = True
             if self._client is not None:
                 self._client.kill()
 
