@@ -19,7 +19,6 @@ from segapp.ml.spec import ModelSpec
 log = logging.getLogger(__name__)
 
 AUGMENT_LEVELS = ("none", "light", "medium", "strong")
-RESIZE_MODES = ("resize", "crop")
 
 
 class DataError(SegappError):
@@ -117,6 +116,22 @@ def build_augmentation(level: str, input_size: int, resize_mode: str, train: boo
     return A.Compose(ops)
 
 
+def seed_augmentation(transform, seed: int) -> None:
+    """Seed an albumentations pipeline, each transform with a seed of its own.
+
+    Unseeded, albumentations 2 draws from the operating system's entropy (``--seed`` would
+    not repeat a run); seeded through ``Compose``, every transform gets the same seed and
+    their draws agree (both flips or neither)."""
+    seeds = iter(np.random.default_rng(seed).integers(0, 2**31, 64).tolist())
+
+    def walk(t) -> None:
+        t.set_random_seed(next(seeds))
+        for child in getattr(t, "transforms", ()):
+            walk(child)
+
+    walk(transform)
+
+
 class SegDataset(torch.utils.data.Dataset):
     """Augmented, normalised (image, labels[, weight map]) tensors for a list of pairs.
 
@@ -145,6 +160,7 @@ class SegDataset(torch.utils.data.Dataset):
         self.input_size = input_size
         self.output_size = output_size
         self.transform = build_augmentation(augment, input_size, resize_mode, train)
+        self.train = train
         self.weight_map = weight_map
         self.repeats = max(1, repeats)
 
@@ -157,6 +173,8 @@ class SegDataset(torch.utils.data.Dataset):
         if self.copy_paste:  # drawn from torch's generator: seeded per run and per worker
             rng = np.random.default_rng(int(torch.randint(0, 2**31, ())))
             image, labels = self.copy_paste(pair, rng)
+        if self.train:  # the augmentation too: seeded per run and per worker
+            seed_augmentation(self.transform, int(torch.randint(0, 2**31, ())))
         out = self.transform(image=image, mask=labels)
         img, labels = out["image"], out["mask"]
         if img.ndim == 2:

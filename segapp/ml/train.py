@@ -59,6 +59,10 @@ def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def _epoch_seed(seed: int, rank: int, epoch: int) -> int:
+    return int(np.random.SeedSequence([seed % 2**63, rank, epoch]).generate_state(1)[0])
+
+
 @dataclass
 class _Progress:
     """Where a run stands between epochs."""
@@ -82,6 +86,9 @@ def _train(config: TrainConfig, ctx: dist.Context, should_stop, on_batch) -> Ite
     writer = _tensorboard(config.tensorboard) if ctx.is_main else None
     epoch = state.start_epoch
     while epoch <= state.schedule.epochs:
+        # an epoch's draws (order, augmentation, dropout) follow from (seed, rank, epoch)
+        # alone, so a resumed run goes on as the uninterrupted one would have
+        _seed_everything(_epoch_seed(config.seed, ctx.rank, epoch))
         t0 = time.perf_counter()
         train_loss, seen, stopped = _train_epoch(run, config, ctx, epoch, should_stop, on_batch)
         val = _validate(run, ctx)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 
 import cv2
 import numpy as np
 import pytest
+import torch
 from conftest import make_dataset, tiny_train_config
 
+from segapp.ml import recipe
 from segapp.ml.checkpoint import load_checkpoint
 from segapp.ml.data import DataError
 from segapp.ml.train import TrainingError, train
@@ -44,13 +47,126 @@ def test_learns_something(tmp_path):
     assert metrics[-1].best_iou > 0.5
 
 
-def test_resume_continues(tmp_path):
+def _narrow_nets(monkeypatch) -> None:
+    """unet-small at 4 channels wide: the runs below train it several times."""
+    import segapp.ml.checkpoint as ck
+
+    real = ck.load_model
+    monkeypatch.setattr(
+        "segapp.ml.train_setup.load_model",
+        lambda ref, *a, **kw: real(ref, *a, **({"base_channels": 4} | kw)),
+    )
+
+
+def _snapshot(run) -> dict:
+    """Copies of what a run carries from one epoch to the next."""
+    return {
+        "weights": {k: v.detach().clone() for k, v in run.model.state_dict().items()},
+        "optimizer": copy.deepcopy(run.optimizer.state_dict()),
+        "scheduler": copy.deepcopy(run.scheduler.state_dict()),
+    }
+
+
+def _same_tensors(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+def _plain(value):
+    return json.loads(json.dumps(value))
+
+
+def _figures(metrics) -> list[dict]:
+    """Per-epoch figures without the timings and the stop flag."""
+    timing = ("seconds", "eta_seconds", "images_per_second", "stopped")
+    return [{k: v for k, v in m.to_dict().items() if k not in timing} for m in metrics]
+
+
+def test_resume_restores_weights_optimizer_and_schedule(tmp_path, monkeypatch):
+    """Stopped after 2 of 4 epochs and resumed, a run ends where the uninterrupted run ends
+    (shuffled batches, augmentation and copy-paste included): the weights, AdamW's moments
+    and step counts and the LR schedule come back, not just the epoch number."""
+    import segapp.ml.train as train_module
+
     data = make_dataset(tmp_path / "d", n=8, height=32, width=32)
-    list(train(_config(tmp_path, data, epochs=2)))
-    more = list(train(_config(tmp_path, data, epochs=4, resume=True)))
-    assert [m.epoch for m in more] == [3, 4]
+    started = []  # (run, its state once _start has resumed it, (first epoch, history))
+    real_start = train_module._start
+
+    def start(config, run, out, ctx):
+        progress = real_start(config, run, out, ctx)
+        started.append((run, _snapshot(run), (progress.start_epoch, list(progress.history))))
+        return progress
+
+    monkeypatch.setattr(train_module, "_start", start)
+    _narrow_nets(monkeypatch)
+    kw = dict(epochs=4, batch_size=4, augment="light", copy_paste=0.5)  # 2 steps an epoch
+    whole = list(train(_config(tmp_path / "whole", data, **kw)))
+    calls = []
+
+    def stop_at_the_end_of_epoch_2():
+        calls.append(1)
+        return len(calls) == 4
+
+    first = list(train(_config(tmp_path, data, **kw), should_stop=stop_at_the_end_of_epoch_2))
+    assert [m.epoch for m in first] == [1, 2] and first[-1].stopped
+    at_stop = _snapshot(started[1][0])
+    rest = list(train(_config(tmp_path, data, resume=True, **kw)))
+    assert [m.epoch for m in rest] == [3, 4]
+
+    resumed, (start_epoch, history) = started[2][1], started[2][2]
+    assert start_epoch == 3 and history == [m.to_dict() for m in first]
+    _same_tensors(resumed["weights"], at_stop["weights"])  # BatchNorm statistics too
+    opt, opt_stop = resumed["optimizer"], at_stop["optimizer"]
+    assert _plain(opt["param_groups"]) == _plain(opt_stop["param_groups"])  # betas: a list
+    assert opt["state"].keys() == opt_stop["state"].keys()
+    assert len(opt["state"]) == len(list(started[2][0].model.parameters()))
+    for idx, values in opt["state"].items():
+        assert set(values) == {"step", "exp_avg", "exp_avg_sq"}
+        assert float(values["step"]) == 4  # 2 epochs of 2 steps
+        _same_tensors(values, opt_stop["state"][idx])
+    sched = resumed["scheduler"]
+    assert sched == at_stop["scheduler"]
+    assert sched["last_epoch"] == 4 and sched["lr_lambdas"][0]["total"] == 8
+    lr = 3e-3 * recipe.lr_factor(4, 8, sched["lr_lambdas"][0]["warmup"])
+    assert [g["lr"] for g in opt["param_groups"]] == pytest.approx([lr], rel=1e-12)
+    assert sched["_last_lr"] == pytest.approx([lr], rel=1e-12)  # not the warm-up's start
+
+    # the same end as the uninterrupted run: figures, weights and optimizer state
+    assert _figures(first + rest) == _figures(whole)
+    end_whole, end_resumed = _snapshot(started[0][0]), _snapshot(started[2][0])
+    _same_tensors(end_resumed["weights"], end_whole["weights"])
+    for idx, values in end_resumed["optimizer"]["state"].items():
+        _same_tensors(values, end_whole["optimizer"]["state"][idx])
+    assert end_resumed["scheduler"] == end_whole["scheduler"]
+    moved = max(
+        float((end_whole["weights"][k].float() - at_stop["weights"][k].float()).abs().max())
+        for k in at_stop["weights"]
+    )
+    assert moved > 1e-3  # epochs 3 and 4 changed the weights: the equality above means much
     rows = (tmp_path / "run" / "metrics.csv").read_text().strip().splitlines()
-    assert len(rows) == 5
+    assert [r.split(",")[0] for r in rows] == ["epoch", "1", "2", "3", "4"]
+    config = json.loads((tmp_path / "run" / "last" / "config.json").read_text())
+    assert config["state"]["epoch"] == 4 and config["state"]["scheduler"] == sched | {
+        "last_epoch": 8,
+        "_step_count": sched["_step_count"] + 4,
+        "_last_lr": config["state"]["scheduler"]["_last_lr"],
+    }
+
+
+def test_the_seed_repeats_a_run_and_another_seed_does_not(tmp_path, monkeypatch):
+    """Augmentation (albumentations), copy-paste and batch order all follow ``seed``."""
+    _narrow_nets(monkeypatch)
+    data = make_dataset(tmp_path / "d", n=8, height=32, width=32)
+    kw = dict(epochs=1, batch_size=4, augment="medium", copy_paste=0.5, val_fraction=0.0)
+    losses = [
+        list(train(_config(tmp_path / name, data, seed=seed, **kw)))[0].train_loss
+        for name, seed in (("a", 0), ("b", 0), ("c", 1))
+    ]
+    weights = [load_checkpoint(tmp_path / name / "run").model.state_dict() for name in "abc"]
+    assert losses[0] == losses[1] != losses[2]
+    _same_tensors(weights[0], weights[1])
+    assert any(not torch.equal(weights[0][k], weights[2][k]) for k in weights[0])
 
 
 def test_should_stop_keeps_a_checkpoint(tmp_path):
