@@ -15,6 +15,7 @@ import pytest
 from conftest import make_dataset
 
 from segapp.cli.main import main
+from segapp.ml import recipe
 
 
 @pytest.fixture(scope="module")
@@ -51,39 +52,89 @@ def _error(capsys, argv) -> str:
     return err[-1]
 
 
-def test_train_json_lines(trained, capsys):
-    data, run = trained
-    assert (run / "model.safetensors").exists()
+def _strict_json(line: str) -> dict:
+    """A JSON object as any tool reads it: NaN or Infinity refused."""
+
+    def refuse(name):
+        raise ValueError(f"{name} is not JSON: {line}")
+
+    return json.loads(line, parse_constant=refuse)
 
 
-def test_train_json_output_parses(tmp_path, capsys):
-    data = make_dataset(tmp_path / "d", n=6, height=32, width=32)
-    assert (
-        main(
-            [
-                "train",
-                str(data),
-                "--model",
-                "unet-small",
-                "--out",
-                str(tmp_path / "r"),
-                "--epochs",
-                "2",
-                "--size",
-                "32",
-                "--device",
-                "cpu",
-                "--json",
-            ]
-        )
-        == 0
-    )
-    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+EPOCH_KEYS = {
+    "event", "epoch", "epochs", "train_loss", "val_loss", "val_iou", "val_dice", "lr",
+    "seconds", "eta_seconds", "images_per_second", "best_epoch", "best_iou", "stopped",
+    "val_images", "val_trusted",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("n_images", [16, 6], ids=["validated", "too-few-to-validate"])
+def test_train_json_lines_say_what_happened(tmp_path, capsys, n_images):
+    """Every stdout line is strict JSON: batch lines, one epoch line per epoch with figures
+    of the right type and range that agree with each other, metrics.csv and the schedule,
+    then the done line."""
+    data = make_dataset(tmp_path / "d", n=n_images, height=32, width=32)
+    out = tmp_path / "r"
+    argv = ["train", str(data), "--model", "unet-small", "--out", str(out), "--epochs", "3"]
+    argv += ["--size", "32", "--batch-size", "4", "--lr", "0.003", "--val-fraction", "0.5"]
+    argv += ["--augment", "light", "--time-budget", "0", "--device", "cpu", "--json"]
+    assert main(argv) == 0
+    events = [_strict_json(line) for line in capsys.readouterr().out.splitlines()]
+    validated = n_images == 16  # 8 validation images; 3 of 6 are too few: all 6 train
+    n_train, n_val = (8, 8) if validated else (6, 0)
+    config = json.loads((out / "config.json").read_text())
+    sched = config["schedule"]
+    steps, total = sched["steps_per_epoch"], sched["epochs"] * sched["steps_per_epoch"]
+    warmup = recipe.Schedule(**sched).warmup_steps
+    assert (sched["batch_size"], sched["epochs"]) == (4, 3) and steps == n_train // 4
+
+    assert [e["event"] for e in events] == (["batch"] * steps + ["epoch"]) * 3 + ["done"]
+    rows = (out / "metrics.csv").read_text().splitlines()[1:]
     epochs = [e for e in events if e["event"] == "epoch"]
-    assert [e["epoch"] for e in epochs] == [1, 2]
-    for key in ("train_loss", "val_loss", "val_iou", "val_dice", "seconds", "eta_seconds"):
-        assert key in epochs[0]
-    assert events[-1]["event"] == "done"
+    for i, e in enumerate(epochs):
+        batches = events[i * (steps + 1) : i * (steps + 1) + steps]
+        assert [(b["batch"], b["batches"]) for b in batches] == [
+            (k, steps) for k in range(1, steps + 1)
+        ]
+        assert all(set(b) == {"event", "batch", "batches", "loss"} for b in batches)
+        assert all(isinstance(b["loss"], float) and 0 < b["loss"] < 10 for b in batches)
+
+        assert set(e) == EPOCH_KEYS
+        assert (e["epoch"], e["epochs"], e["stopped"]) == (i + 1, 3, False)
+        assert type(e["epoch"]) is int and type(e["best_epoch"]) is int
+        assert isinstance(e["train_loss"], float) and 0 < e["train_loss"] < 10
+        assert e["train_loss"] == pytest.approx(
+            np.mean([b["loss"] for b in batches]), abs=1e-4
+        )  # batches of equal size: the epoch's loss is their mean
+        lr = 0.003 * recipe.lr_factor((i + 1) * steps, total, warmup)
+        assert e["lr"] == round(lr, 6)  # the rate after this epoch's last step
+        assert e["seconds"] > 0
+        seen = 4 * steps  # the last, smaller batch is dropped
+        assert e["images_per_second"] * e["seconds"] == pytest.approx(seen, rel=1e-3)
+        recent = [x["seconds"] for x in epochs[: i + 1]][-3:]
+        assert e["eta_seconds"] == pytest.approx(np.mean(recent) * (2 - i), rel=1e-3, abs=1e-5)
+        assert (e["val_images"], e["val_trusted"]) == (n_val, validated)
+        if validated:
+            assert all(0 <= e[k] <= 1 for k in ("val_iou", "val_dice")) and e["val_loss"] > 0
+            so_far = [x["val_iou"] for x in epochs[: i + 1]]
+            assert e["best_iou"] == max(so_far)
+            assert e["best_epoch"] == 1 + so_far.index(max(so_far))
+        else:  # nothing to score on: null, never NaN or a made-up 0; the newest is kept
+            assert e["val_iou"] is e["val_dice"] is e["val_loss"] is e["best_iou"] is None
+            assert e["best_epoch"] == e["epoch"]
+        row = rows[i].split(",")
+        assert int(row[0]) == e["epoch"] and float(row[1]) == e["train_loss"]
+
+    done, last = events[-1], epochs[-1]
+    assert done == {
+        "event": "done",
+        "out": str(out.resolve()),
+        "best_epoch": last["best_epoch"],
+        "best_val_iou": last["best_iou"],
+        "stopped": False,
+    }
+    assert config["metrics"]["epoch"] == done["best_epoch"]  # the checkpoint it names
+    assert config["metrics"]["best_val_iou"] == done["best_val_iou"]
 
 
 def test_predict_writes_masks_for_any_size(trained, tmp_path, capsys):
