@@ -215,6 +215,27 @@ def collect_images(inputs: list[str]) -> list[Path]:
     return files
 
 
+def output_names(files: list[Path], out: Path) -> dict[Path, Path]:
+    """The mask file of each input: ``STEM.png``; inputs that share a stem (``a.png`` and
+    ``a.jpg``, or two folders) get ``STEM_2.png`` ..., so no output replaces another."""
+    targets: dict[Path, Path] = {}
+    taken: set[str] = set()
+    stems = {f.stem for f in files}
+    for f in files:
+        name, n = f.stem, 1
+        while name in taken or (n > 1 and name in stems):
+            n += 1
+            name = f"{f.stem}_{n}"
+        if n > 1:
+            print(
+                f"segapp: note: {f} shares its name with another input: mask {name}.png",
+                file=sys.stderr,
+            )
+        taken.add(name)
+        targets[f] = out / f"{name}.png"
+    return targets
+
+
 def cmd_predict(args) -> int:
     from tqdm import tqdm
 
@@ -224,6 +245,8 @@ def cmd_predict(args) -> int:
     from segapp.ml.infer import Predictor
 
     files = collect_images(args.inputs)
+    out = Path(args.out)
+    targets = output_names(files, out)
     world, rank = int(os.environ.get("WORLD_SIZE", "1")), int(os.environ.get("RANK", "0"))
     files = files[rank::world]  # torchrun: each rank takes its share
     device = resolve_device(args.device)
@@ -235,7 +258,6 @@ def cmd_predict(args) -> int:
         )
     loaded = load_model(args.model, device)
     predictor = Predictor(loaded, device, tile=args.tile)
-    out = Path(args.out)
     binary = loaded.spec.is_binary
     failures = 0
     for f in tqdm(files, desc="predict", unit="img", disable=args.json or rank != 0):
@@ -246,7 +268,7 @@ def cmd_predict(args) -> int:
             print(f"segapp: skipped {e}", file=sys.stderr)
             continue
         mask = labels * 255 if binary else labels
-        target = out / f"{f.stem}.png"
+        target = targets[f]
         write_mask(target, mask)
         if args.json:
             print(

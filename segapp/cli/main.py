@@ -7,6 +7,7 @@ Errors a person can fix are printed as one line on stderr with exit code 2, neve
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 
@@ -169,6 +170,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if _names_no_command(argv):  # segapp [-v] [PATH]
         return _open_window(argv)
+    for stream in (sys.stdout, sys.stderr):  # a file name that is not UTF-8 still prints
+        with contextlib.suppress(AttributeError, ValueError):
+            stream.reconfigure(errors="backslashreplace")
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(

@@ -18,7 +18,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from segapp.core.jpeg_check import cut_short, decode_jpeg, is_jpeg
+
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+TEMP_SUFFIX = ".tmp"
+MAX_TEMP_NAME = 100  # bytes of the target's name kept in its temp file's name
 
 
 class SegappError(Exception):
@@ -59,8 +63,13 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     data = _read_bytes(path)
     # ANYDEPTH keeps 16 bit and float, ANYCOLOR keeps gray gray; without IMREAD_UNCHANGED
     # OpenCV applies the EXIF orientation itself, for every format, exactly once.
+    flags = cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR
+    heard: list[str] = []
     try:
-        img = cv2.imdecode(data, cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR)
+        if is_jpeg(data):
+            img, heard = decode_jpeg(data, flags)
+        else:
+            img = cv2.imdecode(data, flags)
     except cv2.error as e:  # OpenCV refuses headers claiming more than 2**30 pixels
         raise ImageReadError(
             f"{path}: cannot decode the image ({'too large' if 'PIXELS' in str(e) else e})"
@@ -71,6 +80,11 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
         )
     if _looks_truncated(path, data):
         raise ImageReadError(f"{path}: the file is truncated (it ends before the image data does)")
+    if cut_short(heard):
+        raise ImageReadError(
+            f"{path}: the JPEG data ends early (libjpeg: {cut_short(heard)}); its lower part "
+            "would be grey: re-export or replace the file"
+        )
     img = _to_supported_depth(img)
     if img.ndim == 3:
         if img.shape[2] == 1:
@@ -263,19 +277,52 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
     tmp_name = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        fd, tmp_name = tempfile.mkstemp(
+            prefix=temp_prefix(path.name), suffix=TEMP_SUFFIX, dir=path.parent
+        )
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp_name, path)
         tmp_name = None
+        _sync_folder(path.parent)
     except OSError as e:
         raise WriteError(_describe_os_error(path, e)) from e
     finally:
         if tmp_name is not None:
             with contextlib.suppress(OSError):
                 os.unlink(tmp_name)
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make a rename durable: fsync the folder where the OS allows it (not on Windows)."""
+    if os.name == "nt":
+        return
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems cannot sync a folder; the rename itself is atomic
+    finally:
+        os.close(fd)
+
+
+def temp_prefix(name: str) -> str:
+    """``.NAME.``: the start of the temp file that becomes ``name``, NAME cut so that the
+    whole temp name stays far below the 255-byte limit of file names."""
+    name = name[:MAX_TEMP_NAME]
+    while len(os.fsencode(name)) > MAX_TEMP_NAME:
+        name = name[:-1]
+    return f".{name}."
+
+
+def is_temp_file(name: str) -> bool:
+    """A temp file that :func:`write_bytes_atomic` (or a copy into the project) left behind."""
+    return name.startswith(".") and name.endswith(TEMP_SUFFIX) and len(name) > 5
 
 
 def _describe_os_error(path: Path, e: OSError) -> str:

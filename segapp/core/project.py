@@ -30,6 +30,12 @@ from segapp.core.imageio import (
 )
 from segapp.core.journal import JOURNAL_FILE, append_record, read_records
 from segapp.core.palette import palette_classes
+from segapp.core.project_file import (
+    ProjectError,
+    file_stamp,
+    read_project_file,
+    remove_temp_files,
+)
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +46,6 @@ STATUSES = ("unlabeled", "proposed", "corrected")
 # index 255, which losses and metrics skip; in every project that stores no class as 255
 IGNORE_VALUE = 255
 IGNORE_INDEX = 255
-
-
-class ProjectError(SegappError):
-    """The folder is not a usable project (no images, unreadable segapp.json ...)."""
 
 
 @dataclass
@@ -106,6 +108,9 @@ class Project:
     val_stems: list[str] = field(default_factory=list)
     extra: dict = field(default_factory=dict)
     rescaled_masks: set[str] = field(default_factory=set)  # masks read at another resolution
+    # segapp.json as this object last read or wrote it: a save over a file someone else
+    # changed since is refused (never rewritten from a stale copy)
+    file_stamp: tuple[int, int, int] | None = field(default=None, repr=False, compare=False)
 
     # ----------------------------------------------------------------- opening
     @classmethod
@@ -118,7 +123,8 @@ class Project:
             raise ProjectError(
                 f"{root}: not a folder (give the folder that holds images/ and masks/)"
             )
-        meta = _read_meta(root / PROJECT_FILE)
+        stamp = file_stamp(root / PROJECT_FILE)  # before reading: a change meanwhile is caught
+        meta = read_project_file(root / PROJECT_FILE, FORMAT_VERSION)
         if meta.get("images_dir"):
             images_dir = root / meta["images_dir"]
         elif (root / "images").is_dir():
@@ -130,7 +136,7 @@ class Project:
             ClassInfo(c["name"], tuple(c["color"]), int(c["value"]))
             for c in meta.get("classes", [])
         ] or _palette_classes(root, masks_dir)
-        project = cls(root, images_dir, masks_dir, classes)
+        project = cls(root, images_dir, masks_dir, classes, file_stamp=stamp)
         project.val_stems = list(meta.get("val_stems", []))
         project.extra = {k: v for k, v in meta.items() if k not in _META_KEYS}
         records = dict(meta.get("images", {}))
@@ -300,7 +306,7 @@ class Project:
         val = [e for e in pool if e.stem in kept]
         rest = sorted(
             (e for e in pool if e.stem not in kept),
-            key=lambda e: hashlib.sha1(f"{seed}:{e.stem}".encode()).hexdigest(),
+            key=lambda e: hashlib.sha1(_name_bytes(f"{seed}:{e.stem}")).hexdigest(),
         )
         while len(val) < n_val and rest:
             val.append(rest.pop(0))
@@ -350,12 +356,23 @@ class Project:
             raise WriteError(
                 f"{self.masks_dir}: cannot create the masks folder ({e.strerror})"
             ) from e
+        if file_stamp(self.meta_path) != self.file_stamp:
+            raise WriteError(
+                f"{self.meta_path}: changed by another program since this project was opened; "
+                "not overwritten (the masks are saved); reopen the project"
+            )
         data = json.dumps(self.to_meta(), indent=1).encode()
         write_bytes_atomic(self.meta_path, data)
+        self.file_stamp = file_stamp(self.meta_path)
         try:
             self.journal_path.unlink(missing_ok=True)
         except OSError as e:  # replayed again on the next open: harmless
             log.warning("%s: cannot remove (%s)", self.journal_path, e)
+
+    def remove_temp_files(self) -> int:
+        """Delete the temp files a killed save left; only the project's one writer (the
+        holder of its lock) may call this. Returns how many were removed."""
+        return remove_temp_files(self.root, self.masks_dir, self.images_dir, PROJECT_FILE)
 
 
 _META_KEYS = {"format", "images_dir", "masks_dir", "classes", "val_stems", "images"}
@@ -370,22 +387,9 @@ def _palette_classes(root: Path, masks_dir: Path) -> list[ClassInfo]:
     return [ClassInfo(n, c, v) for n, c, v in found] if found else binary_classes()
 
 
-def _read_meta(path: Path) -> dict:
-    if not path.exists():
-        return {}
-    try:
-        meta = json.loads(path.read_text())
-    except (OSError, ValueError) as e:
-        raise ProjectError(
-            f"{path}: unreadable project file ({e}); move it aside to reopen the folder"
-        ) from e
-    if not isinstance(meta, dict):
-        raise ProjectError(f"{path}: not a segapp project file")
-    if int(meta.get("format", 1)) > FORMAT_VERSION:
-        raise ProjectError(
-            f"{path}: made by a newer segapp (format {meta['format']}); update segapp"
-        )
-    return meta
+def _name_bytes(text: str) -> bytes:
+    """A file name's bytes, also for a name that is not UTF-8 (kept as surrogates)."""
+    return text.encode("utf-8", "surrogateescape")
 
 
 def _rel(p: Path, root: Path) -> str:

@@ -21,14 +21,17 @@ import numpy as np
 
 from segapp.core.imageio import (
     IMAGE_EXTENSIONS,
+    TEMP_SUFFIX,
     SegappError,
     is_image_file,
     read_image,
     read_mask,
+    temp_prefix,
     write_bytes_atomic,
     write_mask,
 )
 from segapp.core.journal import append_record
+from segapp.core.lock import ProjectLock, open_for_writing
 from segapp.core.palette import BACKGROUND_NAMES, IGNORE_NAME, voc_colormap
 from segapp.core.project import (
     DEFAULT_COLORS,
@@ -36,7 +39,6 @@ from segapp.core.project import (
     PROJECT_FILE,
     ClassInfo,
     ImageEntry,
-    Project,
 )
 from segapp.interop.common import ImportReport, InteropError
 
@@ -63,7 +65,12 @@ class ProjectSink:
                 (root / "images").mkdir(parents=True, exist_ok=True)
             except OSError as e:
                 raise InteropError(f"{root}: cannot create the project ({e.strerror})") from e
-        self.project = Project.open(root)
+        self.lock = ProjectLock(root, "import")
+        try:  # not while a window (or another import) has it open
+            self.project, self.lock = open_for_writing(root, "import")
+        except BaseException:
+            self.discard_if_empty()
+            raise
         if fresh or not ((root / PROJECT_FILE).exists() or self.project.labeled()):
             self.project.classes = [ClassInfo("background", (0, 0, 0), 0)]
         self.project.images_dir.mkdir(parents=True, exist_ok=True)
@@ -156,9 +163,12 @@ class ProjectSink:
             elif self.link:
                 os.symlink(image.resolve(), path)
             else:
-                tmp = path.with_name(f".{path.name}.tmp")
-                shutil.copyfile(image, tmp)
-                os.replace(tmp, path)
+                tmp = path.with_name(f"{temp_prefix(path.name)}copy{TEMP_SUFFIX}")
+                try:
+                    shutil.copyfile(image, tmp)
+                    os.replace(tmp, path)
+                finally:
+                    tmp.unlink(missing_ok=True)
         except OSError as e:
             raise InteropError(f"cannot copy the image to {path} ({e.strerror or e})") from e
         mask_path = self.project.masks_dir / f"{new_stem}.png"
@@ -167,7 +177,7 @@ class ProjectSink:
     def _taken(self, stem: str) -> bool:
         """A file of that stem in images/ that the project does not list (unreadable ...)."""
         folder = self.project.images_dir
-        return any((folder / f"{stem}{ext}").exists() for ext in IMAGE_EXTENSIONS)
+        return any(os.path.lexists(folder / f"{stem}{ext}") for ext in IMAGE_EXTENSIONS)
 
     def _write_mask(self, entry: ImageEntry, mask: np.ndarray, created: bool) -> None:
         path = entry.mask_path
@@ -201,7 +211,9 @@ class ProjectSink:
         self.report.written += 1
 
     def discard_if_empty(self) -> None:
-        """Remove the folders this sink made if nothing went into them (a failed import)."""
+        """Remove the folders this sink made if nothing went into them (a failed import);
+        the project's lock is given up."""
+        self.lock.release()
         for folder in self._made:
             with contextlib.suppress(OSError):
                 folder.rmdir()  # only ever removes an empty folder
@@ -210,7 +222,10 @@ class ProjectSink:
         """Save segapp.json (when anything was imported) and return the report; a new
         project folder that received nothing is removed again."""
         if self.report.added or self.report.written:
-            self.project.save()
+            try:
+                self.project.save()
+            finally:
+                self.lock.release()
         else:
             self.discard_if_empty()
         return self.report

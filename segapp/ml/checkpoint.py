@@ -57,32 +57,58 @@ def read_config(folder: str | Path) -> dict[str, Any]:
     if not path.exists():
         raise ModelError(f"{folder}: not a checkpoint folder ({CONFIG_FILE} is missing)")
     try:
-        return json.loads(path.read_text())
+        config = json.loads(path.read_bytes().decode("utf-8"))
     except (OSError, ValueError) as e:
         raise ModelError(f"{path}: unreadable checkpoint config ({e})") from e
+    if not isinstance(config, dict):
+        raise ModelError(f"{path}: not a checkpoint config (a JSON {type(config).__name__})")
+    return config
 
 
 def load_checkpoint(folder: str | Path, device: torch.device | str = "cpu") -> LoadedModel:
     """Rebuild the network of a checkpoint folder and load its weights."""
     folder = Path(folder)
     config = read_config(folder)
-    try:
-        spec = ModelSpec.from_dict(config["model"])
-    except (KeyError, TypeError) as e:
-        raise ModelError(f"{folder / CONFIG_FILE}: no valid 'model' section ({e})") from e
+    spec = spec_of(config, folder)
     weights = folder / WEIGHTS_FILE
     if not weights.exists():
         raise ModelError(f"{folder}: {WEIGHTS_FILE} is missing; the checkpoint is incomplete")
-    model = create_model(spec, pretrained=False)
+    model = _build(spec, folder)
     load_weights(model, weights)
     model.to(device).eval()
     return LoadedModel(model, spec, folder.name, config)
 
 
+def spec_of(config: dict[str, Any], folder: str | Path) -> ModelSpec:
+    """The ModelSpec of a checkpoint's config (ModelError when it has none or a broken one)."""
+    try:
+        return ModelSpec.from_dict(config["model"])
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise ModelError(
+            f"{Path(folder) / CONFIG_FILE}: no valid 'model' section ({type(e).__name__}: {e}); "
+            "the checkpoint is incomplete"
+        ) from e
+
+
+def _build(spec: ModelSpec, folder: str | Path) -> torch.nn.Module:
+    try:
+        return create_model(spec, pretrained=False)
+    except (TypeError, ValueError, KeyError, RuntimeError) as e:
+        raise ModelError(f"{folder}: its 'model' section does not build a network ({e})") from e
+
+
 def load_weights(model: torch.nn.Module, path: str | Path) -> None:
     """Load a safetensors or weights-only torch file into ``model`` (strict)."""
     state = read_state_dict(path)
-    missing, unexpected = _unwrap(model).load_state_dict(state, strict=False)
+    try:
+        missing, unexpected = _unwrap(model).load_state_dict(state, strict=False)
+    except RuntimeError as e:  # same names, other shapes
+        shapes = [line.strip() for line in str(e).splitlines() if "size mismatch" in line]
+        raise ModelError(
+            f"{path}: weights of another shape than this network "
+            f"({len(shapes)} tensors, e.g. {shapes[0] if shapes else e}); "
+            "was it trained with another preset or number of classes?"
+        ) from e
     if missing or unexpected:
         raise ModelError(
             f"{path}: weights do not fit this network "
@@ -114,8 +140,8 @@ def load_model(
     if path.is_file():
         if (path.parent / CONFIG_FILE).exists():
             config = read_config(path.parent)
-            spec = ModelSpec.from_dict(config["model"])
-            model = create_model(spec, pretrained=False)
+            spec = spec_of(config, path.parent)
+            model = _build(spec, path.parent)
             load_weights(model, path)
             return LoadedModel(model.to(device).eval(), spec, path.stem, config)
         read_state_dict(path)  # refuses pickled code with its own message first

@@ -127,13 +127,22 @@ def input_size_for_output(net: Geometry, n: int) -> int:
     return size
 
 
-def _blend_window(size: int, overlap: int) -> np.ndarray:
+def _ramp(size: int, overlap: int) -> np.ndarray:
     ramp = np.ones(size, np.float32)
+    overlap = min(overlap, size // 2)
     if overlap > 0:
         r = np.linspace(1.0 / (overlap + 1), 1.0, overlap, dtype=np.float32)
         ramp[:overlap] = r
         ramp[size - overlap :] = np.minimum(ramp[size - overlap :], r[::-1])
-    return np.outer(ramp, ramp)
+    return ramp
+
+
+def _tile_span(net: Geometry, plan: TilePlan, n: int, starts: list[int]) -> int:
+    """A tile's input extent along one axis: a padded network's one tile across a thin image
+    is the image's own legal size (a 1 x 100000 strip is not cut into 1024 x 1024 tiles)."""
+    if plan.margin == 0 and len(starts) == 1 and n < plan.out_tile:
+        return net.valid_input_size(n)
+    return plan.in_tile
 
 
 def tile_predict(
@@ -157,25 +166,25 @@ def tile_predict(
         if progress:
             progress(1, 1)
         return np.ascontiguousarray(probs)
+    in_h, in_w = _tile_span(net, plan, height, plan.ys), _tile_span(net, plan, width, plan.xs)
     # mirror padding: margin on top/left, enough on bottom/right for the last tile
-    pad_b = plan.ys[-1] + plan.in_tile - m - height
-    pad_r = plan.xs[-1] + plan.in_tile - m - width
+    pad_b = plan.ys[-1] + in_h - m - height
+    pad_r = plan.xs[-1] + in_w - m - width
     padded = np.pad(x, ((0, 0), (m, max(pad_b, 0)), (m, max(pad_r, 0))), mode="symmetric")
     eff_overlap = overlap if len(plan.ys) > 1 or len(plan.xs) > 1 else 0
-    window = _blend_window(plan.out_tile, min(eff_overlap, plan.out_tile // 2))
+    out_h, out_w = in_h - 2 * m, in_w - 2 * m
+    window = np.outer(_ramp(out_h, eff_overlap), _ramp(out_w, eff_overlap))
     acc = None
     weight = np.zeros((height, width), np.float32)
     positions = [(y, x0) for y in plan.ys for x0 in plan.xs]
     for i in range(0, len(positions), batch):
         chunk = positions[i : i + batch]
-        tiles = np.stack(
-            [padded[:, y : y + plan.in_tile, x0 : x0 + plan.in_tile] for y, x0 in chunk]
-        )
+        tiles = np.stack([padded[:, y : y + in_h, x0 : x0 + in_w] for y, x0 in chunk])
         probs = run(tiles)
         if acc is None:
             acc = np.zeros((probs.shape[1], height, width), np.float32)
         for (y, x0), p in zip(chunk, probs, strict=True):
-            h, w = min(plan.out_tile, height - y), min(plan.out_tile, width - x0)
+            h, w = min(out_h, height - y), min(out_w, width - x0)
             win = window[:h, :w]
             acc[:, y : y + h, x0 : x0 + w] += p[:, :h, :w] * win
             weight[y : y + h, x0 : x0 + w] += win

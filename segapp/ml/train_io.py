@@ -15,7 +15,7 @@ from segapp.ml.checkpoint import (
     save_checkpoint,
     save_optimizer,
 )
-from segapp.ml.train_config import json_number
+from segapp.ml.train_config import TrainingError, json_number
 
 
 def save_epoch(out, run, metrics, val, is_best, history, schedule, trusted, writer):
@@ -91,12 +91,18 @@ def resume(out: Path, model, optimizer, scheduler):
     """Load ``out/last`` into the model, optimizer and scheduler: (next epoch, best IoU,
     best epoch, history, planned epochs)."""
     last = out / "last"
-    state = read_config(last)["state"]
-    load_weights(model, last / "model.safetensors")
-    load_optimizer(last / "optimizer.safetensors", optimizer, state["optimizer"])
-    scheduler.load_state_dict(state["scheduler"])
-    epochs = int(state.get("planned_epochs") or len(state["history"]))
-    return state["epoch"] + 1, state["best_iou"], state["best_epoch"], state["history"], epochs
+    try:
+        state = read_config(last)["state"]
+        load_weights(model, last / "model.safetensors")
+        load_optimizer(last / "optimizer.safetensors", optimizer, state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        epochs = int(state.get("planned_epochs") or len(state["history"]))
+        return state["epoch"] + 1, state["best_iou"], state["best_epoch"], state["history"], epochs
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
+        raise TrainingError(
+            f"{last}: incomplete or damaged ({type(e).__name__}: {e}); "
+            "train without --resume, or into a new --out folder"
+        ) from e
 
 
 def record_rank_agreement(out: Path, checksums: list[float]) -> None:

@@ -1,0 +1,158 @@
+"""Reading ``segapp.json``: every field checked, each problem one line a person can act on.
+
+A hand-edited or damaged file (truncated, not UTF-8, a field of the wrong type, a class
+without a value, a value outside 0..255, two classes on one value) is refused with the field
+it is about, never half-read; a folder it names must lie inside the project (no absolute
+paths, no ``..``), so nothing is ever read from or written outside the project. Keys this
+version does not know are kept as they are (a newer segapp may have written them).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import Any
+
+from segapp.core.imageio import IMAGE_EXTENSIONS, SegappError, is_temp_file
+
+log = logging.getLogger(__name__)
+
+
+class ProjectError(SegappError):
+    """The folder is not a usable project (no images, unreadable segapp.json ...)."""
+
+
+def read_project_file(path: Path, format_version: int) -> dict[str, Any]:
+    """The checked contents of ``segapp.json`` at ``path`` ({} when there is none)."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return {}
+    except OSError as e:
+        raise ProjectError(f"{path}: cannot read the project file ({e.strerror or e})") from e
+    try:
+        meta = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
+        raise _bad(path, f"unreadable project file ({e})") from e
+    if not isinstance(meta, dict):
+        raise _bad(path, f"not a segapp project file (a JSON {type(meta).__name__})")
+    version = meta.get("format", 1)
+    if not _is_int(version) or version < 1:
+        raise _bad(path, f"'format' must be a whole number, got {version!r}")
+    if version > format_version:
+        raise ProjectError(f"{path}: made by a newer segapp (format {version}); update segapp")
+    for key in ("images_dir", "masks_dir"):
+        if key in meta:
+            check_folder(path, key, meta[key])
+    if meta.get("masks_dir", "masks") == meta.get("images_dir", "images"):
+        raise _bad(path, "'masks_dir' and 'images_dir' name the same folder")
+    check_classes(path, meta.get("classes", []))
+    _check_list_of_str(path, "val_stems", meta.get("val_stems", []))
+    _check_images(path, meta.get("images", {}))
+    return meta
+
+
+def check_folder(path: Path, key: str, value: Any) -> None:
+    """A folder of the project: a relative path inside it (ProjectError otherwise)."""
+    if not isinstance(value, str) or not value:
+        raise _bad(path, f"{key!r} must be a folder name, got {value!r}")
+    posix, windows = PurePosixPath(value), PureWindowsPath(value)
+    if posix.is_absolute() or windows.anchor or ".." in posix.parts or ".." in windows.parts:
+        raise _bad(
+            path,
+            f"{key!r} is {value!r}, outside the project; segapp reads and writes only inside "
+            "the project folder (give a folder name such as 'images')",
+        )
+
+
+def check_classes(path: Path, classes: Any) -> None:
+    """``classes``: a list of {name, color [r, g, b], value 0..255}, distinct values."""
+    if not isinstance(classes, list):
+        raise _bad(path, f"'classes' must be a list, got {type(classes).__name__}")
+    seen: dict[int, str] = {}
+    for i, c in enumerate(classes):
+        where = f"class {i + 1}"
+        if not isinstance(c, dict):
+            raise _bad(path, f"{where} must be an object with name, color and value")
+        missing = [k for k in ("name", "color", "value") if k not in c]
+        if missing:
+            raise _bad(path, f"{where} ({c.get('name', '?')!r}) has no {', '.join(missing)}")
+        name, color, value = c["name"], c["color"], c["value"]
+        if not isinstance(name, str) or not name:
+            raise _bad(path, f"{where}: the name must be text, got {name!r}")
+        ok_color = isinstance(color, list) and len(color) == 3
+        if not ok_color or not all(_is_int(v) and 0 <= v <= 255 for v in color):
+            raise _bad(
+                path, f"{where} ({name!r}): color must be [r, g, b] in 0..255, got {color!r}"
+            )
+        if not _is_int(value) or not 0 <= value <= 255:
+            raise _bad(
+                path, f"{where} ({name!r}): value must be a pixel value 0..255, got {value!r}"
+            )
+        if value in seen:
+            raise _bad(path, f"classes {seen[value]!r} and {name!r} are both stored as {value}")
+        seen[value] = name
+    if len(classes) == 1:
+        raise _bad(path, "a project needs at least two classes (background and one more)")
+
+
+def _check_list_of_str(path: Path, key: str, value: Any) -> None:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise _bad(path, f"{key!r} must be a list of image names, got {value!r:.60}")
+
+
+def _check_images(path: Path, images: Any) -> None:
+    if not isinstance(images, dict):
+        raise _bad(
+            path, f"'images' must be an object (name -> record), got {type(images).__name__}"
+        )
+    kinds = {"status": (str,), "proposed_by": (str, type(None))}
+    kinds["proposal_iou"] = (int, float, type(None))
+    for stem, rec in images.items():
+        if not isinstance(rec, dict):
+            raise _bad(path, f"the record of image {stem!r} must be an object, got {rec!r:.40}")
+        for key, types in kinds.items():
+            if key in rec and (not isinstance(rec[key], types) or isinstance(rec[key], bool)):
+                raise _bad(path, f"image {stem!r}: {key!r} has the wrong type ({rec[key]!r:.40})")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _bad(path: Path, what: str) -> ProjectError:
+    return ProjectError(f"{path}: {what}; fix it or move the file aside to reopen the folder")
+
+
+def file_stamp(path: Path) -> tuple[int, int, int] | None:
+    """(inode, size, mtime) of a file, None when there is none: a rewrite changes it."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def remove_temp_files(root: Path, masks_dir: Path, images_dir: Path, project_file: str) -> int:
+    """Delete what a killed atomic write left: ``.segapp.json.*.tmp``, ``masks/.*.tmp`` and
+    ``images/.NAME.EXT*.tmp`` (an image half copied in). Returns how many were removed."""
+    removed = 0
+    for folder, wanted in (
+        (root, lambda n: n.startswith(f".{project_file}.")),
+        (masks_dir, lambda n: True),
+        (images_dir, lambda n: any(f"{x}." in n.lower() for x in IMAGE_EXTENSIONS)),
+    ):
+        try:
+            found = [p for p in folder.iterdir() if is_temp_file(p.name) and wanted(p.name)]
+        except OSError:
+            continue
+        for p in found:
+            try:
+                p.unlink()
+                removed += 1
+            except OSError as e:
+                log.warning("%s: cannot remove a left-over temp file (%s)", p, e)
+    if removed:
+        log.info("removed %d temp files left by an interrupted save", removed)
+    return removed
