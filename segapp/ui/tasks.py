@@ -49,14 +49,16 @@ class Task(QObject):
         threading.Thread(target=self._run, name=f"segapp-{self.name}").start()
 
     def _run(self) -> None:
+        fn, self._fn = self._fn, None
         try:
-            result = self._fn()
+            outcome = (self._done, fn())
         except Exception as e:  # noqa: BLE001 - reported to the owner
             log.exception("%s failed", self.name)
-            message = str(e) or type(e).__name__
-            self._emit(self._failed, message)
-            return
-        self._emit(self._done, result)
+            outcome = (self._failed, str(e) or type(e).__name__)
+        # what ``fn`` holds (often a widget) is let go here, while the owner still holds it:
+        # the last reference to a widget dropped on this thread would destroy it here
+        del fn
+        self._emit(*outcome)
 
     def _emit(self, signal, value) -> None:
         with contextlib.suppress(RuntimeError):  # the owner (and this task) was deleted
@@ -64,15 +66,20 @@ class Task(QObject):
 
     @Slot(object)
     def _finish_done(self, result) -> None:
-        self.running = False
-        self.deleteLater()
-        self._on_done(result)
+        self._release()[0](result)
 
     @Slot(str)
     def _finish_failed(self, message: str) -> None:
+        self._release()[1](message)
+
+    def _release(self) -> tuple[Callable[[Any], None], Callable[[str], None]]:
+        """The callbacks, let go on the GUI thread (the worker thread may drop this task's
+        last reference: with them, a widget they hold would be destroyed there)."""
         self.running = False
         self.deleteLater()
-        self._on_error(message)
+        callbacks = self._on_done, self._on_error
+        self._on_done = self._on_error = None
+        return callbacks
 
 
 def run_task(

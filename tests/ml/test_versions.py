@@ -97,27 +97,69 @@ def _fake_version(project, name: str, trained_on: list[str]) -> None:
     (d / "model.safetensors").write_bytes(b"")
 
 
+def _constant_version(project, name: str, logit: float, trained_on: list[str]) -> Path:
+    """A real checkpoint whose network says ``logit`` everywhere: +10 marks every pixel
+    foreground, -10 none."""
+    import torch
+
+    from segapp.ml.checkpoint import save_checkpoint
+    from segapp.ml.registry import create_model, preset_spec
+
+    torch.manual_seed(0)
+    spec = preset_spec("unet-small", base_channels=4)
+    model = create_model(spec)
+    with torch.no_grad():
+        model.head.weight.zero_()
+        model.head.bias.fill_(logit)
+    return save_checkpoint(project.models_dir / name, model, spec, {"images": trained_on})
+
+
+def _foreground_share(project, stems) -> float:
+    """Foreground IoU of an all-foreground prediction over these images, by hand."""
+    masks = [project.read_labels(project.entry(s)) > 0 for s in stems]
+    return sum(int(m.sum()) for m in masks) / sum(m.size for m in masks)
+
+
 @pytest.mark.parametrize(
-    ("new", "active", "promoted"), [(0.8, 0.7, True), (0.7, 0.7, False), (0.6, 0.7, False)]
+    ("new_logit", "active_logit", "promoted"),
+    [(10.0, -10.0, True), (10.0, 10.0, False), (-10.0, 10.0, False)],
+    ids=["better", "equal", "worse"],
 )
-def test_promotion_when_better_equal_or_worse(tmp_path, monkeypatch, new, active, promoted):
-    data = make_dataset(tmp_path / "d", n=50, height=16, width=16)
+def test_promotion_when_better_equal_or_worse(
+    tmp_path, monkeypatch, new_logit, active_logit, promoted
+):
+    """Real checkpoints scored for real: an all-foreground net (IoU = the foreground's share
+    of the pixels) against an all-background one (IoU 0), or against its own copy. Only a
+    strictly better score replaces the active version."""
+    data = make_dataset(tmp_path / "d", n=40, height=16, width=16)
     project = Project.open(data)
     train, val = versions.training_selection(project)
-    _fake_version(project, "v001", train)
+    assert len(val) == 8  # enough to compare on
+    _constant_version(project, "v001", active_logit, train)
     versions.set_active(project, "v001")
-    _fake_version(project, "v002", train)
+    new = _constant_version(project, "v002", new_logit, train)
     scored = []
+    real_score = versions.score
 
-    def score(project, ref, stems, device="cpu", threshold=0.5, backend=None):
+    def score(project, ref, stems, *args, **kw):
         scored.append((Path(ref).name, sorted(stems)))
-        return new if Path(ref).name == "v002" else active
+        return real_score(project, ref, stems, *args, **kw)
 
     monkeypatch.setattr(versions, "score", score)
-    result = versions.promote_if_better(project, project.models_dir / "v002", val)
-    assert result == (promoted, new, active)
-    assert versions.active_version(project).name == ("v002" if promoted else "v001")
-    assert {tuple(s) for _, s in scored} == {tuple(sorted(val))}  # both on the same images
+    share = _foreground_share(project, val)
+    assert 0.05 < share < 0.6  # the blobs: neither IoU is trivially 0 or 1
+    iou = {10.0: share, -10.0: 0.0}
+    got, new_iou, active_iou = versions.promote_if_better(project, new, val)
+    assert new_iou == pytest.approx(iou[new_logit], abs=1e-9)
+    assert active_iou == pytest.approx(iou[active_logit], abs=1e-9)
+    assert got is promoted
+    assert versions.active_version(Project.open(data)).name == ("v002" if promoted else "v001")
+    assert sorted(scored) == [("v001", sorted(val)), ("v002", sorted(val))]  # same images
+    # the window's way: decide only (in a thread), record nothing
+    versions.set_active(project, "v001")
+    decided = versions.promote_if_better(project, new, val, activate=False, backend="torch")
+    assert decided == (got, new_iou, active_iou)
+    assert versions.active_version(Project.open(data)).name == "v001"
 
 
 def test_promotion_ignores_validation_images_the_active_version_trained_on(tmp_path, monkeypatch):

@@ -1,0 +1,74 @@
+"""After a run the panel scores the new version against the active one (in a thread) and
+makes it active only when it is strictly better: real checkpoints, real scores."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import make_dataset
+from qt_helpers import tiny_checkpoint
+
+from segapp.core.project import Project
+from segapp.ml import versions
+from segapp.ui.training.panel import TrainPanel
+
+
+def _version(project: Project, name: str, logit: float, trained_on: list[str]):
+    """A checkpoint whose network says ``logit`` (nearly) everywhere: +10 marks every
+    pixel foreground, -10 none."""
+    folder = tiny_checkpoint(project.models_dir / name, foreground=logit)
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps(config | {"images": trained_on}))
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("new_logit", "active_logit", "promoted"),
+    [(10.0, -10.0, True), (10.0, 10.0, False), (-10.0, 10.0, False)],
+    ids=["better", "equal", "worse"],
+)
+def test_the_panel_activates_only_a_better_version(
+    qtbot, tmp_path, new_logit, active_logit, promoted
+):
+    project = Project.open(make_dataset(tmp_path / "d", n=40, height=16, width=16))
+    train, val = versions.training_selection(project)
+    assert len(val) == 8
+    _version(project, "v001", active_logit, train)
+    versions.set_active(project, "v001")
+    new = _version(project, "v002", new_logit, train)
+    masks = [project.read_labels(project.entry(s)) > 0 for s in val]
+    share = sum(int(m.sum()) for m in masks) / sum(m.size for m in masks)  # all-foreground IoU
+    assert 0.05 < share < 0.6
+    iou = {10.0: share, -10.0: 0.0}
+
+    panel = TrainPanel(auto_estimate=False)
+    qtbot.addWidget(panel)
+    panel.set_project(project)
+    panel.form.set_values(device="cpu")
+    panel.run_project, panel.run_dir, panel.val_stems = project, new, val  # as a run leaves them
+    activated = []
+    panel.activeModelChanged.connect(activated.append)
+    panel.process.finished.emit({"event": "done", "stopped": False})  # the run's done line
+    assert panel.scoring and not panel.train_btn.isEnabled()
+    assert versions.active_version(project).name == "v001"  # nothing decided yet
+    qtbot.waitUntil(lambda: not panel.scoring, timeout=60_000)
+
+    assert panel.error_label.text() == ""
+    got, new_iou, active_iou = panel.last_result
+    assert got is promoted
+    assert new_iou == pytest.approx(iou[new_logit], abs=1e-9)
+    assert active_iou == pytest.approx(iou[active_logit], abs=1e-9)
+    assert versions.active_version(Project.open(project.root)).name == (
+        "v002" if promoted else "v001"
+    )  # saved in segapp.json
+    assert activated == ([str(new)] if promoted else [])
+    if_promoted = (
+        f"v002 is now the active model: val IoU {share:.3f} vs 0.000 for v001 on the same 8 images"
+    )
+    if_kept = (
+        f"v002 kept but not made active: val IoU {iou[new_logit]:.3f} vs {share:.3f} for v001; "
+        "you can make it active in Versions"
+    )
+    assert panel.status_label.text() == (if_promoted if promoted else if_kept)
+    assert panel.train_btn.isEnabled()
