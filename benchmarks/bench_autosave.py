@@ -4,10 +4,11 @@
 
 Makes a project of IMAGES tiny images (one copied PNG each) with a segapp.json that lists
 them all, then times ``Project.write_labels`` (the call autosave makes: the mask PNG plus
-the image's status) for proposals and corrections, the mask write alone (so the rest is
-the status write), one full ``Project.save()`` (segapp.json rewritten whole), and opening
-the project with the statuses of SAVES masks still in the journal. Works on any segapp
-version (older ones rewrote segapp.json in every ``write_labels``). Figures only.
+the image's status) for proposals and corrections, the mask write alone, the status write
+alone (a journal line; synced before a proposal's mask), one full ``Project.save()``
+(segapp.json rewritten whole), and opening the project with the statuses of SAVES masks
+still in the journal. Works on any segapp version (older ones rewrote segapp.json in every
+``write_labels``). Figures only.
 """
 
 from __future__ import annotations
@@ -64,18 +65,20 @@ def main() -> None:
         entries, n = project.entries, args.saves
         print(f"{args.images} images, {args.mask}x{args.mask} masks, {n} saves of each kind")
         mask = project.mask_from_labels(labels)
-        line(
-            "mask PNG alone (write_mask)",
-            timed(lambda i: write_mask(entries[i].mask_path, mask), n),
-        )
-        line(
-            "write_labels, proposal",
-            timed(lambda i: project.write_labels(entries[i], labels, "proposed", "v001"), n),
-        )
-        line(
-            "write_labels, correction",
-            timed(lambda i: project.write_labels(entries[i], labels, "corrected"), n),
-        )
+        alone = timed(lambda i: write_mask(entries[i].mask_path, mask), n)
+        line("mask PNG alone (write_mask)", alone)
+        for status, by in (("proposed", "v001"), ("corrected", None)):
+            ms = timed(lambda i, s=status, b=by: project.write_labels(entries[i], labels, s, b), n)
+            line(f"write_labels, {status}", ms)
+        try:  # the status alone, where it is a journal line
+            from segapp.core.journal import append_record
+        except ImportError:  # older segapp: the status was segapp.json rewritten (below)
+            append_record = None
+        if append_record is not None:
+            record = {"status": "proposed", "proposed_by": "v001", "proposal_iou": None}
+            for sync in (True, False):
+                ms = timed(lambda i, s=sync: append_record(project.journal_path, "x", record, s), n)
+                line(f"status alone: a journal line{', synced' if sync else ''}", ms)
         line("segapp.json rewritten whole (Project.save)", timed(lambda i: project.save(), 20))
         for i in range(n):  # statuses saved since the last full write (a journal, if any)
             project.write_labels(entries[i], labels, "corrected")
