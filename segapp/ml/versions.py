@@ -98,11 +98,21 @@ def active_version(
 
 
 def set_active(project: Project, name: str | None) -> None:
+    """Record the active version in segapp.json; on a WriteError (read-only file, full
+    disk) the project keeps the version it had."""
+    before = project.extra.get(ACTIVE_KEY)
     if name is None:
         project.extra.pop(ACTIVE_KEY, None)
     else:
         project.extra[ACTIVE_KEY] = name
-    project.save()
+    try:
+        project.save()
+    except BaseException:
+        if before is None:
+            project.extra.pop(ACTIVE_KEY, None)
+        else:
+            project.extra[ACTIVE_KEY] = before
+        raise
 
 
 def training_selection(

@@ -28,6 +28,7 @@ from PySide6.QtCore import QObject, Qt, Signal
 
 from segapp.core.document import MaskDocument
 from segapp.core.imageio import ImageReadError, SegappError, WriteError
+from segapp.core.lock import ProjectLock, ProjectLockedError, open_for_writing
 from segapp.core.project import ImageEntry, Project
 from segapp.ui.labeling.doc_state import DocState
 from segapp.ui.labeling.paint_state import PaintStateMixin
@@ -88,25 +89,32 @@ class LabelSession(ProposalsMixin, PaintStateMixin, QObject):
         self._batch_applied = 0
         self._prepared: tuple[str, int] | None = None  # the model the engine was asked to build
         self.prefetcher = ImagePrefetcher()
+        self._lock = ProjectLock(".")  # the open project's (none held yet)
         self.loading: str | None = None  # the current image while it is read (no document)
         self.load_wait_s: float | None = LOAD_WAIT_S  # None: switching waits for the image
         self._loaded.connect(self._on_loaded, Qt.ConnectionType.QueuedConnection)
 
     # ------------------------------------------------------------------ project
     def open_project(self, path: str | Path) -> bool:
-        """Open a folder (project, images/+masks/, or bare images); the current one is saved."""
+        """Open a folder (project, images/+masks/, or bare images); the current one is saved.
+        The project is locked while open: a second window on it is told so (core/lock.py)."""
+        same = self.project is not None and self.project.root == Path(path).resolve()
+        if same and not self.close_project():
+            return False
         try:
-            project = Project.open(path)
+            project, lock = open_for_writing(path)
         except SegappError as e:
-            self.error.emit("Cannot open the folder", str(e))
+            locked = isinstance(e, ProjectLockedError)
+            self.error.emit("Open elsewhere" if locked else "Cannot open the folder", str(e))
             return False
-        if not project.entries:
-            self.error.emit(
-                "No images", f"{project.images_dir} holds no PNG, JPEG, TIFF or BMP images."
-            )
+        if not project.entries or not self.close_project():
+            lock.release()
+            if not project.entries:
+                self.error.emit(
+                    "No images", f"{project.images_dir} holds no PNG, JPEG, TIFF or BMP images."
+                )
             return False
-        if not self.close_project():
-            return False
+        self._lock = lock
         self._fold_journal(project)
         self.project = project
         self._entries = {e.stem: e for e in project.entries}
@@ -124,17 +132,20 @@ class LabelSession(ProposalsMixin, PaintStateMixin, QObject):
         """
         from segapp.core.project import binary_classes, multiclass
 
+        if self.project is not None and self.project.root == Path(folder).resolve():
+            return self.open_project(folder)  # open here already
         try:
-            project = Project.open(folder)
-            if not project.meta_path.exists():
-                if class_names and len(class_names) >= 3:
-                    project.classes = multiclass(class_names)
-                else:
-                    project.classes = binary_classes()
-                    if class_names and len(class_names) == 2:
-                        for c, n in zip(project.classes, class_names, strict=True):
-                            c.name = n
-                project.save()
+            project, lock = open_for_writing(folder)
+            with lock:  # released here: open_project takes it again
+                if not project.meta_path.exists():
+                    if class_names and len(class_names) >= 3:
+                        project.classes = multiclass(class_names)
+                    else:
+                        project.classes = binary_classes()
+                        if class_names and len(class_names) == 2:
+                            for c, n in zip(project.classes, class_names, strict=True):
+                                c.name = n
+                    project.save()
         except SegappError as e:
             self.error.emit("Cannot create the project", str(e))
             return False
@@ -165,6 +176,7 @@ class LabelSession(ProposalsMixin, PaintStateMixin, QObject):
             self._batch_id = None
             self.batchRunning.emit(False)
         self.proposalBusy.emit(False)
+        self._lock.release()
         self.project = None
         self._entries = {}
         self.current = None

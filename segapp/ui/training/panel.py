@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from segapp.core.imageio import SegappError
 from segapp.core.project import Project
 from segapp.ml import estimate, recipe, versions
 from segapp.ui.tasks import remove_folder
@@ -418,11 +419,15 @@ class TrainPanel(QWidget):
             return
         old = versions.active_version(project)
         text = promotion.describe(new.name, result, old and old.name, len(self.val_stems))
+        if result[0]:
+            try:
+                versions.set_active(project, new.name)
+            except SegappError as e:  # read-only segapp.json, full disk: said here, not raised
+                text = f"{new.name} kept but not made active: {e}"
+            else:
+                self.activeModelChanged.emit(str(new))
         self.status_label.setText(text)
         self.message.emit(text)
-        if result[0]:
-            versions.set_active(project, new.name)
-            self.activeModelChanged.emit(str(new))
         self.versionsChanged.emit()
         self.refresh()
 
