@@ -55,9 +55,11 @@ def _add_train_parser(sub) -> None:
     )
     t.add_argument(
         "--resize-mode",
-        choices=("resize", "crop"),
-        default="resize",
-        help="resize whole images to --size, or take random --size crops (large images)",
+        choices=recipe.RESIZE_MODES,
+        default="auto",
+        help="resize whole images to --size (photos of whole objects), or train on --size "
+        "crops at full resolution and propose tile by tile (large images); auto: crop when "
+        f"the images are over {recipe.CROP_FROM_SHRINK:g}x --size",
     )
     t.add_argument("--batch-size", type=int, help="default: half the images, 2..8")
     t.add_argument("--lr", type=float, default=recipe.DEFAULT_LR)

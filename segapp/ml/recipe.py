@@ -162,3 +162,28 @@ def describe_split(n_train: int, n_val: int) -> str:
         f"{n_train + n_val} corrected images: {n_train} to train on, {n_val} to validate "
         f"(the best epoch is kept; a validation IoU on {n_val} images is {trust})."
     )
+
+
+RESIZE_MODES = ("auto", "resize", "crop")
+CROP_FROM_SHRINK = 3.0  # images shrunk more than this to the training size train on crops
+
+
+def choose_resize_mode(image_sizes: list[tuple[int, int]], size: int = DEFAULT_SIZE) -> str:
+    """``resize`` for photos of whole objects (seen, and proposed, at the training size);
+    ``crop`` when the median image's shorter side is over ``CROP_FROM_SHRINK`` times the
+    training size (microscopy, aerial, 4096² and up): resizing would lose the detail, so the
+    network trains on crops at native scale and proposes by overlap-tile."""
+    if not image_sizes:
+        return "resize"
+    shorter = sorted(min(h, w) for h, w in image_sizes)[len(image_sizes) // 2]
+    return "crop" if shorter > CROP_FROM_SHRINK * size else "resize"
+
+
+def describe_resize_mode(mode: str, image_sizes: list[tuple[int, int]], size: int) -> str:
+    """One line for the Train panel: what the mode does with these images."""
+    if not image_sizes:
+        return ""
+    h, w = sorted(image_sizes)[len(image_sizes) // 2]
+    if mode == "crop":
+        return f"images of about {w}x{h} px: trained on {size} px crops at full resolution"
+    return f"images of about {w}x{h} px: trained and proposed whole, at {size} px"

@@ -32,7 +32,7 @@ class TrainConfig:
     device: str = "auto"
     seed: int = 0
     resume: bool = False
-    resize_mode: str = "resize"
+    resize_mode: str = "auto"  # resolved from the images by recipe.choose_resize_mode
     augment: str = recipe.DEFAULT_AUGMENT
     copy_paste: float = recipe.COPY_PASTE  # share of views with a pasted object (resize mode)
     patience: int = 10

@@ -11,6 +11,7 @@ from typing import Any
 
 import torch
 
+from segapp.core.image_size import image_sizes
 from segapp.core.project import Project
 from segapp.ml import distributed as dist
 from segapp.ml import recipe, semi
@@ -85,6 +86,12 @@ def prepare(config: TrainConfig, ctx: dist.Context) -> Run:
     train_e, val_e, skipped = select_entries(project, config)
     if ctx.is_main and skipped:
         log.info("skipped %d images without masks", skipped)
+    if config.resize_mode == "auto":  # the checkpoint records the mode its images chose
+        sizes = image_sizes(e.image_path for e in train_e + val_e)
+        mode = recipe.choose_resize_mode(sizes, config.size)
+        config = dataclasses.replace(config, resize_mode=mode)
+        if ctx.is_main:
+            log.info("%s mode: %s", mode, recipe.describe_resize_mode(mode, sizes, config.size))
 
     overrides = {"encoder_weights": config.encoder_weights} if config.encoder_weights else {}
     loaded = load_model(config.model, "cpu", classes=classes, **overrides)

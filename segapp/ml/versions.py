@@ -156,7 +156,7 @@ def train_command(
     loss: str = "bce-dice",
     augment: str = recipe.DEFAULT_AUGMENT,
     device: str = "auto",
-    resize_mode: str = "resize",
+    resize_mode: str = "auto",
     time_budget: float | None = None,
     seed: int | None = None,
 ) -> list[str]:

@@ -70,3 +70,19 @@ def test_validation_is_trusted_from_the_minimum_size():
 def test_schedule_description_says_what_it_does():
     text = recipe.plan_schedule(10).describe()
     assert "steps of 5 images" in text and "10 images" in text
+
+
+def test_resize_mode_follows_the_images():
+    assert recipe.choose_resize_mode([], 320) == "resize"
+    photos = [(480, 640), (640, 480), (720, 1280), (275, 183)]
+    assert recipe.choose_resize_mode(photos, 320) == "resize"
+    assert recipe.choose_resize_mode([(4096, 4096)] * 3, 320) == "crop"
+    # the median image decides: one huge scan among photos stays resize, and the reverse
+    assert recipe.choose_resize_mode(photos + [(8192, 8192)], 320) == "resize"
+    assert recipe.choose_resize_mode([(480, 640)] + [(4096, 5000)] * 2, 320) == "crop"
+    # over CROP_FROM_SHRINK times the training size: 961 px at 320 crops, 960 resizes
+    assert recipe.choose_resize_mode([(961, 2000)], 320) == "crop"
+    assert recipe.choose_resize_mode([(960, 2000)], 320) == "resize"
+    assert "crops at full resolution" in recipe.describe_resize_mode("crop", [(4096, 4096)], 320)
+    assert "4096x4096" in recipe.describe_resize_mode("crop", [(4096, 4096)], 320)
+    assert "whole" in recipe.describe_resize_mode("resize", photos, 320)

@@ -359,3 +359,15 @@ def test_pretrained_encoder_few_shot_settings(tmp_path):
     assert enc_step < head_step
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["frozen_parameters"] > 0
+
+
+def test_auto_resize_mode_is_resolved_from_the_images_and_recorded(tmp_path):
+    """Large images train on crops at native scale; the checkpoint records the choice, which
+    is what tells prediction to tile instead of resizing."""
+    big = make_dataset(tmp_path / "big", n=4, height=120, width=130)  # > 3 x 32 px
+    small = make_dataset(tmp_path / "small", n=4, height=40, width=48)
+    for data, mode in ((big, "crop"), (small, "resize")):
+        out = tmp_path / f"run-{mode}"
+        list(train(_config(tmp_path, data, epochs=1, out=str(out), resize_mode="auto")))
+        config = json.loads((out / "config.json").read_text())
+        assert config["train"]["resize_mode"] == mode

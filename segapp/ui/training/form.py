@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
+    QLabel,
     QSpinBox,
     QToolButton,
     QVBoxLayout,
@@ -61,6 +62,8 @@ class TrainForm(QWidget):
         self._chosen_base: str | None = None  # picked by the person; else the active version
         for w in (self.epochs_spin, self.size_spin, self.batch_spin, self.budget_spin):
             w.valueChanged.connect(self.settingsChanged)
+        self.size_spin.valueChanged.connect(self._describe_resize)
+        self.resize_combo.currentIndexChanged.connect(self._describe_resize)
         for c in (self.augment_combo, self.loss_combo, self.resize_combo, self.device_combo):
             c.currentIndexChanged.connect(self.settingsChanged)
         self.set_versions([], None)
@@ -104,10 +107,18 @@ class TrainForm(QWidget):
         self.lr_combo.setEditable(True)
         self.lr_combo.setToolTip("learning rate (AdamW, cosine decay); lower it to fine-tune")
         self.loss_combo = _combo(LOSSES, "bce-dice")
-        self.resize_combo = _combo(("resize", "crop"), "resize")
+        self.resize_combo = _combo(recipe.RESIZE_MODES, "auto")
+        self.resize_combo.setObjectName("resizeMode")
         self.resize_combo.setToolTip(
-            "resize: whole images scaled to the size; crop: random crops (large images)"
+            "resize: whole images scaled to the image size (photos of whole objects); crop: "
+            "crops at full resolution, proposals tile by tile (large images); auto: crop when "
+            f"images are over {recipe.CROP_FROM_SHRINK:g}x the image size"
         )
+        self.resize_note = QLabel()
+        self.resize_note.setObjectName("resizeNote")
+        self.resize_note.setWordWrap(True)
+        self.resize_note.setStyleSheet("color: #555")
+        self._image_sizes: list[tuple[int, int]] = []
         self.device_combo = _combo(("auto", "cpu", "cuda", "mps"), "auto")
 
     def _build_layout(self) -> None:
@@ -117,6 +128,8 @@ class TrainForm(QWidget):
         main.addRow("Base model", self.base_combo)
         main.addRow("Time budget", self.budget_spin)
         main.addRow("Image size", self.size_spin)
+        main.addRow("Resize mode", self.resize_combo)
+        main.addRow("", self.resize_note)
         main.addRow("Augmentation", self.augment_combo)
         self.advanced_btn = QToolButton()
         self.advanced_btn.setText("Advanced")
@@ -132,7 +145,6 @@ class TrainForm(QWidget):
         adv.addRow("Batch size", self.batch_spin)
         adv.addRow("Learning rate", self.lr_combo)
         adv.addRow("Loss", self.loss_combo)
-        adv.addRow("Resize mode", self.resize_combo)
         adv.addRow("Device", self.device_combo)
         self.advanced.setVisible(False)
         lay = QVBoxLayout(self)
@@ -224,8 +236,28 @@ class TrainForm(QWidget):
             "loss": self.loss_combo.currentText(),
             "augment": self.augment_combo.currentText(),
             "device": self.device_combo.currentText(),
-            "resize_mode": self.resize_combo.currentText(),
+            "resize_mode": self.resize_mode(),
         }
+
+    def set_image_sizes(self, sizes: list[tuple[int, int]]) -> None:
+        """(height, width) of the images a run would train on: what "auto" decides from."""
+        self._image_sizes = list(sizes)
+        self._describe_resize()
+
+    def resize_mode(self) -> str:
+        """The chosen mode, "auto" resolved from the images (segapp.ml.recipe)."""
+        mode = self.resize_combo.currentText()
+        if mode == "auto":
+            return recipe.choose_resize_mode(self._image_sizes, self.size_spin.value())
+        return mode
+
+    def _describe_resize(self) -> None:
+        mode, size = self.resize_mode(), self.size_spin.value()
+        note = recipe.describe_resize_mode(mode, self._image_sizes, size)
+        if note and self.resize_combo.currentText() == "auto":
+            note = f"{mode}: {note}"
+        self.resize_note.setText(note)
+        self.resize_note.setVisible(bool(note))
 
     def set_values(self, **kw: Any) -> None:
         """Set some fields (tests, restoring settings): base, epochs, size, batch_size, ...

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from segapp.core.image_size import image_sizes
 from segapp.core.imageio import SegappError
 from segapp.core.project import Project
 from segapp.ml import estimate, recipe, versions
@@ -164,6 +165,8 @@ class TrainPanel(QWidget):
             self.form.set_versions(self._versions, active and active.name)
             train, val = versions.plan_split(project)
             self._split_counts = (len(train), len(val))
+            paths = (project.entry(s).image_path for s in train + val)
+            self.form.set_image_sizes(image_sizes(paths))
             n = len(train) + len(val)
             if n < MIN_IMAGES:
                 self.data_label.setText(

@@ -337,3 +337,20 @@ def test_a_discarded_folder_is_renamed_at_once_and_deleted_in_a_thread(qtbot, pr
     assert not run.exists()  # the name is free for the next run
     assert versions.list_versions(project) == []  # the hidden folder being deleted is not one
     qtbot.waitUntil(lambda: not any(project.models_dir.iterdir()), timeout=10_000)
+
+
+def test_resize_mode_is_picked_from_the_images_and_can_be_changed(qtbot, tmp_path):
+    big = Project.open(make_dataset(tmp_path / "big", n=10, height=400, width=420))
+    p = TrainPanel(auto_estimate=False)
+    qtbot.addWidget(p)
+    p.set_project(big)
+    p.show()
+    p.form.set_values(size=32)
+    assert p.form.resize_combo.currentText() == "auto"
+    assert p.form.values()["resize_mode"] == "crop"  # 400 px images, 32 px training size
+    note = p.form.resize_note
+    assert note.isVisible() and note.text().startswith("crop:") and "420x400" in note.text()
+    p.form.set_values(size=320)  # 400 px at 320: whole images
+    assert p.form.values()["resize_mode"] == "resize" and note.text().startswith("resize:")
+    p.form.set_values(size=32, resize_mode="resize")  # the person's choice wins
+    assert p.form.values()["resize_mode"] == "resize" and not note.text().startswith("crop")
