@@ -1,4 +1,6 @@
-"""Inference covers any image size: single pass, overlap tiles, valid-convolution nets."""
+"""Inference covers any image size: single pass, overlap tiles, valid-convolution nets.
+
+Tiles against the whole-image pass, on trained nets: test_infer_trained.py."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ import pytest
 import torch
 
 from segapp.ml.checkpoint import LoadedModel
-from segapp.ml.infer import Predictor, plan_tiles, predict_tiled, probs_to_labels
+from segapp.ml.infer import Predictor, plan_tiles, probs_to_labels
 from segapp.ml.registry import create_model, preset_spec
 
 
@@ -26,18 +28,6 @@ def test_any_size_and_aspect(shape):
     assert np.isfinite(probs).all() and probs.min() >= 0 and probs.max() <= 1
 
 
-def test_tiles_match_whole_image_for_padded_net():
-    """Blended tiles agree with one whole-image pass away from tile borders (eval mode)."""
-    loaded = _loaded()
-    x = np.random.default_rng(1).normal(size=(3, 200, 200)).astype(np.float32)
-    whole = predict_tiled(loaded.model, x, torch.device("cpu"), tile=256, overlap=0)
-    tiled = predict_tiled(loaded.model, x, torch.device("cpu"), tile=96, overlap=32)
-    assert tiled.shape == whole.shape
-    # same network, different context at tile edges: close, not identical
-    assert np.abs(tiled - whole).mean() < 0.05
-    assert (probs_to_labels(tiled) == probs_to_labels(whole)).mean() > 0.95
-
-
 def test_valid_net_covers_whole_image():
     """The paper's valid U-Net (output smaller than input) still predicts every pixel."""
     loaded = _loaded("unet-paper", depth=2)
@@ -46,16 +36,6 @@ def test_valid_net_covers_whole_image():
     probs = pred.predict(image)
     assert probs.shape == (1, 90, 117)
     assert np.isfinite(probs).all()
-
-
-def test_valid_net_tiles_are_seamless():
-    """Without overlap, valid-conv tiles of a mirror-padded image equal a single big pass."""
-    loaded = _loaded("unet-paper", depth=2)
-    model = loaded.model
-    x = np.random.default_rng(3).normal(size=(3, 100, 100)).astype(np.float32)
-    big = predict_tiled(model, x, torch.device("cpu"), tile=model.valid_input_size(300), overlap=0)
-    small = predict_tiled(model, x, torch.device("cpu"), tile=model.valid_input_size(40), overlap=0)
-    np.testing.assert_allclose(big, small, atol=1e-4)
 
 
 def test_valid_net_small_image_gets_one_just_big_enough_tile():
@@ -76,6 +56,19 @@ def test_tile_plan_covers_image():
     assert plan.xs[-1] + plan.out_tile == 333
     steps = np.diff(plan.ys)
     assert (steps <= plan.out_tile - 32).all()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="plan_tiles steps by max(1, out_tile - overlap): an overlap as large as the output "
+    "tile (segapp predict --tile 64, overlap 64) plans 1-pixel steps, 876,096 tiles for a "
+    "1000 x 1000 image; reported to the owner of ml/tiling.py",
+)
+def test_an_overlap_as_large_as_the_tile_does_not_plan_a_tile_per_pixel():
+    from segapp.ml.tiling import NetGeometry
+
+    plan = plan_tiles(NetGeometry(size_multiple=16), 1000, 1000, tile=64, overlap=64)
+    assert np.diff(plan.ys).min() >= plan.out_tile // 2
 
 
 def test_multiclass_labels():
