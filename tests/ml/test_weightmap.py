@@ -1,3 +1,5 @@
+import math
+
 import numpy as np
 import pytest
 from scipy import ndimage
@@ -98,3 +100,68 @@ def test_windows_are_bounded():
     assert border_radius(0.0, 5.0) == 0
     with pytest.raises(ValueError):
         unet_weight_map(np.zeros((2, 2, 3)))
+
+
+# A small mask drawn by hand (. background, a/b class 1, c class 2): object A is a 2x2
+# square, B two pixels touching only at a corner (one object: 8-connected), C a bar of
+# class 2. 108 pixels: 97 background, 6 of class 1, 5 of class 2.
+KNOWN = """
+............
+.aa.........
+.aa......c..
+.........c..
+.........c..
+....b....c..
+.....b...c..
+............
+............
+"""
+
+
+def _known_mask():
+    rows = KNOWN.strip().splitlines()
+    labels = np.array([[{".": 0, "a": 1, "b": 1, "c": 2}[ch] for ch in r] for r in rows], np.uint8)
+    objects = [
+        [(y, x) for y, r in enumerate(rows) for x, ch in enumerate(r) if ch == name]
+        for name in "abc"
+    ]
+    return labels, objects
+
+
+def _nearest_two(point, objects):
+    """d1, d2 by brute force: the distance to each object is the smallest distance to any
+    of its pixels (pixel centres), then the two smallest over the objects."""
+    y, x = point
+    d = sorted(min(math.hypot(y - oy, x - ox) for oy, ox in obj) for obj in objects)
+    return d[0], d[1]
+
+
+def test_known_mask_distances_by_hand():
+    """The brute force agrees with distances worked out on paper."""
+    _, objects = _known_mask()
+    r = math.sqrt
+    assert _nearest_two((3, 3), objects) == pytest.approx((r(2), r(5)))  # A (2,2), B (5,4)
+    assert _nearest_two((4, 7), objects) == pytest.approx((2, r(8)))  # C (4,9), B (6,5)
+    assert _nearest_two((0, 11), objects) == pytest.approx((r(8), r(72)))  # C (2,9), B (6,5)
+    assert _nearest_two((5, 5), objects) == pytest.approx((1, 4))  # B (5,4) and (6,5); C
+
+
+@pytest.mark.parametrize(("w0", "sigma", "balance"), [(10.0, 5.0, True), (5.0, 2.0, False)])
+def test_paper_equation_on_a_known_mask(w0, sigma, balance):
+    """w(x) = w_c(x) + w0 exp(-(d1 + d2)^2 / (2 sigma^2)) on background pixels, w_c(x) on
+    objects, every pixel checked against the equation evaluated by hand."""
+    labels, objects = _known_mask()
+    assert labels.shape == (9, 12) and np.bincount(labels.ravel()).tolist() == [97, 6, 5]
+    # w_c: 108 pixels / (3 classes present x pixels of the class)
+    wc = {0: 108 / (3 * 97), 1: 108 / (3 * 6), 2: 108 / (3 * 5)} if balance else {0: 1, 1: 1, 2: 1}
+    w = unet_weight_map(labels, w0=w0, sigma=sigma, class_balance=balance)
+    assert w.shape == labels.shape and w.dtype == np.float32
+    for (y, x), value in np.ndenumerate(labels):
+        expected = wc[int(value)]
+        if value == 0:  # the border term: background pixels only
+            d1, d2 = _nearest_two((y, x), objects)
+            expected += w0 * math.exp(-((d1 + d2) ** 2) / (2 * sigma**2))
+        assert w[y, x] == pytest.approx(expected, rel=1e-5, abs=2e-6), (y, x)
+    # one value spelled out: at (3, 3), d1 = sqrt(2) (to A), d2 = sqrt(5) (to B)
+    border = w0 * math.exp(-((math.sqrt(2) + math.sqrt(5)) ** 2) / (2 * sigma**2))
+    assert w[3, 3] == pytest.approx(wc[0] + border, rel=1e-5)
