@@ -125,5 +125,5 @@ def test_try_the_demo(make_window, qtbot, tmp_path, monkeypatch):
     assert w.session.doc is not None
     from segapp.demo import demo_model
 
-    if demo_model() is not None:
-        assert w.model_panel.model_ref() == str(demo_model())
+    assert demo_model() is not None  # shipped: models/demo-model, inside the wheel too
+    assert w.model_panel.model_ref() == str(demo_model())

@@ -17,8 +17,6 @@ from segapp.ml.infer import Predictor
 from segapp.ml.onnx_backend import export_checkpoint
 from segapp.ml.spec import ModelError
 
-pytest.importorskip("onnxruntime")
-
 IMAGE = np.random.default_rng(0).integers(0, 255, (70, 90, 3), np.uint8)
 
 

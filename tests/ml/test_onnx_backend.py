@@ -10,8 +10,6 @@ from segapp.ml.checkpoint import LoadedModel
 from segapp.ml.infer import Predictor
 from segapp.ml.registry import create_model, preset_spec
 
-pytest.importorskip("onnxruntime")
-
 
 @pytest.mark.parametrize(
     "name,kw",
