@@ -10,16 +10,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from segapp.core.imageio import SegappError
 from segapp.interop import EXPORT_FORMATS, IMPORT_FORMATS
 
-# option -> the formats it applies to (anything else is refused, not silently ignored)
-IMPORT_OPTIONS = {
-    "labels": ("labelme", "folders"),
-    "images": ("coco", "folders"),
-    "masks": ("folders",),
-    "mask_suffix": ("folders",),
-}
 EXPORT_OPTIONS = {
     "polygons": ("coco",),
     "proposed": tuple(f for f in EXPORT_FORMATS if f != "onnx"),
@@ -71,59 +63,26 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     e.set_defaults(handler=cmd_export)
 
 
-def _check_options(args: argparse.Namespace, allowed: dict[str, tuple[str, ...]]) -> None:
-    for option, formats in allowed.items():
-        if getattr(args, option) and args.format not in formats:
-            flag = "--" + option.replace("_", "-")
-            raise SegappError(f"{flag} applies to {', '.join(formats)} only")
-
-
 def cmd_import(args: argparse.Namespace) -> int:
-    from segapp.interop.sink import ProjectSink
+    from segapp.interop.run import ImportOptions, run_import
 
-    _check_options(args, IMPORT_OPTIONS)
-    src = Path(args.src).expanduser()
-    if not src.exists():
-        raise SegappError(f"{src}: no such file or folder")
-    labels = Path(args.labels).expanduser() if args.labels else None
-    if labels is not None and not labels.is_file():
-        raise SegappError(f"{labels}: no such file (--labels)")
-    sink = ProjectSink(args.project, link=args.link, overwrite=args.overwrite)
-    try:
-        _run_import(args, src, labels, sink)
-    except BaseException:
-        sink.discard_if_empty()
-        raise
-    report = sink.finish()
+    options = ImportOptions(
+        labels=Path(args.labels).expanduser() if args.labels else None,
+        images=args.images,
+        masks=args.masks,
+        mask_suffix=args.mask_suffix,
+        link=args.link,
+        overwrite=args.overwrite,
+    )
+    report = run_import(args.format, args.src, args.project, options)
     print("\n".join(report.lines()))
     return _report_skipped(report.skipped)
 
 
-def _run_import(args, src: Path, labels: Path | None, sink) -> None:
-    if args.format == "labelme":
-        from segapp.interop.labelme import import_labelme
-
-        import_labelme(src, sink, labels)
-    elif args.format == "coco":
-        from segapp.interop.coco import import_coco
-
-        import_coco(src, sink, Path(args.images).expanduser() if args.images else None)
-    elif args.format == "voc":
-        from segapp.interop.voc import import_voc
-
-        import_voc(src, sink)
-    elif args.format == "yolo":
-        from segapp.interop.yolo import import_yolo
-
-        import_yolo(src, sink)
-    else:
-        from segapp.interop.folders import import_folders
-
-        import_folders(src, sink, args.images, args.masks, args.mask_suffix, labels)
-
-
 def cmd_export(args: argparse.Namespace) -> int:
-    _check_options(args, EXPORT_OPTIONS)
+    from segapp.interop.run import check_options, run_export
+
+    check_options(args.format, args, EXPORT_OPTIONS)
     if args.format == "onnx":
         from segapp.interop.onnx import export_onnx
 
@@ -135,21 +94,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             f"{meta['max_difference']}"
         )
         return 0
-    from segapp.core.project import Project
-    from segapp.interop import coco, folders, labelme, voc, yolo
-    from segapp.interop.common import exported_entries
-
-    project = Project.open(args.src)
-    if not exported_entries(project, args.proposed):
-        raise SegappError(
-            f"{project.root}: no corrected masks to export"
-            + ("" if args.proposed else " (--proposed adds the model's proposals)")
-        )
-    if args.format == "coco":
-        report = coco.export_coco(project, Path(args.dest), args.polygons, args.proposed)
-    else:
-        module = {"voc": voc, "labelme": labelme, "yolo": yolo, "folders": folders}[args.format]
-        report = getattr(module, f"export_{args.format}")(project, Path(args.dest), args.proposed)
+    report = run_export(args.format, args.src, args.dest, args.polygons, args.proposed)
     print("\n".join(report.lines()))
     return _report_skipped(report.skipped)
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from segapp.core.imageio import SegappError, read_image
 from segapp.core.project import ImageEntry, Project
+from segapp.interop.progress import tick
 
 
 class InteropError(SegappError):
@@ -38,12 +39,13 @@ class ImportReport:
     ignored_shapes: Counter = field(default_factory=Counter)  # shape type -> count
     unpaired: list[str] = field(default_factory=list)
     classes_added: list[str] = field(default_factory=list)
+    cancelled: bool = False  # stopped by the person; what was imported is kept
 
     def lines(self) -> list[str]:
         """The summary, one line per fact (skipped pairs are in ``skipped``)."""
         out = [
             f"{self.project}: {self.added} images added, {self.written} masks written "
-            "(marked corrected)"
+            "(marked corrected)" + (" before the import was cancelled" if self.cancelled else "")
         ]
         if self.classes_added:
             out.append(f"new classes: {', '.join(self.classes_added)}")
@@ -175,6 +177,7 @@ def export_pairs(
     """(entry, copy of its image in ``image_dir``, class-index labels with ignore 255) of
     each image to export; unreadable ones are reported as skipped, the others counted."""
     for entry in exported_entries(project, proposed):
+        tick()
         try:
             image = read_image(entry.image_path)
             labels = project.read_labels(entry, image.shape[:2])

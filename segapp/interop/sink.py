@@ -41,6 +41,7 @@ from segapp.core.project import (
     ImageEntry,
 )
 from segapp.interop.common import ImportReport, InteropError
+from segapp.interop.progress import tick
 
 ImageSource = Path | tuple[bytes, str]  # an image file, or encoded bytes and their suffix
 MaskMaker = Callable[[tuple[int, int]], np.ndarray]  # image (H, W) -> mask of project values
@@ -120,6 +121,7 @@ class ProjectSink:
             self._add(stem, image, make_mask)
         except SegappError as e:
             self.report.skipped.append((source, str(e).removeprefix(f"{source}: ")))
+        tick()  # may raise run.Cancelled: this pair is whole, the next one not begun
 
     def _add(self, stem: str, image: ImageSource, make_mask: MaskMaker) -> None:
         suffix = (image.suffix if isinstance(image, Path) else image[1]).lower()

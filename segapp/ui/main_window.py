@@ -19,9 +19,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from segapp.core.project import IGNORE_INDEX
 from segapp.ml.spec import ModelError
 from segapp.ui.actions import build_actions, build_toolbar
 from segapp.ui.canvas.canvas import Canvas
+from segapp.ui.import_export import InteropJob, ask_export, ask_import
 from segapp.ui.labeling.autosave import Autosaver
 from segapp.ui.labeling.class_panel import ClassPanel
 from segapp.ui.labeling.image_list import ImageListPanel
@@ -59,6 +61,7 @@ class MainWindow(QMainWindow):
         self._cursor = (-1, -1)  # image pixel under the mouse
         self._demo_task: Task | None = None  # the demo being made
         self._busy = False  # the busy cursor is shown
+        self.interop_job: InteropJob | None = None  # the last File > Import / Export
 
         self.welcome = WelcomePage()
         self.canvas = Canvas()
@@ -224,6 +227,14 @@ class MainWindow(QMainWindow):
             if self.session.new_project(folder, names or None):
                 self._remember(self.session.project.root)
 
+    def ask_import(self) -> None:
+        """File > Import… (segapp/ui/import_export.py)."""
+        self.interop_job = ask_import(self)
+
+    def ask_export(self) -> None:
+        """File > Export… (segapp/ui/import_export.py)."""
+        self.interop_job = ask_export(self)
+
     def ask_open_model(self) -> None:
         path = QFileDialog.getExistingDirectory(
             self, "Open a trained model folder (config.json + model.safetensors)"
@@ -296,7 +307,8 @@ class MainWindow(QMainWindow):
     def _on_project(self, project) -> None:
         self.stack.setCurrentIndex(0 if project is None else 1)
         self.toolbar.setVisible(project is not None)
-        for name in ("save", "close", "propose", "propose_all", "open_model", "next", "previous"):
+        names = ("save", "close", "export", "propose", "propose_all", "open_model", "next")
+        for name in (*names, "previous"):
             self.actions_by_name[name].setEnabled(project is not None)
         if project is None:
             self.welcome.set_recent(self.recent_projects())
@@ -388,8 +400,15 @@ class MainWindow(QMainWindow):
             value = "/".join(str(int(c)) for c in v) if getattr(v, "ndim", 0) else str(int(v))
             self.pos_label.setText(f"x {x}, y {y}")
             label = int(doc.labels[y, x])
-            name = project.classes[label].name if label < project.num_classes else str(label)
+            name = _class_name(project, label)
             self.value_label.setText(f"value {value}: {name}")
         self.value_label.setVisible(bool(self.value_label.text()))
-        if project is not None and 0 <= self.session.active_class < project.num_classes:
-            self.class_label.setText(f"paint: {project.classes[self.session.active_class].name}")
+        if project is not None:
+            self.class_label.setText(f"paint: {_class_name(project, self.session.active_class)}")
+
+
+def _class_name(project, index: int) -> str:
+    """A class index's name; "ignore" for the ignore value (255)."""
+    if 0 <= index < project.num_classes:
+        return project.classes[index].name
+    return "ignore" if index == IGNORE_INDEX else str(index)

@@ -315,7 +315,7 @@ def test_new_project_with_classes(make_window, qtbot, tmp_path):
     w = make_window()
     assert w.session.new_project(folder, ["background", "cell", "nucleus"])
     assert [c.name for c in w.session.project.classes] == ["background", "cell", "nucleus"]
-    assert w.class_panel.table.rowCount() == 3
+    assert w.class_panel.table.rowCount() == 4  # the three classes and "Ignore"
     assert not w.model_panel.slider.isVisibleTo(w.model_panel)  # no threshold for multi-class
     assert json.loads((folder / "segapp.json").read_text())["classes"][2]["value"] == 2
     assert {

@@ -8,7 +8,8 @@ repaint costs the size of the repainted region on screen, never the size of the 
 - :class:`LabelOverlayItem` shows the label mask as an ``Indexed8`` :class:`QImage` over
   its own ``uint8`` buffer: the colour table maps class index -> colour (index 0
   transparent), so recolouring is free and a change costs a copy of the changed rectangle.
-  In outline mode the buffer holds only the class boundaries.
+  In outline mode the buffer holds only the class boundaries. Ignore pixels (index 255,
+  "not labelled here") are drawn hatched: diagonal stripes of ``IGNORE_COLOR``.
 - :class:`BrushCursorItem` is the round brush preview.
 """
 
@@ -38,6 +39,10 @@ DEFAULT_PALETTE: tuple[tuple[int, int, int], ...] = (
     (210, 245, 60),
     (250, 190, 212),
 )
+
+IGNORE_INDEX = 255  # as segapp.core.project.IGNORE_INDEX (the canvas knows no project)
+IGNORE_COLOR = (235, 235, 235)
+HATCH = 3  # width of the ignore stripes, in image pixels
 
 _EXTENDED = QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption
 _PYRAMID_MIN_SIDE = 256  # stop halving below this size
@@ -207,7 +212,7 @@ class LabelOverlayItem(QGraphicsItem):
     def _apply_colors(self) -> None:
         table = [0]
         for i in range(1, 256):
-            r, g, b = self.color_of(i)
+            r, g, b = IGNORE_COLOR if i == IGNORE_INDEX else self.color_of(i)
             table.append(QColor(r, g, b).rgba())
         self._image.setColorTable(table)
 
@@ -234,6 +239,7 @@ class LabelOverlayItem(QGraphicsItem):
             if x1 <= x0 or y1 <= y0:
                 return
             self._view[y0:y1, x0:x1] = self._labels[y0:y1, x0:x1]
+            _hatch(self._view[y0:y1, x0:x1], x0, y0)
             x, y, w, h = x0, y0, x1 - x0, y1 - y0
         self.update(QRectF(x, y, w, h))
 
@@ -273,6 +279,19 @@ class LabelOverlayItem(QGraphicsItem):
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
         painter.drawImage(QRectF(src), self._image, QRectF(src))
         painter.restore()
+
+
+def _hatch(view: np.ndarray, x0: int, y0: int) -> None:
+    """Ignore pixels of ``view`` (at x0, y0 in the image) as diagonal stripes: every other
+    band of HATCH pixels becomes transparent (index 0). Costs the rectangle, not the image."""
+    ignore = view == IGNORE_INDEX
+    if not ignore.any():
+        return
+    h, w = view.shape
+    diagonal = np.add.outer(
+        np.arange(y0, y0 + h, dtype=np.int32), np.arange(x0, x0 + w, dtype=np.int32)
+    )
+    view[ignore & ((diagonal // HATCH) % 2 == 1)] = 0
 
 
 class BrushCursorItem(QGraphicsItem):

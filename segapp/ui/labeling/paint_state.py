@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from segapp.core.imageio import WriteError
-from segapp.core.project import ClassInfo
+from segapp.core.project import IGNORE_INDEX, ClassInfo
 
 if TYPE_CHECKING:
     from segapp.core.document import MaskDocument
@@ -25,7 +25,12 @@ class PaintStateMixin:
         doc.brush_radius = self.brush_radius
 
     def set_active_class(self, index: int) -> None:
-        if self.project is None or not 0 <= index < self.project.num_classes:
+        """The class the brush paints: 0..classes-1, or IGNORE_INDEX ("not labelled here")
+        in a project that has the ignore value."""
+        if self.project is None:
+            return
+        ignore = index == IGNORE_INDEX and self.project.ignore_value is not None
+        if not (0 <= index < self.project.num_classes or ignore):
             return
         self.active_class = index
         if self.doc:
