@@ -280,6 +280,7 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
         fd, tmp_name = tempfile.mkstemp(
             prefix=temp_prefix(path.name), suffix=TEMP_SUFFIX, dir=path.parent
         )
+        _give_mode(fd, path)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -293,6 +294,27 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
         if tmp_name is not None:
             with contextlib.suppress(OSError):
                 os.unlink(tmp_name)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)  # read once, at import (one thread): os.umask can only swap
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _umask()
+
+
+def _give_mode(fd: int, path: Path) -> None:
+    """The permissions ``path`` has (or a new file would get), not mkstemp's owner-only 0600."""
+    if os.name == "nt":
+        return
+    try:
+        mode = path.stat().st_mode & 0o7777
+    except OSError:
+        mode = 0o666 & ~_UMASK
+    with contextlib.suppress(OSError):
+        os.fchmod(fd, mode)
 
 
 def _sync_folder(folder: Path) -> None:
