@@ -21,6 +21,7 @@ import numpy as np
 from segapp.core.jpeg_check import cut_short, decode_jpeg, is_jpeg
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 TEMP_SUFFIX = ".tmp"
 MAX_TEMP_NAME = 100  # bytes of the target's name kept in its temp file's name
 
@@ -126,12 +127,12 @@ def _to_supported_depth(img: np.ndarray) -> np.ndarray:
 
 
 def _looks_truncated(path: Path, data: np.ndarray) -> bool:
-    """OpenCV fills a truncated JPEG/PNG with gray instead of failing; catch the usual cases."""
-    suffix = path.suffix.lower()
+    """OpenCV fills a truncated JPEG/PNG with gray instead of failing; catch the usual cases.
+    The format is the file's own (its first bytes), not its name: a JPEG named .png is fine."""
     tail = data[-16:].tobytes()
-    if suffix in (".jpg", ".jpeg"):
+    if is_jpeg(data):
         return b"\xff\xd9" not in tail
-    if suffix == ".png":
+    if data[:8].tobytes() == PNG_MAGIC:
         return b"IEND" not in tail
     return False
 

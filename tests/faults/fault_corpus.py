@@ -33,7 +33,7 @@ class Case:
     source: tuple[str, Path] | None = None  # an import source (format, path)
     bad_stems: set[str] = field(default_factory=set)  # images predict must skip
     resume: bool = False  # train --resume into ``model``'s folder
-    kind: str = "image"  # image | meta | checkpoint | source
+    kind: str = "image"  # image | mask | meta | checkpoint | source
 
 
 def mask_version(k: int, size: int = 48) -> np.ndarray:
@@ -120,7 +120,7 @@ def _with_mask(stem: str, mask: bytes):
         image, _ = _pair(9)
         cv2.imwrite(str(project / "images" / f"{stem}.png"), image)
         (project / "masks" / f"{stem}.png").write_bytes(mask)
-        return Case(project)
+        return Case(project, kind="mask")
 
     return make
 
