@@ -11,10 +11,11 @@ import numpy as np
 import torch
 
 from segapp.core.imageio import SegappError
-from segapp.core.project import ImageEntry, Project
+from segapp.core.project import IGNORE_INDEX, ImageEntry, Project
 from segapp.ml.copy_paste import CopyPaste
 from segapp.ml.preprocess import match_channels, normalize
 from segapp.ml.spec import ModelSpec
+from segapp.ml.tiling import MIRROR, TrainTile
 
 log = logging.getLogger(__name__)
 
@@ -135,8 +136,14 @@ def seed_augmentation(transform, seed: int) -> None:
 class SegDataset(torch.utils.data.Dataset):
     """Augmented, normalised (image, labels[, weight map]) tensors for a list of pairs.
 
-    ``output_size`` < ``input_size`` (valid-convolution networks) centre-crops the labels to
-    the network's output.
+    Sizes are a :class:`~segapp.ml.tiling.TrainTile`'s: padded networks see
+    ``input_size`` views. Valid-convolution networks (``output_size`` < ``input_size``) see
+    each view mirror-padded by the margin, as overlap-tile inference pads an image, so
+    every label pixel is supervised: in ``resize`` mode the ``size`` x ``size`` view is
+    padded like the one tile :func:`~segapp.ml.tiling.tile_predict` runs on it (margin at
+    the top and left, the rest at the bottom and right; the output's pixels beyond the
+    view are ``IGNORE_INDEX``); in ``crop`` mode the image is padded by the margin before
+    the crop, so crops reach its border, and the labels are the crop's centre.
     """
 
     def __init__(
@@ -151,6 +158,7 @@ class SegDataset(torch.utils.data.Dataset):
         weight_map: bool = False,
         repeats: int = 1,
         copy_paste: float = 0.0,
+        size: int | None = None,
     ):
         self.pairs = pairs
         # whole-object photos only: crop mode keeps native scale (segapp.ml.copy_paste)
@@ -159,7 +167,11 @@ class SegDataset(torch.utils.data.Dataset):
         self.spec = spec
         self.input_size = input_size
         self.output_size = output_size
-        self.transform = build_augmentation(augment, input_size, resize_mode, train)
+        self.size = size or output_size  # the view's side (resize mode)
+        self.margin = (input_size - output_size) // 2
+        self.resize_mode = resize_mode
+        view = self.size if resize_mode == "resize" else input_size
+        self.transform = build_augmentation(augment, view, resize_mode, train)
         self.train = train
         self.weight_map = weight_map
         self.repeats = max(1, repeats)
@@ -173,21 +185,50 @@ class SegDataset(torch.utils.data.Dataset):
         if self.copy_paste:  # drawn from torch's generator: seeded per run and per worker
             rng = np.random.default_rng(int(torch.randint(0, 2**31, ())))
             image, labels = self.copy_paste(pair, rng)
+        if self.margin and self.resize_mode != "resize":  # crop mode: crops reach the border
+            m = self.margin
+            image = _pad(image, (m, m), (m, m), MIRROR)
+            labels = _pad(labels, (m, m), (m, m), IGNORE_INDEX)
         if self.train:  # the augmentation too: seeded per run and per worker
             seed_augmentation(self.transform, int(torch.randint(0, 2**31, ())))
         out = self.transform(image=image, mask=labels)
         img, labels = out["image"], out["mask"]
         if img.ndim == 2:
             img = img[:, :, None]
-        if self.output_size < self.input_size:
-            m = (self.input_size - self.output_size) // 2
+        if self.margin and self.resize_mode == "resize":
+            img, labels = self._cover(img, labels)
+        elif self.output_size < self.input_size:
+            m = self.margin
             labels = labels[m : m + self.output_size, m : m + self.output_size]
         x = torch.from_numpy(normalize(img, self.spec))
         y = torch.from_numpy(np.ascontiguousarray(labels).astype(np.int64))
-        if self.weight_map:
-            from segapp.ml.weightmap import unet_weight_map
-
-            w = torch.from_numpy(unet_weight_map(labels))
-        else:
-            w = torch.zeros(0)
+        w = torch.from_numpy(_weight_map(labels)) if self.weight_map else torch.zeros(0)
         return x, y, w
+
+    def _cover(self, img: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The view mirror-padded to the input as inference pads it, the labels to the
+        output (its pixels beyond the view ignored)."""
+        tile = TrainTile(self.size, self.input_size, self.output_size)
+        extra = self.output_size - self.size
+        return tile.pad_view(img), _pad(labels, (0, extra), (0, extra), IGNORE_INDEX)
+
+
+def _pad(a: np.ndarray, rows: tuple[int, int], cols: tuple[int, int], how) -> np.ndarray:
+    """``a`` (H x W or H x W x C) padded by ``rows`` and ``cols``: mirrored (``MIRROR``) or
+    with a constant value."""
+    widths = [rows, cols] + [(0, 0)] * (a.ndim - 2)
+    if isinstance(how, str):
+        return np.pad(a, widths, mode=how)
+    return np.pad(a, widths, mode="constant", constant_values=how)
+
+
+def _weight_map(labels: np.ndarray) -> np.ndarray:
+    """The paper's weight map of the labels, 0 where they are ignored."""
+    from segapp.ml.weightmap import unet_weight_map
+
+    ignored = labels == IGNORE_INDEX
+    if not ignored.any():
+        return unet_weight_map(labels)
+    weights = unet_weight_map(np.where(ignored, 0, labels))
+    weights[ignored] = 0.0
+    return weights

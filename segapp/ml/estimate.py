@@ -104,11 +104,12 @@ def measure(
     model = loaded.model.train()
     from segapp.ml import recipe
     from segapp.ml.finetune import channels_last, freeze_early_layers
+    from segapp.ml.tiling import train_tile
 
     # as a run trains: a pretrained encoder's high-resolution layers frozen, NHWC layout
     freeze_early_layers(model, loaded.spec, recipe.FREEZE_ENCODER_STRIDE)
-    real_side = model.valid_input_size(size)
-    side = model.valid_input_size(min(size, max_side))
+    real_side = train_tile(model, size).input  # valid convolutions: with the mirrored margin
+    side = train_tile(model, min(size, max_side)).input
     b = max(1, min(batch_size, n_train, max_batch))
     x = torch.rand(b, loaded.spec.in_channels, side, side, device=dev)
     if channels_last(dev):

@@ -23,6 +23,8 @@ Progress = Callable[[int, int], None]
 RunTiles = Callable[[np.ndarray], np.ndarray]  # (N, C, h, w) input -> (N, K, h', w') probs
 
 TILE, OVERLAP, BATCH = 1024, 64, 2  # the proposals' tiling (window, CLI, engine process)
+MIRROR = "symmetric"  # np.pad's mirroring, edge pixel repeated (cv2.BORDER_REFLECT): the
+# margin of a valid-convolution network's tile, in training (data.SegDataset) as here
 
 
 class Geometry(Protocol):
@@ -119,6 +121,45 @@ def plan_tiles(net: Geometry, height: int, width: int, tile: int, overlap: int) 
     return TilePlan(out_tile, in_tile, margin, starts(height), starts(width))
 
 
+@dataclass(frozen=True)
+class TrainTile:
+    """A training view's sizes: ``size`` px of image and labels, every pixel supervised.
+
+    Padded networks take the view as it is (``input == output == size``). Valid-convolution
+    networks take it mirror-padded by ``margin`` px, as :func:`tile_predict` pads an image
+    (the 2015 paper's overlap-tile strategy), so their output (``output >= size``) covers
+    the whole view, its border included.
+    """
+
+    size: int
+    input: int
+    output: int
+
+    @property
+    def margin(self) -> int:
+        return (self.input - self.output) // 2
+
+    def pad_view(self, view: np.ndarray) -> np.ndarray:
+        """A ``size`` x ``size`` view (H x W [x C]) mirror-padded to the input as
+        :func:`tile_predict` pads an image that size: the margin at the top and left, the
+        rest at the bottom and right (the view itself when there is no margin)."""
+        m, rest = self.margin, self.input - self.margin - self.size
+        if not m and not rest:
+            return view
+        return np.pad(view, [(m, rest), (m, rest)] + [(0, 0)] * (view.ndim - 2), mode=MIRROR)
+
+
+def train_tile(net: Geometry, size: int) -> TrainTile:
+    """The sizes a network trains at for ``--size``: a padded network at the smallest legal
+    size >= ``size``; a valid-convolution network at the smallest input whose output
+    covers ``size`` (the same tile :func:`plan_tiles` gives a ``size`` x ``size`` image)."""
+    n = net.valid_input_size(size)
+    if net.output_size(n) == n:
+        return TrainTile(n, n, n)
+    n = input_size_for_output(net, size)
+    return TrainTile(size, n, net.output_size(n))
+
+
 def input_size_for_output(net: Geometry, n: int) -> int:
     """The smallest legal input size whose output is at least ``n`` along one axis."""
     size = net.valid_input_size(n)
@@ -170,7 +211,7 @@ def tile_predict(
     # mirror padding: margin on top/left, enough on bottom/right for the last tile
     pad_b = plan.ys[-1] + in_h - m - height
     pad_r = plan.xs[-1] + in_w - m - width
-    padded = np.pad(x, ((0, 0), (m, max(pad_b, 0)), (m, max(pad_r, 0))), mode="symmetric")
+    padded = np.pad(x, ((0, 0), (m, max(pad_b, 0)), (m, max(pad_r, 0))), mode=MIRROR)
     eff_overlap = overlap if len(plan.ys) > 1 or len(plan.xs) > 1 else 0
     out_h, out_w = in_h - 2 * m, in_w - 2 * m
     window = np.outer(_ramp(out_h, eff_overlap), _ramp(out_w, eff_overlap))

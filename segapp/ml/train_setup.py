@@ -25,6 +25,7 @@ from segapp.ml.finetune import (
     param_groups,
 )
 from segapp.ml.losses import make_loss
+from segapp.ml.tiling import TrainTile, train_tile
 from segapp.ml.train_config import TrainConfig, TrainingError
 
 log = logging.getLogger(__name__)
@@ -102,11 +103,10 @@ def prepare(config: TrainConfig, ctx: dist.Context) -> Run:
             f"{project.num_classes}; start from a preset instead"
         )
     model = loaded.model
-    in_size = model.valid_input_size(config.size)
-    out_size = model.output_size(in_size)
+    tile = train_tile(model, config.size)  # valid convolutions: mirror-padded views
 
-    pairs_train = load_pairs(project, train_e, spec.in_channels, in_size, config.resize_mode)
-    pairs_val = load_pairs(project, val_e, spec.in_channels, in_size, config.resize_mode)
+    pairs_train = load_pairs(project, train_e, spec.in_channels, tile.size, config.resize_mode)
+    pairs_val = load_pairs(project, val_e, spec.in_channels, tile.size, config.resize_mode)
     if ctx.is_main and project.rescaled_masks:
         log.info(
             "%d masks were scaled to their image's size (same aspect ratio, other resolution)",
@@ -121,7 +121,7 @@ def prepare(config: TrainConfig, ctx: dist.Context) -> Run:
         )
     weighted = config.loss == "weighted-ce"
     loader_train, loader_val = _loaders(
-        config, ctx, spec, pairs_train, pairs_val, (in_size, out_size), schedule, weighted
+        config, ctx, spec, pairs_train, pairs_val, tile, schedule, weighted
     )
     model, frozen_params = _place_and_freeze(model, spec, config, device)
     optimizer = torch.optim.AdamW(
@@ -142,7 +142,7 @@ def prepare(config: TrainConfig, ctx: dist.Context) -> Run:
         "frozen_parameters": frozen_params,
     }
     frozen = frozen_batchnorms(model, spec) if config.freeze_encoder_bn else []
-    unlabeled = unlabeled_batches(project, config, spec, in_size, pairs_train + pairs_val, schedule)
+    unlabeled = unlabeled_batches(project, config, spec, tile, pairs_train + pairs_val, schedule)
     meta["unlabeled_images"] = unlabeled[1]
     return Run(
         model=model,
@@ -183,9 +183,9 @@ def _amp_dtype(config: TrainConfig, device):
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
 
-def _loaders(config: TrainConfig, ctx, spec, pairs_train, pairs_val, sizes, schedule, weighted):
+def _loaders(config: TrainConfig, ctx, spec, pairs_train, pairs_val, tile, schedule, weighted):
     """(training loader: augmented, repeated, copy-paste; validation loader: as is)."""
-    in_size, out_size = sizes
+    in_size, out_size = tile.input, tile.output
     ds_train = SegDataset(
         pairs_train,
         spec,
@@ -197,9 +197,18 @@ def _loaders(config: TrainConfig, ctx, spec, pairs_train, pairs_val, sizes, sche
         weighted,
         schedule.repeats,
         copy_paste=config.copy_paste,
+        size=tile.size,
     )
     ds_val = SegDataset(
-        pairs_val, spec, in_size, out_size, "none", config.resize_mode, False, weighted
+        pairs_val,
+        spec,
+        in_size,
+        out_size,
+        "none",
+        config.resize_mode,
+        False,
+        weighted,
+        size=tile.size,
     )
     batch = schedule.batch_size
     return (
@@ -208,7 +217,7 @@ def _loaders(config: TrainConfig, ctx, spec, pairs_train, pairs_val, sizes, sche
     )
 
 
-def unlabeled_batches(project, config: TrainConfig, spec, in_size: int, pairs, schedule):
+def unlabeled_batches(project, config: TrainConfig, spec, tile: TrainTile, pairs, schedule):
     """(endless batches of unlabeled images, their count), or (None, 0) when off."""
     if config.unlabeled <= 0:
         return None, 0
@@ -217,7 +226,8 @@ def unlabeled_batches(project, config: TrainConfig, spec, in_size: int, pairs, s
         return None, 0
     exclude = {p.stem for p in pairs}
     entries = semi.unlabeled_entries(project, exclude, config.unlabeled, config.seed)
-    images = semi.load_unlabeled(project, entries, spec.in_channels, in_size)
+    images = semi.load_unlabeled(project, entries, spec.in_channels, tile.size)
+    images = [tile.pad_view(img) for img in images]  # valid convolutions: as labelled views
     batch = max(1, schedule.batch_size // 2)
     if len(images) < batch:
         log.info("%d unlabeled images: too few to learn from", len(images))
