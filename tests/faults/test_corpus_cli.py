@@ -24,6 +24,8 @@ corpus, good_model = fault_fixtures.corpus, fault_fixtures.good_model  # the fix
 COMMANDS = ("open", "import", "export", "train", "predict")
 # the cases that reach a real training run (each takes seconds on a 2-core CPU)
 TRAINS = {"1x1 image", "1x100000 image", "non-utf-8 file name", "very long file name"}
+TRAINS |= {"jpeg named .png"}
+SLOW = {("1x100000 image", "predict")}  # 100,000 px wide: 100 tiles
 
 
 @dataclass
@@ -91,7 +93,8 @@ def _argv(command: str, case: Case, tmp: Path, fallback: Path) -> list | None:
 
 
 def _slow(name: str, command: str):
-    marks = [pytest.mark.slow] if command == "train" and name in TRAINS else []
+    slow = (command == "train" and name in TRAINS) or (name, command) in SLOW
+    marks = [pytest.mark.slow] if slow else []
     return pytest.param(name, command, marks=marks, id=f"{name}-{command}")
 
 
