@@ -47,16 +47,14 @@ _HELPER = textwrap.dedent(
     print("ready", flush=True)
     for line in sys.stdin:
         seed = int(line)
-        pid = os.fork()
-        if pid:
-            print(pid, flush=True)
-            continue
+        if os.fork():
+            continue  # the writer says its pid itself (two writers to one pipe: no order)
         rng = np.random.default_rng(seed)
         lock = ProjectLock(sys.argv[1])
         lock.acquire()  # the writer killed before still "holds" it: stale
         project = Project.open(sys.argv[1])
         project.remove_temp_files()
-        os.write(1, b"writing\\n")
+        os.write(1, f"writing {os.getpid()}\\n".encode())
         for i in range(10**9):
             entry = project.entries[int(rng.integers(len(project.entries)))]
             k = int(rng.integers(8))
@@ -112,8 +110,9 @@ def test_killed_writers_never_lose_or_corrupt_a_mask(tmp_path):
         for seed in range(KILLS):
             helper.stdin.write(f"{seed}\n")
             helper.stdin.flush()
-            pid = int(helper.stdout.readline())
-            assert helper.stdout.readline().strip() == "writing"  # lock taken, project open
+            word, pid = helper.stdout.readline().split()  # the lock taken, the project open
+            assert word == "writing"
+            pid = int(pid)
             time.sleep(float(rng.uniform(0.0, 0.15)))
             os.kill(pid, signal.SIGKILL)
             _wait_gone(pid)
