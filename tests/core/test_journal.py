@@ -129,10 +129,13 @@ _WRITER = """
 import sys, numpy as np
 from segapp.core.project import Project
 project = Project.open(sys.argv[1])
-print("ready", flush=True)
 labels = {k: np.zeros((64, 64), np.uint8) for k in "PC"}
 labels["P"][:32] = 1
 labels["C"][32:] = 1
+for e in project.entries:  # what the last writer left proposed: corrected before the clock
+    if e.status != "corrected":
+        project.write_labels(e, labels["C"], "corrected")
+print("ready", flush=True)
 for i in range(10**6):
     e = project.entries[i % len(project.entries)]
     project.write_labels(e, labels["P"], "proposed", "v001")
