@@ -271,16 +271,15 @@ def cmd_predict(args) -> int:
         target = targets[f]
         write_mask(target, mask)
         if args.json:
-            print(
-                json.dumps(
-                    {
-                        "image": str(f),
-                        "mask": str(target),
-                        "foreground_fraction": round(float((labels > 0).mean()), 6),
-                    }
-                ),
-                flush=True,
-            )
+            line = {
+                "image": str(f),
+                "mask": str(target),
+                "foreground_fraction": round(float((labels > 0).mean()), 6),
+            }
+            # one write per line: under torchrun the ranks share stdout, and print() writes
+            # the newline apart when Python runs unbuffered (two ranks' lines ran together)
+            sys.stdout.write(json.dumps(line) + "\n")
+            sys.stdout.flush()
     if predictor.fallback_message:
         print(f"segapp: warning: {predictor.fallback_message}", file=sys.stderr)
     if failures:
