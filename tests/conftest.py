@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import cv2
@@ -10,8 +12,32 @@ import numpy as np
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-# PyTorch inference in tests (fast to build); tests/ml/test_onnx_backend.py covers ONNX Runtime
-os.environ.setdefault("SEGAPP_BACKEND", "torch")
+# Proposals run as shipped: ONNX Runtime on the CPU (SEGAPP_BACKEND unset = auto); a test
+# about the PyTorch path says so (@pytest.mark.torch_backend, per test or per module).
+os.environ.pop("SEGAPP_BACKEND", None)
+# ONNX exports in one cache per test session (never the user's ~/.cache): a checkpoint
+# exported once (same spec and weights) is found by every later test, and by the engine
+# and CLI processes the tests start
+_ONNX_CACHE = tempfile.mkdtemp(prefix="segapp-tests-cache-")
+os.environ["SEGAPP_CACHE"] = _ONNX_CACHE
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "torch_backend: predict with PyTorch (SEGAPP_BACKEND=torch), not ONNX Runtime"
+    )
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(_ONNX_CACHE, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def _backend_of_the_test(request, monkeypatch):
+    """SEGAPP_BACKEND=torch for a test marked ``torch_backend``; else the shipped default."""
+    if request.node.get_closest_marker("torch_backend"):
+        monkeypatch.setenv("SEGAPP_BACKEND", "torch")
+
 
 SHARED_DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 

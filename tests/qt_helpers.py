@@ -41,11 +41,16 @@ def make_window(qtbot, tmp_path):
         w.close()
 
 
-def tiny_checkpoint(folder: Path, classes: int = 1, foreground: float | None = None) -> Path:
+def tiny_checkpoint(
+    folder: Path, classes: int = 1, foreground: float | None = None, export: bool = True
+) -> Path:
     """A unet-small checkpoint folder saved from a fresh network (it proposes, for plumbing tests).
 
     ``foreground``: the head's logit everywhere (e.g. 2.0: sigmoid 0.88, so most pixels are
     foreground at threshold 0.5 and none at 0.99; a fresh head may propose an empty mask).
+    ``export``: its ONNX export cached, as a checkpoint is once it has proposed: the engine
+    proposes on ONNX Runtime without torch, as shipped (the same weights every time, so
+    the session's cache exports each kind once).
     """
     import torch
 
@@ -59,7 +64,12 @@ def tiny_checkpoint(folder: Path, classes: int = 1, foreground: float | None = N
         with torch.no_grad():
             model.head.weight.mul_(0.01)
             model.head.bias.fill_(foreground)
-    return save_checkpoint(folder, model, spec)
+    save_checkpoint(folder, model, spec)
+    if export:
+        from segapp.ml.onnx_backend import export_checkpoint
+
+        export_checkpoint(folder)
+    return folder
 
 
 def drag(qtbot, canvas, points: list[tuple[float, float]]) -> None:

@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 META_FORMAT = 1
 # ONNX Runtime's probabilities differ from PyTorch's by no more than this (the README's
-# figure; the tests hold both backends to it, and bench_predict.py --backends measures it)
+# figure; the tests hold both backends to it, benchmarks/bench_predict.py measures it)
 PROBABILITY_TOLERANCE = 1e-4
 CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"  # as checkpoint.py (torch)
 

@@ -43,6 +43,15 @@ def trained(tmp_path_factory):
     return data, root / "run"
 
 
+def _onnx_export_of(model: Path) -> Path:
+    """Where a checkpoint's export is cached once ``Predictor`` ran it on ONNX Runtime."""
+    from segapp.ml.checkpoint import load_model
+    from segapp.ml.onnx_backend import cached_path
+
+    loaded = load_model(str(model))
+    return cached_path(loaded.model, loaded.spec)
+
+
 def _error(capsys, argv) -> str:
     code = main(argv)
     err = capsys.readouterr().err.strip().splitlines()
@@ -160,6 +169,7 @@ def test_predict_writes_masks_for_any_size(trained, tmp_path, capsys):
     )
     mask = cv2.imread(str(tmp_path / "out" / "odd.png"), cv2.IMREAD_UNCHANGED)
     assert mask.shape == (70, 130) and mask.dtype == np.uint8
+    assert _onnx_export_of(run).is_file()  # the CPU's default: ONNX Runtime predicted
     assert set(np.unique(mask)) <= {0, 255}
     assert cv2.imread(str(tmp_path / "out" / "deep.png"), cv2.IMREAD_UNCHANGED).shape == (33, 45)
 

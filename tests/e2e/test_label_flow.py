@@ -23,7 +23,10 @@ make_window = qt_helpers.make_window  # the window fixture
 
 @pytest.fixture
 def project_with_model(tmp_path):
-    """32 px images, 3 of 6 labeled, and a 1-epoch checkpoint in models/tiny."""
+    """32 px images, 3 of 6 labeled, and a 1-epoch checkpoint in models/tiny, exported to
+    ONNX as after its first session: the window proposes as shipped on the CPU, with ONNX
+    Runtime in an engine that never imports torch."""
+    from segapp.ml.onnx_backend import export_checkpoint
     from segapp.ml.train import TrainConfig, train
 
     root = make_dataset(tmp_path / "data", n=6, height=32, width=32, masks=3)
@@ -40,6 +43,7 @@ def project_with_model(tmp_path):
     )
     for _ in train(cfg):
         pass
+    export_checkpoint(root / "models" / "tiny")
     return root
 
 
@@ -59,6 +63,7 @@ def test_label_flow(make_window, qtbot, project_with_model, monkeypatch):
     doc = w.session.doc
     proposal = doc.labels.copy()
     assert w.session.status_of("3") == ("proposed", True)
+    assert w.session.engine._worker.last_reply["torch"] is False  # ONNX Runtime proposed
 
     # the person corrects it: paint a stroke and erase a dot
     w.canvas.set_brush_radius(2)

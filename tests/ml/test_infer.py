@@ -12,6 +12,8 @@ from segapp.ml.checkpoint import LoadedModel
 from segapp.ml.infer import Predictor, plan_tiles, probs_to_labels
 from segapp.ml.registry import create_model, preset_spec
 
+pytestmark = pytest.mark.torch_backend  # the PyTorch predictor (ONNX: test_onnx_backend.py)
+
 
 def _loaded(name="unet-small", **kw):
     torch.manual_seed(0)

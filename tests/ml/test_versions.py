@@ -14,6 +14,8 @@ from conftest import make_dataset
 from segapp.core.project import Project
 from segapp.ml import versions
 
+pytestmark = pytest.mark.torch_backend  # the window scores versions with PyTorch
+
 
 def _correct(data, stems):
     import cv2
