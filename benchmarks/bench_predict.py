@@ -1,49 +1,240 @@
-"""Inference and training speed per preset, and peak memory on a 4096x4096 image.
+"""Proposal latency and memory of a trained default checkpoint, and per-preset speed.
 
-    python benchmarks/bench_predict.py                      # all presets, 256/512/1024 px
-    python benchmarks/bench_predict.py --presets pretrained-lite0 --sizes 512 --backends
-    python benchmarks/bench_predict.py --memory              # peak RSS, 4096x4096, per tile size
+    python benchmarks/bench_predict.py                 # latency, both modes, 512/1024/4096 px
+    python benchmarks/bench_predict.py --memory        # peak memory on a 4096x4096 image
+    python benchmarks/bench_predict.py --presets unet-paper,pretrained-lite0 --sizes 512
+    python benchmarks/bench_predict.py --training      # training images/s per preset
 
-"bare" is the network's forward pass alone on a ready tensor; "engine" is
-Predictor.predict on a uint8 image (normalisation, padding/tiling, activation, crop):
-the difference is what the engine adds. --backends compares eager, channels_last and
-ONNX Runtime for the same network and reports the largest probability difference.
+What is measured is what a checkpoint trained with the defaults does: the default preset
+(``registry.DEFAULT_PRESET``) trained briefly with ``TrainConfig``'s defaults (``--size``,
+``--resize-mode auto`` and the rest; only the steps are few) on generated photos (the
+``auto`` mode picks ``resize``: every image is squashed to the training size) and on
+generated 2048 px scans (``crop``: images predict at full resolution, tile by tile). The
+checkpoints are kept in ``--workdir`` for the next run.
+
+Latency, per checkpoint and image size: ``engine`` is the window's model engine with a
+cached export (ONNX Runtime, numpy and OpenCV, no torch: ``OnnxPredictor``); ``predict``
+is ``segapp predict``'s ``Predictor`` (on the CPU: ONNX Runtime inside PyTorch's
+predictor); ``torch`` is the same on PyTorch (``SEGAPP_BACKEND=torch``, or while the
+export runs), and ``max |dp|`` the largest difference between the ONNX and PyTorch
+probabilities (``onnx_predictor.PROBABILITY_TOLERANCE`` is what the tests allow).
+
+Memory: each path in a fresh process; the baseline is taken once the backend is ready
+(the model loaded, its export made and loaded, the image decoded), then the peak resident
+memory is reset (``/proc/self/clear_refs``) and read again after the prediction, so
+neither the export nor the loading hides the prediction's own peak.
+
+``--presets``: untrained presets at one tile covering the image, ``bare`` (the network's
+forward pass on a ready tensor) against ``engine`` (``Predictor.predict`` on PyTorch).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import logging
+import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
+import cv2
 import numpy as np
-import torch
 
-from segapp.ml.checkpoint import LoadedModel
-from segapp.ml.infer import Predictor, input_size_for_output
-from segapp.ml.registry import PRESETS, count_parameters, create_model, preset_spec
+MODES = ("resize", "crop")
+TRAIN_STEPS = 6
 
 
 def _timeit(fn, reps: int) -> float:
-    fn()  # warm-up
+    return _timed(fn, reps)[0]
+
+
+def _timed(fn, reps: int):
+    """(median milliseconds of ``reps`` calls after a warm-up call, the last result)."""
+    result = fn()  # warm-up
     times = []
     for _ in range(reps):
         t0 = time.perf_counter()
-        fn()
+        result = fn()
         times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1000
+    return statistics.median(times) * 1000, result
 
 
-def _loaded(name: str) -> LoadedModel:
+# ---------------------------------------------------------------- trained default checkpoints
+def _write_pairs(root: Path, n: int, height: int, width: int, seed: int) -> Path:
+    """Discs on textured noise: images/ and masks/ (0/255)."""
+    rng = np.random.default_rng(seed)
+    for sub in ("images", "masks"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        mask = np.zeros((height, width), np.uint8)
+        for _ in range(int(rng.integers(3, 12))):
+            r = int(rng.integers(min(height, width) // 30, min(height, width) // 6))
+            center = (int(rng.integers(r, width - r)), int(rng.integers(r, height - r)))
+            cv2.circle(mask, center, r, 255, -1)
+        noise = rng.normal(90, 30, (height, width))
+        gray = np.clip(noise + (mask > 0) * 80, 0, 255).astype(np.uint8)
+        image = np.stack([gray, 255 - gray, gray // 2 + 60], axis=2)
+        cv2.imwrite(str(root / "images" / f"{i:02d}.png"), image)
+        cv2.imwrite(str(root / "masks" / f"{i:02d}.png"), mask)
+    return root
+
+
+def default_checkpoint(mode: str, workdir: Path) -> Path:
+    """A checkpoint of the default preset trained with the default config (a few steps)
+    on images that make ``--resize-mode auto`` choose ``mode``."""
+    from segapp.ml.checkpoint import read_config
+    from segapp.ml.train import TrainConfig, train
+
+    folder = workdir / f"default-{mode}"
+    if (folder / "model.safetensors").is_file():
+        return folder
+    if mode == "resize":  # photos: 640 x 480, under 3x the training size
+        data = _write_pairs(workdir / "photos", 8, 480, 640, seed=0)
+    else:  # scans: 2048 px, over 3x the training size
+        data = _write_pairs(workdir / "scans", 3, 2048, 2048, seed=1)
+    config = TrainConfig(data=str(data), out=str(folder), steps=TRAIN_STEPS, time_budget=0)
+    t0 = time.perf_counter()
+    for _ in train(config):
+        pass
+    train_config = read_config(folder)["train"]
+    assert train_config["resize_mode"] == mode, train_config["resize_mode"]
+    print(
+        f"trained {train_config['model']} in {mode} mode (size {train_config['size']}, "
+        f"{TRAIN_STEPS} steps, {time.perf_counter() - t0:.0f} s): {folder}",
+        flush=True,
+    )
+    return folder
+
+
+def _image(size: int) -> np.ndarray:
+    return np.random.default_rng(size).integers(0, 255, (size, size, 3), dtype=np.uint8)
+
+
+def _engine_predictor(folder: Path):
+    """The window's engine path: the checkpoint's cached export, no torch."""
+    from segapp.ml import onnx_predictor as onnx
+    from segapp.ml.tiling import resize_target
+
+    config = onnx.read_checkpoint_config(folder)
+    path = onnx.export_path(folder, config)
+    meta = onnx.read_meta(path)
+    if meta is None:
+        raise SystemExit(f"no cached export of {folder}: run the latency benchmark first")
+    return onnx.OnnxPredictor(path, meta, resize_target(config.get("train", {})))
+
+
+def bench_checkpoints(workdir: Path, sizes: list[int], reps: int) -> None:
+    import torch
+
+    from segapp.ml.checkpoint import load_model
+    from segapp.ml.infer import Predictor
+    from segapp.ml.onnx_backend import export_checkpoint
+    from segapp.ml.onnx_predictor import PROBABILITY_TOLERANCE
+
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print(
+        f"{'checkpoint':16} {'px':>5} {'engine ms':>10} {'predict ms':>11} {'torch ms':>9}  max |dp|"
+    )
+    worst = 0.0
+    for mode in MODES:
+        folder = default_checkpoint(mode, workdir)
+        export_checkpoint(folder)
+        engine = _engine_predictor(folder)
+        cli = Predictor(load_model(folder), "cpu")  # segapp predict: ONNX Runtime on the CPU
+        eager = Predictor(load_model(folder), "cpu", backend="torch")
+        assert cli.backend == "onnx"
+        for size in sizes:
+            image = _image(size)
+            r = reps if size <= 1024 else max(1, reps // 3)
+            timed = [_timed(lambda p=p, im=image: p.predict(im), r) for p in (engine, cli, eager)]
+            row = [ms for ms, _ in timed]
+            diff = float(np.abs(timed[0][1] - timed[2][1]).max())
+            worst = max(worst, diff)
+            print(
+                f"{mode:16} {size:>5} {row[0]:>10.1f} {row[1]:>11.1f} {row[2]:>9.1f}  {diff:.1e}",
+                flush=True,
+            )
+    print(f"largest ONNX/PyTorch difference {worst:.1e} (tests allow {PROBABILITY_TOLERANCE:g})")
+
+
+# ---------------------------------------------------------------- memory
+def _rss_mib(field: str) -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"{field} not in /proc/self/status")
+
+
+def _memory_child(path: str, folder: str, size: int, tile: int) -> None:
+    """One measurement in a fresh process: prints a JSON line."""
+    image = _image(size)
+    if path == "engine":
+        predictor = _engine_predictor(Path(folder))
+    else:
+        from segapp.ml.checkpoint import load_model
+        from segapp.ml.infer import Predictor
+
+        backend = "torch" if path == "torch" else "auto"
+        predictor = Predictor(load_model(folder), "cpu", tile=tile, backend=backend)
+    predictor.tile = tile
+    ready = _rss_mib("VmRSS")  # the backend is ready: model, export and image in memory
+    before_reset = _rss_mib("VmHWM")
+    Path("/proc/self/clear_refs").write_text("5")  # the peak starts again from here
+    t0 = time.perf_counter()
+    predictor.predict(image)
+    seconds = time.perf_counter() - t0
+    peak = _rss_mib("VmHWM")
+    out = {"ready": ready, "peak": peak, "seconds": seconds, "peak_before": before_reset}
+    print(json.dumps(out | {"torch": "torch" in sys.modules}))
+
+
+def bench_memory(workdir: Path, size: int, tiles: list[int]) -> None:
+    from segapp.ml.checkpoint import load_model
+    from segapp.ml.infer import Predictor
+    from segapp.ml.onnx_backend import export_checkpoint
+
+    print(f"a trained default checkpoint on a {size}x{size} RGB image: resident memory (MiB)")
+    head = f"{'checkpoint':8} {'path':8} {'tile':>5} {'ready':>7} {'peak':>7} {'added':>7}"
+    print(f"{head} {'s':>6}  torch loaded")
+    for mode in MODES:
+        folder = default_checkpoint(mode, workdir)
+        export_checkpoint(folder)  # the engine's export, and PyTorch predictor's, cached
+        Predictor(load_model(folder), "cpu")
+        for path in ("engine", "predict", "torch"):
+            for tile in tiles if mode == "crop" else tiles[:1]:
+                cmd = [sys.executable, __file__, "--memory-child", path, str(folder)]
+                out = subprocess.run(
+                    [*cmd, str(size), str(tile)], capture_output=True, text=True, check=True
+                )
+                r = json.loads(out.stdout.strip().splitlines()[-1])
+                added = r["peak"] - r["ready"]
+                print(
+                    f"{mode:8} {path:8} {tile:>5} {r['ready']:>7.0f} {r['peak']:>7.0f} "
+                    f"{added:>7.0f} {r['seconds']:>6.1f}  {'yes' if r['torch'] else 'no'}",
+                    flush=True,
+                )
+
+
+# ---------------------------------------------------------------- untrained presets
+def _loaded(name: str):
+    from segapp.ml.checkpoint import LoadedModel
+    from segapp.ml.registry import create_model, preset_spec
+
     overrides = {"encoder_weights": ""} if name == "pretrained-resnet34" else {}
     spec = preset_spec(name, **overrides)
     return LoadedModel(create_model(spec).eval(), spec, name)
 
 
-def bench_latency(presets: list[str], sizes: list[int], reps: int) -> None:
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+def bench_presets(presets: list[str], sizes: list[int], reps: int) -> None:
+    import torch
+
+    from segapp.ml.infer import Predictor, input_size_for_output
+
+    print(f"untrained presets, PyTorch, {torch.get_num_threads()} threads")
     print(f"{'preset':20} {'px':>5} {'bare ms':>9} {'engine ms':>10} {'overhead':>9}")
     for name in presets:
         loaded = _loaded(name)
@@ -51,7 +242,7 @@ def bench_latency(presets: list[str], sizes: list[int], reps: int) -> None:
             # one tile covering the image (valid-convolution nets: input larger than output)
             n = input_size_for_output(loaded.model, size)
             pred = Predictor(loaded, "cpu", channels_last=False, tile=n, backend="torch")
-            image = np.random.default_rng(0).integers(0, 255, (size, size, 3), dtype=np.uint8)
+            image = _image(size)
             x = torch.randn(1, 3, n, n)
 
             def bare(x=x, net=pred.model):
@@ -68,46 +259,19 @@ def bench_latency(presets: list[str], sizes: list[int], reps: int) -> None:
             )
 
 
-def bench_backends(presets: list[str], sizes: list[int], reps: int) -> None:
-    from segapp.ml import onnx_backend
-
-    print(
-        f"{'preset':20} {'px':>5} {'eager':>8} {'ch_last':>8} {'onnx':>8}  max |dp| ch_last / onnx"
-    )
-    for name in presets:
-        loaded = _loaded(name)
-        for size in sizes:
-            image = np.random.default_rng(0).integers(0, 255, (size, size, 3), dtype=np.uint8)
-            eager = Predictor(loaded, "cpu", channels_last=False, backend="torch")
-            ref = eager.predict(image)
-            row = [_timeit(lambda p=eager, im=image: p.predict(im), reps)]
-            cl = Predictor(loaded, "cpu", channels_last=True, backend="torch")
-            row.append(_timeit(lambda p=cl, im=image: p.predict(im), reps))
-            diffs = [float(np.abs(cl.predict(image) - ref).max())]
-            loaded.model.to(memory_format=torch.contiguous_format)
-            if onnx_backend.available():
-                ox = Predictor(loaded, "cpu", backend="onnx")
-                row.append(_timeit(lambda p=ox, im=image: p.predict(im), reps))
-                diffs.append(float(np.abs(ox.predict(image) - ref).max()))
-            print(
-                f"{name:20} {size:>5} "
-                + " ".join(f"{t:>8.1f}" for t in row)
-                + "  "
-                + " / ".join(f"{d:.1e}" for d in diffs),
-                flush=True,
-            )
-
-
 def bench_training(presets: list[str], size: int, batch: int) -> None:
+    import torch
+
+    from segapp.ml.registry import count_parameters
+    from segapp.ml.tiling import train_tile
+
     print(f"training, {size}px, batch {batch}: images/s (forward+backward+AdamW step)")
     for name in presets:
-        loaded = _loaded(name)
-        model = loaded.model.train()
+        model = _loaded(name).model.train()
         opt = torch.optim.AdamW(model.parameters(), 1e-4)
-        n = model.valid_input_size(size)
-        x = torch.randn(batch, 3, n, n)
-        o = model.output_size(n)
-        y = torch.randint(0, 2, (batch, 1, o, o)).float()
+        tile = train_tile(model, size)
+        x = torch.randn(batch, 3, tile.input, tile.input)
+        y = torch.randint(0, 2, (batch, 1, tile.output, tile.output)).float()
 
         def step(model=model, opt=opt, x=x, y=y):
             opt.zero_grad()
@@ -115,52 +279,41 @@ def bench_training(presets: list[str], size: int, batch: int) -> None:
             opt.step()
 
         ms = _timeit(step, 3)
-        print(
-            f"{name:20} {batch / (ms / 1000):>7.2f} img/s  ({count_parameters(model) / 1e6:.1f}M params)",
-            flush=True,
-        )
-
-
-def bench_memory() -> None:
-    code = (
-        "import resource, sys, numpy as np; from segapp.ml.infer import Predictor;"
-        "from segapp.ml.checkpoint import load_model;"
-        "p = Predictor(load_model('pretrained-lite0'), 'cpu', tile=int(sys.argv[1]));"
-        "img = np.random.default_rng(0).integers(0, 255, (4096, 4096, 3), dtype=np.uint8);"
-        "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss;"
-        "p.predict(img);"
-        "print(base / 1024, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"
-    )
-    print("pretrained-lite0 on a 4096x4096 RGB image: peak resident memory (MiB)")
-    for tile in (512, 1024, 2048):
-        out = subprocess.run(
-            [sys.executable, "-c", code, str(tile)], capture_output=True, text=True, check=True
-        ).stdout.split()
-        print(
-            f"tile {tile:>5}: before predict {float(out[0]):7.0f}, peak {float(out[1]):7.0f}",
-            flush=True,
-        )
+        params = count_parameters(model) / 1e6
+        print(f"{name:20} {batch / (ms / 1000):>7.2f} img/s  ({params:.1f}M params)", flush=True)
 
 
 def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--memory-child":
+        _memory_child(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]))
+        return
+    from segapp.ml.registry import PRESETS
+
     p = argparse.ArgumentParser()
-    p.add_argument("--presets", default=",".join(PRESETS))
-    p.add_argument("--sizes", default="256,512,1024")
-    p.add_argument("--reps", type=int, default=5)
-    p.add_argument("--backends", action="store_true")
-    p.add_argument("--training", action="store_true")
+    p.add_argument("--workdir", type=Path, help="where the trained checkpoints are kept")
+    p.add_argument("--sizes", default="512,1024,4096")
+    p.add_argument("--reps", type=int, default=3)
     p.add_argument("--memory", action="store_true")
+    p.add_argument("--memory-size", type=int, default=4096)
+    p.add_argument("--tiles", default="1024,512,2048", help="--memory: tile sizes (crop mode)")
+    p.add_argument("--presets", help="untrained presets (comma-separated) instead")
+    p.add_argument("--training", action="store_true")
     args = p.parse_args()
-    presets = args.presets.split(",")
+    logging.basicConfig(level=logging.WARNING)
     sizes = [int(s) for s in args.sizes.split(",")]
-    if args.backends:
-        bench_backends(presets, sizes, args.reps)
-    elif args.training:
-        bench_training(presets, 256, 4)
-    elif args.memory:
-        bench_memory()
+    if args.training:
+        bench_training((args.presets or ",".join(PRESETS)).split(","), 256, 4)
+        return
+    if args.presets:
+        bench_presets(args.presets.split(","), sizes, args.reps)
+        return
+    workdir = args.workdir or Path(tempfile.gettempdir()) / "segapp-bench-predict"
+    workdir.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("SEGAPP_CACHE", str(workdir / "cache"))  # the exports, kept too
+    if args.memory:
+        bench_memory(workdir, args.memory_size, [int(t) for t in args.tiles.split(",")])
     else:
-        bench_latency(presets, sizes, args.reps)
+        bench_checkpoints(workdir, sizes, args.reps)
 
 
 if __name__ == "__main__":
