@@ -15,6 +15,20 @@ from segapp.ml import estimate, recipe
 from segapp.ui.tasks import run_task
 
 
+def describe_epoch(msg: dict[str, Any], eta: float) -> str:
+    """The progress line of a running round, from its last epoch line (``train --json``)."""
+    best = msg.get("best_iou")
+    if best is None:
+        chosen = "no validation images: the last epoch is kept"
+    else:
+        trust = "" if msg.get("val_trusted", True) else ", too few images to choose on"
+        chosen = f"val IoU {best:.3f} (epoch {msg['best_epoch']}{trust})"
+    return (
+        f"epoch {msg['epoch']} / {msg['epochs']} · {msg['seconds']:.1f} s/epoch · "
+        f"ETA {estimate.format_duration(eta)} · {chosen}"
+    )
+
+
 def _key(settings: dict[str, Any]) -> tuple:
     return tuple(settings[k] for k in ("base", "size", "batch_size", "device"))
 

@@ -28,10 +28,10 @@ from PySide6.QtWidgets import (
 from segapp.core.image_size import image_sizes
 from segapp.core.imageio import SegappError
 from segapp.core.project import Project
-from segapp.ml import estimate, recipe, versions
+from segapp.ml import recipe, versions
 from segapp.ui.tasks import remove_folder
 from segapp.ui.training import promotion
-from segapp.ui.training.estimate import EstimateLabel
+from segapp.ui.training.estimate import EstimateLabel, describe_epoch
 from segapp.ui.training.form import TrainForm
 from segapp.ui.training.process import TrainProcess
 
@@ -324,18 +324,8 @@ class TrainPanel(QWidget):
     def _show_eta(self) -> None:
         if self._epoch_info is None:
             return
-        msg = self._last_epoch
         eta = max(0.0, self._epoch_info[0] - (time.monotonic() - self._epoch_info[1]))
-        best = msg.get("best_iou")
-        if best is None:
-            chosen = "no validation images: the last epoch is kept"
-        else:
-            trust = "" if msg.get("val_trusted", True) else ", too few images to choose on"
-            chosen = f"val IoU {best:.3f} (epoch {msg['best_epoch']}{trust})"
-        self.epoch_label.setText(
-            f"epoch {msg['epoch']} / {msg['epochs']} · {msg['seconds']:.1f} s/epoch · "
-            f"ETA {estimate.format_duration(eta)} · {chosen}"
-        )
+        self.epoch_label.setText(describe_epoch(self._last_epoch, eta))
 
     def _run_ended(self) -> None:
         self._eta_timer.stop()
