@@ -13,7 +13,7 @@ def image_size(path: str | os.PathLike) -> tuple[int, int] | None:
     try:
         with Image.open(path) as im:
             return im.height, im.width
-    except (OSError, ValueError, Image.DecompressionBombError):
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
         return None
 
 
