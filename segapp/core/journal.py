@@ -7,8 +7,8 @@ the project meanwhile); :meth:`Project.save` writes ``segapp.json`` whole and th
 the journal, which the window does on opening and closing a project.
 
 A line holds an image's whole record (``stem``, ``status``, ``proposed_by``,
-``proposal_iou``), so replaying a line twice is harmless; a line cut short by a crash
-does not parse and is skipped.
+``proposal_iou`` and, once recorded, ``effort``: see ``core.effort``), so replaying a line
+twice is harmless; a line cut short by a crash does not parse and is skipped.
 """
 
 from __future__ import annotations

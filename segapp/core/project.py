@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from segapp.core.effort import Effort
 from segapp.core.imageio import (
     ImageReadError,
     MaskValueError,
@@ -90,6 +91,7 @@ class ImageEntry:
     proposed_by: str | None = None
     proposal_iou: float | None = None
     error: str | None = None
+    effort: Effort | None = None  # what correcting it cost (None: nothing recorded)
 
     @property
     def has_mask(self) -> bool:
@@ -176,6 +178,7 @@ class Project:
                     status,
                     rec.get("proposed_by"),
                     rec.get("proposal_iou"),
+                    effort=_effort(rec, f.stem),
                 )
             )
 
@@ -274,13 +277,18 @@ class Project:
             raise ValueError(f"unknown status {status!r}")
         mask = self.mask_from_labels(labels)
         by = entry.proposed_by if proposed_by is None else proposed_by
-        record = {"status": status, "proposed_by": by, "proposal_iou": entry.proposal_iou}
+        record = _record(entry, status, by)
         if status != "corrected":
             append_record(self.journal_path, entry.stem, record, sync=True)
         write_mask(entry.mask_path, mask)
         entry.status, entry.proposed_by = status, by
         if status == "corrected":
             append_record(self.journal_path, entry.stem, record, sync=False)
+
+    def record_effort(self, entry: ImageEntry) -> None:
+        """Journal the entry's record as it stands (its effort changed, its mask did not)."""
+        record = _record(entry, entry.status, entry.proposed_by)
+        append_record(self.journal_path, entry.stem, record, sync=False)
 
     # ----------------------------------------------------------------- split
     def split(
@@ -336,6 +344,8 @@ class Project:
                 rec["proposed_by"] = e.proposed_by
             if e.proposal_iou is not None:
                 rec["proposal_iou"] = e.proposal_iou
+            if e.effort is not None:
+                rec["effort"] = e.effort.to_dict()
             images[e.stem] = rec
         meta = {
             "format": FORMAT_VERSION,
@@ -385,6 +395,22 @@ def _palette_classes(root: Path, masks_dir: Path) -> list[ClassInfo]:
     except SegappError as e:
         raise ProjectError(str(e)) from e
     return [ClassInfo(n, c, v) for n, c, v in found] if found else binary_classes()
+
+
+def _record(entry: ImageEntry, status: str, by: str | None) -> dict:
+    """An image's whole status record, as a journal line holds it."""
+    record = {"status": status, "proposed_by": by, "proposal_iou": entry.proposal_iou}
+    return record | ({"effort": entry.effort.to_dict()} if entry.effort is not None else {})
+
+
+def _effort(record: dict, stem: str) -> Effort | None:
+    """The record's effort (segapp.json's is checked on reading; a bad journal line's is
+    dropped with a warning)."""
+    try:
+        return None if record.get("effort") is None else Effort.from_dict(record["effort"])
+    except ValueError as e:
+        log.warning("image %r: %s; its effort record is dropped", stem, e)
+        return None
 
 
 def _name_bytes(text: str) -> bytes:

@@ -14,6 +14,7 @@ import logging
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
+from segapp.core.effort import Effort
 from segapp.core.imageio import IMAGE_EXTENSIONS, SegappError, is_temp_file
 
 log = logging.getLogger(__name__)
@@ -115,6 +116,11 @@ def _check_images(path: Path, images: Any) -> None:
         for key, types in kinds.items():
             if key in rec and (not isinstance(rec[key], types) or isinstance(rec[key], bool)):
                 raise _bad(path, f"image {stem!r}: {key!r} has the wrong type ({rec[key]!r:.40})")
+        if rec.get("effort") is not None:
+            try:
+                Effort.from_dict(rec["effort"])
+            except ValueError as e:
+                raise _bad(path, f"image {stem!r}: {e}") from e
 
 
 def _is_int(value: Any) -> bool:

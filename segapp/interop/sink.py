@@ -208,6 +208,7 @@ class ProjectSink:
                 path.unlink()
             entry.mask_path = target
         entry.status, entry.proposed_by, entry.proposal_iou = "corrected", None, None
+        entry.effort = None  # an imported mask cost nothing here (the line below has none)
         record = {"status": "corrected", "proposed_by": None, "proposal_iou": None}
         append_record(self.project.journal_path, entry.stem, record, sync=False)
         self.report.written += 1
