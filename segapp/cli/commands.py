@@ -289,6 +289,10 @@ def cmd_predict(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
+    if args.clicks:
+        return _evaluate_clicks(args)
+    if args.max_clicks is not None or args.start is not None:
+        raise SegappError("--max-clicks and --from go with --clicks")
     from segapp.ml.evaluate import evaluate_models, format_table
 
     results = evaluate_models(
@@ -308,6 +312,28 @@ def cmd_evaluate(args) -> int:
         print(format_table(results))
         if args.sheet:
             print(f"comparison sheet: {args.sheet}")
+    return 0
+
+
+def _evaluate_clicks(args) -> int:
+    """``segapp evaluate MODEL --data DATA --clicks``: the clicks and dabs a mask costs."""
+    from segapp.ml.evaluate import evaluate_clicks, format_clicks_table
+
+    if args.sheet:
+        raise SegappError("--sheet does not go with --clicks")
+    results = evaluate_clicks(
+        args.models,
+        args.data,
+        split=args.split,
+        max_clicks=20 if args.max_clicks is None else args.max_clicks,
+        start=args.start or "proposal",
+        progress=not args.json,
+    )
+    if args.json:
+        for r in results:
+            print(json.dumps(r))
+    else:
+        print(format_clicks_table(results))
     return 0
 
 

@@ -152,6 +152,19 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--sheet", help="draw a comparison sheet PNG of a few samples")
     e.add_argument("--samples", type=int, default=4, help="rows in the sheet")
     e.add_argument("--json", action="store_true")
+    e.add_argument(
+        "--clicks",
+        action="store_true",
+        help="count the clicks a mask costs: the simulated annotator clicks at the largest "
+        "error and the model refines; reports NoC@85/90 and the brush for comparison",
+    )
+    e.add_argument("--max-clicks", type=int, help="with --clicks: clicks per image (default 20)")
+    e.add_argument(
+        "--from",
+        dest="start",
+        choices=("proposal", "empty"),
+        help="with --clicks: start from the model's proposal (default) or an empty mask",
+    )
 
     sub.add_parser("models", help="list the model presets")
     d = sub.add_parser("demo", help="open the built-in demo (offline)")

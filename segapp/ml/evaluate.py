@@ -1,4 +1,5 @@
-"""Scoring models on a labeled folder, and comparing several in one table or sheet."""
+"""Scoring models on a labeled folder, and comparing several in one table or sheet; with
+``--clicks``, the clicks (and brush dabs) the simulated annotator needs per mask."""
 
 from __future__ import annotations
 
@@ -6,10 +7,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from segapp.core.imageio import SegappError
-from segapp.core.project import Project
+from segapp.core.project import ImageEntry, Project
 from segapp.core.sheet import comparison_sheet
-from segapp.ml.checkpoint import load_model
+from segapp.ml.checkpoint import load_model, read_config
+from segapp.ml.click_eval import project_samples, run_annotators
 from segapp.ml.device import resolve_device
 from segapp.ml.infer import Predictor
 from segapp.ml.metrics import SegMetrics
@@ -36,12 +40,7 @@ def evaluate_models(
     results, sheet_rows = [], {}
     for ref in models:
         loaded = load_model(ref, dev)
-        entries = labeled
-        if split == "val":
-            val = set(loaded.config.get("val_images", []))
-            entries = [e for e in labeled if e.stem in val]
-            if not entries:
-                raise SegappError(f"{ref}: records no validation images found in {data}")
+        entries = _split(labeled, loaded.config, split, ref, data)
         if loaded.spec.out_classes != project.num_classes:
             raise SegappError(
                 f"{ref} predicts {loaded.spec.out_classes} classes, {data} has {project.num_classes}"
@@ -74,6 +73,85 @@ def evaluate_models(
         titles = ["image", "ground truth"] + [Path(m).name for m in models]
         comparison_sheet(rows, titles, sheet, project.classes)
     return results
+
+
+def _split(
+    labeled: list[ImageEntry], config: dict[str, Any], split: str, ref: str, data: str
+) -> list[ImageEntry]:
+    """All labeled images, or (``val``) those the checkpoint's config kept for validation."""
+    if split != "val":
+        return labeled
+    val = set(config.get("val_images", []))
+    entries = [e for e in labeled if e.stem in val]
+    if not entries:
+        raise SegappError(f"{ref}: records no validation images found in {data}")
+    return entries
+
+
+def evaluate_clicks(
+    models: list[str],
+    data: str,
+    split: str = "all",
+    max_clicks: int = 20,
+    start: str = "proposal",
+    progress: bool = True,
+) -> list[dict[str, Any]]:
+    """The simulated annotator (segapp/ml/click_eval.py) with each checkpoint's refiner: one
+    result dict per model, the ClickSummary's figures and the refine latency."""
+    from tqdm import tqdm
+
+    from segapp.ml.interactive import load_refiner
+
+    if max_clicks < 1:
+        raise SegappError("--max-clicks must be >= 1")
+    project = Project.open(data)
+    labeled = project.labeled()
+    if not labeled:
+        raise SegappError(f"{data}: no image has a mask to compare with")
+    results = []
+    for ref in models:
+        if not Path(ref).is_dir():
+            raise SegappError(f"{ref}: no such checkpoint folder")
+        entries = _split(labeled, read_config(ref), split, ref, data)
+        refiner = load_refiner(ref)
+        bar = tqdm(entries, desc=Path(ref).name, unit="img", disable=not progress)
+        timings: list[float] = []
+        summary = run_annotators(refiner, project_samples(project, bar), max_clicks, start, timings)
+        ms = np.array(timings) * 1000 if timings else np.zeros(1)
+        results.append(
+            {"model": str(ref), "refiner": refiner.name, "from": start}
+            | summary.to_dict()
+            | {
+                "refine_ms_mean": round(float(ms.mean()), 1),
+                "refine_ms_p95": round(float(np.percentile(ms, 95)), 1),
+            }
+        )
+    return results
+
+
+def format_clicks_table(results: list[dict[str, Any]]) -> str:
+    """Per model: clicks and brush dabs to IoU 0.85 / 0.90, IoU after 1/3/5 clicks."""
+    head = (
+        f"{'model':30} {'from':>8} {'images':>6} {'IoU@0':>6} {'NoC@85':>7} {'NoC@90':>7} {'IoU@1':>6} "
+        f"{'IoU@3':>6} {'IoU@5':>6} {'worse':>6} {'brush@85':>8} {'brush@90':>8} {'ms/click':>8}"
+    )
+    lines = [head, "-" * len(head)]
+    for r in results:
+        name = r["model"] if len(r["model"]) <= 30 else "…" + r["model"][-29:]
+        lines.append(
+            f"{name:30} {r['from']:>8} {r['images']:>6} {r['start_iou']:>6.3f} {r['noc85']:>7.2f} {r['noc90']:>7.2f} "
+            f"{r['iou_1']:>6.3f} {r['iou_3']:>6.3f} {r['iou_5']:>6.3f} {r['worse_share']:>6.1%} "
+            f"{r['brush85']:>8.2f} {r['brush90']:>8.2f} {r['refine_ms_mean']:>8.1f}"
+        )
+    if results:
+        refiners = ", ".join(sorted({r["refiner"] for r in results}))
+        lines += [
+            f"refiner: {refiners}; at most {results[0]['max_clicks']} actions an image "
+            "(never reached = the maximum)",
+            "worse: clicks that lowered the IoU by more than 0.01; brush: one dab "
+            "(8 px at 512 px) an action",
+        ]
+    return "\n".join(lines)
 
 
 def format_table(results: list[dict[str, Any]]) -> str:
