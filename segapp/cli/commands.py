@@ -289,51 +289,41 @@ def cmd_predict(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    if args.clicks:
-        return _evaluate_clicks(args)
-    if args.max_clicks is not None or args.start is not None:
-        raise SegappError("--max-clicks and --from go with --clicks")
-    from segapp.ml.evaluate import evaluate_models, format_table
+    from segapp.ml import evaluate
 
-    results = evaluate_models(
-        args.models,
-        args.data,
-        split=args.split,
-        threshold=args.threshold,
-        device=args.device,
-        sheet=args.sheet,
-        samples=args.samples,
-        progress=not args.json,
-    )
+    if args.clicks:  # the clicks (and brush dabs) a mask costs
+        if args.sheet:
+            raise SegappError("--sheet does not go with --clicks")
+        results = evaluate.evaluate_clicks(
+            args.models,
+            args.data,
+            split=args.split,
+            max_clicks=20 if args.max_clicks is None else args.max_clicks,
+            start=args.start or "proposal",
+            progress=not args.json,
+        )
+        table = evaluate.format_clicks_table
+    else:
+        if args.max_clicks is not None or args.start is not None:
+            raise SegappError("--max-clicks and --from go with --clicks")
+        results = evaluate.evaluate_models(
+            args.models,
+            args.data,
+            split=args.split,
+            threshold=args.threshold,
+            device=args.device,
+            sheet=args.sheet,
+            samples=args.samples,
+            progress=not args.json,
+        )
+        table = evaluate.format_table
     if args.json:
         for r in results:
             print(json.dumps(r))
     else:
-        print(format_table(results))
+        print(table(results))
         if args.sheet:
             print(f"comparison sheet: {args.sheet}")
-    return 0
-
-
-def _evaluate_clicks(args) -> int:
-    """``segapp evaluate MODEL --data DATA --clicks``: the clicks and dabs a mask costs."""
-    from segapp.ml.evaluate import evaluate_clicks, format_clicks_table
-
-    if args.sheet:
-        raise SegappError("--sheet does not go with --clicks")
-    results = evaluate_clicks(
-        args.models,
-        args.data,
-        split=args.split,
-        max_clicks=20 if args.max_clicks is None else args.max_clicks,
-        start=args.start or "proposal",
-        progress=not args.json,
-    )
-    if args.json:
-        for r in results:
-            print(json.dumps(r))
-    else:
-        print(format_clicks_table(results))
     return 0
 
 

@@ -32,10 +32,7 @@ def evaluate_models(
     """One result dict per model: set-level IoU, mean per-image IoU, Dice, pixel accuracy."""
     from tqdm import tqdm
 
-    project = Project.open(data)
-    labeled = project.labeled()
-    if not labeled:
-        raise SegappError(f"{data}: no image has a mask to compare with")
+    project, labeled = _labeled(data)
     dev = resolve_device(device)
     results, sheet_rows = [], {}
     for ref in models:
@@ -75,6 +72,15 @@ def evaluate_models(
     return results
 
 
+def _labeled(data: str) -> tuple[Project, list[ImageEntry]]:
+    """The project at ``data`` and its images with a mask (SegappError if none has one)."""
+    project = Project.open(data)
+    labeled = project.labeled()
+    if not labeled:
+        raise SegappError(f"{data}: no image has a mask to compare with")
+    return project, labeled
+
+
 def _split(
     labeled: list[ImageEntry], config: dict[str, Any], split: str, ref: str, data: str
 ) -> list[ImageEntry]:
@@ -104,10 +110,7 @@ def evaluate_clicks(
 
     if max_clicks < 1:
         raise SegappError("--max-clicks must be >= 1")
-    project = Project.open(data)
-    labeled = project.labeled()
-    if not labeled:
-        raise SegappError(f"{data}: no image has a mask to compare with")
+    project, labeled = _labeled(data)
     results = []
     for ref in models:
         if not Path(ref).is_dir():
