@@ -41,6 +41,8 @@ def export_onnx(model_ref: str | os.PathLike, dest: str | os.PathLike) -> dict[s
     meta = {
         "producer": "segapp",
         "in_channels": str(spec.in_channels),
+        # after the image's channels: previous mask, positive and negative click disks
+        "click_channels": str(spec.click_channels),
         "classes": str(spec.out_classes),  # label classes, background included
         "output_channels": str(spec.classes),  # 1 for a binary (sigmoid) model
         "activation": "sigmoid" if spec.is_binary else "softmax",
@@ -52,12 +54,12 @@ def export_onnx(model_ref: str | os.PathLike, dest: str | os.PathLike) -> dict[s
     }
     tmp = dest.with_name(f".{dest.name}.{os.getpid()}.partial")
     try:
-        OnnxNet._export(model, tmp, spec.in_channels)
+        OnnxNet._export(model, tmp, spec.net_in_channels)
         proto = onnx.load(str(tmp))
         for key, value in meta.items():
             proto.metadata_props.add(key=key, value=value)
         onnx.save(proto, str(tmp))
-        err = max_difference(model, tmp, spec.in_channels)
+        err = max_difference(model, tmp, spec.net_in_channels)
         if err > TOLERANCE:
             raise InteropError(f"the ONNX export differs from PyTorch by {err:.2g}; not kept")
         os.replace(tmp, dest)

@@ -2,7 +2,8 @@
 
 It answers the frames :mod:`segapp.ml.engine_client` sends on its stdin: ``hello`` (the
 device), ``prepare`` (build a checkpoint's model ahead of its first proposal), ``predict``
-(an image, or the path of one, with a checkpoint folder) and ``quit``.
+(an image, or the path of one, with a checkpoint folder), ``refine`` (clicks on an image:
+the active class's new mask in a window, :mod:`segapp.ml.interactive`) and ``quit``.
 Its own stdout carries only frames; anything printed goes to stderr.
 
 What it imports is the point: on the CPU, a checkpoint with a cached ONNX export proposes
@@ -30,8 +31,10 @@ from typing import Any
 
 import numpy as np
 
+from segapp.core.clicks import Click
 from segapp.ml import onnx_predictor as onnx
 from segapp.ml.engine_client import read_frame, write_frame
+from segapp.ml.interactive import Refiner
 from segapp.ml.spec import ModelError, ModelSpec
 from segapp.ml.tiling import probs_to_labels, resize_target
 
@@ -77,6 +80,8 @@ class Engine:
         self.builds = 0  # models built so far (the cache's hits are not counted)
         self._ml: dict[str, Any] | None = None
         self._models: OrderedDict[tuple, _Model] = OrderedDict()
+        self._image: tuple[str, np.ndarray] | None = None  # (key, image) clicks refine
+        self._refiner: tuple[tuple, Refiner] | None = None
         if self.device_request != "cpu" and (self.device_request != "auto" or gpu_likely()):
             self._torch()
 
@@ -194,6 +199,66 @@ class Engine:
         self._complete_export(model)
         return probs_to_labels(probs, threshold), probs
 
+    def refine(
+        self,
+        model_ref: str,
+        classes: int,
+        image_key: str,
+        image: np.ndarray | None,
+        prev: np.ndarray,
+        clicks: list[Click],
+        class_value: int = 1,
+        threshold: float = 0.5,
+        notify: Notify | None = None,
+    ) -> tuple[np.ndarray, tuple[int, int, int, int], Refiner] | None:
+        """(new mask in the window, the window, the refiner), or None when the image of
+        ``image_key`` is not here (send it)."""
+        if image is not None:
+            self._image = (image_key, image)
+        elif self._image is None or self._image[0] != image_key:
+            return None
+        image = self._image[1]
+        if prev.shape != image.shape[:2]:
+            raise ValueError(f"mask {prev.shape} and image {image.shape[:2]} differ in size")
+        if model_ref:
+            model = self._model(model_ref, classes, notify or (lambda event: None))
+            key = (id(model), class_value, threshold)
+        else:
+            model, key = None, (None, class_value, threshold)
+        if self._refiner is None or self._refiner[0] != key:
+            net = model.predictor if model is not None else None
+            name = Path(model_ref).name if model_ref else ""
+            self._refiner = (key, Refiner(net, name, threshold, class_value))
+        refiner = self._refiner[1]
+        mask, window = refiner.refine_window(image, prev > 0, clicks)
+        return mask, window, refiner
+
+
+def _refine(engine: Engine, req: dict[str, Any], arrays: list, out) -> None:
+    try:
+        clicks = [Click(float(x), float(y), bool(pos)) for x, y, pos in req["clicks"]]
+        got = engine.refine(
+            req.get("model") or "",
+            int(req["classes"]),
+            str(req["image_key"]),
+            arrays[1] if len(arrays) > 1 else None,
+            arrays[0],
+            clicks,
+            int(req.get("class_value", 1)),
+            float(req.get("threshold", 0.5)),
+            lambda event: write_frame(out, event),
+        )
+    except Exception as e:  # noqa: BLE001 - reported to the window
+        log.exception("refining failed")
+        write_frame(out, {"ok": False, "error": str(e) or type(e).__name__})
+        return
+    if got is None:
+        write_frame(out, {"ok": False, "need_image": True})
+        return
+    mask, window, refiner = got
+    reply = {"ok": True, "refiner": refiner.kind, "refiner_name": refiner.name}
+    write_frame(out, reply | {"window": list(window)}, [mask.astype(np.uint8)])
+
 
 def _predict(engine: Engine, req: dict[str, Any], arrays: list, out) -> None:
     from segapp.core.imageio import SegappError, read_image
@@ -250,6 +315,8 @@ def serve(inp, out) -> None:
                 onnx.available()  # imports ONNX Runtime while the person looks at the window
         elif op == "predict" and engine is not None:
             _predict(engine, req, arrays, out)
+        elif op == "refine" and engine is not None:
+            _refine(engine, req, arrays, out)
         elif op == "prepare" and engine is not None:
             _prepare(engine, req, out)
         else:

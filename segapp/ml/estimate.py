@@ -111,7 +111,7 @@ def measure(
     real_side = train_tile(model, size).input  # valid convolutions: with the mirrored margin
     side = train_tile(model, min(size, max_side)).input
     b = max(1, min(batch_size, n_train, max_batch))
-    x = torch.rand(b, loaded.spec.in_channels, side, side, device=dev)
+    x = torch.rand(b, loaded.spec.net_in_channels, side, side, device=dev)
     if channels_last(dev):
         model = model.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)

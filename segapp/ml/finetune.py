@@ -63,7 +63,7 @@ def freeze_early_layers(model: torch.nn.Module, spec, max_stride: int) -> int:
             was_training = encoder.training
             encoder.eval()
             param = next(encoder.parameters())
-            encoder(torch.zeros(1, spec.in_channels, side, side, device=param.device))
+            encoder(torch.zeros(1, spec.net_in_channels, side, side, device=param.device))
             encoder.train(was_training)
     finally:
         for h in hooks:

@@ -16,7 +16,7 @@ import torch
 
 from segapp.ml.checkpoint import LoadedModel
 from segapp.ml.device import describe_device, empty_cache, is_out_of_memory
-from segapp.ml.preprocess import to_model_input
+from segapp.ml.preprocess import image_input, to_model_input
 from segapp.ml.spec import ModelError, ModelSpec
 from segapp.ml.tiling import (  # noqa: F401 - plan_tiles and the rest: their old home
     BATCH,
@@ -146,6 +146,18 @@ class Predictor:
             lambda img: to_model_input(img, self.spec),
             lambda x: self._run(x, progress),
         )
+
+    @property
+    def click_channels(self) -> int:
+        return self.spec.click_channels
+
+    def image_input(self, img: np.ndarray) -> np.ndarray:
+        """The image's normalised CxHxW channels of the network input."""
+        return image_input(img, self.spec)
+
+    def run_input(self, x: np.ndarray) -> np.ndarray:
+        """Probabilities (K, H, W) of a complete network input (click channels included)."""
+        return self._run(x, None)
 
     def predict_labels(
         self, image: np.ndarray, threshold: float = 0.5, progress: Progress | None = None

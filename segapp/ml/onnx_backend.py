@@ -126,7 +126,7 @@ def _export_main(spec_file: str, weights_file: str, out: str, meta: str = "0") -
     model.load_state_dict(load_file(weights_file))
     for f in (spec_file, weights_file):  # read: gone, even if the parent never polls again
         Path(f).unlink(missing_ok=True)
-    OnnxNet._export(model.eval(), Path(out), spec.in_channels)
+    OnnxNet._export(model.eval(), Path(out), spec.net_in_channels)
     if meta == "1":
         OnnxNet(model, spec, threads=1, path=Path(out))  # the same logits as PyTorch
         onnx_predictor.write_meta(Path(out), export_meta(model, spec))
@@ -146,7 +146,7 @@ class OnnxNet:
     ):
         import onnxruntime as ort
 
-        self.in_channels = spec.in_channels
+        self.in_channels = spec.net_in_channels
         self.valid_input_size = model.valid_input_size
         self.output_size = model.output_size
         path = path or cached_path(model, spec)
@@ -209,6 +209,7 @@ def export_meta(model: torch.nn.Module, spec: ModelSpec) -> dict[str, Any]:
     geometry = model.geometry
     return {
         "in_channels": spec.in_channels,
+        "click_channels": spec.click_channels,
         "out_channels": spec.classes,
         "mean": [float(v) for v in mean],
         "std": [float(v) for v in std],

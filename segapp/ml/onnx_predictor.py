@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from segapp.core.imageio import write_bytes_atomic
-from segapp.ml.preprocess import match_channels, normalize_with
+from segapp.ml.preprocess import match_channels, normalize_with, with_click_channels
 from segapp.ml.spec import ModelError
 from segapp.ml.tiling import BATCH, OVERLAP, TILE, NetGeometry, activate, predict_resized
 from segapp.ml.tiling import tile_predict as _tile_predict
@@ -139,6 +139,7 @@ class OnnxPredictor:
         import onnxruntime as ort
 
         self.in_channels = int(meta["in_channels"])
+        self.click_channels = int(meta.get("click_channels", 0))
         self.mean = np.asarray(meta["mean"], np.float32)
         self.std = np.asarray(meta["std"], np.float32)
         self.geometry = NetGeometry(int(meta["size_multiple"]), int(meta["valid_depth"]))
@@ -152,8 +153,16 @@ class OnnxPredictor:
         )
         self.device_name = f"CPU ({options.intra_op_num_threads} threads)"
 
-    def _input(self, img: np.ndarray) -> np.ndarray:
+    def image_input(self, img: np.ndarray) -> np.ndarray:
+        """The image's normalised CxHxW channels of the network input."""
         return normalize_with(match_channels(img, self.in_channels), self.mean, self.std)
+
+    def _input(self, img: np.ndarray) -> np.ndarray:
+        return with_click_channels(self.image_input(img), self.click_channels)
+
+    def run_input(self, x: np.ndarray) -> np.ndarray:
+        """Probabilities (K, H, W) of a complete network input (click channels included)."""
+        return _tile_predict(self._probs, self.geometry, x, self.tile, self.overlap, self.batch)
 
     def _probs(self, tiles: np.ndarray) -> np.ndarray:
         return activate(self.session.run(None, {"x": np.ascontiguousarray(tiles)})[0])
@@ -161,7 +170,4 @@ class OnnxPredictor:
     def predict(self, image: np.ndarray) -> np.ndarray:
         """Probabilities (K, H, W) at the image's own size."""
 
-        def run(x: np.ndarray) -> np.ndarray:
-            return _tile_predict(self._probs, self.geometry, x, self.tile, self.overlap, self.batch)
-
-        return predict_resized(image, self.resize_to, self._input, run)
+        return predict_resized(image, self.resize_to, self._input, self.run_input)

@@ -45,6 +45,20 @@ def normalize_with(img_hwc_uint8: np.ndarray, mean: np.ndarray, std: np.ndarray)
     return np.ascontiguousarray(x.transpose(2, 0, 1))
 
 
+def with_click_channels(x: np.ndarray, click_channels: int) -> np.ndarray:
+    """A CxHxW image input followed by ``click_channels`` empty click channels (a proposal:
+    no previous mask, no clicks)."""
+    if not click_channels:
+        return x
+    empty = np.zeros((click_channels, *x.shape[1:]), np.float32)
+    return np.concatenate([x, empty])
+
+
 def to_model_input(img: np.ndarray, spec: ModelSpec) -> np.ndarray:
-    """Any supported image -> CxHxW float32 network input."""
+    """Any supported image -> CxHxW float32 network input (for a proposal)."""
+    return with_click_channels(image_input(img, spec), spec.click_channels)
+
+
+def image_input(img: np.ndarray, spec: ModelSpec) -> np.ndarray:
+    """Any supported image -> its CxHxW float32 channels of the network input."""
     return normalize(match_channels(img, spec.in_channels), spec)

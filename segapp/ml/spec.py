@@ -39,6 +39,9 @@ class ModelSpec:
     encoder: str = ""
     encoder_weights: str = ""  # "imagenet", "" (random) or a local weights file
     preset: str = ""  # the preset this spec came from, for display
+    # click-to-correct (interactive.py): extra input channels after the image's, the
+    # previous mask and the positive and negative click disks; 0 = a proposal model only
+    click_channels: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -58,6 +61,11 @@ class ModelSpec:
         return dataclasses.replace(self, **changes)
 
     @property
+    def net_in_channels(self) -> int:
+        """Channels of the network's input: the image's, then the click channels."""
+        return self.in_channels + self.click_channels
+
+    @property
     def is_binary(self) -> bool:
         return self.classes == 1
 
@@ -73,6 +81,8 @@ class ModelSpec:
             )
         if self.classes < 1 or self.in_channels < 1:
             raise ModelError("classes and in_channels must be >= 1")
+        if self.click_channels not in (0, 3):
+            raise ModelError(f"click_channels must be 0 or 3, not {self.click_channels!r}")
         if self.padding not in ("same", "valid"):
             raise ModelError(f"padding must be 'same' or 'valid', not {self.padding!r}")
         if self.down not in ("maxpool", "strided") or self.up not in ("transpose", "interp"):

@@ -1,0 +1,136 @@
+"""Clicks on a mask: "this belongs" (positive) and "this does not" (negative).
+
+The standard simulated annotator of interactive segmentation (RITM, FocalClick, SAM's
+evaluations) puts its next click at the point of the error farthest from the error's
+boundary: positive in a missed region (false negative), negative in a wrong one (false
+positive), whichever is deeper. Training simulates clicks with it and ``segapp evaluate
+--clicks`` counts them. A click is drawn for the network as a disk in one of two maps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Click:
+    """A click at pixel (``x``, ``y``) = (column, row) of the image."""
+
+    x: float
+    y: float
+    positive: bool
+
+    def scaled(self, sx: float, sy: float, dx: float = 0.0, dy: float = 0.0) -> Click:
+        """The same click in a window's pixels: ``(x - dx) * sx``, ``(y - dy) * sy``."""
+        return Click((self.x - dx) * sx, (self.y - dy) * sy, self.positive)
+
+
+def error_depth(error: np.ndarray) -> np.ndarray:
+    """Distance of each error pixel to the nearest correct pixel or the image border."""
+    padded = np.pad(error.astype(np.uint8), 1)
+    return cv2.distanceTransform(padded, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[1:-1, 1:-1]
+
+
+def next_click(
+    truth: np.ndarray, pred: np.ndarray, ignore: np.ndarray | None = None
+) -> Click | None:
+    """The standard annotator's next click for ``pred`` against ``truth`` (bool masks).
+
+    The deepest point of the false negatives (positive click) or of the false positives
+    (negative click), whichever lies deeper; ``ignore`` pixels are neither. ``None`` when
+    ``pred`` has no error.
+    """
+    truth, pred = truth.astype(bool), pred.astype(bool)
+    care = ~ignore.astype(bool) if ignore is not None else np.ones_like(truth)
+    fn, fp = truth & ~pred & care, pred & ~truth & care
+    if not fn.any() and not fp.any():
+        return None
+    d_fn, d_fp = error_depth(fn), error_depth(fp)
+    positive = d_fn.max() >= d_fp.max()
+    depth = d_fn if positive else d_fp
+    y, x = np.unravel_index(int(np.argmax(depth)), depth.shape)
+    return Click(float(x), float(y), bool(positive))
+
+
+def click_maps(clicks: Sequence[Click], shape: tuple[int, int], radius: float) -> np.ndarray:
+    """(2, H, W) float32: disks of ``radius`` px at the positive, then the negative clicks."""
+    maps = np.zeros((2, *shape), np.uint8)
+    r = max(1, round(radius))
+    for c in clicks:
+        layer = maps[0 if c.positive else 1]
+        cv2.circle(layer, (round(c.x), round(c.y)), r, 1, thickness=-1)
+    return maps.astype(np.float32)
+
+
+def iou(a: np.ndarray, b: np.ndarray, ignore: np.ndarray | None = None) -> float:
+    """Foreground IoU of two bool masks (1.0 when both are empty)."""
+    a, b = a.astype(bool), b.astype(bool)
+    if ignore is not None:
+        care = ~ignore.astype(bool)
+        a, b = a & care, b & care
+    union = np.count_nonzero(a | b)
+    return 1.0 if union == 0 else np.count_nonzero(a & b) / union
+
+
+Window = tuple[int, int, int, int]  # (x, y, w, h) in image pixels
+
+
+def refine_window(
+    prev: np.ndarray, clicks: Sequence[Click], margin: float = 0.4, min_side: int = 64
+) -> Window:
+    """Where clicks redraw the mask (FocalClick's focus): around the clicks and the parts of
+    ``prev`` they touch or lie near, grown by ``margin`` of its size on every side.
+
+    A click's part of the mask is the connected region within 5 % of the image's size of
+    it; a click far from any region looks at a square a quarter of the image across. The
+    rest of the mask lies outside the window and is left as it is.
+    """
+    height, width = prev.shape[:2]
+    reach = 0.05 * max(height, width)
+    xs, ys = [c.x for c in clicks], [c.y for c in clicks]
+    count, comps, stats, _ = cv2.connectedComponentsWithStats(prev.astype(np.uint8), 8)
+    for i in range(1, count):
+        x, y, w, h = (int(v) for v in stats[i, :4])
+        for c in clicks:
+            dx = max(x - c.x, 0.0, c.x - (x + w - 1))
+            dy = max(y - c.y, 0.0, c.y - (y + h - 1))
+            if dx > reach or dy > reach:
+                continue
+            if _near_component(comps, i, c, reach):
+                xs += [x, x + w - 1]
+                ys += [y, y + h - 1]
+                break
+    x0, x1, y0, y1 = min(xs), max(xs) + 1, min(ys), max(ys) + 1
+    if len(xs) == len(clicks):  # clicks that touch no region: look around them
+        alone = 0.125 * max(height, width)
+        x0, x1, y0, y1 = x0 - alone, x1 + alone, y0 - alone, y1 + alone
+    w = max((x1 - x0) * (1 + 2 * margin), min_side)
+    h = max((y1 - y0) * (1 + 2 * margin), min_side)
+    w, h = max(w, h / 2), max(h, w / 2)  # no thinner than 1:2 (the network sees it squashed)
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    left, right = _span(cx, w, width)
+    top, bottom = _span(cy, h, height)
+    return left, top, right - left, bottom - top
+
+
+def _span(centre: float, extent: float, size: int) -> tuple[int, int]:
+    """[start, end) of ``extent`` px around ``centre``, shifted (then cut) to fit ``size``."""
+    extent = min(float(size), extent)
+    start = min(max(0.0, centre - extent / 2), size - extent)
+    return int(start), min(size, int(np.ceil(start + extent)))
+
+
+def _near_component(comps: np.ndarray, index: int, click: Click, reach: float) -> bool:
+    """Is a pixel of component ``index`` within ``reach`` px of ``click``?"""
+    r = int(np.ceil(reach))
+    x, y = round(click.x), round(click.y)
+    y0, x0 = max(0, y - r), max(0, x - r)
+    patch = comps[y0 : y + r + 1, x0 : x + r + 1] == index
+    if not patch.any():
+        return False
+    py, px = np.nonzero(patch)
+    return bool((((py + y0 - click.y) ** 2 + (px + x0 - click.x) ** 2) <= reach**2).any())

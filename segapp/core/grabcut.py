@@ -1,0 +1,92 @@
+"""Click to correct without a trained model: OpenCV's GrabCut, seeded by the clicks.
+
+Before a project has a model trained to follow clicks (a new project, the first image, a
+model from an older segapp), the Click tool still works: GrabCut learns colour models of
+object and background from the current mask (or the model's probabilities), takes each
+click as certain (a disk of object or of background) and cuts the window around them.
+Only regions that touch a positive click or the current mask are kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+from segapp.core.clicks import Click, Window, refine_window
+from segapp.core.imageio import to_rgb
+
+WORK_SIDE = 320  # the window is cut at this size at most (GrabCut's cost grows with pixels)
+ITERATIONS = 4
+
+
+def grabcut_refine(
+    image: np.ndarray,
+    prev: np.ndarray,
+    clicks: Sequence[Click],
+    probs: np.ndarray | None = None,
+) -> tuple[np.ndarray, Window]:
+    """(new mask inside the window, the window) for ``clicks`` on ``image``.
+
+    ``prev``: the active class's mask now (bool HxW); ``probs``: a model's foreground
+    probability (HxW), used where the mask is empty.
+    """
+    prev = prev.astype(bool)
+    window = refine_window(prev, clicks)
+    x, y, w, h = window
+    scale = min(1.0, WORK_SIDE / max(w, h))
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    crop = to_rgb(image[y : y + h, x : x + w])
+    img = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
+    prior = cv2.resize(prev[y : y + h, x : x + w].astype(np.uint8), size, cv2.INTER_NEAREST) > 0
+    if probs is not None and not prior.any():
+        p = cv2.resize(probs[y : y + h, x : x + w].astype(np.float32), size) > 0.5
+        prior = p
+    local = [c.scaled(scale, scale, x, y) for c in clicks]
+    seeds = _seeds(prior, local, size)
+    if not (seeds == cv2.GC_FGD).any() and not (seeds == cv2.GC_PR_FGD).any():
+        return np.zeros((h, w), bool), window
+    if (seeds == cv2.GC_BGD).any() or (seeds == cv2.GC_PR_BGD).any():
+        bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+        cv2.grabCut(
+            cv2.cvtColor(img, cv2.COLOR_RGB2BGR),
+            seeds,
+            None,
+            bgd,
+            fgd,
+            ITERATIONS,
+            cv2.GC_INIT_WITH_MASK,
+        )
+    cut = (seeds == cv2.GC_FGD) | (seeds == cv2.GC_PR_FGD)
+    cut = _keep_anchored(cut, prior, local)
+    out = cv2.resize(cut.astype(np.uint8), (w, h), interpolation=cv2.INTER_LINEAR) > 0
+    return out, window
+
+
+def _seeds(prior: np.ndarray, clicks: Sequence[Click], size: tuple[int, int]) -> np.ndarray:
+    """GrabCut's mask: probably object where the prior is, clicks certain."""
+    w, h = size
+    seeds = np.where(prior, cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
+    radius = max(2, round(0.03 * max(w, h)))
+    if not prior.any():  # nothing yet: the object is probably around the positive clicks
+        for c in clicks:
+            if c.positive:
+                cv2.circle(seeds, (round(c.x), round(c.y)), 6 * radius, cv2.GC_PR_FGD, -1)
+    for c in clicks:
+        value = cv2.GC_FGD if c.positive else cv2.GC_BGD
+        cv2.circle(seeds, (round(c.x), round(c.y)), radius, value, -1)
+    return seeds
+
+
+def _keep_anchored(cut: np.ndarray, prior: np.ndarray, clicks: Sequence[Click]) -> np.ndarray:
+    """Only the regions of ``cut`` that hold a positive click or overlap the prior."""
+    count, comps = cv2.connectedComponents(cut.astype(np.uint8), connectivity=8)
+    keep = np.zeros(count, bool)
+    keep[np.unique(comps[prior & cut])] = True
+    h, w = cut.shape
+    for c in clicks:
+        if c.positive:
+            keep[comps[min(h - 1, max(0, round(c.y))), min(w - 1, max(0, round(c.x)))]] = True
+    keep[0] = False
+    return keep[comps]

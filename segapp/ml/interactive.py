@@ -1,0 +1,138 @@
+"""Click to correct: the model redraws the active class's mask from the person's clicks.
+
+A model trained with click channels (``ModelSpec.click_channels``, the RITM "iterative
+mask" way) sees the image, the previous mask and disks at the positive and negative
+clicks; with an empty mask and no clicks it is the proposal model. Clicks refine a window
+around them (:func:`segapp.core.clicks.refine_window`, FocalClick's focus), cut at the
+scale the model was trained at, so a click on a 4096 px image costs what one on a small
+image does. A model without click channels (or none yet) falls back to GrabCut
+(:mod:`segapp.core.grabcut`), seeded by its probabilities.
+
+No torch at import: the window's engine refines with ONNX Runtime alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import cv2
+import numpy as np
+
+from segapp.core.clicks import Click, Window, click_maps, refine_window
+from segapp.core.grabcut import grabcut_refine
+
+CLICK_RADIUS = 5  # px of a click's disk at the network's input scale (RITM: 5)
+
+
+class Net(Protocol):
+    """What refining needs of a predictor (``infer.Predictor``, ``OnnxPredictor``)."""
+
+    click_channels: int
+    resize_to: int | None
+
+    def image_input(self, img: np.ndarray) -> np.ndarray: ...
+
+    def run_input(self, x: np.ndarray) -> np.ndarray: ...
+
+    def predict(self, image: np.ndarray) -> np.ndarray: ...
+
+
+def click_input(prev: np.ndarray, clicks: Sequence[Click], radius: float = CLICK_RADIUS):
+    """(3, H, W) float32: the previous mask, then positive and negative click disks."""
+    maps = click_maps(clicks, prev.shape[:2], radius)
+    return np.concatenate([prev.astype(np.float32)[None], maps])
+
+
+def model_refine(
+    net: Net, image: np.ndarray, prev: np.ndarray, clicks: Sequence[Click], threshold: float = 0.5
+) -> tuple[np.ndarray, Window]:
+    """(new mask inside the window, the window): the network redraws the window."""
+    window = refine_window(prev, clicks)
+    x, y, w, h = window
+    crop, mask = image[y : y + h, x : x + w], prev[y : y + h, x : x + w].astype(np.uint8)
+    side = net.resize_to
+    if side:  # trained on whole images squashed to side x side: the window likewise
+        size = (side, side)
+        crop = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
+        mask = cv2.resize(mask, size, interpolation=cv2.INTER_NEAREST)
+        local = [c.scaled(side / w, side / h, x, y) for c in clicks]
+    else:  # trained at native scale
+        local = [c.scaled(1.0, 1.0, x, y) for c in clicks]
+    x_in = np.concatenate([net.image_input(crop), click_input(mask, local)])
+    probs = net.run_input(x_in)[0]
+    if probs.shape != (h, w):
+        probs = cv2.resize(probs, (w, h), interpolation=cv2.INTER_LINEAR)
+    return probs > threshold, window
+
+
+class Refiner:
+    """Redraws a mask from clicks: the model when it follows clicks, else GrabCut.
+
+    ``net``: a predictor, or None (no trained model: GrabCut from the clicks alone);
+    ``class_value``: the class clicks are about (a multi-class model's probabilities seed
+    GrabCut; clicks train binary models only).
+    """
+
+    def __init__(
+        self, net: Net | None, model_name: str = "", threshold: float = 0.5, class_value: int = 1
+    ) -> None:
+        self.net = net
+        self.threshold = threshold
+        self.class_value = class_value
+        follows = net is not None and net.click_channels and class_value == 1
+        self.kind = "model" if follows else "grabcut"
+        if self.kind == "model":
+            self.name = f"{model_name} refines" if model_name else "the model refines"
+        elif net is None:
+            self.name = "GrabCut refines (no trained model yet)"
+        else:
+            self.name = f"GrabCut refines ({model_name or 'the model'} was not trained on clicks)"
+        self._probs: tuple[np.ndarray, np.ndarray] | None = None  # (image, its probability)
+
+    def refine_window(
+        self, image: np.ndarray, prev: np.ndarray, clicks: Sequence[Click]
+    ) -> tuple[np.ndarray, Window]:
+        """(new mask inside the window, the window); outside it the mask stays."""
+        if not clicks:
+            raise ValueError("refining needs at least one click")
+        if self.kind == "model":
+            return model_refine(self.net, image, prev, clicks, self.threshold)
+        return grabcut_refine(image, prev, clicks, self._foreground(image))
+
+    def refine(self, image: np.ndarray, prev: np.ndarray, clicks: Sequence[Click]) -> np.ndarray:
+        """The whole new mask (bool HxW)."""
+        inside, (x, y, w, h) = self.refine_window(image, prev, clicks)
+        out = prev.astype(bool).copy()
+        out[y : y + h, x : x + w] = inside
+        return out
+
+    def propose(self, image: np.ndarray) -> np.ndarray:
+        """The model's proposal (bool HxW); empty without a model."""
+        probs = self._foreground(image)
+        if probs is None:
+            return np.zeros(image.shape[:2], bool)
+        return probs > self.threshold
+
+    def _foreground(self, image: np.ndarray) -> np.ndarray | None:
+        """The model's foreground probability of ``image`` (cached for the last image)."""
+        if self.net is None:
+            return None
+        if self._probs is None or self._probs[0] is not image:
+            probs = self.net.predict(image)
+            fg = probs[0] if probs.shape[0] == 1 else probs[min(self.class_value, len(probs) - 1)]
+            self._probs = (image, fg)
+        return self._probs[1]
+
+
+def load_refiner(model_dir: str | Path | None, device: str = "cpu", **kwargs: Any) -> Refiner:
+    """A refiner for a trained checkpoint folder (PyTorch, or ONNX Runtime on the CPU), or
+    GrabCut alone for ``None``."""
+    if model_dir is None:
+        return Refiner(None)
+    from segapp.ml.checkpoint import load_model
+    from segapp.ml.infer import Predictor
+
+    loaded = load_model(str(model_dir), device)
+    return Refiner(Predictor(loaded, device, **kwargs), Path(model_dir).name)
