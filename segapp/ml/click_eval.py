@@ -121,7 +121,7 @@ def iou_after(trace: Sequence[float], k: int) -> float:
 
 def worse_steps(trace: Sequence[float], by: float = WORSE_BY) -> int:
     """How many actions lowered the IoU by more than ``by``."""
-    return sum(b < a - by for a, b in zip(trace, trace[1:], strict=False))
+    return sum(int(b < a - by) for a, b in zip(trace, trace[1:], strict=False))
 
 
 @dataclass
@@ -130,6 +130,7 @@ class ClickSummary:
 
     images: int
     max_clicks: int
+    max_brush: int
     start_iou: float
     noc85: float
     noc90: float
@@ -154,8 +155,8 @@ class ClickSummary:
             f"IoU at start {self.start_iou:.4f}; after 1/3/5 clicks "
             f"{self.iou_1:.4f} / {self.iou_3:.4f} / {self.iou_5:.4f}",
             f"clicks that made it worse (> {WORSE_BY}): {self.worse_share:.1%} of {self.clicks}",
-            f"{self.images} images, at most {self.max_clicks} actions each "
-            "(never reached = the maximum)",
+            f"{self.images} images, at most {self.max_clicks} clicks and {self.max_brush} "
+            "dabs each (never reached = the maximum)",
         ]
         return "\n".join(lines)
 
@@ -164,33 +165,46 @@ def summarize(
     click_traces: Sequence[Sequence[float]],
     brush_traces: Sequence[Sequence[float]],
     max_clicks: int,
+    max_brush: int | None = None,
 ) -> ClickSummary:
-    """Means over images of the click and brush traces (one of each per image)."""
+    """Means over images of the click and brush traces (one of each per image); an image
+    that never reaches a target counts ``max_clicks`` (``max_brush`` dabs, default the same)."""
+    max_brush = max_clicks if max_brush is None else max_brush
     if not click_traces or len(click_traces) != len(brush_traces):
         raise ValueError("summarize needs one click and one brush trace per image, at least one")
 
     def mean(values: Iterable[float]) -> float:
         return float(np.mean(list(values)))
 
-    def to(traces: Sequence[Sequence[float]], target: float) -> float:
-        return mean(actions_to(t, target, max_clicks) for t in traces)
+    def to(traces: Sequence[Sequence[float]], target: float, limit: int) -> float:
+        return mean(actions_to(t, target, limit) for t in traces)
 
     clicks = sum(len(t) - 1 for t in click_traces)
     worse = sum(worse_steps(t) for t in click_traces)
     return ClickSummary(
         images=len(click_traces),
         max_clicks=max_clicks,
+        max_brush=max_brush,
         start_iou=mean(t[0] for t in click_traces),
-        noc85=to(click_traces, 0.85),
-        noc90=to(click_traces, 0.90),
+        noc85=to(click_traces, 0.85, max_clicks),
+        noc90=to(click_traces, 0.90, max_clicks),
         iou_1=mean(iou_after(t, 1) for t in click_traces),
         iou_3=mean(iou_after(t, 3) for t in click_traces),
         iou_5=mean(iou_after(t, 5) for t in click_traces),
         clicks=clicks,
         worse_share=worse / clicks if clicks else 0.0,
-        brush85=to(brush_traces, 0.85),
-        brush90=to(brush_traces, 0.90),
+        brush85=to(brush_traces, 0.85, max_brush),
+        brush90=to(brush_traces, 0.90, max_brush),
     )
+
+
+def latency_ms(seconds: Sequence[float]) -> dict[str, float]:
+    """Mean and 95th percentile of refine calls, in ms (0 when there were none)."""
+    ms = np.asarray(seconds, float) * 1000 if len(seconds) else np.zeros(1)
+    return {
+        "refine_ms_mean": round(float(ms.mean()), 1),
+        "refine_ms_p95": round(float(np.percentile(ms, 95)), 1),
+    }
 
 
 STARTS = ("proposal", "empty")
@@ -218,9 +232,12 @@ def run_annotators(
     max_clicks: int = 20,
     start: str = "proposal",
     timings: list[float] | None = None,
+    max_brush: int | None = None,
 ) -> ClickSummary:
-    """Both annotators on each (image, labels), from the refiner's proposal or an empty mask;
-    ``timings`` gets the seconds of every ``refine`` call."""
+    """Both annotators on each (image, labels), from the refiner's proposal or an empty mask
+    (the brush gets ``max_brush`` dabs, default ``max_clicks``); ``timings`` gets the
+    seconds of every ``refine`` call."""
+    max_brush = max_clicks if max_brush is None else max_brush
     if start not in STARTS:
         raise ValueError(f"start must be one of {STARTS}, got {start!r}")
     click_traces, brush_traces = [], []
@@ -231,5 +248,5 @@ def run_annotators(
         else:
             first = np.asarray(refiner.propose(image)).astype(bool)
         click_traces.append(click_trace(refiner, image, truth, first, max_clicks, ignore, timings))
-        brush_traces.append(brush_trace(image, truth, first, max_clicks, ignore=ignore))
-    return summarize(click_traces, brush_traces, max_clicks)
+        brush_traces.append(brush_trace(image, truth, first, max_brush, ignore=ignore))
+    return summarize(click_traces, brush_traces, max_clicks, max_brush)

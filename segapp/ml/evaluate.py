@@ -7,13 +7,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from segapp.core.imageio import SegappError
 from segapp.core.project import ImageEntry, Project
 from segapp.core.sheet import comparison_sheet
 from segapp.ml.checkpoint import load_model, read_config
-from segapp.ml.click_eval import project_samples, run_annotators
+from segapp.ml.click_eval import latency_ms, project_samples, run_annotators
 from segapp.ml.device import resolve_device
 from segapp.ml.infer import Predictor
 from segapp.ml.metrics import SegMetrics
@@ -120,15 +118,8 @@ def evaluate_clicks(
         bar = tqdm(entries, desc=Path(ref).name, unit="img", disable=not progress)
         timings: list[float] = []
         summary = run_annotators(refiner, project_samples(project, bar), max_clicks, start, timings)
-        ms = np.array(timings) * 1000 if timings else np.zeros(1)
-        results.append(
-            {"model": str(ref), "refiner": refiner.name, "from": start}
-            | summary.to_dict()
-            | {
-                "refine_ms_mean": round(float(ms.mean()), 1),
-                "refine_ms_p95": round(float(np.percentile(ms, 95)), 1),
-            }
-        )
+        head = {"model": str(ref), "refiner": refiner.name, "from": start}
+        results.append(head | summary.to_dict() | latency_ms(timings))
     return results
 
 
@@ -149,8 +140,8 @@ def format_clicks_table(results: list[dict[str, Any]]) -> str:
     if results:
         refiners = ", ".join(sorted({r["refiner"] for r in results}))
         lines += [
-            f"refiner: {refiners}; at most {results[0]['max_clicks']} actions an image "
-            "(never reached = the maximum)",
+            f"refiner: {refiners}; at most {results[0]['max_clicks']} clicks and "
+            f"{results[0]['max_brush']} dabs an image (never reached = the maximum)",
             "worse: clicks that lowered the IoU by more than 0.01; brush: one dab "
             "(8 px at 512 px) an action",
         ]

@@ -90,7 +90,7 @@ def test_table_from_empty_max_clicks_and_val_split(loaded, data, capsys):
     argv = ["evaluate", str(model), "--data", str(root), "--clicks", "--from", "empty"]
     assert main(argv + ["--max-clicks", "3", "--split", "val"]) == 0
     out = capsys.readouterr().out
-    assert "NoC@90" in out and "bright (test)" in out and "at most 3 actions" in out
+    assert "NoC@90" in out and "bright (test)" in out and "at most 3 clicks and 3 dabs" in out
     assert main(argv + ["--max-clicks", "3", "--split", "val", "--json"]) == 0
     (r,) = _json(capsys)
     assert r["images"] == 1 and r["from"] == "empty" and r["brush90"] == 3  # never reached

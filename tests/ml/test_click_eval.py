@@ -153,6 +153,9 @@ def test_summary_figures():
     assert d["noc90"] == round((2 + 20) / 3, 4) and d["clicks"] == 22
     table = s.table("model x")
     assert table.startswith("model x") and "7.33" in table and "3 images" in table
+    longer = summarize(click_traces, brush_traces, max_clicks=20, max_brush=100)
+    assert longer.noc90 == s.noc90 and longer.brush90 == pytest.approx((4 + 100) / 3)
+    assert "20 clicks and 100 dabs" in longer.table()
     with pytest.raises(ValueError):
         summarize([], [], 20)
 
@@ -205,6 +208,8 @@ def test_run_annotators_from_proposal_and_from_empty():
     from_empty = run_annotators(refiner, [(image, labels)], max_clicks=20, start="empty")
     assert from_empty.start_iou == 0.0 and from_empty.noc85 == 2 and from_empty.iou_1 == 0.8
     assert from_empty.brush90 == 20  # a 20 px square takes more than 20 dabs of radius 1
+    longer = run_annotators(refiner, [(image, labels)], 20, "empty", max_brush=400)
+    assert longer.noc90 == 2 and 20 < longer.brush85 < 400 and longer.max_brush == 400
     timings: list[float] = []
     run_annotators(refiner, [(image, labels)] * 2, start="empty", timings=timings)
     assert len(timings) == 4
@@ -224,3 +229,11 @@ def test_no_torch_at_import():
     code = "import sys, segapp.ml.click_eval; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_latency_ms():
+    assert click_eval.latency_ms([0.1, 0.2, 0.3]) == {
+        "refine_ms_mean": 200.0,
+        "refine_ms_p95": 290.0,
+    }
+    assert click_eval.latency_ms([]) == {"refine_ms_mean": 0.0, "refine_ms_p95": 0.0}
