@@ -146,7 +146,7 @@ class UNet(_Geometry):
         super().__init__()
         self._setup(spec, padded=spec.padding == "same")
         ch = [spec.base_channels * 2**i for i in range(spec.depth + 1)]
-        self.inc = DoubleConv(spec.net_in_channels, ch[0], spec, self.padded)
+        self.inc = DoubleConv(spec.in_channels, ch[0], spec, self.padded)
         self.downs = nn.ModuleList(
             Down(ch[i], ch[i + 1], spec, self.padded) for i in range(spec.depth)
         )
@@ -183,7 +183,7 @@ class UNetPlusPlus(_Geometry):
         d = spec.depth
         ch = [spec.base_channels * 2**i for i in range(d + 1)]
         self.encoder = nn.ModuleList(
-            [DoubleConv(spec.net_in_channels, ch[0], spec, True)]
+            [DoubleConv(spec.in_channels, ch[0], spec, True)]
             + [Down(ch[i - 1], ch[i], spec, True) for i in range(1, d + 1)]
         )
         self.bottleneck_dropout = nn.Dropout(spec.dropout) if spec.dropout > 0 else nn.Identity()

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from segapp.core.effort import COUNTS, Effort
 from segapp.core.imageio import write_bytes_atomic
 from segapp.core.project import Project
 from segapp.ml import recipe
@@ -29,6 +30,7 @@ WEIGHTS_FILE = "model.safetensors"
 log = logging.getLogger(__name__)
 
 ACTIVE_KEY = "active_model"
+EFFORT_FIELDS = (*COUNTS, "seconds")
 
 
 @dataclass
@@ -272,6 +274,35 @@ def proposal_stats(project: Project) -> dict[str, tuple[int, float]]:
         if e.proposed_by and e.proposal_iou is not None:
             groups.setdefault(e.proposed_by, []).append(e.proposal_iou)
     return {k: (len(v), sum(v) / len(v)) for k, v in groups.items()}
+
+
+@dataclass
+class EffortStats:
+    """Mean effort per corrected image of one proposing model (``core.effort``)."""
+
+    images: int  # corrected images it proposed that have an effort record
+    clicks: float
+    strokes: float
+    fills: float
+    polygons: float
+    seconds: float
+
+
+def effort_stats(project: Project) -> dict[str, EffortStats]:
+    """Per proposing model: what correcting its proposals cost, per corrected image (the
+    images corrected before effort was recorded, or imported, have no record and count
+    nowhere)."""
+    groups: dict[str, list[Effort]] = {}
+    for e in project.entries:
+        if e.status == "corrected" and e.proposed_by and e.effort is not None:
+            groups.setdefault(e.proposed_by, []).append(e.effort)
+    return {
+        name: EffortStats(
+            len(efforts),
+            *(sum(getattr(x, k) for x in efforts) / len(efforts) for k in EFFORT_FIELDS),
+        )
+        for name, efforts in groups.items()
+    }
 
 
 def stems_digest(stems: list[str]) -> str:
