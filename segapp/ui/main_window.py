@@ -26,6 +26,8 @@ from segapp.ui.canvas.canvas import Canvas
 from segapp.ui.import_export import InteropJob, ask_export, ask_import
 from segapp.ui.labeling.autosave import Autosaver
 from segapp.ui.labeling.class_panel import ClassPanel
+from segapp.ui.labeling.click_series import ClickSeries
+from segapp.ui.labeling.effort import EffortTracker
 from segapp.ui.labeling.image_list import ImageListPanel
 from segapp.ui.labeling.model_panel import ModelPanel, read_model_folder
 from segapp.ui.labeling.propose_worker import ProposeEngine
@@ -66,6 +68,7 @@ class MainWindow(QMainWindow):
         self.welcome = WelcomePage()
         self.canvas = Canvas()
         self.canvas.setObjectName("canvas")
+        self.effort_tracker = EffortTracker(self.canvas, self.session)  # what each mask costs
         self.image_list = ImageListPanel(self.session, thumbnails)
         self.model_panel = ModelPanel()
         self.class_panel = ClassPanel(self.session)
@@ -92,6 +95,9 @@ class MainWindow(QMainWindow):
         self.toolbar = tools.bar
         self.opacity_slider, self.islands_spin = tools.opacity_slider, tools.islands_spin
         self._connect()
+        mp = self.model_panel  # the Click tool refines with the model that proposes
+        self.clicks = ClickSeries(self.session, mp.model_ref, mp.threshold, self)
+        self.clicks.attach(self.canvas)
         # Model > Train…: the Train / Versions dock
         self.training = install_training(
             self, self.session, self.model_panel, lambda: self.extra_models

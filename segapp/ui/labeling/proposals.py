@@ -97,6 +97,7 @@ class ProposalsMixin:
         ds.doc.set_labels(labels, as_proposal=True)
         ds.proposed_state = ds.doc.history.state
         ds.proposed_by = name
+        self._effort_reset(ds.entry)  # the cost is per proposal
         ds.probs = probs if probs is not None and probs.shape[0] == 1 else None
         ds.proposal = np.array(labels)
         self._emit_entry(stem)
@@ -164,9 +165,10 @@ class ProposalsMixin:
         if entry.status != "unlabeled":
             return  # someone labeled it meanwhile: never overwrite
         ds = self._docs.get(stem)
+        if ds is not None and (ds.doc.dirty or ds.doc.in_stroke):
+            return
+        self._effort_reset(entry)
         if ds is not None:
-            if ds.doc.dirty or ds.doc.in_stroke:
-                return
             ds.doc.set_labels(labels, as_proposal=True)
             ds.proposed_state, ds.proposed_by, ds.probs = ds.doc.history.state, name, None
             ds.proposal = np.array(labels)

@@ -31,6 +31,7 @@ from segapp.core.imageio import ImageReadError, SegappError, WriteError
 from segapp.core.lock import ProjectLock, ProjectLockedError, open_for_writing
 from segapp.core.project import ImageEntry, Project
 from segapp.ui.labeling.doc_state import DocState
+from segapp.ui.labeling.effort import EffortMixin
 from segapp.ui.labeling.paint_state import PaintStateMixin
 from segapp.ui.labeling.prefetch import ImagePrefetcher, ReadResult, read_entry
 from segapp.ui.labeling.proposals import ProposalsMixin
@@ -47,7 +48,7 @@ def _ask_nothing(title: str, text: str) -> bool:
     return True
 
 
-class LabelSession(ProposalsMixin, PaintStateMixin, QObject):
+class LabelSession(ProposalsMixin, PaintStateMixin, EffortMixin, QObject):
     """Project + per-image documents + saving + proposals, without widgets."""
 
     projectChanged = Signal(object)  # Project | None
@@ -93,6 +94,7 @@ class LabelSession(ProposalsMixin, PaintStateMixin, QObject):
         self.loading: str | None = None  # the current image while it is read (no document)
         self.load_wait_s: float | None = LOAD_WAIT_S  # None: switching waits for the image
         self._loaded.connect(self._on_loaded, Qt.ConnectionType.QueuedConnection)
+        self._init_effort()  # what each image costs (effort.py)
 
     # ------------------------------------------------------------------ project
     def open_project(self, path: str | Path) -> bool:
@@ -155,12 +157,14 @@ class LabelSession(ProposalsMixin, PaintStateMixin, QObject):
         """Save everything; if something cannot be saved, ask before dropping it."""
         if self.project is None:
             return True
+        self._effort_leave()
         failed = self.save_all()
         if failed and not self.confirm(
             "Unsaved edits",
             f"{len(failed)} image(s) could not be saved ({', '.join(failed[:5])}). "
             "Close anyway and lose these edits?",
         ):
+            self._effort_open(self.current)
             return False
         self._fold_journal(self.project)
         for ds in self._docs.values():
@@ -274,8 +278,10 @@ class LabelSession(ProposalsMixin, PaintStateMixin, QObject):
         """
         if self.project is None or stem == self.current:
             return False
+        self._effort_leave()
         self.save()
         self.current, self.loading = stem, None
+        self._effort_open(stem)
         if stem in self._docs:
             self._apply_brush_state(self.document(stem).doc)
         else:
@@ -366,6 +372,7 @@ class LabelSession(ProposalsMixin, PaintStateMixin, QObject):
         status, by = self._status_for(ds)
         labels = np.array(doc.labels)
         self._record_proposal_iou(ds, status, labels)
+        self._effort_saving(ds.entry, status)
         try:
             self.project.write_labels(ds.entry, labels, status, by)
         except WriteError as e:
