@@ -285,6 +285,22 @@ class MaskDocument:
         """Erode the active class by ``pixels``; the lost pixels become background."""
         return self._apply(tools.shrink(self._labels, self._active_class, pixels))
 
+    def set_window(self, patch: Patch) -> Rect | None:
+        """Write ``patch`` (a rectangle inside the mask) as one undo step, e.g. the Click
+        tool's Esc putting back the mask it started from; returns the changed rectangle."""
+        h, w = self.shape
+        if patch.x < 0 or patch.y < 0 or patch.x + patch.w > w or patch.y + patch.h > h:
+            raise ValueError(f"the patch {patch.rect} is not inside the {w}x{h} mask")
+        return self._apply(patch)
+
+    def set_class_window(self, x: int, y: int, on: np.ndarray) -> Rect | None:
+        """The active class inside the window at (x, y) becomes ``on`` (HxW, 0/1): one undo
+        step (a refined mask, e.g. the Click tool's). Respects ``protect_others``; no other
+        class loses a pixel except where the active class may paint over it."""
+        return self._apply(
+            tools.class_window(self._labels, x, y, on, self._active_class, self._overwrite())
+        )
+
     # ------------------------------------------------------------------ whole mask
 
     def _checked_labels(self, labels: np.ndarray) -> np.ndarray:

@@ -287,6 +287,43 @@ def flood_fill(
         half *= 2
 
 
+def class_window(
+    mask: np.ndarray,
+    x: int,
+    y: int,
+    on: np.ndarray,
+    value: int,
+    overwrite: Iterable[int] | None = None,
+) -> Patch | None:
+    """Class ``value`` inside the window at (x, y) becomes ``on`` (a bool or 0/1 map).
+
+    Pixels of ``on`` become ``value`` where ``overwrite`` allows their class; pixels of
+    ``value`` outside ``on`` become background; no other pixel changes (a refined mask
+    of one class, e.g. from the Click tool). The window is clipped to the mask. Cost:
+    the window.
+    """
+    _check_mask(mask)
+    value = _check_value(value)
+    h, w = on.shape
+    rect = _clip(int(x), int(y), int(x) + w, int(y) + h, mask.shape)
+    if rect is None:
+        return None
+    rx, ry, rw, rh = rect
+    on = on[ry - int(y) : ry - int(y) + rh, rx - int(x) : rx - int(x) + rw].astype(bool)
+    crop = mask[ry : ry + rh, rx : rx + rw]
+    add = on & (crop != value)
+    allowed = _writable(crop, overwrite)
+    if allowed is not None:
+        add &= allowed
+    drop = ~on & (crop == value) if value != BACKGROUND else np.zeros_like(on)
+    if not add.any() and not drop.any():
+        return None
+    values = crop.copy()
+    values[add] = value
+    values[drop] = BACKGROUND
+    return Patch(rx, ry, values)
+
+
 # ---------------------------------------------------------------------------- whole-class tools
 
 

@@ -54,7 +54,7 @@ class Toolbar:
 
 
 TOOLS = [("brush", "Brush", "B"), ("eraser", "Eraser", "E"), ("fill", "Fill", "F")]
-TOOLS += [("polygon", "Polygon", "P")]
+TOOLS += [("polygon", "Polygon", "P"), ("click", "Click", "C")]
 
 
 def _slider(lo: int, hi: int, value: int, width: int = 90) -> QSlider:

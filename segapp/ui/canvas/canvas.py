@@ -14,6 +14,7 @@ Mouse and keys:
 - fill: click fills the region under the cursor.
 - polygon: click points, double-click or Enter closes and fills, Backspace removes the
   last point, Esc cancels; dragging draws a freehand lasso, filled on release.
+- click: left / right (or Shift+left) click = positive / negative (``click_tool.py``).
 - wheel zooms around the cursor; middle-drag or Space+left-drag pans.
 """
 
@@ -48,15 +49,16 @@ from PySide6.QtWidgets import (
 from shiboken6 import isValid
 
 from segapp.core.document import MaskDocument
+from segapp.ui.canvas.click_tool import ClickTool
 from segapp.ui.canvas.items import BrushCursorItem, ImageItem, LabelOverlayItem, Rect
 from segapp.ui.canvas.polygon import PolygonTool
 from segapp.ui.canvas.view import PanZoomView
 
 log = logging.getLogger(__name__)
 
-TOOLS = ("brush", "eraser", "fill", "polygon")
+TOOLS = ("brush", "eraser", "fill", "polygon", "click")
 MAX_BRUSH_RADIUS = 1000
-_Z_IMAGE, _Z_OVERLAY, _Z_PATH, _Z_CURSOR = 0, 1, 2, 3
+_Z_IMAGE, _Z_OVERLAY, _Z_PATH, _Z_CURSOR, _Z_DOTS = 0, 1, 2, 3, 4
 
 
 class Canvas(PanZoomView):
@@ -112,6 +114,7 @@ class Canvas(PanZoomView):
             self._fill_polygon,
             _Z_PATH,
         )
+        self.clicks = ClickTool(self._scene, _Z_DOTS, self)  # its signals: the click series
 
     # ------------------------------------------------------------------ document
 
@@ -204,7 +207,7 @@ class Canvas(PanZoomView):
         return self._tool
 
     def set_tool(self, name: str) -> None:
-        """One of ``brush``, ``eraser``, ``fill``, ``polygon``."""
+        """One of ``brush``, ``eraser``, ``fill``, ``polygon``, ``click``."""
         if name not in TOOLS:
             raise ValueError(f"unknown tool {name!r}; expected one of {', '.join(TOOLS)}")
         if name == self._tool:
@@ -316,11 +319,12 @@ class Canvas(PanZoomView):
             self._cursor.setVisible(False)
             event.accept()
             return
-        if self._doc is None or button != Qt.MouseButton.LeftButton:
+        if self._doc is None or (button != Qt.MouseButton.LeftButton and self._tool != "click"):
             super().mousePressEvent(event)
             return
         self.setFocus(Qt.FocusReason.MouseFocusReason)
-        px, py = self._pixel(self._scene_pos(event.position()))
+        scene = self._scene_pos(event.position())
+        px, py = self._pixel(scene)
         if self._tool in ("brush", "eraser"):
             self._stroking = True
             self._doc.begin_stroke(px, py, erase=self._tool == "eraser")
@@ -329,6 +333,8 @@ class Canvas(PanZoomView):
                 self.editFinished.emit()
         elif self._tool == "polygon":
             self._polygon.press(event.position())
+        elif self._tool == "click":
+            self.clicks.press(button, event.modifiers(), scene, self.zoom(), self._inside(px, py))
         event.accept()
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt API)
@@ -378,7 +384,8 @@ class Canvas(PanZoomView):
             self._polygon.double_click(event.position())
             event.accept()
             return
-        self.mousePressEvent(event)
+        if self._tool != "click":  # (its second press would remove the dot just placed)
+            self.mousePressEvent(event)
 
     def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802 (Qt API)
         dy = event.angleDelta().y() or event.angleDelta().x()
@@ -418,6 +425,8 @@ class Canvas(PanZoomView):
             event.accept()
         elif self._tool == "polygon" and key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
             self._polygon.commit()
+            event.accept()
+        elif self._tool == "click" and self.clicks.key(key):
             event.accept()
         elif key == Qt.Key.Key_Escape and self._polygon.active:
             self._polygon.cancel()

@@ -25,6 +25,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from segapp.ml.engine_client import EngineClient, EngineError
+from segapp.ui.labeling.refine import RefineFailed, RefineRequest, send_refine
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,8 @@ class _Worker(QObject):
     batchItemFailed = Signal(int, str, str)  # id, stem, message
     batchProgress = Signal(int, int, int)  # id, done, total
     batchFinished = Signal(int, int, int, bool)  # id, done, total, cancelled
+    refineReady = Signal(object)  # RefineResult
+    refineFailed = Signal(int, str)  # seq, message
     message = Signal(str)  # device fallback notes ...
 
     def __init__(self, cancel: threading.Event) -> None:
@@ -68,6 +71,7 @@ class _Worker(QObject):
         self.last_reply: dict[str, Any] = {}  # the engine's last answer (models built, torch)
         self._lock = threading.Lock()  # kill() from the GUI thread vs. a client being made
         self._closing = False  # the window closes: no new engine process
+        self._image_keys: set[str] = set()  # images the engine process holds (refine)
 
     # ------------------------------------------------------------------ engine
     @Slot(str)
@@ -90,6 +94,7 @@ class _Worker(QObject):
         if self._client is not None:
             self._client.close()
         client = EngineClient(self._device_request)
+        self._image_keys = set()  # a new process holds no image
         with self._lock:
             if self._closing:
                 raise EngineError("the window is closing")
@@ -177,6 +182,16 @@ class _Worker(QObject):
             self.batchProgress.emit(req.request_id, done, total)
         self.batchFinished.emit(req.request_id, done, total, self._cancel.is_set())
 
+    @Slot(object)
+    def refine(self, req: RefineRequest) -> None:
+        """The Click tool's refine (one at a time: the GUI side coalesces clicks)."""
+        try:
+            result = send_refine(self._ensure_client(), req, self._image_keys, self._on_event)
+        except (RefineFailed, EngineError) as e:
+            self.refineFailed.emit(req.seq, str(e))
+            return
+        self.refineReady.emit(result)
+
 
 class _Failed(Exception):
     """The engine answered that this proposal cannot be made (``model_error``: no image can)."""
@@ -197,12 +212,15 @@ class ProposeEngine(QObject):
     batchItemFailed = Signal(int, str, str)
     batchProgress = Signal(int, int, int)
     batchFinished = Signal(int, int, int, bool)
+    refineReady = Signal(object)  # RefineResult
+    refineFailed = Signal(int, str)  # seq, message
     message = Signal(str)
 
     _loadRequested = Signal(str)
     _proposeRequested = Signal(object)
     _batchRequested = Signal(object)
     _prepareRequested = Signal(object)
+    _refineRequested = Signal(object)
 
     def __init__(self, device: str | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -234,6 +252,7 @@ class ProposeEngine(QObject):
         self._proposeRequested.connect(w.propose)
         self._batchRequested.connect(w.propose_batch)
         self._prepareRequested.connect(w.prepare)
+        self._refineRequested.connect(w.refine)
         w.engineReady.connect(self._on_ready)
         w.engineFailed.connect(self._on_failed)
         w.proposalReady.connect(self._done_one)
@@ -242,6 +261,8 @@ class ProposeEngine(QObject):
         w.batchItemFailed.connect(self.batchItemFailed)
         w.batchProgress.connect(self.batchProgress)
         w.batchFinished.connect(self._batch_done)
+        w.refineReady.connect(self._refined)
+        w.refineFailed.connect(self._refine_failed)
         w.message.connect(self.message)
         self._thread.start()
         self._loadRequested.emit(self.device_request)
@@ -265,6 +286,14 @@ class ProposeEngine(QObject):
     def _batch_done(self, *args) -> None:
         self.busy -= 1
         self.batchFinished.emit(*args)
+
+    def _refined(self, result) -> None:
+        self.busy -= 1
+        self.refineReady.emit(result)
+
+    def _refine_failed(self, seq: int, message: str) -> None:
+        self.busy -= 1
+        self.refineFailed.emit(seq, message)
 
     def _new_id(self) -> int:
         self._next_id += 1
@@ -291,6 +320,12 @@ class ProposeEngine(QObject):
         self.busy += 1
         self._batchRequested.emit(req)
         return req.request_id
+
+    def refine(self, req: RefineRequest) -> None:
+        """Queue a Click-tool refine (``refineReady(RefineResult)`` / ``refineFailed``)."""
+        self.start()
+        self.busy += 1
+        self._refineRequested.emit(req)
 
     def cancel(self) -> None:
         """Stop a running batch after the current image."""
