@@ -300,6 +300,7 @@ def cmd_evaluate(args) -> int:
             split=args.split,
             max_clicks=20 if args.max_clicks is None else args.max_clicks,
             start=args.start or "proposal",
+            device=args.device,
             progress=not args.json,
         )
         table = evaluate.format_clicks_table

@@ -98,6 +98,7 @@ def evaluate_clicks(
     split: str = "all",
     max_clicks: int = 20,
     start: str = "proposal",
+    device: str = "auto",
     progress: bool = True,
 ) -> list[dict[str, Any]]:
     """The simulated annotator (segapp/ml/click_eval.py) with each checkpoint's refiner: one
@@ -114,7 +115,7 @@ def evaluate_clicks(
         if not Path(ref).is_dir():
             raise SegappError(f"{ref}: no such checkpoint folder")
         entries = _split(labeled, read_config(ref), split, ref, data)
-        refiner = load_refiner(ref)
+        refiner = load_refiner(ref, str(resolve_device(device)))
         bar = tqdm(entries, desc=Path(ref).name, unit="img", disable=not progress)
         timings: list[float] = []
         summary = run_annotators(refiner, project_samples(project, bar), max_clicks, start, timings)

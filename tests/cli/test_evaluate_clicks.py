@@ -34,11 +34,12 @@ class BrightRefiner:
 
 @pytest.fixture
 def loaded(monkeypatch) -> list[str]:
-    """``load_refiner`` answers a BrightRefiner; the list records what it was asked for."""
-    asked: list[str] = []
+    """``load_refiner`` answers a BrightRefiner; the list records what it was asked for
+    (checkpoint, device)."""
+    asked: list[tuple[str, str]] = []
 
-    def load_refiner(model_dir):
-        asked.append(model_dir)
+    def load_refiner(model_dir, device="cpu"):
+        asked.append((model_dir, device))
         return BrightRefiner()
 
     try:
@@ -74,10 +75,10 @@ def _json(capsys) -> list[dict]:
 
 def test_json_figures(loaded, data, capsys):
     root, model = data
-    argv = ["evaluate", str(model), "--data", str(root), "--clicks", "--json"]
+    argv = ["evaluate", str(model), "--data", str(root), "--clicks", "--json", "--device", "cpu"]
     assert main(argv) == 0
     (r,) = _json(capsys)
-    assert loaded == [str(model)]
+    assert loaded == [(str(model), "cpu")]
     assert r["model"] == str(model) and r["refiner"] == "bright (test)" and r["from"] == "proposal"
     assert r["images"] == 3 and r["max_clicks"] == 20 and r["start_iou"] == 0.0
     assert r["noc85"] == r["noc90"] == 1 and r["iou_1"] == 1.0 and r["clicks"] == 3
@@ -121,3 +122,19 @@ def test_errors(loaded, data, tmp_path, capsys):
         capsys, ["evaluate", str(model), "--data", str(empty), "--clicks"]
     )
     assert loaded == []  # no refiner was loaded for any of these
+
+
+def test_a_real_checkpoint(tmp_path, capsys):
+    """The real load_refiner on a tiny checkpoint (clicks or the GrabCut fallback)."""
+    from conftest import make_dataset
+
+    data = make_dataset(tmp_path / "data", n=4, height=40, width=40)
+    run = tmp_path / "run"
+    train = ["train", str(data), "--model", "unet-small", "--out", str(run), "--epochs", "1"]
+    assert main([*train, "--size", "32", "--device", "cpu", "--json"]) == 0
+    capsys.readouterr()
+    argv = ["evaluate", str(run), "--data", str(data), "--clicks", "--max-clicks", "2"]
+    assert main([*argv, "--device", "cpu", "--json"]) == 0
+    (r,) = _json(capsys)
+    assert r["images"] == 4 and r["max_clicks"] == 2 and 0 <= r["noc90"] <= 2
+    assert "refines" in r["refiner"] and 0 <= r["iou_1"] <= 1
