@@ -2,7 +2,9 @@
 
 Columns: name, base model, training images, val IoU, created, and how its proposals fared
 (``versions.proposal_stats``: images corrected since it proposed them, mean IoU between
-proposal and correction). "Make active" switches the proposing model (back and forth).
+proposal and correction; ``versions.effort_stats``: mean clicks, strokes and active seconds
+it took to correct one). Beside the table, a plot of those seconds per mask across the
+versions (``effort_plot``). "Make active" switches the proposing model (back and forth).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -32,12 +34,19 @@ from segapp.ml import versions
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ("Version", "Base model", "Images", "Val IoU", "Created", "Corrected", "Proposal IoU")
+COLUMNS = (
+    *("Version", "Base model", "Images", "Val IoU", "Created", "Corrected", "Proposal IoU"),
+    *("Clicks/mask", "Strokes/mask", "Seconds/mask"),
+)
+_PER_MASK = "per corrected image it proposed (images with a recorded effort)"
 TIPS = {
     "Images": "images it was trained on",
     "Val IoU": "IoU on its validation images at its best epoch",
     "Corrected": "its proposals that were corrected and saved since",
     "Proposal IoU": "mean IoU between its proposals and the corrected masks",
+    "Clicks/mask": f"mean Click tool clicks {_PER_MASK}",
+    "Strokes/mask": f"mean brush and eraser strokes {_PER_MASK}",
+    "Seconds/mask": f"mean active seconds (input within the last 30 s) {_PER_MASK}",
 }
 
 # () -> (stem, image) of the image on the canvas, or None
@@ -52,6 +61,11 @@ def _base_text(v: versions.ModelVersion) -> str:
     return base if not v.preset or base == v.preset else f"{base} ({v.preset})"
 
 
+def _effort_cells(e: versions.EffortStats) -> tuple[str, str, str]:
+    """Clicks, strokes and seconds per mask as the table shows them."""
+    return f"{e.clicks:.1f}", f"{e.strokes:.1f}", f"{e.seconds:.0f}"
+
+
 class VersionsPanel(QWidget):
     activeModelChanged = Signal(str)  # checkpoint folder of the version made active
     message = Signal(str)
@@ -63,6 +77,8 @@ class VersionsPanel(QWidget):
         self.device = "auto"
         self.dialog = None
         self.versions: list[versions.ModelVersion] = []
+        self.effort: dict[str, versions.EffortStats] = {}
+        self.plot = None  # EffortPlot, built when first shown (pyqtgraph imports slowly)
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setObjectName("versionsTable")
         self.table.setHorizontalHeaderLabels(list(COLUMNS))
@@ -95,7 +111,9 @@ class VersionsPanel(QWidget):
         buttons.addWidget(self.info, 1)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
-        lay.addWidget(self.table, 1)
+        self.plot_area = QHBoxLayout()
+        self.plot_area.addWidget(self.table, 1)
+        lay.addLayout(self.plot_area, 1)
         lay.addLayout(buttons)
         self.refresh()
 
@@ -110,12 +128,14 @@ class VersionsPanel(QWidget):
         self.versions = versions.list_versions(project) if project else []
         active = versions.active_version(project, self.versions) if project else None
         stats = versions.proposal_stats(project) if project else {}
+        self.effort = versions.effort_stats(project) if project else {}
         self.table.setRowCount(len(self.versions))
         bold = QFont()
         bold.setBold(True)
         for row, v in enumerate(reversed(self.versions)):  # newest first
             is_active = active is not None and v.name == active.name
             n_corr, mean_iou = stats.get(v.name, (0, None))
+            effort = self.effort.get(v.name)
             cells = (
                 ("● " if is_active else "") + v.name,
                 _base_text(v),
@@ -124,6 +144,7 @@ class VersionsPanel(QWidget):
                 v.created[:16].replace("T", " "),
                 str(n_corr) if n_corr else "—",
                 "—" if mean_iou is None else f"{mean_iou:.3f}",
+                *(_effort_cells(effort) if effort else ("—",) * 3),
             )
             for col, text in enumerate(cells):
                 item = QTableWidgetItem(text)
@@ -138,11 +159,31 @@ class VersionsPanel(QWidget):
                 self.table.setItem(row, col, item)
         if selected:
             self.select(selected)
+        if self.plot is not None:
+            self._update_plot()
         if not self.versions:
             self.info.setText("No versions yet: train one in the Train tab.")
         else:
             self.info.setText(f"active: {active.name}" if active else "no active version")
         self._update_buttons()
+
+    def ensure_plot(self):
+        """The seconds-per-mask plot beside the table (built on first use)."""
+        if self.plot is None:
+            from segapp.ui.training.effort_plot import EffortPlot
+
+            self.plot = EffortPlot()
+            self.plot_area.addWidget(self.plot)
+            self._update_plot()
+        return self.plot
+
+    def _update_plot(self) -> None:
+        seconds = [e.seconds if (e := self.effort.get(v.name)) else None for v in self.versions]
+        self.plot.set_points([v.name for v in self.versions], seconds)
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        super().showEvent(event)
+        QTimer.singleShot(0, self.ensure_plot)
 
     def select(self, name: str) -> bool:
         for row in range(self.table.rowCount()):

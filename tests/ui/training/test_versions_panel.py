@@ -6,6 +6,7 @@ import pytest
 from conftest import make_dataset
 from PySide6.QtCore import Qt
 
+from segapp.core.effort import Effort
 from segapp.core.project import Project
 from segapp.ml import versions
 from segapp.ui.training.versions_panel import COLUMNS, VersionsPanel
@@ -62,6 +63,29 @@ def test_table_marks_the_active_version_and_shows_proposal_stats(qtbot, project)
     assert v1["Corrected"] == "2" and v1["Proposal IoU"] == "0.700"
     assert v2["Base model"] == "v001 (unet-small)" and v2["Images"] == "3"
     assert v2["Created"] == "2024-05-02 10:00"
+
+
+def test_effort_columns_and_the_seconds_per_mask_plot(qtbot, project):
+    project.entry("0").effort = Effort(clicks=2, strokes=6, fills=1, seconds=40.0)
+    project.entry("1").effort = Effort(strokes=2, polygons=1, seconds=20.0)
+    panel = VersionsPanel()
+    qtbot.addWidget(panel)
+    panel.set_project(project)
+    assert panel.plot is None  # pyqtgraph is imported once the tab is shown
+    v1, v2 = _row(panel, "v001"), _row(panel, "v002")
+    assert (v1["Clicks/mask"], v1["Strokes/mask"], v1["Seconds/mask"]) == ("1.0", "4.0", "30")
+    assert (v2["Clicks/mask"], v2["Strokes/mask"], v2["Seconds/mask"]) == ("—", "—", "—")
+    panel.show()
+    qtbot.waitUntil(lambda: panel.plot is not None, timeout=5000)
+    xs, ys = panel.plot.curve.getData()
+    assert (list(xs), list(ys)) == ([0], [30.0])  # v001 at its place; v002 has no point yet
+    e = project.entry("2")
+    e.proposed_by, e.effort = "v002", Effort(clicks=1, strokes=1, seconds=9.6)
+    panel.refresh()  # (the dock refreshes the tab as masks are saved)
+    v2 = _row(panel, "v002")
+    assert (v2["Clicks/mask"], v2["Strokes/mask"], v2["Seconds/mask"]) == ("1.0", "1.0", "10")
+    xs, ys = panel.plot.curve.getData()
+    assert (list(xs), list(ys)) == ([0, 1], [30.0, 9.6])  # the loop pays off
 
 
 def test_make_active_switches_and_back(qtbot, project):
