@@ -103,6 +103,7 @@ def _train_config(args):
         encoder_lr_scale=args.encoder_lr_scale,
         freeze_encoder_bn=not args.no_freeze_bn,
         unlabeled=args.unlabeled,
+        clicks=args.clicks,
     )
 
 
@@ -183,6 +184,8 @@ def _check_train_args(config) -> None:
         raise SegappError("--time-budget must be >= 0 seconds (0 = no limit)")
     if not 0 <= config.copy_paste <= 1:
         raise SegappError("--copy-paste must be between 0 and 1 (0 = off)")
+    if not 0 <= config.clicks <= 1:
+        raise SegappError("--clicks must be between 0 and 1 (0 = a proposal model only)")
     if config.unlabeled < 0:
         raise SegappError("--unlabeled must be >= 0 (0 = off)")
     if config.encoder_lr_scale <= 0:

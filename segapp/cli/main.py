@@ -104,6 +104,14 @@ def _add_train_parser(sub) -> None:
         metavar="N",
         help="also learn from up to N images without masks (confident pseudo-labels; 0 = off)",
     )
+    t.add_argument(
+        "--clicks",
+        type=float,
+        default=recipe.CLICK_SHARE,
+        metavar="P",
+        help="share of training views given a previous mask and simulated clicks, so the model "
+        "also follows the Click tool (binary, padded networks; 0 = a proposal model only)",
+    )
     t.add_argument("--patience", type=int, default=10, help="early stop after N epochs w/o gain")
     t.add_argument("--repeats", type=int, help="passes over the images per epoch")
     t.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 
 from segapp.ml import recipe
+from segapp.ml.click_stem import click_parameters
 
 
 class PlannedLR:
@@ -28,9 +29,10 @@ def param_groups(model: torch.nn.Module, lr: float, encoder_scale: float) -> lis
     encoder = getattr(model, "encoder", None)
     if not isinstance(encoder, torch.nn.Module) or encoder_scale == 1:
         return [{"params": list(model.parameters()), "lr": lr}]
-    enc_ids = {id(p) for p in encoder.parameters()}
+    clicks = {id(p) for p in click_parameters(model)}  # new weights: the decoder's rate
+    enc_ids = {id(p) for p in encoder.parameters()} - clicks
     rest = [p for p in model.parameters() if id(p) not in enc_ids]
-    trainable = [p for p in encoder.parameters() if p.requires_grad]
+    trainable = [p for p in encoder.parameters() if p.requires_grad and id(p) not in clicks]
     return [{"params": trainable, "lr": lr * encoder_scale}, {"params": rest, "lr": lr}]
 
 
@@ -69,9 +71,12 @@ def freeze_early_layers(model: torch.nn.Module, spec, max_stride: int) -> int:
         for h in hooks:
             h.remove()
     frozen = 0
+    clicks = {id(p) for p in click_parameters(model)}
     for module, stride in strides.items():
         if stride <= max_stride:
             for p in module.parameters(recurse=False):
+                if id(p) in clicks:
+                    continue
                 p.requires_grad_(False)
                 frozen += 1
     return frozen

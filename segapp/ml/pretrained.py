@@ -17,7 +17,6 @@ torch, timm and smp are imported inside functions so that the GUI starts without
 
 from __future__ import annotations
 
-import copy
 import logging
 import math
 import os
@@ -116,29 +115,7 @@ def create_smp_model(spec: ModelSpec, pretrained: bool = True) -> nn.Module:
     if pretrained and spec.encoder_weights:
         state, source = resolve_encoder_weights(spec)
         load_encoder_weights(net.encoder, state, source, spec.encoder)
-    if spec.click_channels:
-        widen_first_conv(net.encoder, spec.in_channels, spec.click_channels)
     return model
-
-
-def widen_first_conv(module: nn.Module, in_channels: int, extra: int) -> None:
-    """Give the first convolution ``extra`` more input channels whose weights start at zero:
-    the network computes what it did (ImageNet features survive) until they learn."""
-    found = [
-        (name, m)
-        for name, m in module.named_modules()
-        if isinstance(m, nn.Conv2d) and m.in_channels == in_channels
-    ]
-    if not found:
-        raise ModelError(f"no convolution with {in_channels} input channels to widen")
-    name, conv = found[0]
-    wide = copy.deepcopy(conv)  # its class kept (timm's TF-"same" padding convolutions)
-    weight = torch.zeros(conv.out_channels, in_channels + extra, *conv.weight.shape[2:])
-    weight[:, :in_channels] = conv.weight.detach()
-    wide.weight = nn.Parameter(weight)
-    wide.in_channels = in_channels + extra
-    parent_name, _, attr = name.rpartition(".")
-    setattr(module.get_submodule(parent_name) if parent_name else module, attr, wide)
 
 
 def imagenet_normalization(spec: ModelSpec) -> tuple[tuple[float, ...], tuple[float, ...]]:

@@ -84,14 +84,20 @@ def create_model(spec: ModelSpec, pretrained: bool = True):
     if spec.arch == "unet":
         from segapp.ml.unet import UNet
 
-        return UNet(spec)
-    if spec.arch == "unetpp":
+        model = UNet(spec)
+    elif spec.arch == "unetpp":
         from segapp.ml.unet import UNetPlusPlus
 
-        return UNetPlusPlus(spec)
-    from segapp.ml.pretrained import create_smp_model
+        model = UNetPlusPlus(spec)
+    else:
+        from segapp.ml.pretrained import create_smp_model
 
-    return create_smp_model(spec, pretrained=pretrained)
+        model = create_smp_model(spec, pretrained=pretrained)
+    if spec.click_channels:
+        from segapp.ml.click_stem import add_click_stem
+
+        add_click_stem(model, spec.in_channels, spec.click_channels)
+    return model
 
 
 def count_parameters(model) -> int:

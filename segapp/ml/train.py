@@ -24,6 +24,7 @@ import torch
 
 from segapp.ml import distributed as dist
 from segapp.ml import recipe, semi
+from segapp.ml.click_training import empty_clicks, with_clicks
 from segapp.ml.device import is_out_of_memory
 from segapp.ml.finetune import channels_last
 from segapp.ml.metrics import SegMetrics, labels_from_logits
@@ -217,13 +218,16 @@ def _train_epoch(run: Run, config: TrainConfig, ctx, epoch: int, should_stop, on
         m.eval()
     loss_sum, seen, stopped = 0.0, 0, False
     n_batches = min(len(run.loader_train), run.schedule.steps_per_epoch)
+    clicks_rng = np.random.default_rng(torch.randint(2**31, ()).item())
     for i, (x, y, w) in enumerate(run.loader_train):
         if i >= n_batches:
             break
         x = x.to(device, non_blocking=True)
+        y = y.to(device, non_blocking=True)
+        if run.spec.click_channels:
+            x = with_clicks(run.model, x, y, config.clicks, clicks_rng, run.frozen_bn)
         if nhwc:
             x = x.contiguous(memory_format=torch.channels_last)
-        y = y.to(device, non_blocking=True)
         w = w.to(device) if run.weighted else None
         try:
             with torch.autocast(
@@ -268,7 +272,7 @@ def _step_loss(run: Run, x, y, w, nhwc: bool):
     if weight == 0:
         loss = run.loss_fn(run.ddp_model(x), y, w)
         return loss, loss
-    xu = next(run.unlabeled).to(x.device)
+    xu = empty_clicks(next(run.unlabeled).to(x.device), run.spec.click_channels)
     if nhwc:
         xu = xu.contiguous(memory_format=torch.channels_last)
     with torch.no_grad():
@@ -294,7 +298,7 @@ def _validate(run: Run, ctx: dist.Context) -> dict[str, float]:
     metrics = SegMetrics(run.spec.out_classes)
     loss_sum, seen = 0.0, 0
     for x, y, w in run.loader_val:
-        x, y = x.to(device), y.to(device)
+        x, y = empty_clicks(x.to(device), run.spec.click_channels), y.to(device)
         if channels_last(device):
             x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):

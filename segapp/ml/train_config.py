@@ -50,6 +50,7 @@ class TrainConfig:
     freeze_encoder_bn: bool = True  # keep a pretrained encoder's BatchNorm statistics
     freeze_encoder_stride: int = recipe.FREEZE_ENCODER_STRIDE  # 0: none frozen
     unlabeled: int = recipe.UNLABELED_IMAGES  # images without masks to learn from; 0: off
+    clicks: float = recipe.CLICK_SHARE  # share of views trained to follow clicks; 0: off
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

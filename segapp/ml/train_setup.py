@@ -16,6 +16,7 @@ from segapp.core.project import Project
 from segapp.ml import distributed as dist
 from segapp.ml import recipe, semi
 from segapp.ml.checkpoint import load_model
+from segapp.ml.click_stem import CLICK_CHANNELS, add_click_stem
 from segapp.ml.data import DataError, SegDataset, load_pairs
 from segapp.ml.finetune import (
     PlannedLR,
@@ -104,6 +105,9 @@ def prepare(config: TrainConfig, ctx: dist.Context) -> Run:
         )
     model = loaded.model
     tile = train_tile(model, config.size)  # valid convolutions: mirror-padded views
+    if config.clicks > 0 and not spec.click_channels and spec.is_binary and not tile.margin:
+        add_click_stem(model, spec.in_channels, CLICK_CHANNELS)  # it learns to follow clicks
+        spec = spec.replace(click_channels=CLICK_CHANNELS)
 
     pairs_train = load_pairs(project, train_e, spec.in_channels, tile.size, config.resize_mode)
     pairs_val = load_pairs(project, val_e, spec.in_channels, tile.size, config.resize_mode)

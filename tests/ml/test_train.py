@@ -348,7 +348,9 @@ def test_pretrained_encoder_few_shot_settings(tmp_path):
     after = load_checkpoint(tmp_path / "run").model.state_dict()
     enc = "net.encoder.model."
     stem, deep = enc + "conv_stem.weight", enc + "blocks.5.0.conv_pw.weight"
-    assert torch.equal(before[stem], after[stem])  # stride 2: frozen
+    # stride 2: frozen; the twin that reads the click channels (zero at first) learns
+    assert torch.equal(before[stem], after[enc + "conv_stem.image.weight"])
+    assert after[enc + "conv_stem.clicks.weight"].abs().max() > 0
     assert torch.equal(before[enc + "bn1.running_mean"], after[enc + "bn1.running_mean"])
     bn_deep = enc + "blocks.5.0.bn1.running_var"
     assert torch.equal(before[bn_deep], after[bn_deep])  # statistics kept everywhere
