@@ -1,16 +1,16 @@
 """The Click tool's controller: a series of clicks that the model engine turns into a mask.
 
 A *series* starts with the first click on an image and ends when it is accepted (Enter,
-another tool, another image or class) or cancelled (Esc: the mask as it was before the
-first click comes back, as one undo step). Each click asks the engine (in the propose
+the fill or polygon tool, another image or class) or cancelled (Esc: the mask as it was
+before the first click comes back, as one undo step). Each click asks the engine (in the propose
 worker's thread) to redraw the active class's mask from the current mask and all the
 clicks; the answer is applied as a patch of that class inside the engine's window, one
 undo step, so undo steps back click by click (the dots follow the undo history).
 
 Rapid clicks coalesce: one request is in flight at a time; clicks made meanwhile wait,
 and when it returns a stale answer (the clicks or the mask changed since) is dropped and
-the latest clicks are sent. Brush strokes between clicks keep the series: the next click
-refines the painted mask. Removing a dot redraws from the mask the series started from
+the latest clicks are sent. Brush and eraser strokes between clicks keep the series (its
+dots stay shown): the next click refines the painted mask. Removing a dot redraws from the mask the series started from
 (or from the last stroke made during the series) with the dots that remain.
 """
 
@@ -36,6 +36,8 @@ if TYPE_CHECKING:
     from segapp.ui.labeling.session import LabelSession
 
 log = logging.getLogger(__name__)
+
+KEEPS_SERIES = ("click", "brush", "eraser")  # tools that mix with clicks; others accept
 
 
 def union(a: Rect | None, b: Rect) -> Rect:
@@ -325,7 +327,7 @@ class ClickSeries(QObject):
         tool.accepted.connect(self.accept)
         tool.cancelled.connect(self.cancel)
         self.dotsChanged.connect(tool.set_clicks)
-        canvas.toolChanged.connect(lambda name: name == "click" or self.accept())
+        canvas.toolChanged.connect(lambda name: name in KEEPS_SERIES or self.accept())
         canvas.editFinished.connect(self.sync)
         self.session.currentChanged.connect(lambda _stem: self._close())
         self.session.projectChanged.connect(lambda _p: self._close())
