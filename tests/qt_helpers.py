@@ -42,7 +42,11 @@ def make_window(qtbot, tmp_path):
 
 
 def tiny_checkpoint(
-    folder: Path, classes: int = 1, foreground: float | None = None, export: bool = True
+    folder: Path,
+    classes: int = 1,
+    foreground: float | None = None,
+    export: bool = True,
+    click_channels: int = 0,
 ) -> Path:
     """A unet-small checkpoint folder saved from a fresh network (it proposes, for plumbing tests).
 
@@ -50,7 +54,8 @@ def tiny_checkpoint(
     foreground at threshold 0.5 and none at 0.99; a fresh head may propose an empty mask).
     ``export``: its ONNX export cached, as a checkpoint is once it has proposed: the engine
     proposes on ONNX Runtime without torch, as shipped (the same weights every time, so
-    the session's cache exports each kind once).
+    the session's cache exports each kind once). ``click_channels``: 3 for a model that
+    follows clicks (its click weights start at zero: it ignores them until trained).
     """
     import torch
 
@@ -58,7 +63,7 @@ def tiny_checkpoint(
     from segapp.ml.registry import create_model, preset_spec
 
     torch.manual_seed(0)
-    spec = preset_spec("unet-small", classes=classes)
+    spec = preset_spec("unet-small", classes=classes, click_channels=click_channels)
     model = create_model(spec)
     if foreground is not None:
         with torch.no_grad():
