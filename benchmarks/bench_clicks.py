@@ -78,6 +78,7 @@ def main() -> None:
     p.add_argument("--max-brush", type=int, help="dabs per image (default: --max-clicks)")
     p.add_argument("--big", type=int, default=4096, help="side of the upscaled image (0 = skip)")
     p.add_argument("--big-clicks", type=int, default=5, help="clicks timed on the upscaled image")
+    p.add_argument("--device", default="cpu", help="where the refiner runs (the window: cpu)")
     p.add_argument("--json", action="store_true", help="one JSON line per row")
     args = p.parse_args()
     logging.basicConfig(level=logging.WARNING)
@@ -96,7 +97,7 @@ def main() -> None:
             model = str(train_model(data, Path(tmp) / "project", args.train, lo, extra))
         rows = []
         for ref in (model, None):
-            refiner = load_refiner(ref)
+            refiner = load_refiner(ref, args.device)
             for start in ("proposal", "empty"):
                 timings: list[float] = []
                 samples = project_samples(source, entries)
