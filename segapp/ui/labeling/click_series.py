@@ -24,11 +24,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from segapp.core import tools
 from segapp.core.clicks import Click
 from segapp.core.tools import BACKGROUND, Patch, Rect
 from segapp.ui.labeling.model_panel import is_trained_ref
-from segapp.ui.labeling.refine import RefineRequest, RefineResult
+from segapp.ui.labeling.refine import RefineRequest, RefineResult, union
 
 if TYPE_CHECKING:
     from segapp.ui.canvas.canvas import Canvas
@@ -38,37 +37,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 KEEPS_SERIES = ("click", "brush", "eraser")  # tools that mix with clicks; others accept
-
-
-def union(a: Rect | None, b: Rect) -> Rect:
-    """The rectangle covering ``a`` (or nothing) and ``b``."""
-    if a is None:
-        return b
-    x0, y0 = min(a[0], b[0]), min(a[1], b[1])
-    x1, y1 = max(a[0] + a[2], b[0] + b[2]), max(a[1] + a[3], b[1] + b[3])
-    return (x0, y0, x1 - x0, y1 - y0)
-
-
-def redraw_patch(
-    labels: np.ndarray,
-    base: np.ndarray,
-    changed: Rect | None,
-    result: RefineResult,
-    active: int,
-    overwrite: set[int] | None,
-) -> Patch:
-    """A refine of ``base`` as one patch of ``labels``: ``base`` comes back where the series
-    changed the mask (``changed``) and the class becomes ``result.mask`` in its window."""
-    x, y, w, h = union(changed, result.window)
-    values = labels[y : y + h, x : x + w].copy()
-    if changed is not None:
-        cx, cy, cw, ch = changed
-        values[cy - y : cy - y + ch, cx - x : cx - x + cw] = base[cy : cy + ch, cx : cx + cw]
-    wx, wy, _, _ = result.window
-    patch = tools.class_window(values, wx - x, wy - y, result.mask, active, overwrite)
-    if patch is not None:
-        patch.apply(values)
-    return Patch(x, y, values)
 
 
 class ClickSeries(QObject):
@@ -95,7 +63,7 @@ class ClickSeries(QObject):
         self._model_ref, self._threshold = model_ref, threshold
         self._seq = 0
         self._in_flight: RefineRequest | None = None
-        self._sent_state: tuple[int, int] | None = None  # (history state, active class)
+        self._sent_state: tuple | None = None  # what the request in flight was made for
         self.last_latency_s: float | None = None  # click to mask, of the last applied answer
         self._end()
         self.engine.refineReady.connect(self._on_result)
@@ -237,7 +205,6 @@ class ClickSeries(QObject):
             return
         model = self._model_ref()
         self._seq += 1
-        labels = self._base if self._from_base else doc.labels.copy()
         h, w = doc.shape
         req = RefineRequest(
             self._seq,
@@ -245,16 +212,24 @@ class ClickSeries(QObject):
             project.num_classes,
             f"{project.root}/{ds.entry.stem}@{w}x{h}",
             doc.image,
-            labels,
+            doc.labels.copy(),
             doc.active_class,
             tuple(self.clicks),
             self._threshold(),
             self._clicked_at,
+            doc.protect_others,
+            self._base if self._from_base else None,
+            self._changed,
         )
-        self._in_flight, self._sent_state = req, (doc.history.state, doc.active_class)
+        self._in_flight, self._sent_state = req, self._doc_state(doc)
         self.engine.refine(req)
         if not self.engine.ready:
             self.session.message.emit("Click: refining… (the model engine is still loading)")
+
+    @staticmethod
+    def _doc_state(doc) -> tuple:
+        """What an answer was made for: the mask (its undo state), class and protection."""
+        return (doc.history.state, doc.active_class, doc.protect_others)
 
     def _take(self, seq: int) -> RefineRequest | None:
         req = self._in_flight
@@ -272,7 +247,7 @@ class ClickSeries(QObject):
             ds is not None
             and req.image is ds.doc.image
             and tuple(self.clicks) == req.clicks
-            and (ds.doc.history.state, ds.doc.active_class) == self._sent_state
+            and self._doc_state(ds.doc) == self._sent_state
             and not ds.doc.in_stroke
         )
         if not fresh:  # stale: the latest dots go now
@@ -280,15 +255,9 @@ class ClickSeries(QObject):
             if self._closing and self._in_flight is None:
                 self._close()
             return
-        assert ds is not None and self._base is not None
-        doc, base, changed = ds.doc, self._base, self._changed
-        if req.labels is base:  # a dot was removed: redrawn from the base
-            overwrite = {BACKGROUND, req.active} if doc.protect_others else None
-            patch = redraw_patch(doc.labels, base, changed, result, req.active, overwrite)
-            self._apply(lambda: doc.set_window(patch))
-        else:
-            x, y, _, _ = result.window
-            self._apply(lambda: doc.set_class_window(x, y, result.mask))
+        assert ds is not None
+        patch = result.patch  # made in the worker from this very mask (fresh)
+        self._apply(lambda: ds.doc.set_window(patch) if patch is not None else None)
         self._dirty = self._from_base = False
         self.last_latency_s = time.perf_counter() - req.sent_at
         n = len(self.clicks)

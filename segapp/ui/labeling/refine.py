@@ -6,6 +6,10 @@ engine's ``refine`` op takes the class's current mask (``prev``, 0/1) and the cl
 answers the new mask inside a window of the image (a refiner trained on the project, or
 GrabCut while there is none). The image travels once per ``image_key``: the engine keeps
 it, and says ``need_image`` when it has not (a new key, or a restarted engine).
+
+The worker also turns the answer into the :class:`~segapp.core.tools.Patch` the document
+applies (cropped to the pixels that change), so the GUI thread's share of a refine is a
+copy of the mask when sending and a patch of the changed pixels when applying.
 """
 
 from __future__ import annotations
@@ -17,15 +21,19 @@ from typing import Any
 
 import numpy as np
 
+from segapp.core import tools
 from segapp.core.clicks import Click
+from segapp.core.tools import BACKGROUND, Patch, Rect
 from segapp.ml.engine_client import EngineClient
-
-Rect = tuple[int, int, int, int]
 
 
 @dataclass
 class RefineRequest:
-    """One refine: the clicks on ``labels`` (a copy the worker may read) for class ``active``."""
+    """One refine: the clicks on ``labels`` (a copy the worker may read) for class ``active``.
+
+    ``base``: when set, the class is redrawn from it instead (a dot was removed): it comes
+    back inside ``changed`` (what the series changed so far) and the answer goes on top.
+    """
 
     seq: int
     model_ref: str  # a trained checkpoint folder, or "" (the engine's model-free fallback)
@@ -37,6 +45,9 @@ class RefineRequest:
     clicks: tuple[Click, ...]
     threshold: float = 0.5
     sent_at: float = 0.0  # time.perf_counter() of the click that asked for it
+    protect: bool = False  # "Protect other classes": paint over background only
+    base: np.ndarray | None = None
+    changed: Rect | None = None
 
 
 @dataclass
@@ -49,6 +60,7 @@ class RefineResult:
     refiner: str  # "model" | "grabcut"
     refiner_name: str  # for the status bar
     engine_s: float  # seconds from sending to the answer (this thread)
+    patch: Patch | None = None  # what changes in ``labels`` (None: nothing)
 
 
 class RefineFailed(Exception):
@@ -66,7 +78,7 @@ def send_refine(
     Raises :class:`RefineFailed` (the engine's error) or EngineError (the process is gone).
     """
     t0 = time.perf_counter()
-    prev = (req.labels == req.active).view(np.uint8)
+    prev = ((req.labels if req.base is None else req.base) == req.active).view(np.uint8)
     header = {"op": "refine", "model": req.model_ref, "classes": req.classes}
     header |= {"image_key": req.image_key, "threshold": req.threshold, "class_value": req.active}
     header["clicks"] = [[round(c.x), round(c.y), int(c.positive)] for c in req.clicks]
@@ -83,11 +95,47 @@ def send_refine(
     mask, (ih, iw) = arrays[0], req.image.shape[:2]
     if mask.shape != (h, w) or x < 0 or y < 0 or x + w > iw or y + h > ih:
         raise RefineFailed(f"the engine answered a {mask.shape} mask for window {x, y, w, h}")
-    return RefineResult(
-        req.seq,
-        (x, y, w, h),
-        mask,
-        str(reply.get("refiner", "")),
-        str(reply.get("refiner_name", reply.get("refiner", ""))),
-        time.perf_counter() - t0,
-    )
+    kind, name = str(reply.get("refiner", "")), str(reply.get("refiner_name", ""))
+    patch = result_patch(req, (x, y, w, h), mask)
+    return RefineResult(req.seq, (x, y, w, h), mask, kind, name, time.perf_counter() - t0, patch)
+
+
+def union(a: Rect | None, b: Rect) -> Rect:
+    """The rectangle covering ``a`` (or nothing) and ``b``."""
+    if a is None:
+        return b
+    x0, y0 = min(a[0], b[0]), min(a[1], b[1])
+    x1, y1 = max(a[0] + a[2], b[0] + b[2]), max(a[1] + a[3], b[1] + b[3])
+    return (x0, y0, x1 - x0, y1 - y0)
+
+
+def result_patch(req: RefineRequest, window: Rect, mask: np.ndarray) -> Patch | None:
+    """The patch of ``req.labels`` that makes ``mask`` (0/1 in ``window``) the class there,
+    cropped to the pixels that change (None: none does)."""
+    overwrite = {BACKGROUND, req.active} if req.protect else None
+    if req.base is None:
+        x, y = window[:2]
+        return _tight(req.labels, tools.class_window(req.labels, x, y, mask, req.active, overwrite))
+    x, y, w, h = union(req.changed, window)  # the base inside ``changed``, then the answer
+    values = req.labels[y : y + h, x : x + w].copy()
+    if req.changed is not None:
+        cx, cy, cw, ch = req.changed
+        values[cy - y : cy - y + ch, cx - x : cx - x + cw] = req.base[cy : cy + ch, cx : cx + cw]
+    wx, wy = window[0] - x, window[1] - y
+    answer = tools.class_window(values, wx, wy, mask, req.active, overwrite)
+    if answer is not None:
+        answer.apply(values)
+    return _tight(req.labels, Patch(x, y, values))
+
+
+def _tight(labels: np.ndarray, patch: Patch | None) -> Patch | None:
+    """``patch`` cropped to the bounding box of the pixels it changes in ``labels``."""
+    if patch is None:
+        return None
+    changed = patch.values != labels[patch.slices]
+    rows = np.flatnonzero(changed.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(changed.any(axis=0))
+    r0, r1, c0, c1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+    return Patch(patch.x + c0, patch.y + r0, patch.values[r0:r1, c0:c1].copy())

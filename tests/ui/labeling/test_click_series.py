@@ -14,7 +14,7 @@ from PySide6.QtCore import QPointF, Qt
 from qt_helpers import drag, key
 
 from segapp.ui.labeling.propose_worker import ProposeEngine
-from segapp.ui.labeling.refine import RefineRequest, RefineResult
+from segapp.ui.labeling.refine import RefineRequest, RefineResult, result_patch
 
 make_window = qt_helpers.make_window  # the window fixture
 
@@ -42,13 +42,14 @@ class FakeEngine(ProposeEngine):
 
     def answer(self, req: RefineRequest | None = None, window=None, name="fake refiner") -> None:
         req = req or self.requests[-1]
-        on = req.labels == req.active
+        on = (req.labels if req.base is None else req.base) == req.active
         for c in req.clicks:
             on[max(c.y - 3, 0) : c.y + 4, max(c.x - 3, 0) : c.x + 4] = c.positive
         h, w = on.shape
         x, y, ww, wh = window or (0, 0, w, h)
         mask = on[y : y + wh, x : x + ww].astype(np.uint8)
-        self.refineReady.emit(RefineResult(req.seq, (x, y, ww, wh), mask, "model", name, 0.0))
+        patch = result_patch(req, (x, y, ww, wh), mask)  # as the worker makes it
+        self.refineReady.emit(RefineResult(req.seq, (x, y, ww, wh), mask, "model", name, 0, patch))
 
 
 @pytest.fixture
@@ -116,7 +117,7 @@ def test_a_dot_clicked_is_removed_and_the_mask_redrawn_without_it(win, qtbot):
     click(qtbot, win, 15, 15, RIGHT)  # on the first dot: it goes (either button)
     assert dots(win) == [(45, 45, True)]
     req = engine.requests[-1]
-    assert [(c.x, c.y) for c in req.clicks] == [(45, 45)] and not req.labels.any()
+    assert [(c.x, c.y) for c in req.clicks] == [(45, 45)] and not req.base.any()
     engine.answer(window=(40, 40, 10, 10))  # the window lies around the dot that remains
     assert doc.labels[15, 15] == 0 and doc.labels[45, 45] == 1
     assert doc.history.undo_count == 3
