@@ -127,7 +127,7 @@ def one_size(app: QApplication, size: int, model: str | None, tmp: Path) -> None
         f"{series._seq - requests_before} requests   gap max {max(gaps):6.1f} ms"
     )
     print(f"  GUI thread per click {ms(sends)};  per answer {ms(applies)}")
-    print(f"  status bar: {win.statusBar().currentMessage()}")
+    print(f"  status bar: {series.label.text()}")
     win.session.doc.mark_saved()  # nothing to write on close
     win.close()
 

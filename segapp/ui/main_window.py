@@ -97,7 +97,7 @@ class MainWindow(QMainWindow):
         self._connect()
         mp = self.model_panel  # the Click tool refines with the model that proposes
         self.clicks = ClickSeries(self.session, mp.model_ref, mp.threshold, self)
-        self.clicks.attach(self.canvas)
+        self.clicks.attach(self.canvas, self.statusBar())
         # Model > Train…: the Train / Versions dock
         self.training = install_training(
             self, self.session, self.model_panel, lambda: self.extra_models

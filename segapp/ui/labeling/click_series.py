@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QLabel, QStatusBar
 
 from segapp.core.clicks import Click
 from segapp.core.tools import BACKGROUND, Patch, Rect
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 KEEPS_SERIES = ("click", "brush", "eraser")  # tools that mix with clicks; others accept
+HINT = "Click: left = the class is here, right = it is not; Enter keeps, Esc restores"
 
 
 class ClickSeries(QObject):
@@ -65,6 +67,8 @@ class ClickSeries(QObject):
         self._in_flight: RefineRequest | None = None
         self._sent_state: tuple | None = None  # what the request in flight was made for
         self.last_latency_s: float | None = None  # click to mask, of the last applied answer
+        self.label = QLabel(HINT)  # in the status bar while the Click tool is chosen
+        self.label.setVisible(False)
         self._end()
         self.engine.refineReady.connect(self._on_result)
         self.engine.refineFailed.connect(self._on_failed)
@@ -96,6 +100,7 @@ class ClickSeries(QObject):
             self._unsubscribe()
         self._end()
         self.dotsChanged.emit([])
+        self.label.setText(HINT)
 
     def _start_series(self, ds: DocState) -> None:
         self._close()
@@ -261,9 +266,9 @@ class ClickSeries(QObject):
         self._dirty = self._from_base = False
         self.last_latency_s = time.perf_counter() - req.sent_at
         n = len(self.clicks)
-        self.session.message.emit(
+        self.label.setText(
             f"{result.refiner_name}: {n} click{'s' if n != 1 else ''} "
-            f"({self.last_latency_s * 1000:.0f} ms) — Enter keeps it, Esc restores"
+            f"({self.last_latency_s * 1000:.0f} ms) — Enter keeps, Esc restores"
         )
         self.refined.emit(result)
         if self._closing:
@@ -288,8 +293,12 @@ class ClickSeries(QObject):
         self.session.error.emit("Click: the mask could not be refined", message)
 
     # ------------------------------------------------------------------ wiring
-    def attach(self, canvas: Canvas) -> None:
-        """Listen to ``canvas``'s Click tool and show the dots there."""
+    def attach(self, canvas: Canvas, status_bar: QStatusBar | None = None) -> None:
+        """Listen to ``canvas``'s Click tool and show the dots there (and in ``status_bar``
+        what refines, while the tool is chosen)."""
+        if status_bar is not None:
+            status_bar.insertPermanentWidget(0, self.label)
+        canvas.toolChanged.connect(lambda name: self.label.setVisible(name == "click"))
         tool = canvas.clicks
         tool.placed.connect(self.click)
         tool.removed.connect(self.remove)

@@ -8,7 +8,9 @@ is there and on which device.
 
 The GUI talks to :class:`ProposeEngine` (lives in the GUI thread); it forwards requests to
 a :class:`_Worker` living in a ``QThread``, which sends them to the process and waits for
-the answer (without the GIL). ``cancel()`` stops a batch between images.
+the answer (without the GIL). ``cancel()`` stops a batch between images. The Click tool's
+``refine`` requests (:mod:`segapp.ui.labeling.refine`) go through the same worker and
+engine process, one request at a time like the proposals.
 """
 
 from __future__ import annotations

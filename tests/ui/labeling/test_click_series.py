@@ -89,7 +89,7 @@ def test_clicks_make_dots_of_their_sign_and_each_answer_is_one_undo_step(win, qt
     assert not engine.requests[0].labels.any()  # it started from the empty mask
     engine.answer()
     assert doc.labels[20, 20] == 1 and doc.history.undo_count == 1
-    assert "fake refiner" in win.statusBar().currentMessage()
+    assert "fake refiner" in win.clicks.label.text() and win.clicks.label.isVisible()
     click(qtbot, win, 23, 23, RIGHT)  # into the corner of the first answer's square
     click(qtbot, win, 45, 10, LEFT, SHIFT)  # while the second is in flight: it waits
     assert dots(win) == [(20, 20, True), (23, 23, False), (45, 10, False)]
@@ -204,7 +204,7 @@ def test_real_engine_without_a_model_refines_with_grabcut(make_window, qtbot, tm
     with qtbot.waitSignal(w.clicks.refined, timeout=60_000) as got:
         click(qtbot, w, cx, cy)
     assert got.args[0].refiner == "grabcut"
-    assert "GrabCut" in w.statusBar().currentMessage()
+    assert "GrabCut" in w.clicks.label.text()
     labels = w.session.doc.labels
     assert labels[cy, cx] == 1 and labels.sum() > 50
     worker = w.session.engine._worker
