@@ -77,6 +77,7 @@ def iou(a: np.ndarray, b: np.ndarray, ignore: np.ndarray | None = None) -> float
 
 
 Window = tuple[int, int, int, int]  # (x, y, w, h) in image pixels
+SEARCH_SIDE = 512  # regions near the clicks are looked for on a mask at most this large
 
 
 def refine_window(
@@ -90,20 +91,7 @@ def refine_window(
     rest of the mask lies outside the window and is left as it is.
     """
     height, width = prev.shape[:2]
-    reach = 0.05 * max(height, width)
-    xs, ys = [c.x for c in clicks], [c.y for c in clicks]
-    count, comps, stats, _ = cv2.connectedComponentsWithStats(prev.astype(np.uint8), 8)
-    for i in range(1, count):
-        x, y, w, h = (int(v) for v in stats[i, :4])
-        for c in clicks:
-            dx = max(x - c.x, 0.0, c.x - (x + w - 1))
-            dy = max(y - c.y, 0.0, c.y - (y + h - 1))
-            if dx > reach or dy > reach:
-                continue
-            if _near_component(comps, i, c, reach):
-                xs += [x, x + w - 1]
-                ys += [y, y + h - 1]
-                break
+    xs, ys = _touched(prev, clicks)
     x0, x1, y0, y1 = min(xs), max(xs) + 1, min(ys), max(ys) + 1
     if len(xs) == len(clicks):  # clicks that touch no region: look around them
         alone = 0.125 * max(height, width)
@@ -115,6 +103,31 @@ def refine_window(
     left, right = _span(cx, w, width)
     top, bottom = _span(cy, h, height)
     return left, top, right - left, bottom - top
+
+
+def _touched(prev: np.ndarray, clicks: Sequence[Click]) -> tuple[list[float], list[float]]:
+    """x and y extents of the clicks and of the regions of ``prev`` near them, found on a
+    copy at most ``SEARCH_SIDE`` px across (cost independent of the image size)."""
+    height, width = prev.shape[:2]
+    f = max(1.0, max(height, width) / SEARCH_SIDE)
+    small = prev.astype(np.uint8)
+    if f > 1:  # any pixel of a region keeps it (area averaging, then > 0)
+        size = (max(1, round(width / f)), max(1, round(height / f)))
+        small = cv2.resize(small * np.uint8(255), size, interpolation=cv2.INTER_AREA)
+    local = [c.scaled(1 / f, 1 / f) for c in clicks]
+    reach = 0.05 * max(small.shape)
+    xs, ys = [c.x for c in clicks], [c.y for c in clicks]
+    count, comps, stats, _ = cv2.connectedComponentsWithStats((small > 0).astype(np.uint8), 8)
+    for i in range(1, count):
+        x, y, w, h = (int(v) for v in stats[i, :4])
+        for c in local:
+            dx = max(x - c.x, 0.0, c.x - (x + w - 1))
+            dy = max(y - c.y, 0.0, c.y - (y + h - 1))
+            if dx <= reach and dy <= reach and _near_component(comps, i, c, reach):
+                xs += [x * f, min(width, (x + w) * f) - 1]
+                ys += [y * f, min(height, (y + h) * f) - 1]
+                break
+    return xs, ys
 
 
 def _span(centre: float, extent: float, size: int) -> tuple[int, int]:
