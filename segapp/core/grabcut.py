@@ -18,7 +18,8 @@ from segapp.core.clicks import Click, Window, refine_window
 from segapp.core.imageio import to_rgb
 
 WORK_SIDE = 320  # the window is cut at this size at most (GrabCut's cost grows with pixels)
-ITERATIONS = 4
+SURER = 1.0  # logit margin: where the model is this much surer than at a negative click, it stays
+ITERATIONS = 2  # 4 measured no better (NoC@90 12.2 vs 11.5 on 20 images) at 1.7x the time
 
 
 def grabcut_refine(
@@ -30,21 +31,26 @@ def grabcut_refine(
     """(new mask inside the window, the window) for ``clicks`` on ``image``.
 
     ``prev``: the active class's mask now (bool HxW); ``probs``: a model's foreground
-    probability (HxW), used where the mask is empty.
+    probability (HxW), the starting point when the mask is empty.
     """
     prev = prev.astype(bool)
+    if probs is not None and not prev.any():
+        prev = probs > 0.5
     window = refine_window(prev, clicks)
     x, y, w, h = window
     scale = min(1.0, WORK_SIDE / max(w, h))
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     crop = to_rgb(image[y : y + h, x : x + w])
     img = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
-    prior = cv2.resize(prev[y : y + h, x : x + w].astype(np.uint8), size, cv2.INTER_NEAREST) > 0
-    if probs is not None and not prior.any():
-        p = cv2.resize(probs[y : y + h, x : x + w].astype(np.float32), size) > 0.5
-        prior = p
+    window_prev = prev[y : y + h, x : x + w].astype(np.uint8)
+    prior = cv2.resize(window_prev, size, interpolation=cv2.INTER_NEAREST) > 0
     local = [c.scaled(scale, scale, x, y) for c in clicks]
-    seeds = _seeds(prior, local, size)
+    logits = None
+    if probs is not None:
+        p = cv2.resize(probs[y : y + h, x : x + w].astype(np.float32), size)
+        p = np.clip(p, 1e-6, 1 - 1e-6)
+        logits = np.log(p / (1 - p))
+    seeds = _seeds(prior, local, size, logits)
     if not (seeds == cv2.GC_FGD).any() and not (seeds == cv2.GC_PR_FGD).any():
         return np.zeros((h, w), bool), window
     if (seeds == cv2.GC_BGD).any() or (seeds == cv2.GC_PR_BGD).any():
@@ -64,19 +70,47 @@ def grabcut_refine(
     return out, window
 
 
-def _seeds(prior: np.ndarray, clicks: Sequence[Click], size: tuple[int, int]) -> np.ndarray:
-    """GrabCut's mask: probably object where the prior is, clicks certain."""
+def _seeds(
+    prior: np.ndarray,
+    clicks: Sequence[Click],
+    size: tuple[int, int],
+    logits: np.ndarray | None = None,
+) -> np.ndarray:
+    """GrabCut's mask: probably object where the prior is, clicks certain. A click that
+    contradicts the prior turns (probably) what it sits in to what it says: a negative
+    click the region of the mask under it (with a model: the part the model is no surer
+    of than at the click, so an object the wrong region touches stays); a positive click
+    the largest disk of background around it (at most a sixth of the window)."""
     w, h = size
     seeds = np.where(prior, cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
+    count, regions = cv2.connectedComponents(prior.astype(np.uint8), connectivity=8)
     radius = max(2, round(0.03 * max(w, h)))
-    if not prior.any():  # nothing yet: the object is probably around the positive clicks
-        for c in clicks:
-            if c.positive:
-                cv2.circle(seeds, (round(c.x), round(c.y)), 6 * radius, cv2.GC_PR_FGD, -1)
+    depth = {
+        True: cv2.distanceTransform((~prior).astype(np.uint8), cv2.DIST_L2, 3),
+        False: cv2.distanceTransform(prior.astype(np.uint8), cv2.DIST_L2, 3),
+    }
+    for c in clicks:
+        y, x = _at(c, size)
+        if not c.positive and regions[y, x]:
+            denied = regions == regions[y, x]
+            if logits is not None:
+                denied &= logits <= logits[y, x] + SURER
+            seeds[denied] = cv2.GC_PR_BGD
+            continue
+        d = min(float(depth[c.positive][y, x]), max(w, h) / 6)
+        if d > radius:
+            value = cv2.GC_PR_FGD if c.positive else cv2.GC_PR_BGD
+            cv2.circle(seeds, (x, y), round(d), value, -1)
     for c in clicks:
         value = cv2.GC_FGD if c.positive else cv2.GC_BGD
         cv2.circle(seeds, (round(c.x), round(c.y)), radius, value, -1)
     return seeds
+
+
+def _at(click: Click, size: tuple[int, int]) -> tuple[int, int]:
+    """(row, column) of a click, inside an image of ``size`` = (w, h)."""
+    w, h = size
+    return min(h - 1, max(0, round(click.y))), min(w - 1, max(0, round(click.x)))
 
 
 def _keep_anchored(cut: np.ndarray, prior: np.ndarray, clicks: Sequence[Click]) -> np.ndarray:

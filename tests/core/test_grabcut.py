@@ -1,0 +1,51 @@
+"""The model-free Click tool: GrabCut seeded by the clicks and the current mask."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from segapp.core.clicks import Click, iou
+from segapp.core.grabcut import grabcut_refine
+
+
+def _scene():
+    rng = np.random.default_rng(0)
+    image = rng.integers(20, 60, (240, 320, 3)).astype(np.uint8)
+    truth = np.zeros((240, 320), bool)
+    truth[60:180, 100:200] = True
+    image[truth] = rng.integers(180, 230, (int(truth.sum()), 3)).astype(np.uint8)
+    return image, truth
+
+
+def _whole(prev, inside, window):
+    x, y, w, h = window
+    out = prev.copy()
+    out[y : y + h, x : x + w] = inside
+    return out
+
+
+def test_one_click_on_an_empty_mask_cuts_the_object_under_it():
+    image, truth = _scene()
+    prev = np.zeros_like(truth)
+    inside, window = grabcut_refine(image, prev, [Click(150, 120, True)])
+    x, y, w, h = window
+    assert inside.shape == (h, w) and x <= 150 < x + w and y <= 120 < y + h
+    assert iou(_whole(prev, inside, window), truth) > 0.9
+
+
+def test_a_negative_click_removes_a_wrong_blob_and_keeps_the_object():
+    image, truth = _scene()
+    image[20:50, 240:300] = 90  # a patch the mask took by mistake, attached to nothing
+    prev = truth.copy()
+    prev[20:50, 240:300] = True
+    inside, window = grabcut_refine(image, prev, [Click(270, 35, False)])
+    got = _whole(prev, inside, window)
+    assert not got[25:45, 245:295].any()
+    assert iou(got, truth) > 0.9
+
+
+def test_the_model_probability_seeds_an_empty_mask():
+    image, truth = _scene()
+    probs = truth.astype(np.float32) * 0.9
+    inside, window = grabcut_refine(image, np.zeros_like(truth), [Click(110, 70, True)], probs)
+    assert iou(_whole(np.zeros_like(truth), inside, window), truth) > 0.9
