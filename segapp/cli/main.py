@@ -109,8 +109,10 @@ def _add_train_parser(sub) -> None:
         type=float,
         default=recipe.CLICK_SHARE,
         metavar="P",
-        help="share of training views given a previous mask and simulated clicks, so the model "
-        "also follows the Click tool (binary, padded networks; 0 = a proposal model only)",
+        help="share of training views given a previous mask and simulated clicks, so that the "
+        "network itself follows the Click tool (binary, padded networks; default 0: at the "
+        "CPU's round budgets it learnt to ignore clicks, and GrabCut guided by the model "
+        "refines instead)",
     )
     t.add_argument("--patience", type=int, default=10, help="early stop after N epochs w/o gain")
     t.add_argument("--repeats", type=int, help="passes over the images per epoch")

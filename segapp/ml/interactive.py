@@ -5,8 +5,9 @@ mask" way) sees the image, the previous mask and disks at the positive and negat
 clicks; with an empty mask and no clicks it is the proposal model. Clicks refine a window
 around them (:func:`segapp.core.clicks.refine_window`, FocalClick's focus), cut at the
 scale the model was trained at, so a click on a 4096 px image costs what one on a small
-image does. A model without click channels (or none yet) falls back to GrabCut
-(:mod:`segapp.core.grabcut`), seeded by its probabilities.
+image does. A model without click channels (the default: trained so, at the CPU's round
+budgets, the network learnt to ignore clicks), or none yet, refines with GrabCut
+(:mod:`segapp.core.grabcut`) guided by the model's probabilities.
 
 No torch at import: the window's engine refines with ONNX Runtime alone.
 """
@@ -84,11 +85,11 @@ class Refiner:
         follows = net is not None and net.click_channels and class_value == 1
         self.kind = "model" if follows else "grabcut"
         if self.kind == "model":
-            self.name = f"{model_name} refines" if model_name else "the model refines"
+            self.name = f"{model_name or 'the model'} refines"
         elif net is None:
             self.name = "GrabCut refines (no trained model yet)"
         else:
-            self.name = f"GrabCut refines ({model_name or 'the model'} was not trained on clicks)"
+            self.name = f"GrabCut refines, guided by {model_name or 'the model'}"
         self._probs: tuple[np.ndarray, np.ndarray] | None = None  # (image, its probability)
 
     def refine_window(

@@ -26,7 +26,9 @@ ENCODER_LR_SCALE = 0.1
 FREEZE_ENCODER_STRIDE = 4  # a pretrained encoder's layers up to this stride stay frozen
 DEFAULT_AUGMENT = "medium"
 COPY_PASTE = 0.5  # share of training views with another image's object pasted in
-CLICK_SHARE = 0.5  # share of training views given a previous mask and clicks (click_training)
+# share of training views given a previous mask and clicks (click_training); 0 = off: at
+# the CPU's round budgets the model learnt to ignore clicks (README, "Click to correct")
+CLICK_SHARE = 0.0
 UNLABELED_IMAGES = 0  # images without masks learned from (segapp.ml.semi); 0 = off
 DEFAULT_BATCH = 8
 MIN_BATCH = 2

@@ -342,7 +342,7 @@ def test_pretrained_encoder_few_shot_settings(tmp_path):
     from segapp.ml.checkpoint import load_model
 
     data = make_dataset(tmp_path / "d", n=4, height=64, width=64)
-    cfg = _config(tmp_path, data, model="pretrained-lite0", size=64, epochs=2, lr=1e-2)
+    cfg = _config(tmp_path, data, model="pretrained-lite0", size=64, epochs=2, lr=1e-2, clicks=0.5)
     before = load_model("pretrained-lite0", "cpu", classes=1).model.state_dict()
     list(train(cfg))
     after = load_checkpoint(tmp_path / "run").model.state_dict()
