@@ -1,10 +1,13 @@
-"""Click to correct without a trained model: OpenCV's GrabCut, seeded by the clicks.
+"""Click to correct with OpenCV's GrabCut, seeded by the clicks and guided by a model.
 
-Before a project has a model trained to follow clicks (a new project, the first image, a
-model from an older segapp), the Click tool still works: GrabCut learns colour models of
-object and background from the current mask (or the model's probabilities), takes each
-click as certain (a disk of object or of background) and cuts the window around them.
-Only regions that touch a positive click or the current mask are kept.
+Unless a model was trained to follow clicks (``segapp train --clicks``), the Click tool
+refines with this: GrabCut learns colour models of object and background from the current
+mask (or, on an empty one, the model's probabilities), takes each click as certain (a disk
+of object or of background) and what it contradicts as probably wrong, and cuts the window
+around the clicks. The newest click says which way the mask moves (a negative click only
+takes away, a positive one only adds), and only regions that touch a positive click or the
+current mask are kept. Without any model (the first image of a new project) the clicks and
+the mask alone seed it.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from segapp.core.imageio import to_rgb
 
 WORK_SIDE = 320  # the window is cut at this size at most (GrabCut's cost grows with pixels)
 SURER = 1.0  # logit margin: where the model is this much surer than at a negative click, it stays
+BRIDGE = 0.05  # a share of the window: thinner bridges do not join a denied region
 ITERATIONS = 2  # 4 measured no better (NoC@90 12.2 vs 11.5 on 20 images) at 1.7x the time
 
 
@@ -67,6 +71,10 @@ def grabcut_refine(
     cut = (seeds == cv2.GC_FGD) | (seeds == cv2.GC_PR_FGD)
     cut = _keep_anchored(cut, prior, local)
     out = cv2.resize(cut.astype(np.uint8), (w, h), interpolation=cv2.INTER_LINEAR) > 0
+    # the newest click says which way the mask moves: a negative one only takes away, a
+    # positive one only adds (GrabCut's colour models would otherwise spread elsewhere)
+    before = window_prev.astype(bool)
+    out = out | before if clicks[-1].positive else out & before
     return out, window
 
 
@@ -95,6 +103,8 @@ def _seeds(
             denied = regions == regions[y, x]
             if logits is not None:
                 denied &= logits <= logits[y, x] + SURER
+            if BRIDGE:
+                denied = _part_at(denied, y, x, max(1, round(BRIDGE * max(w, h))))
             seeds[denied] = cv2.GC_PR_BGD
             continue
         d = min(float(depth[c.positive][y, x]), max(w, h) / 6)
@@ -105,6 +115,17 @@ def _seeds(
         value = cv2.GC_FGD if c.positive else cv2.GC_BGD
         cv2.circle(seeds, (round(c.x), round(c.y)), radius, value, -1)
     return seeds
+
+
+def _part_at(region: np.ndarray, y: int, x: int, k: int) -> np.ndarray:
+    """The part of ``region`` around (y, x) once bridges thinner than ``2k`` px are cut."""
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1))
+    core = cv2.morphologyEx(region.astype(np.uint8), cv2.MORPH_OPEN, kernel)
+    count, parts = cv2.connectedComponents(core, connectivity=8)
+    if not core[y, x]:
+        return region
+    grown = cv2.dilate((parts == parts[y, x]).astype(np.uint8), kernel) > 0
+    return grown & region
 
 
 def _at(click: Click, size: tuple[int, int]) -> tuple[int, int]:

@@ -49,3 +49,31 @@ def test_the_model_probability_seeds_an_empty_mask():
     probs = truth.astype(np.float32) * 0.9
     inside, window = grabcut_refine(image, np.zeros_like(truth), [Click(110, 70, True)], probs)
     assert iou(_whole(np.zeros_like(truth), inside, window), truth) > 0.9
+
+
+def test_the_newest_click_only_moves_the_mask_its_way():
+    image, truth = _scene()
+    prev = truth.copy()
+    prev[60:180, 200:230] = True  # too wide on the right
+    prev[100:140, 100:130] = False  # and a hole
+    neg, window = grabcut_refine(image, prev, [Click(215, 120, False)])
+    got = _whole(prev, neg, window)
+    assert not (got & ~prev).any()  # a negative click never adds
+    assert not got[60:180, 205:230].any()
+    pos, window = grabcut_refine(image, got, [Click(215, 120, False), Click(115, 120, True)])
+    after = _whole(got, pos, window)
+    assert not (got & ~after).any()  # a positive click never takes away
+    assert iou(after, truth) > 0.9
+
+
+def test_a_negative_click_takes_the_wrong_region_not_the_object_a_thin_bridge_joins():
+    image, truth = _scene()
+    prev = truth.copy()
+    prev[150:210, 220:300] = True  # a wrong region
+    prev[160:163, 200:220] = True  # joined to the object by a 3 px bridge
+    image[150:210, 220:300] = 120
+    probs = np.where(prev, 0.97, 0.02).astype(np.float32)  # the model as sure of both
+    inside, window = grabcut_refine(image, prev, [Click(260, 180, False)], probs)
+    got = _whole(prev, inside, window)
+    assert not got[155:205, 225:295].any()
+    assert iou(got & truth, truth) > 0.95
