@@ -81,7 +81,7 @@ class Engine:
         self._ml: dict[str, Any] | None = None
         self._models: OrderedDict[tuple, _Model] = OrderedDict()
         self._image: tuple[str, np.ndarray] | None = None  # (key, image) clicks refine
-        self._refiner: tuple[tuple, Refiner] | None = None
+        self._refiner: tuple[Any, tuple, Refiner] | None = None  # (predictor, key, refiner)
         if self.device_request != "cpu" and (self.device_request != "auto" or gpu_likely()):
             self._torch()
 
@@ -220,16 +220,15 @@ class Engine:
         image = self._image[1]
         if prev.shape != image.shape[:2]:
             raise ValueError(f"mask {prev.shape} and image {image.shape[:2]} differ in size")
-        if model_ref:
-            model = self._model(model_ref, classes, notify or (lambda event: None))
-            key = (id(model), class_value, threshold)
-        else:
-            model, key = None, (None, class_value, threshold)
-        if self._refiner is None or self._refiner[0] != key:
-            net = model.predictor if model is not None else None
+        model = (
+            self._model(model_ref, classes, notify or (lambda event: None)) if model_ref else None
+        )
+        net = model.predictor if model is not None else None
+        key = (class_value, threshold)
+        if self._refiner is None or self._refiner[:2] != (net, key):
             name = Path(model_ref).name if model_ref else ""
-            self._refiner = (key, Refiner(net, name, threshold, class_value))
-        refiner = self._refiner[1]
+            self._refiner = (net, key, Refiner(net, name, threshold, class_value))
+        refiner = self._refiner[2]
         mask, window = refiner.refine_window(image, prev > 0, clicks)
         return mask, window, refiner
 
