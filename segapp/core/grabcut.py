@@ -71,11 +71,23 @@ def grabcut_refine(
     cut = (seeds == cv2.GC_FGD) | (seeds == cv2.GC_PR_FGD)
     cut = _keep_anchored(cut, prior, local)
     out = cv2.resize(cut.astype(np.uint8), (w, h), interpolation=cv2.INTER_LINEAR) > 0
-    # the newest click says which way the mask moves: a negative one only takes away, a
-    # positive one only adds (GrabCut's colour models would otherwise spread elsewhere)
+    # the clicks the mask does not yet agree with say which way it moves: negative ones
+    # only take away, positive ones only add (GrabCut's colour models would otherwise
+    # spread into similar background); after a dot's removal both may be pending
     before = window_prev.astype(bool)
-    out = out | before if clicks[-1].positive else out & before
+    ways = {c.positive for c in clicks if _disagrees(before, c, x, y)} or {clicks[-1].positive}
+    if ways == {True}:
+        out |= before
+    elif ways == {False}:
+        out &= before
     return out, window
+
+
+def _disagrees(mask: np.ndarray, click: Click, x0: int, y0: int) -> bool:
+    """Does ``mask`` (a window at (x0, y0) of the image) say otherwise than the click?"""
+    h, w = mask.shape
+    y, x = _at(click.scaled(1.0, 1.0, x0, y0), (w, h))
+    return bool(mask[y, x]) != click.positive
 
 
 def _seeds(

@@ -77,3 +77,16 @@ def test_a_negative_click_takes_the_wrong_region_not_the_object_a_thin_bridge_jo
     got = _whole(prev, inside, window)
     assert not got[155:205, 225:295].any()
     assert iou(got & truth, truth) > 0.95
+
+
+def test_clicks_redrawn_from_an_earlier_mask_move_it_both_ways():
+    """After a dot's removal the remaining clicks are redrawn from the series' first mask:
+    a positive click made before a negative one still adds."""
+    image, truth = _scene()
+    start = truth.copy()
+    start[100:140, 100:130] = False  # a hole
+    start[60:180, 200:230] = True  # too wide
+    clicks = [Click(115, 120, True), Click(215, 120, False)]
+    inside, window = grabcut_refine(image, start, clicks)
+    got = _whole(start, inside, window)
+    assert got[110:130, 105:125].all() and not got[60:180, 205:230].any()
