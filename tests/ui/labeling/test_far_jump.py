@@ -39,6 +39,7 @@ def test_a_far_jump_shows_a_placeholder_then_the_image(make_window, qtbot, tmp_p
     data = make_dataset(tmp_path / "d", n=6, masks=3)
     slow_reads.set()
     w = make_window(data)
+    w.session.prefetcher.clear()  # a read-ahead begun while reads ran freely is not taken
     slow_reads.clear()
     w.session.load_wait_s = 0.0  # no wait at all: any read shows the placeholder first
     w.session.prefetcher.prefetch = lambda paths: None  # nothing read ahead: a far jump
@@ -60,6 +61,7 @@ def test_jumping_on_before_the_image_arrives_drops_it(make_window, qtbot, tmp_pa
     data = make_dataset(tmp_path / "d", n=6)
     slow_reads.set()
     w = make_window(data)
+    w.session.prefetcher.clear()  # a read-ahead begun while reads ran freely is not taken
     slow_reads.clear()
     w.session.load_wait_s = 0.0
     w.session.prefetcher.prefetch = lambda paths: None
