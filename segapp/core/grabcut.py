@@ -103,7 +103,7 @@ def _seeds(
     the largest disk of background around it (at most a sixth of the window)."""
     w, h = size
     seeds = np.where(prior, cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
-    count, regions = cv2.connectedComponents(prior.astype(np.uint8), connectivity=8)
+    _, regions = cv2.connectedComponents(prior.astype(np.uint8), connectivity=8)
     radius = max(2, round(0.03 * max(w, h)))
     depth = {
         True: cv2.distanceTransform((~prior).astype(np.uint8), cv2.DIST_L2, 3),
@@ -133,9 +133,9 @@ def _part_at(region: np.ndarray, y: int, x: int, k: int) -> np.ndarray:
     """The part of ``region`` around (y, x) once bridges thinner than ``2k`` px are cut."""
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1))
     core = cv2.morphologyEx(region.astype(np.uint8), cv2.MORPH_OPEN, kernel)
-    count, parts = cv2.connectedComponents(core, connectivity=8)
     if not core[y, x]:
         return region
+    _, parts = cv2.connectedComponents(core, connectivity=8)
     grown = cv2.dilate((parts == parts[y, x]).astype(np.uint8), kernel) > 0
     return grown & region
 
@@ -151,9 +151,9 @@ def _keep_anchored(cut: np.ndarray, prior: np.ndarray, clicks: Sequence[Click]) 
     count, comps = cv2.connectedComponents(cut.astype(np.uint8), connectivity=8)
     keep = np.zeros(count, bool)
     keep[np.unique(comps[prior & cut])] = True
-    h, w = cut.shape
+    size = cut.shape[::-1]
     for c in clicks:
         if c.positive:
-            keep[comps[min(h - 1, max(0, round(c.y))), min(w - 1, max(0, round(c.x)))]] = True
+            keep[comps[_at(c, size)]] = True
     keep[0] = False
     return keep[comps]
