@@ -87,8 +87,11 @@ def cmd_export(args: argparse.Namespace) -> int:
         from segapp.interop.onnx import export_onnx
 
         meta = export_onnx(args.src, args.dest)
+        clicks = int(meta["click_channels"])
+        channels = int(meta["in_channels"]) + clicks
+        after = f" (the image's, then {clicks} click channels)" if clicks else ""
         print(
-            f"{Path(args.dest).expanduser()}: ONNX model, input x (N, {meta['in_channels']}, H, W), "
+            f"{Path(args.dest).expanduser()}: ONNX model, input x (N, {channels}, H, W){after}, "
             f"output logits (N, {meta['output_channels']}, H, W), {meta['activation']}; "
             "same logits as PyTorch within "
             f"{meta['max_difference']}"
