@@ -88,3 +88,25 @@ def test_the_readme_recipe_gives_segapps_mask(checkpoint, exported, tmp_path, mo
     exec(compile(_readme_snippet(), "README.md", "exec"), {})
     ours = Predictor(load_model(folder), "cpu", backend="torch").predict_labels(image)
     np.testing.assert_array_equal(cv2.imread("photo_mask.png", cv2.IMREAD_UNCHANGED), ours)
+
+
+def test_a_click_trained_model_exports_its_click_channels(tmp_path, capsys):
+    import onnxruntime as ort
+
+    torch.manual_seed(0)
+    spec = preset_spec("unet-small", base_channels=4, click_channels=3)
+    model = create_model(spec).eval()
+    with torch.no_grad():  # clicks that matter, so the check below can see them
+        for stem in (m for m in model.modules() if hasattr(m, "clicks")):
+            stem.clicks.weight.normal_()
+    folder = tmp_path / "v001"
+    save_checkpoint(folder, model, spec, {"train": {"size": 64, "resize_mode": "resize"}})
+    out = tmp_path / "clicks.onnx"
+    assert main(["export", "onnx", str(folder), str(out)]) == 0
+    assert "input x (N, 6, H, W) (the image's, then 3 click channels)" in capsys.readouterr().out
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    assert session.get_modelmeta().custom_metadata_map["click_channels"] == "3"
+    x = np.random.default_rng(0).normal(size=(1, 6, 64, 64)).astype(np.float32)
+    with torch.inference_mode():
+        ref = model(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(session.run(None, {"x": x})[0], ref, atol=1e-4)
