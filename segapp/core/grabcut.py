@@ -123,9 +123,9 @@ def _seeds(
         if d > radius:
             value = cv2.GC_PR_FGD if c.positive else cv2.GC_PR_BGD
             cv2.circle(seeds, (x, y), round(d), value, -1)
-    for c in clicks:  # certain: a disk no wider than the wrong region it may sit in
+    for c in clicks:  # certain: a disk no wider than the click's distance to the mask's edge
         y, x = _at(c, size)
-        r = max(1, min(radius, round(float(depth[c.positive][y, x]))))
+        r = max(1, min(radius, round(float(depth[not prior[y, x]][y, x]))))
         cv2.circle(seeds, (x, y), r, cv2.GC_FGD if c.positive else cv2.GC_BGD, -1)
     return seeds
 
