@@ -90,3 +90,15 @@ def test_clicks_redrawn_from_an_earlier_mask_move_it_both_ways():
     inside, window = grabcut_refine(image, start, clicks)
     got = _whole(start, inside, window)
     assert got[110:130, 105:125].all() and not got[60:180, 205:230].any()
+
+
+def test_a_click_by_an_edge_fixes_the_edge_without_biting_the_object():
+    """The click's certain disk is no wider than its distance to the mask's edge: a
+    negative click in a thin wrong band along the object takes the band, not the object."""
+    image, truth = _scene()
+    prev = truth.copy()
+    prev[60:180, 200:204] = True  # a 4 px band of background taken along the right edge
+    inside, window = grabcut_refine(image, prev, [Click(202, 120, False)])
+    got = _whole(prev, inside, window)
+    assert got[60:180, 100:200].mean() > 0.99  # the object is whole
+    assert not got[110:130, 201:204].any()  # the band is gone where it was clicked
