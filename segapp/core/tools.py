@@ -140,15 +140,20 @@ def class_bbox(mask: np.ndarray, value: int) -> Rect | None:
 
     Scans the whole mask once.
     """
-    eq = mask == value
-    rows = np.flatnonzero(eq.any(axis=1))
+    return bbox(mask == value)
+
+
+def bbox(selected: np.ndarray) -> Rect | None:
+    """Bounding rectangle of the true pixels of a bool array (None if there are none)."""
+    rows = np.flatnonzero(selected.any(axis=1))
     if rows.size == 0:
         return None
-    cols = np.flatnonzero(eq.any(axis=0))
+    cols = np.flatnonzero(selected.any(axis=0))
     return (int(cols[0]), int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1))
 
 
-def _union(a: Rect | None, b: Rect | None) -> Rect | None:
+def union(a: Rect | None, b: Rect | None) -> Rect | None:
+    """The rectangle covering ``a`` and ``b`` (either may be None: nothing)."""
     if a is None:
         return b
     if b is None:
@@ -351,7 +356,7 @@ def fill_holes(mask: np.ndarray, value: int | None = None) -> Patch | None:
         return None
     total: Rect | None = None
     for b in boxes.values():
-        total = _union(total, b)
+        total = union(total, b)
     assert total is not None
     tx, ty, tw, th = total
     work = mask[ty : ty + th, tx : tx + tw].copy()
@@ -393,7 +398,7 @@ def remove_islands(
         if n <= 1 or not small.any():
             continue
         work_parts.append((box, small[labels]))
-        total = _union(total, box)
+        total = union(total, box)
     if total is None:
         return None
     tx, ty, tw, th = total

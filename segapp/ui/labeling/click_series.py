@@ -25,10 +25,11 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QLabel, QStatusBar
 
+from segapp.core import tools
 from segapp.core.clicks import Click
 from segapp.core.tools import BACKGROUND, Patch, Rect
 from segapp.ui.labeling.model_panel import is_trained_ref
-from segapp.ui.labeling.refine import RefineRequest, RefineResult, union
+from segapp.ui.labeling.refine import RefineRequest, RefineResult
 
 if TYPE_CHECKING:
     from segapp.ui.canvas.canvas import Canvas
@@ -174,7 +175,7 @@ class ClickSeries(QObject):
     # ------------------------------------------------------------------ the document
     def _on_doc_change(self, rect: Rect | None) -> None:
         if self._ds is not None:
-            self._changed = union(self._changed, rect or (0, 0, *self._ds.doc.shape[::-1]))
+            self._changed = tools.union(self._changed, rect or (0, 0, *self._ds.doc.shape[::-1]))
         if not self._applying:
             self.sync()
 

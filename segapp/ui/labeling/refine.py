@@ -100,15 +100,6 @@ def send_refine(
     return RefineResult(req.seq, (x, y, w, h), mask, kind, name, time.perf_counter() - t0, patch)
 
 
-def union(a: Rect | None, b: Rect) -> Rect:
-    """The rectangle covering ``a`` (or nothing) and ``b``."""
-    if a is None:
-        return b
-    x0, y0 = min(a[0], b[0]), min(a[1], b[1])
-    x1, y1 = max(a[0] + a[2], b[0] + b[2]), max(a[1] + a[3], b[1] + b[3])
-    return (x0, y0, x1 - x0, y1 - y0)
-
-
 def result_patch(req: RefineRequest, window: Rect, mask: np.ndarray) -> Patch | None:
     """The patch of ``req.labels`` that makes ``mask`` (0/1 in ``window``) the class there,
     cropped to the pixels that change (None: none does)."""
@@ -116,7 +107,7 @@ def result_patch(req: RefineRequest, window: Rect, mask: np.ndarray) -> Patch | 
     if req.base is None:
         x, y = window[:2]
         return _tight(req.labels, tools.class_window(req.labels, x, y, mask, req.active, overwrite))
-    x, y, w, h = union(req.changed, window)  # the base inside ``changed``, then the answer
+    x, y, w, h = tools.union(req.changed, window)  # the base inside ``changed``, then the answer
     values = req.labels[y : y + h, x : x + w].copy()
     if req.changed is not None:
         cx, cy, cw, ch = req.changed
@@ -132,10 +123,8 @@ def _tight(labels: np.ndarray, patch: Patch | None) -> Patch | None:
     """``patch`` cropped to the bounding box of the pixels it changes in ``labels``."""
     if patch is None:
         return None
-    changed = patch.values != labels[patch.slices]
-    rows = np.flatnonzero(changed.any(axis=1))
-    if rows.size == 0:
+    box = tools.bbox(patch.values != labels[patch.slices])
+    if box is None:
         return None
-    cols = np.flatnonzero(changed.any(axis=0))
-    r0, r1, c0, c1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
-    return Patch(patch.x + c0, patch.y + r0, patch.values[r0:r1, c0:c1].copy())
+    x, y, w, h = box
+    return Patch(patch.x + x, patch.y + y, patch.values[y : y + h, x : x + w].copy())
