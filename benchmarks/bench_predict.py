@@ -117,14 +117,15 @@ def _image(size: int) -> np.ndarray:
 def _engine_predictor(folder: Path):
     """The window's engine path: the checkpoint's cached export, no torch."""
     from segapp.ml import onnx_predictor as onnx
-    from segapp.ml.tiling import resize_target
+    from segapp.ml.tiling import keeps_aspect, resize_target
 
     config = onnx.read_checkpoint_config(folder)
     path = onnx.export_path(folder, config)
     meta = onnx.read_meta(path)
     if meta is None:
         raise SystemExit(f"no cached export of {folder}: run the latency benchmark first")
-    return onnx.OnnxPredictor(path, meta, resize_target(config.get("train", {})))
+    train = config.get("train", {})
+    return onnx.OnnxPredictor(path, meta, resize_target(train), keep_aspect=keeps_aspect(train))
 
 
 def bench_checkpoints(workdir: Path, sizes: list[int], reps: int) -> None:

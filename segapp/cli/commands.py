@@ -88,6 +88,7 @@ def _train_config(args):
         seed=args.seed,
         resume=args.resume,
         resize_mode=args.resize_mode,
+        keep_aspect=not args.squash,
         augment=args.augment,
         copy_paste=args.copy_paste,
         patience=args.patience,

@@ -61,6 +61,12 @@ def _add_train_parser(sub) -> None:
         "crops at full resolution and propose tile by tile (large images); auto: crop when "
         f"the images are over {recipe.CROP_FROM_SHRINK:g}x --size",
     )
+    t.add_argument(
+        "--squash",
+        action="store_true",
+        help="resize mode: squash whole images to --size x --size (as segapp did before); "
+        "default: keep their proportions (the longer side at --size, the rest mirrored)",
+    )
     t.add_argument("--batch-size", type=int, help="default: half the images, 2..8")
     t.add_argument("--lr", type=float, default=recipe.DEFAULT_LR)
     t.add_argument(

@@ -3,7 +3,9 @@
 The network is exported by the same code that makes the CPU backend's ONNX files
 (:mod:`segapp.ml.onnx_backend`): input ``x`` (N, C, H, W) float32, output ``logits``
 (N, K, H, W), with N, H and W dynamic. The file's metadata says how to prepare the input
-(``mean``, ``std``, ``size_multiple``, ``resize_to``) and read the output (``activation``),
+(``mean``, ``std``, ``size_multiple``, ``resize_to``, ``keep_aspect``: 1 = scale the longer
+side to ``resize_to`` and mirror the rest of the square, 0 = squash) and read the output
+(``activation``),
 and the export is checked against PyTorch with ONNX Runtime at two image sizes before it
 is kept.
 """
@@ -28,6 +30,7 @@ def export_onnx(model_ref: str | os.PathLike, dest: str | os.PathLike) -> dict[s
     from segapp.ml.checkpoint import load_model
     from segapp.ml.onnx_backend import OnnxNet
     from segapp.ml.preprocess import input_stats
+    from segapp.ml.tiling import keeps_aspect, resize_target
 
     dest = Path(dest).expanduser().absolute()
     if dest.exists():
@@ -49,7 +52,8 @@ def export_onnx(model_ref: str | os.PathLike, dest: str | os.PathLike) -> dict[s
         "mean": json.dumps([round(float(v), 6) for v in mean]),
         "std": json.dumps([round(float(v), 6) for v in std]),
         "size_multiple": str(model.valid_input_size(1)),
-        "resize_to": str(train.get("size") if train.get("resize_mode") == "resize" else 0),
+        "resize_to": str(resize_target(train) or 0),
+        "keep_aspect": str(int(keeps_aspect(train))),
         "model_spec": json.dumps(spec.to_dict()),
     }
     tmp = dest.with_name(f".{dest.name}.{os.getpid()}.partial")

@@ -13,6 +13,7 @@ import torch
 from segapp.core.imageio import SegappError
 from segapp.core.project import IGNORE_INDEX, ImageEntry, Project
 from segapp.ml.copy_paste import CopyPaste
+from segapp.ml.letterbox import letterbox
 from segapp.ml.preprocess import match_channels, normalize
 from segapp.ml.spec import ModelSpec
 from segapp.ml.tiling import MIRROR, TrainTile
@@ -42,18 +43,22 @@ def load_pairs(
     size: int | None = None,
     resize_mode: str = "resize",
     threads: int = 4,
+    keep_aspect: bool = False,
 ) -> list[Pair]:
     """Decode image/mask pairs (in parallel), checking sizes and mask values.
 
-    In ``resize`` mode each pair is resized to ``size`` x ``size`` once here, so epochs only
-    augment small arrays. Every unusable pair is reported in one DataError.
+    In ``resize`` mode each pair is brought to ``size`` x ``size`` once here (letterboxed with
+    ``keep_aspect``, else squashed), so epochs only augment small arrays. Every unusable pair is reported in one DataError.
     """
 
     def load(entry: ImageEntry) -> Pair:
         img = project.read_image(entry)
         labels = project.read_labels(entry, img.shape[:2])
         img = match_channels(img, in_channels)
-        if size and resize_mode == "resize":
+        if size and resize_mode == "resize" and keep_aspect:
+            img = letterbox(img, size, cv2.INTER_AREA)[0]
+            labels = letterbox(labels, size, cv2.INTER_NEAREST)[0]
+        elif size and resize_mode == "resize":
             img = cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
             if img.ndim == 2:
                 img = img[:, :, None]

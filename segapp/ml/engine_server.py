@@ -36,7 +36,7 @@ from segapp.ml import onnx_predictor as onnx
 from segapp.ml.engine_client import read_frame, write_frame
 from segapp.ml.interactive import Refiner
 from segapp.ml.spec import ModelError, ModelSpec
-from segapp.ml.tiling import probs_to_labels, resize_target
+from segapp.ml.tiling import keeps_aspect, probs_to_labels, resize_target
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +128,11 @@ class Engine:
         path = onnx.export_path(folder, config) if self.onnx_only else None
         meta = onnx.read_meta(path) if path is not None else None
         if meta is not None:
-            model = _Model(onnx.OnnxPredictor(path, meta, resize_target(config.get("train", {}))))
+            train = config.get("train", {})
+            predictor = onnx.OnnxPredictor(
+                path, meta, resize_target(train), keep_aspect=keeps_aspect(train)
+            )
+            model = _Model(predictor)
             log.info("%s proposes from its ONNX export (no PyTorch)", folder.name)
         else:
             model = self._torch_model(folder, config, classes, notify)

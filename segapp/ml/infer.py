@@ -25,6 +25,7 @@ from segapp.ml.tiling import (  # noqa: F401 - plan_tiles and the rest: their ol
     Progress,
     TilePlan,
     input_size_for_output,
+    keeps_aspect,
     plan_tiles,
     predict_resized,
     probs_to_labels,
@@ -82,6 +83,7 @@ class Predictor:
         batch: int = BATCH,
         channels_last: bool | None = None,
         resize_to: int | None = None,
+        keep_aspect: bool | None = None,
         backend: str | None = None,
         onnx_export: str = "inline",
         onnx_path: Path | None = None,
@@ -103,7 +105,9 @@ class Predictor:
         self.channels_last = channels_last and self.backend == "torch"
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
-        self.resize_to = resize_to if resize_to is not None else resize_target(loaded.train_config)
+        train = loaded.train_config
+        self.resize_to = resize_to if resize_to is not None else resize_target(train)
+        self.keep_aspect = keeps_aspect(train) if keep_aspect is None else keep_aspect
         self.fallback_message: str | None = None
 
     def _try_onnx(self, required: bool) -> None:
@@ -145,6 +149,7 @@ class Predictor:
             self.resize_to,
             lambda img: to_model_input(img, self.spec),
             lambda x: self._run(x, progress),
+            self.keep_aspect,
         )
 
     @property

@@ -23,6 +23,7 @@ import numpy as np
 
 from segapp.core.clicks import Click, Window, click_maps, refine_window
 from segapp.core.grabcut import grabcut_refine
+from segapp.ml.letterbox import letterbox, unletterbox
 
 CLICK_RADIUS = 5  # px of a click's disk at the network's input scale (RITM: 5)
 
@@ -32,6 +33,7 @@ class Net(Protocol):
 
     click_channels: int
     resize_to: int | None
+    keep_aspect: bool
 
     def image_input(self, img: np.ndarray) -> np.ndarray: ...
 
@@ -53,8 +55,15 @@ def model_refine(
     window = refine_window(prev, clicks)
     x, y, w, h = window
     crop, mask = image[y : y + h, x : x + w], prev[y : y + h, x : x + w].astype(np.uint8)
-    side = net.resize_to
-    if side:  # trained on whole images squashed to side x side: the window likewise
+    side, box = net.resize_to, None
+    if side and net.keep_aspect:  # trained on letterboxed whole images: the window likewise
+        crop, box = letterbox(crop, side, cv2.INTER_AREA)
+        mask, _ = letterbox(mask, side, cv2.INTER_NEAREST)
+        local = [
+            c.scaled(box.scale, box.scale, x - box.left / box.scale, y - box.top / box.scale)
+            for c in clicks
+        ]
+    elif side:  # trained on whole images squashed to side x side: the window likewise
         size = (side, side)
         crop = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
         mask = cv2.resize(mask, size, interpolation=cv2.INTER_NEAREST)
@@ -62,7 +71,10 @@ def model_refine(
     else:  # trained at native scale
         local = [c.scaled(1.0, 1.0, x, y) for c in clicks]
     x_in = np.concatenate([net.image_input(crop), click_input(mask, local)])
-    probs = net.run_input(x_in)[0]
+    probs = net.run_input(x_in)[:1]
+    if box is not None:
+        return unletterbox(probs, box, h, w)[0] > threshold, window
+    probs = probs[0]
     if probs.shape != (h, w):
         probs = cv2.resize(probs, (w, h), interpolation=cv2.INTER_LINEAR)
     return probs > threshold, window

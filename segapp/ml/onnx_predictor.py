@@ -131,6 +131,7 @@ class OnnxPredictor:
         onnx_path: Path,
         meta: dict[str, Any],
         resize_to: int | None = None,
+        keep_aspect: bool = False,
         tile: int = TILE,
         overlap: int = OVERLAP,
         batch: int = BATCH,
@@ -144,6 +145,7 @@ class OnnxPredictor:
         self.std = np.asarray(meta["std"], np.float32)
         self.geometry = NetGeometry(int(meta["size_multiple"]), int(meta["valid_depth"]))
         self.resize_to = resize_to
+        self.keep_aspect = keep_aspect
         self.tile, self.overlap, self.batch = tile, overlap, batch
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or num_threads()
@@ -170,4 +172,4 @@ class OnnxPredictor:
     def predict(self, image: np.ndarray) -> np.ndarray:
         """Probabilities (K, H, W) at the image's own size."""
 
-        return predict_resized(image, self.resize_to, self._input, self.run_input)
+        return predict_resized(image, self.resize_to, self._input, self.run_input, self.keep_aspect)

@@ -25,6 +25,7 @@ DEFAULT_LR = 1e-3
 ENCODER_LR_SCALE = 0.1
 FREEZE_ENCODER_STRIDE = 4  # a pretrained encoder's layers up to this stride stay frozen
 DEFAULT_AUGMENT = "medium"
+KEEP_ASPECT = True  # resize mode letterboxes whole images (ml.letterbox) instead of squashing
 COPY_PASTE = 0.5  # share of training views with another image's object pasted in
 # share of training views given a previous mask and clicks (click_training); 0 = off: at
 # the CPU's round budgets the model learnt to ignore clicks (README, "Click to correct")
@@ -189,4 +190,9 @@ def describe_resize_mode(mode: str, image_sizes: list[tuple[int, int]], size: in
     h, w = sorted(image_sizes)[len(image_sizes) // 2]
     if mode == "crop":
         return f"images of about {w}x{h} px: trained on {size} px crops at full resolution"
-    return f"images of about {w}x{h} px: trained and proposed whole, at {size} px"
+    if not KEEP_ASPECT:
+        return f"images of about {w}x{h} px: trained and proposed whole, at {size} px"
+    return (
+        f"images of about {w}x{h} px: trained and proposed whole, the longer side at {size} px "
+        "(proportions kept)"
+    )

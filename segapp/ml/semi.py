@@ -21,6 +21,7 @@ import torch.nn.functional as F
 
 from segapp.core.imageio import SegappError
 from segapp.core.project import ImageEntry, Project
+from segapp.ml.letterbox import letterbox
 from segapp.ml.preprocess import match_channels, normalize
 from segapp.ml.spec import ModelSpec
 
@@ -41,10 +42,16 @@ def unlabeled_entries(
 
 
 def load_unlabeled(
-    project: Project, entries: list[ImageEntry], in_channels: int, size: int, threads: int = 4
+    project: Project,
+    entries: list[ImageEntry],
+    in_channels: int,
+    size: int,
+    threads: int = 4,
+    keep_aspect: bool = False,
 ) -> list[np.ndarray]:
-    """Decode and resize images to ``size`` x ``size``; unreadable ones are skipped (they
-    are optional: the supervised images decide whether training can run)."""
+    """Decode and bring images to ``size`` x ``size`` (letterboxed with ``keep_aspect``,
+    as the labelled ones); unreadable ones are skipped (they are optional: the supervised
+    images decide whether training can run)."""
 
     def load(entry: ImageEntry) -> np.ndarray | None:
         try:
@@ -52,7 +59,10 @@ def load_unlabeled(
         except SegappError as e:
             log.warning("unlabeled image skipped: %s", e)
             return None
-        img = cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
+        if keep_aspect:
+            img = letterbox(img, size, cv2.INTER_AREA)[0]
+        else:
+            img = cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
         return img[:, :, None] if img.ndim == 2 else img
 
     with ThreadPoolExecutor(max(1, threads)) as pool:

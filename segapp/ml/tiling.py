@@ -19,6 +19,8 @@ from typing import Protocol
 import cv2
 import numpy as np
 
+from segapp.ml.letterbox import letterbox, unletterbox
+
 Progress = Callable[[int, int], None]
 RunTiles = Callable[[np.ndarray], np.ndarray]  # (N, C, h, w) input -> (N, K, h', w') probs
 
@@ -239,10 +241,15 @@ def predict_resized(
     resize_to: int | None,
     to_input: Callable[[np.ndarray], np.ndarray],
     run: Callable[[np.ndarray], np.ndarray],
+    keep_aspect: bool = False,
 ) -> np.ndarray:
-    """Probabilities (K, H, W) at the image's own size: the image squashed to ``resize_to``
-    first when the model was trained so, ``to_input`` (HxWxC -> CxHxW) then ``run``."""
+    """Probabilities (K, H, W) at the image's own size: the image brought to ``resize_to``
+    first when the model was trained so (letterboxed with ``keep_aspect``, else squashed),
+    ``to_input`` (HxWxC -> CxHxW) then ``run``."""
     height, width = image.shape[:2]
+    if resize_to and keep_aspect:
+        square, box = letterbox(image, resize_to, cv2.INTER_AREA)
+        return unletterbox(run(to_input(square)), box, height, width)
     img = image
     if resize_to:
         img = cv2.resize(image, (resize_to, resize_to), interpolation=cv2.INTER_AREA)
@@ -255,8 +262,14 @@ def predict_resized(
 
 
 def resize_target(train_config: dict) -> int | None:
-    """The size a checkpoint trained in ``resize`` mode squashes every image to, else None."""
+    """The size a checkpoint trained in ``resize`` mode brings every image to, else None."""
     return train_config.get("size") if train_config.get("resize_mode") == "resize" else None
+
+
+def keeps_aspect(train_config: dict) -> bool:
+    """Whether a ``resize``-mode checkpoint saw its images letterboxed (``keep_aspect``;
+    checkpoints from before it squashed them)."""
+    return bool(resize_target(train_config)) and bool(train_config.get("keep_aspect", False))
 
 
 def activate(logits: np.ndarray) -> np.ndarray:

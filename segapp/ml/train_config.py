@@ -33,6 +33,7 @@ class TrainConfig:
     seed: int = 0
     resume: bool = False
     resize_mode: str = "auto"  # resolved from the images by recipe.choose_resize_mode
+    keep_aspect: bool = recipe.KEEP_ASPECT  # resize mode: letterbox, not squash (letterbox.py)
     augment: str = recipe.DEFAULT_AUGMENT
     copy_paste: float = recipe.COPY_PASTE  # share of views with a pasted object (resize mode)
     patience: int = 10

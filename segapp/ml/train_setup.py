@@ -109,8 +109,9 @@ def prepare(config: TrainConfig, ctx: dist.Context) -> Run:
         add_click_stem(model, spec.in_channels, CLICK_CHANNELS)  # it learns to follow clicks
         spec = spec.replace(click_channels=CLICK_CHANNELS)
 
-    pairs_train = load_pairs(project, train_e, spec.in_channels, tile.size, config.resize_mode)
-    pairs_val = load_pairs(project, val_e, spec.in_channels, tile.size, config.resize_mode)
+    size, mode, fit = tile.size, config.resize_mode, config.keep_aspect
+    pairs_train = load_pairs(project, train_e, spec.in_channels, size, mode, keep_aspect=fit)
+    pairs_val = load_pairs(project, val_e, spec.in_channels, size, mode, keep_aspect=fit)
     if ctx.is_main and project.rescaled_masks:
         log.info(
             "%d masks were scaled to their image's size (same aspect ratio, other resolution)",
@@ -230,7 +231,9 @@ def unlabeled_batches(project, config: TrainConfig, spec, tile: TrainTile, pairs
         return None, 0
     exclude = {p.stem for p in pairs}
     entries = semi.unlabeled_entries(project, exclude, config.unlabeled, config.seed)
-    images = semi.load_unlabeled(project, entries, spec.in_channels, tile.size)
+    images = semi.load_unlabeled(
+        project, entries, spec.in_channels, tile.size, keep_aspect=config.keep_aspect
+    )
     images = [tile.pad_view(img) for img in images]  # valid convolutions: as labelled views
     batch = max(1, schedule.batch_size // 2)
     if len(images) < batch:

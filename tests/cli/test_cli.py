@@ -146,6 +146,17 @@ def test_train_json_lines_say_what_happened(tmp_path, capsys, n_images):
     assert config["metrics"]["best_val_iou"] == done["best_val_iou"]
 
 
+def test_whole_images_keep_their_proportions_unless_squashed(trained, tmp_path):
+    """The checkpoint records how its images were brought to --size: letterboxed by
+    default, squashed with --squash (as before)."""
+    data, run = trained
+    assert json.loads((run / "config.json").read_text())["train"]["keep_aspect"] is True
+    out = tmp_path / "squashed"
+    argv = ["train", str(data), "--model", "unet-small", "--out", str(out), "--epochs", "1"]
+    assert main([*argv, "--size", "32", "--device", "cpu", "--squash"]) == 0
+    assert json.loads((out / "config.json").read_text())["train"]["keep_aspect"] is False
+
+
 def test_predict_writes_masks_for_any_size(trained, tmp_path, capsys):
     _, run = trained
     img = np.random.default_rng(0).integers(0, 255, (70, 130, 3), dtype=np.uint8)

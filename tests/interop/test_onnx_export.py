@@ -41,6 +41,7 @@ def test_export_runs_without_segapp_at_any_size(checkpoint, exported):
     meta = session.get_modelmeta().custom_metadata_map
     assert meta["activation"] == "softmax" and meta["classes"] == "3"
     assert json.loads(meta["mean"]) == [0.5] * 3 and int(meta["size_multiple"]) == 8
+    assert meta["resize_to"] == "0" and meta["keep_aspect"] == "0"  # crop mode: as it is
     rng = np.random.default_rng(1)
     for h, w in ((48, 80), (120, 32)):  # sizes the export never saw
         x = rng.normal(size=(1, 3, h, w)).astype(np.float32)
@@ -88,6 +89,35 @@ def test_the_readme_recipe_gives_segapps_mask(checkpoint, exported, tmp_path, mo
     exec(compile(_readme_snippet(), "README.md", "exec"), {})
     ours = Predictor(load_model(folder), "cpu", backend="torch").predict_labels(image)
     np.testing.assert_array_equal(cv2.imread("photo_mask.png", cv2.IMREAD_UNCHANGED), ours)
+
+
+def test_the_readme_recipe_letterboxes_as_segapp_does(tmp_path, monkeypatch):
+    """The README's code on a model trained letterboxed (resize mode, ``keep_aspect``):
+    its probabilities are segapp's but for resampling, and unlike a squashed model's."""
+    import cv2
+
+    from segapp.ml.checkpoint import load_model
+    from segapp.ml.infer import Predictor
+
+    torch.manual_seed(0)
+    spec = preset_spec("unet-small", base_channels=4, classes=3)
+    folder = tmp_path / "v002"
+    train = {"size": 64, "resize_mode": "resize", "keep_aspect": True}
+    save_checkpoint(folder, create_model(spec).eval(), spec, {"train": train})
+    monkeypatch.chdir(tmp_path)
+    assert main(["export", "onnx", str(folder), "model.onnx"]) == 0
+    rng = np.random.default_rng(3)
+    image = cv2.GaussianBlur(rng.integers(0, 255, (60, 150, 3), np.uint8), (15, 15), 6)
+    cv2.imwrite("photo.png", image[..., ::-1])
+    names: dict = {}
+    exec(compile(_readme_snippet(), "README.md", "exec"), names)
+    theirs = names["probs"]
+    loaded = load_model(folder)
+    ours = Predictor(loaded, "cpu", backend="torch").predict(image)
+    squashed = Predictor(loaded, "cpu", backend="torch", keep_aspect=False).predict(image)
+    assert theirs.shape == ours.shape == (3, 60, 150)
+    assert np.abs(theirs - ours).mean() < np.abs(theirs - squashed).mean() / 3
+    assert cv2.imread("photo_mask.png", cv2.IMREAD_UNCHANGED).shape == (60, 150)
 
 
 def test_a_click_trained_model_exports_its_click_channels(tmp_path, capsys):

@@ -120,8 +120,9 @@ class _Recorder:
 
     click_channels = 3
 
-    def __init__(self, resize_to):
+    def __init__(self, resize_to, keep_aspect=False):
         self.resize_to = resize_to
+        self.keep_aspect = keep_aspect
         self.inputs = []
 
     def image_input(self, img):
@@ -147,6 +148,25 @@ def test_model_refine_draws_clicks_at_the_networks_scale():
     assert abs(negative[:, 1].mean() - cx) < 1 and abs(negative[:, 0].mean() - cy) < 1
     assert len(negative) <= np.pi * (CLICK_RADIUS + 1) ** 2
     assert not inp[4].any() and inp[3].any()  # no positive click; the previous mask
+
+
+def test_model_refine_letterboxes_the_window_as_training_did():
+    prev = np.zeros((200, 400), bool)
+    prev[50:150, 100:300] = True
+    net = _Recorder(resize_to=64, keep_aspect=True)
+    mask, (x, y, w, h) = model_refine(
+        net, np.zeros((200, 400, 3), np.uint8), prev, [Click(150, 100, False)]
+    )
+    (inp,) = net.inputs
+    assert inp.shape == (6, 64, 64) and mask.shape == (h, w) and mask.all()
+    scale = 64 / max(w, h)  # one scale both ways; the shorter side centred
+    cx = (150 - x) * scale + (64 - round(w * scale)) // 2
+    cy = (100 - y) * scale + (64 - round(h * scale)) // 2
+    negative = np.argwhere(inp[5] > 0)
+    assert abs(negative[:, 1].mean() - cx) < 1 and abs(negative[:, 0].mean() - cy) < 1
+    # the previous mask keeps its shape: as wide against as tall as in the image
+    rows, cols = np.nonzero(inp[3][(64 - round(h * scale)) // 2 :][: round(h * scale)])
+    assert abs((np.ptp(cols) + 1) / (np.ptp(rows) + 1) - 2.0) < 0.15
 
 
 def test_the_engine_refines_with_the_model_or_grabcut(tmp_path):
