@@ -1,9 +1,12 @@
 """The labeling loop, scripted through the code the window uses (segapp.ml.versions).
 
-    python benchmarks/bench_active_loop.py [--rounds 10,40,160] [--seeds 0,1]
+    python benchmarks/bench_active_loop.py [--rounds 10,40,160] [--seeds 0,1] [--order suggested]
 
 For each seed, on a copy of ../shared/datasets/human-segmentation holding ids 1..160
-without masks: "correct" the first N images of the round (take their ground truth), train
+without masks: "correct" N images by the round's end (take their ground truth): the first N
+in file order, or with ``--order suggested`` the images the window's "Suggest next image"
+picks one after another (segapp.core.diversity: farthest-first from those corrected, the
+first image to start); then train
 a version with the window's default settings in a separate `segapp train` process (the
 window's command, its time budget included), promote it as the window does, and let the
 active version propose masks for the held-out ids 161..200, which no round ever sees.
@@ -24,6 +27,7 @@ from pathlib import Path
 
 from bench_fewshot import score  # same folder: proposals scored one way
 
+from segapp.core.diversity import farthest_first, signature
 from segapp.core.imageio import read_mask
 from segapp.core.project import Project
 from segapp.ml import versions
@@ -56,9 +60,15 @@ def run_seed(args, seed: int, device: str) -> list[dict]:
         project = Project.open(root)
         project.save()
         stems = [e.stem for e in project.entries]  # natural order: 1, 2, ... 160
+        if args.order == "suggested":
+            signatures = {e.stem: signature(project.read_image(e)) for e in project.entries}
         for n in (int(x) for x in args.rounds.split(",")):
             t0 = time.perf_counter()
-            for stem in stems[:n]:  # the person corrects the first n images
+            to_correct = stems[:n]  # the person corrects the first n images, or the suggested
+            if args.order == "suggested":
+                done = [e.stem for e in project.entries if e.status == "corrected"]
+                to_correct = done + farthest_first(signatures, done, n - len(done))
+            for stem in to_correct:
                 entry = project.entry(stem)
                 if entry.status != "corrected":
                     truth = read_mask(data / "masks" / f"{stem}.png")
@@ -97,6 +107,8 @@ def run_seed(args, seed: int, device: str) -> list[dict]:
                 "train_s": train_s,
                 "round_s": round_s,
             }
+            if args.order == "suggested":
+                row["corrected_stems"] = to_correct
             rows.append(row)
             print(json.dumps(row), flush=True)
     return rows
@@ -111,10 +123,19 @@ def main() -> None:
     p.add_argument("--test", default="161-200", help="held-out ids scored after each round")
     p.add_argument("--base", default=DEFAULT_PRESET)
     p.add_argument("--device", default="auto")
+    p.add_argument(
+        "--order",
+        choices=("first", "suggested"),
+        default="first",
+        help="which images are corrected: the first N, or those 'Suggest next image' picks",
+    )
     args = p.parse_args()
     logging.basicConfig(level=logging.WARNING)
     device = str(resolve_device(args.device))
-    print(f"device {device}; rounds {args.rounds}; seeds {args.seeds}; test ids {args.test}")
+    print(
+        f"device {device}; rounds {args.rounds}; seeds {args.seeds}; test ids {args.test}; "
+        f"order {args.order}"
+    )
     rows = [r for s in args.seeds.split(",") for r in run_seed(args, int(s), device)]
     print("\n| corrected images | per-image IoU (seeds) | mean | set IoU | round time |")
     print("|---|---|---|---|---|")

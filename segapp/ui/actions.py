@@ -200,6 +200,15 @@ def _go(win: ActionHost, act: _Actions) -> None:
     m = win.menuBar().addMenu("&Go")
     m.addAction(act("next", "Next image", lambda: images.step(1), "D"))
     m.addAction(act("previous", "Previous image", lambda: images.step(-1), "A"))
+    m.addAction(
+        act(
+            "suggest",
+            "Suggest next image",
+            images.suggester.suggest,
+            "N",
+            "the image least like those corrected so far (N)",
+        )
+    )
     for name in ("unlabeled", "proposed", "corrected"):
         m.addAction(
             act(

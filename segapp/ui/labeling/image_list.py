@@ -2,7 +2,8 @@
 
 Thumbnails are decoded in a thread pool only when a row is drawn (lazy); an image that
 cannot be read gets an error mark and its reason as a tooltip. D / A (next / previous)
-walk the images that pass the filter, in project order.
+walk the images that pass the filter, in project order; N (the Suggest button) goes to the
+image least like those corrected so far (:mod:`segapp.ui.labeling.suggest`).
 """
 
 from __future__ import annotations
@@ -23,9 +24,18 @@ from PySide6.QtCore import (
     Signal,
 )
 from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPixmap
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QListView, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QListView,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from segapp.ui.labeling.session import LabelSession
+from segapp.ui.labeling.suggest import Suggester
 
 log = logging.getLogger(__name__)
 
@@ -240,6 +250,14 @@ class ImageListPanel(QWidget):
         self.view.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         # only a click selects an image: filter and status changes never switch images
         self.view.clicked.connect(self._on_clicked)
+        self.suggester = Suggester(session, self)
+        self.suggest_button = QToolButton()
+        self.suggest_button.setText("Suggest next")
+        self.suggest_button.setToolTip(
+            "Go to the image least like those corrected so far (N): corrections that cover "
+            "the project's kinds of image teach the model more than the next in the folder"
+        )
+        self.suggest_button.clicked.connect(self.suggester.suggest)
         self.counts = QLabel()
         self.counts.setWordWrap(True)
         lay = QVBoxLayout(self)
@@ -247,6 +265,7 @@ class ImageListPanel(QWidget):
         top = QHBoxLayout()
         top.addWidget(QLabel("Show"))
         top.addWidget(self.filter, 1)
+        top.addWidget(self.suggest_button)
         lay.addLayout(top)
         lay.addWidget(self.view, 1)
         lay.addWidget(self.counts)
@@ -313,4 +332,5 @@ class ImageListPanel(QWidget):
         return False
 
     def shutdown(self) -> None:
+        self.suggester.shutdown()
         self.model.shutdown()

@@ -1,0 +1,71 @@
+"""Which image to correct next: the one least like every image corrected so far.
+
+A person who corrects a folder's images in order teaches the model the scenes at its
+start; if the folder begins with portraits and goes on with street scenes, the first
+rounds learn portraits only. Picking each next image by farthest-first traversal
+(k-center greedy: Gonzalez 1985; the core-set choice of active learning, Sener & Savarese
+2018) over a small appearance signature covers the project's kinds of image from the
+first corrections on, with no model and no training.
+
+The signature is the image's colour layout: an 8x8 thumbnail in CIELAB (perceptual
+distances), its mean lightness removed and scaled to unit length, so it holds the
+arrangement of light and colour, not the exposure. numpy and OpenCV only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import cv2
+import numpy as np
+
+SIDE = 8  # thumbnail side: layout, not detail
+
+
+def signature(image: np.ndarray) -> np.ndarray:
+    """(SIDE * SIDE * 3,) float32 unit vector: the image's colour layout (any size, gray or
+    colour, 8 or 16 bit; an image in one flat colour gives zeros)."""
+    img = image
+    if img.ndim == 3 and img.shape[2] == 4:
+        img = img[:, :, :3]
+    if img.ndim == 3 and img.shape[2] == 1:
+        img = img[:, :, 0]
+    scale = 65535.0 if img.dtype == np.uint16 else 255.0 if img.dtype == np.uint8 else 1.0
+    small = cv2.resize(img.astype(np.float32) / scale, (SIDE, SIDE), interpolation=cv2.INTER_AREA)
+    if small.ndim == 2:
+        small = np.repeat(small[:, :, None], 3, axis=2)
+    lab = cv2.cvtColor(np.clip(small, 0, 1), cv2.COLOR_RGB2Lab)
+    lab[:, :, 0] -= lab[:, :, 0].mean()  # the exposure goes, the colours stay
+    lab = lab.ravel()
+    norm = float(np.linalg.norm(lab))
+    return (lab / norm if norm > 1e-6 else np.zeros_like(lab)).astype(np.float32)
+
+
+def farthest_first(
+    signatures: Mapping[str, np.ndarray], chosen: Iterable[str], k: int = 1
+) -> list[str]:
+    """The ``k`` stems not in ``chosen`` that farthest-first traversal takes next: each is the
+    one farthest from its nearest chosen image (``chosen`` empty: the first stem starts).
+    Stems of ``chosen`` without a signature are left out of the distances."""
+    stems = list(signatures)
+    if not stems or k < 1:
+        return []
+    X = np.stack([signatures[s] for s in stems])
+    taken = np.zeros(len(stems), bool)
+    index = {s: i for i, s in enumerate(stems)}
+    nearest = np.full(len(stems), np.inf, np.float32)
+    for s in chosen:
+        i = index.get(s)
+        if i is not None:
+            taken[i] = True
+            nearest = np.minimum(nearest, np.linalg.norm(X - X[i], axis=1))
+    picked: list[str] = []
+    while len(picked) < k and not taken.all():
+        if np.isfinite(nearest).any():
+            j = int(np.argmax(np.where(taken, -np.inf, nearest)))
+        else:  # nothing chosen yet: the first stem starts
+            j = int(np.flatnonzero(~taken)[0])
+        taken[j] = True
+        picked.append(stems[j])
+        nearest = np.minimum(nearest, np.linalg.norm(X - X[j], axis=1))
+    return picked

@@ -1,0 +1,60 @@
+"""Suggest next image (N / the list's button): the image least like those corrected."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import qt_helpers
+from PySide6.QtCore import Qt
+from qt_helpers import key
+
+make_window = qt_helpers.make_window  # the window fixture
+
+
+def _picture(kind: str, seed: int) -> np.ndarray:
+    """A portrait (skin-coloured blob on grey) or a street (sky over dark road), BGR."""
+    rng = np.random.default_rng(seed)
+    img = np.zeros((48, 64, 3), np.uint8)
+    if kind == "street":
+        img[:24], img[24:] = (240, 190, 150), (70, 60, 60)
+    else:
+        img[:], img[12:36, 20:44] = (128, 128, 128), (140, 170, 220)
+    return np.clip(img + rng.integers(-8, 8, img.shape), 0, 255).astype(np.uint8)
+
+
+def _project(root):
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    kinds = ["portrait"] * 4 + ["street"] * 2  # in file order: the streets come last
+    for i, kind in enumerate(kinds):
+        cv2.imwrite(str(root / "images" / f"{i}.png"), _picture(kind, i))
+    mask = np.zeros((48, 64), np.uint8)
+    mask[12:36, 20:44] = 255
+    for i in (0, 1):  # two portraits corrected
+        cv2.imwrite(str(root / "masks" / f"{i}.png"), mask)
+    return root
+
+
+def test_n_goes_to_the_least_alike_and_never_twice_to_a_skipped_one(make_window, qtbot, tmp_path):
+    w = make_window(_project(tmp_path / "p"))
+    assert w.session.current == "2"  # the first image still to do: a portrait
+    messages = []
+    w.session.message.connect(messages.append)
+    with qtbot.waitSignal(w.image_list.suggester.suggested, timeout=10_000) as first:
+        key(qtbot, w, Qt.Key.Key_N)
+    assert first.args[0] in ("4", "5") and w.session.current == first.args[0]
+    assert any(m.startswith("Suggest: comparing 6 images") for m in messages)
+    assert "least like the 2 corrected so far and the one you were on" in messages[-1]
+    # left uncorrected: the next suggestion is the other street, not this one again
+    with qtbot.waitSignal(w.image_list.suggester.suggested, timeout=5_000) as second:
+        w.image_list.suggest_button.click()
+    assert {first.args[0], second.args[0]} == {"4", "5"}
+    with qtbot.waitSignal(w.image_list.suggester.suggested, timeout=5_000) as third:
+        key(qtbot, w, Qt.Key.Key_N)
+    assert third.args[0] == "3"  # a portrait neither corrected nor skipped
+    with qtbot.waitSignal(w.image_list.suggester.suggested, timeout=5_000) as fourth:
+        key(qtbot, w, Qt.Key.Key_N)
+    assert fourth.args[0] == "2"  # where the window opened: not skipped, only passed
+    key(qtbot, w, Qt.Key.Key_N)
+    assert messages[-1] == "Suggest: every other image is corrected or was skipped"
+    assert w.session.current == "2"
