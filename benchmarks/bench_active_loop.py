@@ -1,13 +1,14 @@
 """The labeling loop, scripted through the code the window uses (segapp.ml.versions).
 
-    python benchmarks/bench_active_loop.py [--rounds 10,40,160] [--seeds 0,1] [--order suggested]
+    python benchmarks/bench_active_loop.py [--rounds 10,40,160] [--seeds 0,1]
+        [--order suggested] [--train-args "--squash"]
 
 For each seed, on a copy of ../shared/datasets/human-segmentation holding ids 1..160
 without masks: "correct" N images by the round's end (take their ground truth): the first N
 in file order, or with ``--order suggested`` the images the window's "Suggest next image"
 picks one after another (segapp.core.diversity: farthest-first from those corrected, the
-first image to start); then train
-a version with the window's default settings in a separate `segapp train` process (the
+first image to start); then train a version with the window's default settings (plus
+``--train-args``, for ablations) in a separate `segapp train` process (the
 window's command, its time budget included), promote it as the window does, and let the
 active version propose masks for the held-out ids 161..200, which no round ever sees.
 Prints one line per round and a table of per-image IoU (mean over seeds) and round time.
@@ -19,6 +20,7 @@ import argparse
 import json
 import logging
 import os
+import shlex
 import statistics
 import subprocess
 import tempfile
@@ -82,6 +84,7 @@ def run_seed(args, seed: int, device: str) -> list[dict]:
             cmd = versions.train_command(
                 project, out, base, train_stems, val_stems, device=device, seed=seed
             )
+            cmd += shlex.split(args.train_args)  # ablations: e.g. --squash
             proc = subprocess.run(cmd, capture_output=True, text=True)
             if proc.returncode != 0:
                 raise SystemExit(f"segapp train failed:\n{proc.stderr[-2000:]}")
@@ -129,12 +132,15 @@ def main() -> None:
         default="first",
         help="which images are corrected: the first N, or those 'Suggest next image' picks",
     )
+    p.add_argument(
+        "--train-args", default="", help="more `segapp train` options (ablations: --squash)"
+    )
     args = p.parse_args()
     logging.basicConfig(level=logging.WARNING)
     device = str(resolve_device(args.device))
     print(
         f"device {device}; rounds {args.rounds}; seeds {args.seeds}; test ids {args.test}; "
-        f"order {args.order}"
+        f"order {args.order}{'; train ' + args.train_args if args.train_args else ''}"
     )
     rows = [r for s in args.seeds.split(",") for r in run_seed(args, int(s), device)]
     print("\n| corrected images | per-image IoU (seeds) | mean | set IoU | round time |")

@@ -48,7 +48,8 @@ def load_pairs(
     """Decode image/mask pairs (in parallel), checking sizes and mask values.
 
     In ``resize`` mode each pair is brought to ``size`` x ``size`` once here (letterboxed with
-    ``keep_aspect``, else squashed), so epochs only augment small arrays. Every unusable pair is reported in one DataError.
+    ``keep_aspect``, else squashed), so epochs only augment small arrays. Every unusable pair
+    is reported in one DataError.
     """
 
     def load(entry: ImageEntry) -> Pair:

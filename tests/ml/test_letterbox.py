@@ -102,3 +102,14 @@ def test_a_round_letterboxes_its_images_and_its_proposals_follow(tmp_path):
     predictor = Predictor(load_model(tmp_path / "run", "cpu"), "cpu")
     assert predictor.resize_to == 32 and predictor.keep_aspect
     assert predictor.predict(np.zeros((40, 80, 3), np.uint8)).shape == (1, 40, 80)
+
+
+def test_square_images_are_resized_exactly_as_before():
+    """EM slices and other square images train and propose as they did (no margins)."""
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 255, (512, 512), np.uint8)
+    square, box = letterbox(image, 320, cv2.INTER_AREA)
+    assert (box.top, box.left, box.height, box.width) == (0, 0, 320, 320)
+    np.testing.assert_array_equal(
+        square, cv2.resize(image, (320, 320), interpolation=cv2.INTER_AREA)
+    )

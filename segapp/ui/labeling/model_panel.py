@@ -33,7 +33,8 @@ log = logging.getLogger(__name__)
 FIRST_ROUND_IMAGES = 10  # corrected images worth a first training run
 NO_TRAINED_MODEL = (
     f"No trained model yet: correct at least {FIRST_ROUND_IMAGES} images (paint or fix their "
-    "masks), then Train (Ctrl+T). Or open a trained model folder."
+    "masks; N suggests the ones that cover the project best), then Train (Ctrl+T). Or open a "
+    "trained model folder."
 )
 CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"
 ModelEntry = tuple[str, Path, str]  # (name, checkpoint folder, description)
