@@ -1,7 +1,7 @@
 """The labeling loop, scripted through the code the window uses (segapp.ml.versions).
 
     python benchmarks/bench_active_loop.py [--rounds 10,40,160] [--seeds 0,1]
-        [--order suggested] [--train-args "--squash"]
+        [--order suggested] [--train-args=--keep-aspect]
 
 For each seed, on a copy of ../shared/datasets/human-segmentation holding ids 1..160
 without masks: "correct" N images by the round's end (take their ground truth): the first N
@@ -84,7 +84,7 @@ def run_seed(args, seed: int, device: str) -> list[dict]:
             cmd = versions.train_command(
                 project, out, base, train_stems, val_stems, device=device, seed=seed
             )
-            cmd += shlex.split(args.train_args)  # ablations: e.g. --squash
+            cmd += shlex.split(args.train_args)  # ablations: e.g. --keep-aspect
             proc = subprocess.run(cmd, capture_output=True, text=True)
             if proc.returncode != 0:
                 raise SystemExit(f"segapp train failed:\n{proc.stderr[-2000:]}")
@@ -133,7 +133,9 @@ def main() -> None:
         help="which images are corrected: the first N, or those 'Suggest next image' picks",
     )
     p.add_argument(
-        "--train-args", default="", help="more `segapp train` options (ablations: --squash)"
+        "--train-args",
+        default="",
+        help="more `segapp train` options (ablations: --train-args=--keep-aspect)",
     )
     args = p.parse_args()
     logging.basicConfig(level=logging.WARNING)

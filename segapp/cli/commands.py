@@ -88,7 +88,7 @@ def _train_config(args):
         seed=args.seed,
         resume=args.resume,
         resize_mode=args.resize_mode,
-        keep_aspect=not args.squash,
+        keep_aspect=args.keep_aspect,
         augment=args.augment,
         copy_paste=args.copy_paste,
         patience=args.patience,

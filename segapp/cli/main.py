@@ -62,10 +62,11 @@ def _add_train_parser(sub) -> None:
         f"the images are over {recipe.CROP_FROM_SHRINK:g}x --size",
     )
     t.add_argument(
-        "--squash",
+        "--keep-aspect",
         action="store_true",
-        help="resize mode: squash whole images to --size x --size (as segapp did before); "
-        "default: keep their proportions (the longer side at --size, the rest mirrored)",
+        default=recipe.KEEP_ASPECT,
+        help="resize mode: letterbox whole images (the longer side at --size, the rest of the "
+        "square mirrored) instead of squashing them to --size x --size",
     )
     t.add_argument("--batch-size", type=int, help="default: half the images, 2..8")
     t.add_argument("--lr", type=float, default=recipe.DEFAULT_LR)

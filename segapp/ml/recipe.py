@@ -25,7 +25,9 @@ DEFAULT_LR = 1e-3
 ENCODER_LR_SCALE = 0.1
 FREEZE_ENCODER_STRIDE = 4  # a pretrained encoder's layers up to this stride stay frozen
 DEFAULT_AUGMENT = "medium"
-KEEP_ASPECT = True  # resize mode letterboxes whole images (ml.letterbox) instead of squashing
+# resize mode: letterbox whole images (ml.letterbox) instead of squashing them; off by default:
+# in the scripted loop it did not pay (README, "What the first rounds reach")
+KEEP_ASPECT = False
 COPY_PASTE = 0.5  # share of training views with another image's object pasted in
 # share of training views given a previous mask and clicks (click_training); 0 = off: at
 # the CPU's round budgets the model learnt to ignore clicks (README, "Click to correct")

@@ -267,8 +267,8 @@ def resize_target(train_config: dict) -> int | None:
 
 
 def keeps_aspect(train_config: dict) -> bool:
-    """Whether a ``resize``-mode checkpoint saw its images letterboxed (``keep_aspect``;
-    checkpoints from before it squashed them)."""
+    """Whether a ``resize``-mode checkpoint saw its images letterboxed (``keep_aspect``);
+    otherwise, as in checkpoints from before the option, they were squashed."""
     return bool(resize_target(train_config)) and bool(train_config.get("keep_aspect", False))
 
 

@@ -146,15 +146,15 @@ def test_train_json_lines_say_what_happened(tmp_path, capsys, n_images):
     assert config["metrics"]["best_val_iou"] == done["best_val_iou"]
 
 
-def test_whole_images_keep_their_proportions_unless_squashed(trained, tmp_path):
-    """The checkpoint records how its images were brought to --size: letterboxed by
-    default, squashed with --squash (as before)."""
+def test_whole_images_are_squashed_unless_letterboxed(trained, tmp_path):
+    """The checkpoint records how its images were brought to --size: squashed by default,
+    letterboxed with --keep-aspect."""
     data, run = trained
-    assert json.loads((run / "config.json").read_text())["train"]["keep_aspect"] is True
-    out = tmp_path / "squashed"
+    assert json.loads((run / "config.json").read_text())["train"]["keep_aspect"] is False
+    out = tmp_path / "letterboxed"
     argv = ["train", str(data), "--model", "unet-small", "--out", str(out), "--epochs", "1"]
-    assert main([*argv, "--size", "32", "--device", "cpu", "--squash"]) == 0
-    assert json.loads((out / "config.json").read_text())["train"]["keep_aspect"] is False
+    assert main([*argv, "--size", "32", "--device", "cpu", "--keep-aspect"]) == 0
+    assert json.loads((out / "config.json").read_text())["train"]["keep_aspect"] is True
 
 
 def test_predict_writes_masks_for_any_size(trained, tmp_path, capsys):

@@ -76,9 +76,9 @@ def test_which_checkpoints_keep_aspect():
 
 
 def test_a_round_letterboxes_its_images_and_its_proposals_follow(tmp_path):
-    """A resize-mode round on wide images: the pairs are letterboxed (discs stay round),
-    the checkpoint says so, and its Predictor letterboxes proposals; ``keep_aspect=False``
-    squashes as before."""
+    """A resize-mode round on wide images with ``keep_aspect``: the pairs are letterboxed
+    (discs stay round), the checkpoint says so, and its Predictor letterboxes proposals;
+    without it they are squashed."""
     from conftest import make_dataset, tiny_train_config
 
     from segapp.core.project import Project
@@ -97,7 +97,9 @@ def test_a_round_letterboxes_its_images_and_its_proposals_follow(tmp_path):
         w, h = stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT]
         big = np.argmax(w * h)
         assert abs(w[big] / h[big] - disc_ratio) < 0.3
-    cfg = tiny_train_config(tmp_path, data, epochs=1, resize_mode="resize", copy_paste=0.0)
+    cfg = tiny_train_config(
+        tmp_path, data, epochs=1, resize_mode="resize", copy_paste=0.0, keep_aspect=True
+    )
     list(train(cfg))
     predictor = Predictor(load_model(tmp_path / "run", "cpu"), "cpu")
     assert predictor.resize_to == 32 and predictor.keep_aspect
