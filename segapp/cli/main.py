@@ -63,7 +63,7 @@ def _add_train_parser(sub) -> None:
     )
     t.add_argument(
         "--keep-aspect",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
         default=recipe.KEEP_ASPECT,
         help="resize mode: letterbox whole images (the longer side at --size, the rest of the "
         "square mirrored) instead of squashing them to --size x --size",
