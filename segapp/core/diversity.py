@@ -19,22 +19,17 @@ from collections.abc import Iterable, Mapping
 import cv2
 import numpy as np
 
+from segapp.core.imageio import to_rgb
+
 SIDE = 8  # thumbnail side: layout, not detail
 
 
 def signature(image: np.ndarray) -> np.ndarray:
-    """(SIDE * SIDE * 3,) float32 unit vector: the image's colour layout (any size, gray or
-    colour, 8 or 16 bit; an image in one flat colour gives zeros)."""
-    img = image
-    if img.ndim == 3 and img.shape[2] == 4:
-        img = img[:, :, :3]
-    if img.ndim == 3 and img.shape[2] == 1:
-        img = img[:, :, 0]
-    scale = 65535.0 if img.dtype == np.uint16 else 255.0 if img.dtype == np.uint8 else 1.0
-    small = cv2.resize(img.astype(np.float32) / scale, (SIDE, SIDE), interpolation=cv2.INTER_AREA)
-    if small.ndim == 2:
-        small = np.repeat(small[:, :, None], 3, axis=2)
-    lab = cv2.cvtColor(np.clip(small, 0, 1), cv2.COLOR_RGB2Lab)
+    """(SIDE * SIDE * 3,) float32 unit vector: the colour layout of an image as
+    :func:`~segapp.core.imageio.read_image` gives it (any size, gray or RGB, 8 or 16 bit,
+    seen as the window shows it; an image in one flat colour gives zeros)."""
+    small = cv2.resize(to_rgb(image), (SIDE, SIDE), interpolation=cv2.INTER_AREA)
+    lab = cv2.cvtColor(small.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
     lab[:, :, 0] -= lab[:, :, 0].mean()  # the exposure goes, the colours stay
     lab = lab.ravel()
     norm = float(np.linalg.norm(lab))
@@ -53,12 +48,8 @@ def farthest_first(
     X = np.stack([signatures[s] for s in stems])
     taken = np.zeros(len(stems), bool)
     index = {s: i for i, s in enumerate(stems)}
-    nearest = np.full(len(stems), np.inf, np.float32)
-    for s in chosen:
-        i = index.get(s)
-        if i is not None:
-            taken[i] = True
-            nearest = np.minimum(nearest, np.linalg.norm(X - X[i], axis=1))
+    taken[[index[s] for s in chosen if s in index]] = True
+    nearest = _nearest(X, X[taken])
     picked: list[str] = []
     while len(picked) < k and not taken.all():
         if np.isfinite(nearest).any():
@@ -69,3 +60,18 @@ def farthest_first(
         picked.append(stems[j])
         nearest = np.minimum(nearest, np.linalg.norm(X - X[j], axis=1))
     return picked
+
+
+CHUNK = 256  # chosen images per matrix product (memory: CHUNK x images floats)
+
+
+def _nearest(X: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """Each row of ``X``'s distance to its nearest row of ``centres`` (inf: none), by matrix
+    products in chunks: 5,000 images with 500 corrected in milliseconds, not seconds."""
+    nearest = np.full(len(X), np.inf, np.float32)
+    sq = np.einsum("ij,ij->i", X, X)
+    for i in range(0, len(centres), CHUNK):
+        c = centres[i : i + CHUNK]
+        d2 = sq[:, None] + np.einsum("ij,ij->i", c, c)[None] - 2 * X @ c.T
+        nearest = np.minimum(nearest, np.sqrt(np.maximum(d2, 0)).min(axis=1))
+    return nearest

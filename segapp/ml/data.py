@@ -56,14 +56,9 @@ def load_pairs(
         img = project.read_image(entry)
         labels = project.read_labels(entry, img.shape[:2])
         img = match_channels(img, in_channels)
-        if size and resize_mode == "resize" and keep_aspect:
-            img = letterbox(img, size, cv2.INTER_AREA)[0]
-            labels = letterbox(labels, size, cv2.INTER_NEAREST)[0]
-        elif size and resize_mode == "resize":
-            img = cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
-            if img.ndim == 2:
-                img = img[:, :, None]
-            labels = cv2.resize(labels, (size, size), interpolation=cv2.INTER_NEAREST)
+        if size and resize_mode == "resize":
+            img = letterbox(img, size, cv2.INTER_AREA, keep_aspect)[0]
+            labels = letterbox(labels, size, cv2.INTER_NEAREST, keep_aspect)[0]
         return Pair(entry.stem, img, labels)
 
     pairs, errors = [], []

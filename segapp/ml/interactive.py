@@ -56,28 +56,18 @@ def model_refine(
     x, y, w, h = window
     crop, mask = image[y : y + h, x : x + w], prev[y : y + h, x : x + w].astype(np.uint8)
     side, box = net.resize_to, None
-    if side and net.keep_aspect:  # trained on letterboxed whole images: the window likewise
-        crop, box = letterbox(crop, side, cv2.INTER_AREA)
-        mask, _ = letterbox(mask, side, cv2.INTER_NEAREST)
-        local = [
-            c.scaled(box.scale, box.scale, x - box.left / box.scale, y - box.top / box.scale)
-            for c in clicks
-        ]
-    elif side:  # trained on whole images squashed to side x side: the window likewise
-        size = (side, side)
-        crop = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
-        mask = cv2.resize(mask, size, interpolation=cv2.INTER_NEAREST)
-        local = [c.scaled(side / w, side / h, x, y) for c in clicks]
+    if side:  # trained on whole images brought to side x side: the window likewise
+        crop, box = letterbox(crop, side, cv2.INTER_AREA, net.keep_aspect)
+        mask, _ = letterbox(mask, side, cv2.INTER_NEAREST, net.keep_aspect)
+        sx, sy = box.scale_x, box.scale_y
+        local = [c.scaled(sx, sy, x - box.left / sx, y - box.top / sy) for c in clicks]
     else:  # trained at native scale
         local = [c.scaled(1.0, 1.0, x, y) for c in clicks]
     x_in = np.concatenate([net.image_input(crop), click_input(mask, local)])
     probs = net.run_input(x_in)[:1]
     if box is not None:
-        return unletterbox(probs, box, h, w)[0] > threshold, window
-    probs = probs[0]
-    if probs.shape != (h, w):
-        probs = cv2.resize(probs, (w, h), interpolation=cv2.INTER_LINEAR)
-    return probs > threshold, window
+        probs = unletterbox(probs, box, h, w)
+    return probs[0] > threshold, window
 
 
 class Refiner:

@@ -7,7 +7,10 @@ the rest of the square with the image mirrored (as the augmentation's borders ar
 object keeps its shape whatever the image's orientation. Labels are mirrored alike; a
 proposal is cut back out of the square and scaled to the image.
 
-numpy and OpenCV only: training, proposals (PyTorch and ONNX) and clicks share it.
+With ``keep_aspect=False`` the same calls squash the image to the square (the default
+``resize`` mode; the box is then the whole square), so training, proposals (PyTorch and
+ONNX), unlabeled images and clicks bring images to the square one way. numpy and OpenCV
+only.
 """
 
 from __future__ import annotations
@@ -23,26 +26,38 @@ MARGIN = cv2.BORDER_REFLECT_101  # as the augmentation fills borders
 @dataclass(frozen=True)
 class Box:
     """Where an image lies in its ``side`` x ``side`` square: rows ``top``..``top + height``,
-    columns ``left``..``left + width``; ``scale`` = square pixels per image pixel."""
+    columns ``left``..``left + width``; square pixels per image pixel across (``scale_x``)
+    and down (``scale_y``), one ``scale`` when the proportions are kept."""
 
     top: int
     left: int
     height: int
     width: int
-    scale: float
+    scale_x: float
+    scale_y: float
+
+    @property
+    def scale(self) -> float:
+        return self.scale_x
 
 
-def fit_box(height: int, width: int, side: int) -> Box:
-    """The image's place in the square: its longer side fills it, centred."""
+def fit_box(height: int, width: int, side: int, keep_aspect: bool = True) -> Box:
+    """The image's place in the square: its longer side fills it, centred (or, without
+    ``keep_aspect``, all of it)."""
+    if not keep_aspect:
+        return Box(0, 0, side, side, side / width, side / height)
     scale = side / max(height, width)
     h = min(side, max(1, round(height * scale)))
     w = min(side, max(1, round(width * scale)))
-    return Box((side - h) // 2, (side - w) // 2, h, w, scale)
+    return Box((side - h) // 2, (side - w) // 2, h, w, scale, scale)
 
 
-def letterbox(a: np.ndarray, side: int, interpolation: int) -> tuple[np.ndarray, Box]:
-    """``a`` (HxW or HxWxC) scaled into a ``side`` x ``side`` square, the margins mirrored."""
-    box = fit_box(a.shape[0], a.shape[1], side)
+def letterbox(
+    a: np.ndarray, side: int, interpolation: int, keep_aspect: bool = True
+) -> tuple[np.ndarray, Box]:
+    """``a`` (HxW or HxWxC) scaled into a ``side`` x ``side`` square, the margins mirrored
+    (squashed to it without ``keep_aspect``)."""
+    box = fit_box(a.shape[0], a.shape[1], side, keep_aspect)
     scaled = cv2.resize(a, (box.width, box.height), interpolation=interpolation)
     if scaled.ndim < a.ndim:  # OpenCV drops a single channel
         scaled = scaled[:, :, None]

@@ -59,10 +59,7 @@ def load_unlabeled(
         except SegappError as e:
             log.warning("unlabeled image skipped: %s", e)
             return None
-        if keep_aspect:
-            img = letterbox(img, size, cv2.INTER_AREA)[0]
-        else:
-            img = cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
+        img = letterbox(img, size, cv2.INTER_AREA, keep_aspect)[0]
         return img[:, :, None] if img.ndim == 2 else img
 
     with ThreadPoolExecutor(max(1, threads)) as pool:

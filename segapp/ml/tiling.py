@@ -246,19 +246,10 @@ def predict_resized(
     """Probabilities (K, H, W) at the image's own size: the image brought to ``resize_to``
     first when the model was trained so (letterboxed with ``keep_aspect``, else squashed),
     ``to_input`` (HxWxC -> CxHxW) then ``run``."""
-    height, width = image.shape[:2]
-    if resize_to and keep_aspect:
-        square, box = letterbox(image, resize_to, cv2.INTER_AREA)
-        return unletterbox(run(to_input(square)), box, height, width)
-    img = image
-    if resize_to:
-        img = cv2.resize(image, (resize_to, resize_to), interpolation=cv2.INTER_AREA)
-    probs = run(to_input(img))
-    if resize_to and probs.shape[1:] != (height, width):
-        probs = np.stack(
-            [cv2.resize(p, (width, height), interpolation=cv2.INTER_LINEAR) for p in probs]
-        )
-    return probs
+    if not resize_to:
+        return run(to_input(image))
+    square, box = letterbox(image, resize_to, cv2.INTER_AREA, keep_aspect)
+    return unletterbox(run(to_input(square)), box, *image.shape[:2])
 
 
 def resize_target(train_config: dict) -> int | None:
