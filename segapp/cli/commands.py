@@ -91,6 +91,7 @@ def _train_config(args):
         keep_aspect=args.keep_aspect,
         augment=args.augment,
         copy_paste=args.copy_paste,
+        distractors=args.distractors,
         patience=args.patience,
         workers=args.workers,
         amp=not args.no_amp,
@@ -183,8 +184,9 @@ def _check_train_args(config) -> None:
         raise SegappError("--size must be >= 16")
     if config.time_budget is not None and config.time_budget < 0:
         raise SegappError("--time-budget must be >= 0 seconds (0 = no limit)")
-    if not 0 <= config.copy_paste <= 1:
-        raise SegappError("--copy-paste must be between 0 and 1 (0 = off)")
+    for name in ("copy_paste", "distractors"):
+        if not 0 <= getattr(config, name) <= 1:
+            raise SegappError(f"--{name.replace('_', '-')} must be between 0 and 1 (0 = off)")
     if not 0 <= config.clicks <= 1:
         raise SegappError("--clicks must be between 0 and 1 (0 = a proposal model only)")
     if config.unlabeled < 0:

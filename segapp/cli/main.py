@@ -98,6 +98,15 @@ def _add_train_parser(sub) -> None:
         "(objects on a background, resize mode; 0 = off)",
     )
     t.add_argument(
+        "--distractors",
+        type=float,
+        default=recipe.DISTRACTORS,
+        metavar="P",
+        help="share of training views that get an object cut into shuffled tiles pasted in "
+        "as background, so colour and texture alone are no cue (as --copy-paste; falls as "
+        "10/N beyond 10 training images; 0 = off)",
+    )
+    t.add_argument(
         "--val-fraction",
         type=float,
         default=recipe.VAL_FRACTION,

@@ -29,6 +29,8 @@ DEFAULT_AUGMENT = "medium"
 # in the scripted loop it did not pay (README, "What the first rounds reach")
 KEEP_ASPECT = False
 COPY_PASTE = 0.5  # share of training views with another image's object pasted in
+DISTRACTORS = 0.3  # share of training views with a scrambled object pasted as background
+DISTRACTOR_IMAGES = 10  # ... up to this many training images, falling as 1/N beyond
 # share of training views given a previous mask and clicks (click_training); 0 = off: at
 # the CPU's round budgets the model learnt to ignore clicks (README, "Click to correct")
 CLICK_SHARE = 0.0
@@ -133,6 +135,14 @@ def lr_factor(step: int, total: int, warmup: int) -> float:
     span = max(1, total - warmup)
     progress = min(1.0, (step - warmup) / span)
     return FINAL_LR_FRACTION + (1 - FINAL_LR_FRACTION) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def distractor_share(distractors: float, images: int) -> float:
+    """The share of views given a scrambled distractor when training on ``images`` images:
+    ``distractors`` up to ``DISTRACTOR_IMAGES``, then falling as 1/N. They stand in for the
+    cluttered backgrounds a few corrected images lack; in the loop they lifted the 10-image
+    round and cost the 160-image one at a constant share (README)."""
+    return distractors * min(1.0, DISTRACTOR_IMAGES / max(1, images))
 
 
 def images_for_validation(val_fraction: float = VAL_FRACTION) -> int:

@@ -36,6 +36,7 @@ class TrainConfig:
     keep_aspect: bool = recipe.KEEP_ASPECT  # resize mode: letterbox, not squash (letterbox.py)
     augment: str = recipe.DEFAULT_AUGMENT
     copy_paste: float = recipe.COPY_PASTE  # share of views with a pasted object (resize mode)
+    distractors: float = recipe.DISTRACTORS  # share with a scrambled object as background
     patience: int = 10
     workers: int = 0
     amp: bool = True

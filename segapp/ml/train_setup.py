@@ -203,6 +203,7 @@ def _loaders(config: TrainConfig, ctx, spec, pairs_train, pairs_val, tile, sched
         schedule.repeats,
         copy_paste=config.copy_paste,
         size=tile.size,
+        distractors=recipe.distractor_share(config.distractors, len(pairs_train)),
     )
     ds_val = SegDataset(
         pairs_val,

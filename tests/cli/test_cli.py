@@ -157,6 +157,17 @@ def test_whole_images_are_squashed_unless_letterboxed(trained, tmp_path):
     assert json.loads((out / "config.json").read_text())["train"]["keep_aspect"] is True
 
 
+def test_distractors_are_recorded_and_checked(trained, tmp_path, capsys):
+    data, run = trained
+    assert json.loads((run / "config.json").read_text())["train"]["distractors"] == 0.3
+    argv = ["train", str(data), "--model", "unet-small", "--epochs", "1", "--size", "32"]
+    out = tmp_path / "none"
+    assert main([*argv, "--out", str(out), "--device", "cpu", "--distractors", "0"]) == 0
+    assert json.loads((out / "config.json").read_text())["train"]["distractors"] == 0
+    assert main([*argv, "--out", str(tmp_path / "bad"), "--distractors", "1.5"]) != 0
+    assert "--distractors must be between 0 and 1" in capsys.readouterr().err
+
+
 def test_predict_writes_masks_for_any_size(trained, tmp_path, capsys):
     _, run = trained
     img = np.random.default_rng(0).integers(0, 255, (70, 130, 3), dtype=np.uint8)

@@ -1,12 +1,20 @@
 """Copy-paste augmentation: labels follow the pasted pixels, donors are objects, and the
-training dataset pastes only where it should."""
+training dataset pastes only where it should; scrambled distractors are the object's
+pixels without its shape, labelled background."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from segapp.ml.copy_paste import CopyPaste, foreground_fraction, paste_donors, paste_object
+from segapp.ml.copy_paste import (
+    CopyPaste,
+    foreground_fraction,
+    paste_distractor,
+    paste_donors,
+    paste_object,
+    scramble,
+)
 from segapp.ml.data import Pair, SegDataset
 from segapp.ml.registry import preset_spec
 
@@ -81,3 +89,80 @@ def test_training_views_get_pasted_objects_only_when_asked():
     assert foreground_of_background_views(copy_paste=1.0) == 10
     assert foreground_of_background_views(copy_paste=1.0, resize_mode="crop") == 0
     assert foreground_of_background_views(copy_paste=1.0, train=False) == 0
+
+
+def _striped_pair(stem: str = "striped", size: int = 64) -> Pair:
+    """An object whose every pixel differs, so shuffled tiles can be traced."""
+    pair = _object_pair(stem, size=size)
+    values = np.arange(size * size, dtype=np.uint32).reshape(size, size)
+    pair.image[..., 0] = values % 256
+    pair.image[..., 1] = values // 256
+    return pair
+
+
+def test_scramble_shuffles_whole_tiles_of_image_and_labels_alike():
+    pair = _striped_pair()
+    pair.labels[:32, :] += 1  # labels 0..2, so a label tile can be traced too
+    image, labels = scramble(pair.image, pair.labels, 4, np.random.default_rng(0))
+    assert image.shape == pair.image.shape and labels.shape == pair.labels.shape
+    assert not np.array_equal(image, pair.image)  # shuffled...
+
+    def tiles(a: np.ndarray) -> list[bytes]:
+        out = []
+        for r in range(4):
+            for c in range(4):
+                t = a[r * 16 : (r + 1) * 16, c * 16 : (c + 1) * 16]
+                # a tile, whichever way it was flipped
+                out.append(min(t[::fy, ::fx].tobytes() for fy in (1, -1) for fx in (1, -1)))
+        return sorted(out)
+
+    assert tiles(image) == tiles(pair.image)  # ...but made of the same tiles, whole
+    stacked = np.dstack([image, labels])
+    assert tiles(stacked) == tiles(np.dstack([pair.image, pair.labels]))  # labels moved along
+    # a side that does not divide: the remainder is dropped
+    odd, odd_labels = scramble(
+        pair.image[:30, :50], pair.labels[:30, :50], 4, np.random.default_rng(1)
+    )
+    assert odd.shape[:2] == odd_labels.shape == (28, 48)
+
+
+def test_distractor_is_the_objects_pixels_labelled_background():
+    target, donor = _object_pair("a", value=60, cls=1), _object_pair("b", cls=2)
+    donor.image[donor.labels == 2] = (200, 30, 90)
+    for seed in range(10):
+        image, labels = paste_distractor(
+            target.image, target.labels, donor, np.random.default_rng(seed)
+        )
+        changed = (image != target.image).any(axis=2)
+        assert changed.sum() >= (0.3 * 32) ** 2 * 0.5  # a distractor was pasted
+        assert set(np.unique(labels)) <= {0, 1}  # the donor's class is not pasted
+        assert (labels[changed] == 0).all()  # what it covers is background, object or not
+        assert (labels[~changed] == target.labels[~changed]).all()
+        # the donor object's colour, its one-pixel soft edge aside
+        inner = (image == (200, 30, 90)).all(axis=2)
+        assert inner.sum() >= (0.3 * 32 - 2) ** 2
+        assert changed.sum() <= inner.sum() + 4 * 32 + 4
+    assert (target.labels[16:48, 16:48] == 1).all() and (target.image[0, 0] == 20).all()
+
+
+def test_distractors_need_only_one_donor_and_no_copy_paste():
+    obj = _object_pair("obj")
+    assert CopyPaste([obj], 1.0, distractors=0.5)  # itself, scrambled
+    assert not CopyPaste([obj], 0.0, distractors=0.0)
+    assert not CopyPaste([_background_pair()], 0.0, distractors=1.0)  # no object to scramble
+    spec = preset_spec("unet-small", base_channels=4)
+    pairs = [_background_pair("bg"), _striped_pair("o1")]
+
+    def changed_background_views(**kw) -> tuple[int, int]:
+        """(views of the background image whose pixels changed, ... with any foreground)."""
+        ds = SegDataset(pairs, spec, 64, 64, augment="none", copy_paste=0.0, **kw)
+        views = [ds[0] for _ in range(10)]
+        flat = views[0][0].flatten()[0]
+        return sum(int((x != flat).any()) for x, _, _ in views), sum(
+            int(y.sum() > 0) for _, y, _ in views
+        )
+
+    assert changed_background_views(distractors=0.0) == (0, 0)
+    assert changed_background_views(distractors=1.0) == (10, 0)  # pasted, as background
+    assert changed_background_views(distractors=1.0, resize_mode="crop") == (0, 0)
+    assert changed_background_views(distractors=1.0, train=False) == (0, 0)

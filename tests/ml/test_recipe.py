@@ -86,3 +86,10 @@ def test_resize_mode_follows_the_images():
     assert "crops at full resolution" in recipe.describe_resize_mode("crop", [(4096, 4096)], 320)
     assert "4096x4096" in recipe.describe_resize_mode("crop", [(4096, 4096)], 320)
     assert "whole" in recipe.describe_resize_mode("resize", photos, 320)
+
+
+def test_distractors_fade_as_corrected_images_grow():
+    assert recipe.distractor_share(0.3, 1) == recipe.distractor_share(0.3, 10) == 0.3
+    assert recipe.distractor_share(0.3, 40) == pytest.approx(0.075)
+    assert recipe.distractor_share(0.3, 160) == pytest.approx(0.01875)
+    assert recipe.distractor_share(0.0, 5) == 0.0
