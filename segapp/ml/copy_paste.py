@@ -13,7 +13,9 @@ fronts, signs and red boxes (measured: the errors after ten portraits are false 
 twice the people's own area on average). A donor's object cut into a 12 x 12 grid of tiles,
 shuffled and flipped, and pasted labelled *background* shows the object's colours and
 textures without its shape, so colour and texture alone stop being the cue (CNNs lean on
-texture over shape: Geirhos et al. 2019).
+texture over shape: Geirhos et al. 2019). They stand in for the cluttered backgrounds the
+first corrected images lack, so their share fades as corrected images grow
+(``recipe.distractor_share``).
 
 Only for objects on a background, in ``resize`` mode (whole-object photos, seen at one
 scale): an image whose labelled pixels cover most of it (EM membranes: cell interiors are
