@@ -43,9 +43,14 @@ class PairLike(Protocol):
     labels: np.ndarray  # HxW uint8 class indices
 
 
+def _objects(labels: np.ndarray) -> np.ndarray:
+    """Where ``labels`` hold a class other than background (ignore is no class)."""
+    return (labels > 0) & (labels != IGNORE_INDEX)
+
+
 def foreground_fraction(labels: np.ndarray) -> float:
     """Share of the pixels labelled with a class other than background (ignore not counted)."""
-    return float(np.count_nonzero((labels > 0) & (labels != IGNORE_INDEX))) / max(1, labels.size)
+    return float(np.count_nonzero(_objects(labels))) / max(1, labels.size)
 
 
 def paste_donors(pairs: Sequence[PairLike]) -> list[PairLike]:
@@ -60,10 +65,6 @@ def _object_box(donor: PairLike) -> tuple[np.ndarray, np.ndarray] | None:
         return None
     box = (slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1))
     return donor.image[box], donor.labels[box]
-
-
-def _objects(labels: np.ndarray) -> np.ndarray:
-    return (labels > 0) & (labels != IGNORE_INDEX)
 
 
 def _paste(
