@@ -5,6 +5,7 @@
     python benchmarks/bench_fewshot.py --k 10 --set model='"pretrained-lite0"' --seed 1
     python benchmarks/bench_fewshot.py --k 10 --unlabeled 150 --set unlabeled=150
     python benchmarks/bench_fewshot.py --k 10 --tta                  # also flip TTA
+    python benchmarks/bench_fewshot.py --k 10 --propose-size 384 448 # also at other sizes
 
 On ../shared/datasets/human-segmentation: a project holding ids 1..K with their masks (and,
 with --unlabeled N, ids K+1.. without masks) is trained in-process with segapp's defaults
@@ -51,11 +52,18 @@ def build_project(data: Path, root: Path, k: int, unlabeled: int, test_lo: int) 
 
 
 def score(
-    run: Path, data: Path, lo: int, hi: int, tta: bool = False, device: str = "cpu"
+    run: Path,
+    data: Path,
+    lo: int,
+    hi: int,
+    tta: bool = False,
+    device: str = "cpu",
+    size: int | None = None,
 ) -> dict[str, float]:
     """Proposals of a checkpoint on ids lo..hi as the window makes them (default backend),
-    with horizontal-flip TTA if ``tta``; SegMetrics' figures."""
-    predictor = Predictor(load_model(run, device), device)
+    with horizontal-flip TTA if ``tta``, at ``size`` px instead of the training size if
+    given; SegMetrics' figures."""
+    predictor = Predictor(load_model(run, device), device, resize_to=size)
     source = Project.open(data)
     metrics = SegMetrics(2)
     for e in source.entries:
@@ -78,6 +86,14 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--set", action="append", default=[], metavar="FIELD=JSON")
     p.add_argument("--tta", action="store_true", help="also score with horizontal-flip TTA")
+    p.add_argument(
+        "--propose-size",
+        type=int,
+        nargs="*",
+        default=[],
+        metavar="PX",
+        help="also score proposals made at these sizes (resize-mode models)",
+    )
     args = p.parse_args()
     logging.basicConfig(level=logging.WARNING)
     data = Path(args.data)
@@ -105,6 +121,9 @@ def main() -> None:
             key = "tta_" if tta else ""
             result[f"{key}image_iou"] = round(r["mean_image_iou"], 4)
             result[f"{key}iou"] = round(r["iou"], 4)
+        for size in args.propose_size:
+            r = score(root / "run", data, lo, hi, size=size)
+            result[f"at{size}_image_iou"] = round(r["mean_image_iou"], 4)
     print(json.dumps(result))
 
 
