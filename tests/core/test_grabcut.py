@@ -102,3 +102,15 @@ def test_a_click_by_an_edge_fixes_the_edge_without_biting_the_object():
     got = _whole(prev, inside, window)
     assert got[60:180, 100:200].mean() > 0.99  # the object is whole
     assert not got[110:130, 201:204].any()  # the band is gone where it was clicked
+
+
+def test_a_positive_click_does_not_spread_where_the_model_sees_no_object():
+    image, truth = _scene()
+    image[180:, :] = image[60:120, :][: 240 - 180]  # a floor of the object's colours below it
+    probs = np.where(truth, 0.95, 0.02).astype(np.float32)
+    prev = truth.copy()
+    prev[120:180] = False  # the mask lacks the object's lower half
+    inside, window = grabcut_refine(image, prev, [Click(150, 150, True)], probs)
+    out = _whole(prev, inside, window)
+    assert not out[185:].any()  # the floor the model calls background stays out
+    assert iou(out, truth) > 0.9
