@@ -101,7 +101,13 @@ class TrainForm(QWidget):
         self.size_spin.setToolTip("images are resized (or cropped) to this size for training")
         self.batch_spin = _auto_spin(256, "auto: half the corrected images, 2 to 8")
         self.augment_combo = _combo(AUGMENT, recipe.DEFAULT_AUGMENT)
-        self.augment_combo.setToolTip("random flips, rotations, scale and colour changes")
+        self.augment_combo.setToolTip(
+            "random flips, rotations, scale and colour changes; whatever is chosen here, in "
+            "resize mode photos of objects on a background also get another image's object "
+            f"pasted in ({recipe.COPY_PASTE:.0%} of views) and an object cut into shuffled "
+            f"tiles as background ({recipe.DISTRACTORS:.0%} of views up to "
+            f"{recipe.DISTRACTOR_IMAGES} images, fewer beyond): see the README's training section"
+        )
 
         self.lr_combo = _combo(LEARNING_RATES, f"{recipe.DEFAULT_LR:g}")
         self.lr_combo.setEditable(True)
