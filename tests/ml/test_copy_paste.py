@@ -35,22 +35,17 @@ def _background_pair(stem: str = "bg", size: int = 64) -> Pair:
 
 def test_pasted_labels_follow_the_pasted_pixels():
     bg, donor = _background_pair(), _object_pair("obj", cls=2)
-    sides = []
-    for seed in range(40):
+    for seed in range(20):
         image, labels = paste_object(bg.image, bg.labels, donor, np.random.default_rng(seed))
         assert set(np.unique(labels)) == {0, 2}
-        # a square of 10..100 % of the donor object's 32 px side
-        side = np.sqrt(np.count_nonzero(labels))
-        assert round(0.1 * 32) <= side <= 32
-        sides.append(side)
+        # a square of 30..100 % of the donor object's 32 px side
+        assert (0.3 * 32) ** 2 * 0.9 <= np.count_nonzero(labels) <= 32 * 32
         assert image[labels == 2].min() > 100  # the object's pixels, soft edge included
         far = np.ones_like(labels, bool)
         ys, xs = np.nonzero(labels)
         far[max(0, ys.min() - 2) : ys.max() + 3, max(0, xs.min() - 2) : xs.max() + 3] = False
         assert (image[far] == 20).all()  # nothing changes away from the pasted object
     assert (bg.labels == 0).all() and (bg.image == 20).all()  # inputs are never modified
-    # close-ups teach distant objects too: some pastes are under a third of the donor's size
-    assert min(sides) < 0.3 * 32 and max(sides) > 0.7 * 32
 
 
 def test_pasted_object_occludes_what_was_there():
@@ -139,13 +134,13 @@ def test_distractor_is_the_objects_pixels_labelled_background():
             target.image, target.labels, donor, np.random.default_rng(seed)
         )
         changed = (image != target.image).any(axis=2)
-        assert changed.sum() >= round(0.1 * 32) ** 2  # a distractor was pasted
+        assert changed.sum() >= (0.3 * 32) ** 2 * 0.5  # a distractor was pasted
         assert set(np.unique(labels)) <= {0, 1}  # the donor's class is not pasted
         assert (labels[changed] == 0).all()  # what it covers is background, object or not
         assert (labels[~changed] == target.labels[~changed]).all()
         # the donor object's colour, its one-pixel soft edge aside
         inner = (image == (200, 30, 90)).all(axis=2)
-        assert inner.sum() >= 1
+        assert inner.sum() >= (0.3 * 32 - 2) ** 2
         assert changed.sum() <= inner.sum() + 4 * 32 + 4
     assert (target.labels[16:48, 16:48] == 1).all() and (target.image[0, 0] == 20).all()
 
