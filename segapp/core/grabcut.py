@@ -23,6 +23,7 @@ from segapp.core.imageio import to_rgb
 
 WORK_SIDE = 320  # the window is cut at this size at most (GrabCut's cost grows with pixels)
 SURER = 0.0  # logit margin: where the model is surer than this over the click, the mask stays
+# (0.5 / 1 / 2: NoC@90 6.28 / 6.15 / 6.85 vs 6.38 after 40 images, worse clicks 10-12 % vs 8.5 %)
 DEEP = 0.5  # without a model, a negative click this deep in its region (of the deepest)
 # denies all of it; nearer its edge, only the edge
 BRIDGE = 0.05  # a share of the window: thinner bridges do not join a denied region
