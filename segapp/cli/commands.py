@@ -92,6 +92,7 @@ def _train_config(args):
         augment=args.augment,
         copy_paste=args.copy_paste,
         distractors=args.distractors,
+        object_blur=args.object_blur,
         patience=args.patience,
         workers=args.workers,
         amp=not args.no_amp,
@@ -184,7 +185,7 @@ def _check_train_args(config) -> None:
         raise SegappError("--size must be >= 16")
     if config.time_budget is not None and config.time_budget < 0:
         raise SegappError("--time-budget must be >= 0 seconds (0 = no limit)")
-    for name in ("copy_paste", "distractors"):
+    for name in ("copy_paste", "distractors", "object_blur"):
         if not 0 <= getattr(config, name) <= 1:
             raise SegappError(f"--{name.replace('_', '-')} must be between 0 and 1 (0 = off)")
     if not 0 <= config.clicks <= 1:

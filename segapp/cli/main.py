@@ -107,6 +107,14 @@ def _add_train_parser(sub) -> None:
         "10/N beyond 10 training images; 0 = off)",
     )
     t.add_argument(
+        "--object-blur",
+        type=float,
+        default=recipe.OBJECT_BLUR,
+        metavar="P",
+        help="share of training views whose labelled objects are blurred, so that sharpness "
+        "against a blurred backdrop is no cue (as --copy-paste; 0 = off)",
+    )
+    t.add_argument(
         "--val-fraction",
         type=float,
         default=recipe.VAL_FRACTION,

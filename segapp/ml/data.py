@@ -161,11 +161,13 @@ class SegDataset(torch.utils.data.Dataset):
         copy_paste: float = 0.0,
         size: int | None = None,
         distractors: float = 0.0,
+        object_blur: float = 0.0,
     ):
         self.pairs = pairs
         # whole-object photos only: crop mode keeps native scale (segapp.ml.copy_paste)
-        use_paste = train and resize_mode == "resize" and (copy_paste > 0 or distractors > 0)
-        self.copy_paste = CopyPaste(pairs, copy_paste, distractors) if use_paste else None
+        shares = (copy_paste, distractors, object_blur)
+        use_paste = train and resize_mode == "resize" and max(shares) > 0
+        self.copy_paste = CopyPaste(pairs, *shares) if use_paste else None
         self.spec = spec
         self.input_size = input_size
         self.output_size = output_size

@@ -31,6 +31,7 @@ KEEP_ASPECT = False
 COPY_PASTE = 0.5  # share of training views with another image's object pasted in
 DISTRACTORS = 0.3  # share of training views with a scrambled object pasted as background
 DISTRACTOR_IMAGES = 10  # ... up to this many training images, falling as 1/N beyond
+OBJECT_BLUR = 0.2  # share of training views whose labelled objects are blurred (copy_paste)
 # share of training views given a previous mask and clicks (click_training); 0 = off: at
 # the CPU's round budgets the model learnt to ignore clicks (README, "Click to correct")
 CLICK_SHARE = 0.0

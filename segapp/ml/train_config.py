@@ -37,6 +37,7 @@ class TrainConfig:
     augment: str = recipe.DEFAULT_AUGMENT
     copy_paste: float = recipe.COPY_PASTE  # share of views with a pasted object (resize mode)
     distractors: float = recipe.DISTRACTORS  # share with a scrambled object as background
+    object_blur: float = recipe.OBJECT_BLUR  # share with the labelled objects out of focus
     patience: int = 10
     workers: int = 0
     amp: bool = True

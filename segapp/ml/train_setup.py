@@ -204,6 +204,7 @@ def _loaders(config: TrainConfig, ctx, spec, pairs_train, pairs_val, tile, sched
         copy_paste=config.copy_paste,
         size=tile.size,
         distractors=recipe.distractor_share(config.distractors, len(pairs_train)),
+        object_blur=config.object_blur,
     )
     ds_val = SegDataset(
         pairs_val,

@@ -166,6 +166,10 @@ def test_distractors_are_recorded_and_checked(trained, tmp_path, capsys):
     assert json.loads((out / "config.json").read_text())["train"]["distractors"] == 0
     assert main([*argv, "--out", str(tmp_path / "bad"), "--distractors", "1.5"]) != 0
     assert "--distractors must be between 0 and 1" in capsys.readouterr().err
+    assert json.loads((run / "config.json").read_text())["train"]["object_blur"] == 0.2
+    assert json.loads((out / "config.json").read_text())["train"]["object_blur"] == 0.2
+    assert main([*argv, "--out", str(tmp_path / "bad"), "--object-blur", "-0.1"]) != 0
+    assert "--object-blur must be between 0 and 1" in capsys.readouterr().err
 
 
 def test_predict_writes_masks_for_any_size(trained, tmp_path, capsys):

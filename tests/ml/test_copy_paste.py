@@ -1,6 +1,7 @@
 """Copy-paste augmentation: labels follow the pasted pixels, donors are objects, and the
 training dataset pastes only where it should; scrambled distractors are the object's
-pixels without its shape, labelled background."""
+pixels without its shape, labelled background; objects out of focus are blurred where they
+are labelled, the background stays sharp."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import numpy as np
 import pytest
 
 from segapp.ml.copy_paste import (
+    BLUR_SIGMA,
     CopyPaste,
+    blur_objects,
     foreground_fraction,
     paste_distractor,
     paste_donors,
@@ -166,3 +169,53 @@ def test_distractors_need_only_one_donor_and_no_copy_paste():
     assert changed_background_views(distractors=1.0) == (10, 0)  # pasted, as background
     assert changed_background_views(distractors=1.0, resize_mode="crop") == (0, 0)
     assert changed_background_views(distractors=1.0, train=False) == (0, 0)
+
+
+def _checkered_pair(stem: str = "checkered", size: int = 64, channels: int = 3) -> Pair:
+    """A 1-px checkerboard everywhere (the sharpest texture there is), the middle half
+    labelled object."""
+    board = (np.indices((size, size)).sum(axis=0) % 2 * 200 + 20).astype(np.uint8)
+    labels = np.zeros((size, size), np.uint8)
+    labels[size // 4 : 3 * size // 4, size // 4 : 3 * size // 4] = 1
+    return Pair(stem, np.repeat(board[:, :, None], channels, axis=2), labels)
+
+
+def _contrast(a: np.ndarray) -> float:
+    """Mean absolute difference between horizontal neighbours: high when sharp."""
+    a = a.astype(np.float32)
+    return float(np.abs(np.diff(a, axis=1)).mean())
+
+
+@pytest.mark.parametrize("channels", [3, 1])
+def test_blurred_objects_lose_their_texture_and_the_background_stays_sharp(channels):
+    pair = _checkered_pair(channels=channels)
+    before = pair.image.copy()
+    out = blur_objects(pair.image, pair.labels, np.random.default_rng(0))
+    assert out.shape == pair.image.shape and out.dtype == np.uint8
+    assert np.array_equal(pair.image, before)  # a new image, the pair's own untouched
+    inner = (slice(24, 40), slice(24, 40))  # well inside the object
+    assert _contrast(out[inner]) < 0.2 * _contrast(before[inner])
+    reach = int(np.ceil(4 * BLUR_SIGMA[1]))  # beyond any blur's feathered edge
+    far = np.ones(pair.labels.shape, bool)
+    far[16 - reach : 48 + reach, 16 - reach : 48 + reach] = False
+    assert far.any()
+    assert np.array_equal(out[far], before[far])
+    empty = np.zeros_like(pair.labels)
+    assert np.array_equal(blur_objects(before, empty, np.random.default_rng(0)), before)
+
+
+def test_objects_are_blurred_in_training_views_only_when_asked():
+    spec = preset_spec("unet-small", base_channels=4)
+    pairs = [_checkered_pair("o1")]
+
+    def blurred_views(**kw) -> int:
+        ds = SegDataset(pairs, spec, 64, 64, augment="none", copy_paste=0.0, **kw)
+        return sum(int(_contrast(ds[0][0][:, 24:40, 24:40].numpy()) < 0.1) for _ in range(10))
+
+    assert CopyPaste(pairs, 0.0, object_blur=0.5)
+    assert not CopyPaste([_background_pair()], 0.0, object_blur=1.0)  # no objects
+    assert blurred_views(object_blur=0.0) == 0
+    assert blurred_views(object_blur=1.0) == 10
+    assert 0 < blurred_views(object_blur=0.5) < 10
+    assert blurred_views(object_blur=1.0, resize_mode="crop") == 0
+    assert blurred_views(object_blur=1.0, train=False) == 0

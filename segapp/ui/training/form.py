@@ -106,7 +106,8 @@ class TrainForm(QWidget):
             "resize mode photos of objects on a background also get another image's object "
             f"pasted in ({recipe.COPY_PASTE:.0%} of views) and an object cut into shuffled "
             f"tiles as background ({recipe.DISTRACTORS:.0%} of views up to "
-            f"{recipe.DISTRACTOR_IMAGES} images, fewer beyond): see the README's training section"
+            f"{recipe.DISTRACTOR_IMAGES} images, fewer beyond), and the objects are blurred in "
+            f"{recipe.OBJECT_BLUR:.0%} of views: see the README's training section"
         )
 
         self.lr_combo = _combo(LEARNING_RATES, f"{recipe.DEFAULT_LR:g}")
