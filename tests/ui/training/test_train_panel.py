@@ -181,6 +181,15 @@ def test_losses_listed_in_the_form_are_the_engines():
     assert set(FORM_LOSSES) == set(LOSSES)
 
 
+def test_augmentation_tooltip_names_the_shares_every_level_gets(panel):
+    from segapp.ml import recipe
+
+    tip = panel.form.augment_combo.toolTip()
+    assert "pasted in" in tip and "shuffled" in tip and "blurred" in tip
+    for share in (recipe.COPY_PASTE, recipe.DISTRACTORS, recipe.OBJECT_BLUR):
+        assert f"{share:.0%} of views" in tip
+
+
 def test_train_needs_two_corrected_images(qtbot, tmp_path):
     project = Project.open(make_dataset(tmp_path / "few", n=3, height=32, width=32, masks=1))
     p = TrainPanel(auto_estimate=False)
