@@ -77,6 +77,11 @@ def _object_box(donor: PairLike) -> tuple[np.ndarray, np.ndarray] | None:
     return donor.image[box], donor.labels[box]
 
 
+def _blend(under: np.ndarray, over: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """uint8 ``over`` laid on ``under`` with weight ``alpha`` (0..1, broadcast), rounded."""
+    return (alpha * over + (1 - alpha) * under + 0.5).astype(np.uint8)
+
+
 def _paste(
     image: np.ndarray,
     labels: np.ndarray,
@@ -102,7 +107,7 @@ def _paste(
     # a one-pixel soft edge, so a hard cut-out border is no cue for the network
     alpha = cv2.GaussianBlur(inside.astype(np.float32), (3, 3), 0)[:, :, None]
     image, labels = image.copy(), labels.copy()
-    image[region] = (alpha * src_img + (1 - alpha) * image[region] + 0.5).astype(np.uint8)
+    image[region] = _blend(image[region], src_img, alpha)
     labels[region] = np.where(inside, 0 if as_background else src_lab, labels[region])
     return image, labels
 
@@ -171,11 +176,7 @@ def blur_objects(image: np.ndarray, labels: np.ndarray, rng: np.random.Generator
     weight = cv2.GaussianBlur(objects.astype(np.float32), (0, 0), sigma)
     if image.ndim == 3:
         weight = weight[:, :, None]
-    out = image * (1 - weight) + blurred * weight
-    if not np.issubdtype(image.dtype, np.integer):
-        return out.astype(image.dtype)
-    limits = np.iinfo(image.dtype)
-    return np.clip(np.rint(out), limits.min, limits.max).astype(image.dtype)
+    return _blend(image, blurred, weight)
 
 
 class CopyPaste:

@@ -187,15 +187,12 @@ def _contrast(a: np.ndarray) -> float:
     return float(np.abs(np.diff(a, axis=1)).mean())
 
 
-@pytest.mark.parametrize(
-    "channels, dtype", [(3, np.uint8), (1, np.uint8), (3, np.uint16), (3, np.float32)]
-)
-def test_blurred_objects_lose_their_texture_and_the_background_stays_sharp(channels, dtype):
+@pytest.mark.parametrize("channels", [3, 1])
+def test_blurred_objects_lose_their_texture_and_the_background_stays_sharp(channels):
     pair = _checkered_pair(channels=channels)
-    pair.image = pair.image.astype(dtype) * (257 if dtype == np.uint16 else 1)
     before = pair.image.copy()
     out = blur_objects(pair.image, pair.labels, np.random.default_rng(0))
-    assert out.shape == pair.image.shape and out.dtype == dtype
+    assert out.shape == pair.image.shape and out.dtype == np.uint8
     assert np.array_equal(pair.image, before)  # a new image, the pair's own untouched
     inner = (slice(24, 40), slice(24, 40))  # well inside the object
     assert _contrast(out[inner]) < 0.2 * _contrast(before[inner])
