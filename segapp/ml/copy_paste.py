@@ -10,8 +10,8 @@ network has to learn the object (Ghiasi et al. 2021, "Simple Copy-Paste").
 Scrambled distractors: the same portraits teach that anything coloured and textured like
 their clothes and skin is the object, and on a street scene the network then claims shop
 fronts, signs and red boxes (measured: the errors after ten portraits are false positives,
-twice the people's own area on average). A donor's object cut into a 12 x 12 grid of tiles,
-shuffled and flipped, and pasted labelled *background* shows the object's colours and
+twice the people's own area on average). One of a donor's objects cut into a 12 x 12 grid of
+tiles, shuffled and flipped, and pasted labelled *background* shows the object's colours and
 textures without its shape, so colour and texture alone stop being the cue (CNNs lean on
 texture over shape: Geirhos et al. 2019). They stand in for the cluttered backgrounds the
 first corrected images lack, so their share fades as corrected images grow
@@ -148,6 +148,21 @@ def scramble(
     return out_img, out_lab
 
 
+def _one_object(donor: PairLike, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray] | None:
+    """One of ``donor``'s objects (a connected component, drawn in proportion to its area):
+    the image and labels cropped to its bounding box, the labels of anything else there 0."""
+    count, comp, stats, _ = cv2.connectedComponentsWithStats(
+        _objects(donor.labels).astype(np.uint8), connectivity=8
+    )
+    if count < 2:
+        return None
+    areas = stats[1:, cv2.CC_STAT_AREA].astype(np.float64)
+    k = 1 + int(rng.choice(count - 1, p=areas / areas.sum()))
+    x, y, w, h = (int(v) for v in stats[k, :4])
+    box = (slice(y, y + h), slice(x, x + w))
+    return donor.image[box], np.where(comp[box] == k, donor.labels[box], 0).astype(np.uint8)
+
+
 def paste_distractor(
     image: np.ndarray,
     labels: np.ndarray,
@@ -155,9 +170,12 @@ def paste_distractor(
     rng: np.random.Generator,
     grid: int = SCRAMBLE_GRID,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``donor``'s object scrambled (:func:`scramble`) and pasted as by :func:`paste_object`,
-    but labelled background: its colours and textures without its shape."""
-    cut = _object_box(donor)
+    """One of ``donor``'s objects scrambled (:func:`scramble`) and pasted as by
+    :func:`paste_object`, but labelled background: its colours and textures without its
+    shape. One object, not all of them, so every tile is a small part of an object: tiles of
+    a box around many small objects (nuclei, cells) would hold whole ones, and teach that
+    they are background."""
+    cut = _one_object(donor, rng)
     if cut is None:
         return image, labels
     src_img, src_lab = scramble(*cut, grid, rng)

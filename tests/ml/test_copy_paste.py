@@ -149,6 +149,31 @@ def test_distractor_is_the_objects_pixels_labelled_background():
     assert (target.labels[16:48, 16:48] == 1).all() and (target.image[0, 0] == 20).all()
 
 
+def test_distractor_is_one_object_so_no_small_object_is_pasted_whole():
+    """Nine small objects (nuclei, say) in one donor: a distractor scrambles one of them, in
+    tiles smaller than it, never a box of whole ones labelled background."""
+    target = _background_pair(size=96)
+    image = np.full((64, 64, 3), 20, np.uint8)
+    labels = np.zeros((64, 64), np.uint8)
+    for i in range(9):
+        y, x = 6 + 20 * (i // 3), 6 + 20 * (i % 3)
+        image[y : y + 8, x : x + 8] = (100 + 15 * i, 50, 200 - 15 * i)
+        labels[y : y + 8, x : x + 8] = 1
+    donor = Pair("nuclei", image, labels)
+    picked = set()
+    for seed in range(40):
+        out, out_labels = paste_distractor(
+            target.image, target.labels, donor, np.random.default_rng(seed)
+        )
+        changed = (out != target.image).any(axis=2)
+        assert 0 < changed.sum() <= 10 * 10  # one 8 px object and its soft edge
+        assert (out_labels == 0).all()
+        colours = {tuple(c) for c in image[labels == 1]} & {tuple(c) for c in out[changed]}
+        assert len(colours) == 1  # one object's pixels, not several
+        picked |= colours
+    assert len(picked) > 3  # each object can be the one
+
+
 def test_distractors_need_only_one_donor_and_no_copy_paste():
     obj = _object_pair("obj")
     assert CopyPaste([obj], 1.0, distractors=0.5)  # itself, scrambled
