@@ -154,8 +154,9 @@ def _start(config: TrainConfig, run: Run, out: Path, ctx: dist.Context) -> _Prog
         )
     if ctx.is_main:
         log.info(
-            "plan: %s; time budget %s; validation on %d images%s",
+            "plan: %s%s; time budget %s; validation on %d images%s",
             state.schedule.describe(),
+            f", {run.amp_dtype} autocast" if run.amp_dtype is not None else "",
             f"{budget:.0f} s" if budget > 0 else "none",
             len(run.pairs_val),
             ""

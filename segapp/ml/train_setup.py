@@ -18,6 +18,7 @@ from segapp.ml import recipe, semi
 from segapp.ml.checkpoint import load_model
 from segapp.ml.click_stem import CLICK_CHANNELS, add_click_stem
 from segapp.ml.data import DataError, SegDataset, load_pairs
+from segapp.ml.device import cpu_has_native_bf16
 from segapp.ml.finetune import (
     PlannedLR,
     channels_last,
@@ -182,10 +183,15 @@ def _place_and_freeze(model, spec, config: TrainConfig, device):
 
 
 def _amp_dtype(config: TrainConfig, device):
-    """bfloat16 (or float16) autocast on CUDA unless ``--no-amp``; None elsewhere."""
-    if device.type != "cuda" or not config.amp:
+    """Autocast's dtype unless ``--no-amp``: bfloat16 (or float16) on CUDA, bfloat16 on a
+    CPU that computes it in hardware; None elsewhere. Weights stay float32."""
+    if not config.amp:
         return None
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if device.type == "cpu" and cpu_has_native_bf16():
+        return torch.bfloat16
+    return None
 
 
 def _loaders(config: TrainConfig, ctx, spec, pairs_train, pairs_val, tile, schedule, weighted):
@@ -204,7 +210,7 @@ def _loaders(config: TrainConfig, ctx, spec, pairs_train, pairs_val, tile, sched
         copy_paste=config.copy_paste,
         size=tile.size,
         distractors=recipe.distractor_share(config.distractors, len(pairs_train)),
-        object_blur=config.object_blur,
+        object_blur=recipe.object_blur_share(config.object_blur, len(pairs_train)),
     )
     ds_val = SegDataset(
         pairs_val,

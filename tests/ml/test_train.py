@@ -373,3 +373,28 @@ def test_auto_resize_mode_is_resolved_from_the_images_and_recorded(tmp_path):
         list(train(_config(tmp_path, data, epochs=1, out=str(out), resize_mode="auto")))
         config = json.loads((out / "config.json").read_text())
         assert config["train"]["resize_mode"] == mode
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_bfloat16_autocast_on_a_cpu_that_computes_it(tmp_path, monkeypatch, caplog, native):
+    """Where the CPU computes bfloat16 in hardware, training autocasts to it (weights and
+    checkpoint stay float32); elsewhere, or with --no-amp, it trains in float32."""
+    import logging
+
+    from safetensors.torch import load_file
+
+    from segapp.ml import train_setup
+    from segapp.ml.checkpoint import WEIGHTS_FILE
+
+    monkeypatch.setattr(train_setup, "cpu_has_native_bf16", lambda: native)
+    data = make_dataset(tmp_path / "d", n=12, height=32, width=32)
+    with caplog.at_level(logging.INFO, logger="segapp.ml.train"):
+        metrics = list(train(_config(tmp_path, data, epochs=2)))
+    assert ("torch.bfloat16 autocast" in caplog.text) is native
+    assert all(np.isfinite(m.train_loss) for m in metrics)
+    weights = load_file(tmp_path / "run" / WEIGHTS_FILE)
+    assert {t.dtype for t in weights.values() if t.is_floating_point()} == {torch.float32}
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="segapp.ml.train"):
+        list(train(_config(tmp_path, data, epochs=1, amp=False, out=str(tmp_path / "r2"))))
+    assert "autocast" not in caplog.text
