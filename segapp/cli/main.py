@@ -143,7 +143,11 @@ def _add_train_parser(sub) -> None:
     t.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--workers", type=int, default=0, help="data-loading processes")
-    t.add_argument("--no-amp", action="store_true", help="no mixed precision on CUDA")
+    t.add_argument(
+        "--no-amp",
+        action="store_true",
+        help="train in float32: no mixed precision on CUDA, no bfloat16 on the CPU",
+    )
     t.add_argument("--resume", action="store_true", help="continue from OUT/last")
     t.add_argument("--encoder-weights", help="'imagenet', 'none' or a local weights file")
     t.add_argument("--images", help="file listing the image stems to train on (one per line)")
