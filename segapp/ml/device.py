@@ -55,6 +55,19 @@ def cpu_has_native_bf16() -> bool:
         return False
 
 
+def autocast_dtype(device: torch.device, enabled: bool = True) -> torch.dtype | None:
+    """The dtype training autocasts to on ``device``: bfloat16 (or float16) on CUDA,
+    bfloat16 on a CPU that computes it in hardware; None (float32) elsewhere or when not
+    ``enabled`` (``--no-amp``). Weights stay float32 either way."""
+    if not enabled:
+        return None
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if device.type == "cpu" and cpu_has_native_bf16():
+        return torch.bfloat16
+    return None
+
+
 def is_out_of_memory(error: BaseException) -> bool:
     """True for CUDA/MPS/CPU out-of-memory errors."""
     if isinstance(error, (torch.cuda.OutOfMemoryError, MemoryError)):

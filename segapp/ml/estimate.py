@@ -97,7 +97,7 @@ def measure(
     import torch
 
     from segapp.ml.checkpoint import load_model
-    from segapp.ml.device import resolve_device
+    from segapp.ml.device import autocast_dtype, resolve_device
 
     dev = resolve_device(device)
     loaded = load_model(base, dev, classes=1 if classes == 2 else classes)
@@ -116,9 +116,13 @@ def measure(
         model = model.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
 
+    amp = autocast_dtype(dev)  # as a run trains, by default
+
     def step() -> None:  # no optimizer: its update is cheap, and creating one imports dynamo
         model.zero_grad(set_to_none=True)
-        model(x).float().square().mean().backward()
+        with torch.autocast(dev.type, dtype=amp, enabled=amp is not None):
+            out = model(x)
+        out.float().square().mean().backward()
 
     step()
     if dev.type == "cuda":

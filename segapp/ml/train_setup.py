@@ -18,7 +18,7 @@ from segapp.ml import recipe, semi
 from segapp.ml.checkpoint import load_model
 from segapp.ml.click_stem import CLICK_CHANNELS, add_click_stem
 from segapp.ml.data import DataError, SegDataset, load_pairs
-from segapp.ml.device import cpu_has_native_bf16
+from segapp.ml.device import autocast_dtype
 from segapp.ml.finetune import (
     PlannedLR,
     channels_last,
@@ -135,7 +135,7 @@ def prepare(config: TrainConfig, ctx: dist.Context) -> Run:
     )
     lr_plan = PlannedLR(schedule.total_steps, schedule.warmup_steps)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_plan)
-    amp_dtype = _amp_dtype(config, device)
+    amp_dtype = autocast_dtype(device, config.amp)
     meta = {
         "train": config.to_dict(),
         "base_model": config.model,
@@ -180,18 +180,6 @@ def _place_and_freeze(model, spec, config: TrainConfig, device):
     model = model.to(device)
     stride = config.freeze_encoder_stride
     return model, freeze_early_layers(model, spec, stride) if stride else 0
-
-
-def _amp_dtype(config: TrainConfig, device):
-    """Autocast's dtype unless ``--no-amp``: bfloat16 (or float16) on CUDA, bfloat16 on a
-    CPU that computes it in hardware; None elsewhere. Weights stay float32."""
-    if not config.amp:
-        return None
-    if device.type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    if device.type == "cpu" and cpu_has_native_bf16():
-        return torch.bfloat16
-    return None
 
 
 def _loaders(config: TrainConfig, ctx, spec, pairs_train, pairs_val, tile, schedule, weighted):
