@@ -32,6 +32,7 @@ COPY_PASTE = 0.5  # share of training views with another image's object pasted i
 DISTRACTORS = 0.3  # share of training views with a scrambled object pasted as background
 DISTRACTOR_IMAGES = 10  # ... up to this many training images, falling as 1/N beyond
 OBJECT_BLUR = 0.2  # share of training views whose labelled objects are blurred (copy_paste)
+OBJECT_BLUR_IMAGES = 40  # ... up to this many training images, falling as 1/N beyond
 # share of training views given a previous mask and clicks (click_training); 0 = off: at
 # the CPU's round budgets the model learnt to ignore clicks (README, "Click to correct")
 CLICK_SHARE = 0.0
@@ -144,6 +145,15 @@ def distractor_share(distractors: float, images: int) -> float:
     cluttered backgrounds a few corrected images lack; in the loop they lifted the 10-image
     round and cost the 160-image one at a constant share (README)."""
     return distractors * min(1.0, DISTRACTOR_IMAGES / max(1, images))
+
+
+def object_blur_share(object_blur: float, images: int) -> float:
+    """The share of views whose objects are blurred when training on ``images`` images:
+    ``object_blur`` up to ``OBJECT_BLUR_IMAGES``, then falling as 1/N. A few corrected
+    portraits teach that sharpness means "person"; the blur takes that shortcut away, which
+    lifted the loop's 10- and 40-image rounds and cost its 160-image round at a constant
+    share (README)."""
+    return object_blur * min(1.0, OBJECT_BLUR_IMAGES / max(1, images))
 
 
 def images_for_validation(val_fraction: float = VAL_FRACTION) -> int:

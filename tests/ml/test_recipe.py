@@ -93,3 +93,10 @@ def test_distractors_fade_as_corrected_images_grow():
     assert recipe.distractor_share(0.3, 40) == pytest.approx(0.075)
     assert recipe.distractor_share(0.3, 160) == pytest.approx(0.01875)
     assert recipe.distractor_share(0.0, 5) == 0.0
+
+
+def test_object_blur_fades_beyond_forty_training_images():
+    assert recipe.object_blur_share(0.2, 1) == recipe.object_blur_share(0.2, 40) == 0.2
+    assert recipe.object_blur_share(0.2, 80) == pytest.approx(0.1)
+    assert recipe.object_blur_share(0.2, 160) == pytest.approx(0.05)
+    assert recipe.object_blur_share(0.0, 5) == 0.0
