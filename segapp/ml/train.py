@@ -68,7 +68,7 @@ def _epoch_seed(seed: int, rank: int, epoch: int) -> int:
 class _Progress:
     """Where a run stands between epochs."""
 
-    schedule: recipe.Schedule  # the plan as the time budget has cut it so far
+    schedule: recipe.Schedule
     budget: float  # seconds, 0: none
     trusted: bool  # enough validation images to pick the best epoch
     start_epoch: int = 1
@@ -77,10 +77,6 @@ class _Progress:
     history: list = field(default_factory=list)
     epoch_times: list = field(default_factory=list)
     t_start: float = field(default_factory=time.perf_counter)
-    planned_epochs: int = 0  # before any cut by the budget (0: schedule.epochs)
-
-    def __post_init__(self) -> None:
-        self.planned_epochs = self.planned_epochs or self.schedule.epochs
 
 
 def _train(config: TrainConfig, ctx: dist.Context, should_stop, on_batch) -> Iterator[EpochMetrics]:
@@ -149,7 +145,6 @@ def _start(config: TrainConfig, run: Run, out: Path, ctx: dist.Context) -> _Prog
         )
         if config.epochs is None:  # the plan the run had (its budget may have cut it)
             state.schedule = state.schedule.with_epochs(epochs)
-            state.planned_epochs = epochs
         run.lr_plan.total = state.schedule.total_steps
         log.info(
             "resuming at epoch %d (best IoU %.4f at epoch %d)",
@@ -172,21 +167,21 @@ def _start(config: TrainConfig, run: Run, out: Path, ctx: dist.Context) -> _Prog
 
 
 def _fit_budget(state: _Progress, run: Run, epoch: int, ctx: dist.Context) -> None:
-    """Fit the planned epochs to what still fits the time budget (all ranks agree), and lay
-    the learning-rate schedule over the steps that remain. Refitted after every epoch from
-    the epochs' mean time, the first one left out once others are timed (it warms up and is
-    the slowest), so a cut made on the first epoch's time can grow back, up to the plan."""
+    """Cut the planned epochs to what still fits the time budget (all ranks agree), and lay
+    the learning-rate schedule over the steps that remain."""
     if state.budget <= 0:
         return
     elapsed = time.perf_counter() - state.t_start
-    per_epoch = float(np.mean(state.epoch_times[1:] or state.epoch_times))
-    plan = state.schedule.with_epochs(state.planned_epochs)
-    fit = recipe.epochs_within_budget(plan, epoch, elapsed, per_epoch, state.budget)
+    per_epoch = float(np.mean(state.epoch_times))
+    fit = recipe.epochs_within_budget(state.schedule, epoch, elapsed, per_epoch, state.budget)
     fit = int(dist.min_over_ranks(fit, ctx))
-    if fit != state.schedule.epochs:
+    if fit < state.schedule.epochs:
         if ctx.is_main:
             log.info(
-                "time budget %.0f s: %d epochs of the %d planned", state.budget, fit, plan.epochs
+                "time budget %.0f s: %d epochs instead of %d",
+                state.budget,
+                fit,
+                state.schedule.epochs,
             )
         state.schedule = state.schedule.with_epochs(fit)
         run.lr_plan.total = state.schedule.total_steps

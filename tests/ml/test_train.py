@@ -383,9 +383,10 @@ def test_bfloat16_autocast_on_a_cpu_that_computes_it(tmp_path, monkeypatch, capl
 
     from safetensors.torch import load_file
 
+    from segapp.ml import train_setup
     from segapp.ml.checkpoint import WEIGHTS_FILE
 
-    monkeypatch.setattr("segapp.ml.device.cpu_has_native_bf16", lambda: native)
+    monkeypatch.setattr(train_setup, "cpu_has_native_bf16", lambda: native)
     data = make_dataset(tmp_path / "d", n=12, height=32, width=32)
     with caplog.at_level(logging.INFO, logger="segapp.ml.train"):
         metrics = list(train(_config(tmp_path, data, epochs=2)))
@@ -397,29 +398,3 @@ def test_bfloat16_autocast_on_a_cpu_that_computes_it(tmp_path, monkeypatch, capl
     with caplog.at_level(logging.INFO, logger="segapp.ml.train"):
         list(train(_config(tmp_path, data, epochs=1, amp=False, out=str(tmp_path / "r2"))))
     assert "autocast" not in caplog.text
-
-
-def test_a_budget_cut_made_on_the_slow_first_epoch_grows_back():
-    """The first epoch warms up: a cut on its time alone is refitted on the later epochs'
-    times, up to the plan and never beyond it."""
-    import time
-    from types import SimpleNamespace
-
-    from segapp.ml import distributed as dist
-    from segapp.ml.train import _fit_budget, _Progress
-
-    ctx = dist.Context(rank=0, world_size=1, local_rank=0, device=torch.device("cpu"))
-    run = SimpleNamespace(lr_plan=SimpleNamespace(total=0))
-    plan = recipe.plan_schedule(10, epochs=12)
-    state = _Progress(plan, budget=101.0, trusted=False)  # a second to spare
-    state.t_start = time.perf_counter() - 20.0
-    state.epoch_times = [20.0]  # 20 s gone, 20 s an epoch: 1 + 4 epochs fit
-    _fit_budget(state, run, 1, ctx)
-    assert state.schedule.epochs == 5 and run.lr_plan.total == state.schedule.total_steps
-    state.t_start -= 8.0
-    state.epoch_times.append(8.0)  # 28 s gone, 8 s an epoch from now on: 2 + 9
-    _fit_budget(state, run, 2, ctx)
-    assert state.schedule.epochs == 11 and run.lr_plan.total == state.schedule.total_steps
-    state.epoch_times.append(2.0)  # faster still: the plan's 12, not more
-    _fit_budget(state, run, 3, ctx)
-    assert state.schedule.epochs == 12 and state.planned_epochs == 12
