@@ -383,10 +383,9 @@ def test_bfloat16_autocast_on_a_cpu_that_computes_it(tmp_path, monkeypatch, capl
 
     from safetensors.torch import load_file
 
-    from segapp.ml import train_setup
     from segapp.ml.checkpoint import WEIGHTS_FILE
 
-    monkeypatch.setattr(train_setup, "cpu_has_native_bf16", lambda: native)
+    monkeypatch.setattr("segapp.ml.device.cpu_has_native_bf16", lambda: native)
     data = make_dataset(tmp_path / "d", n=12, height=32, width=32)
     with caplog.at_level(logging.INFO, logger="segapp.ml.train"):
         metrics = list(train(_config(tmp_path, data, epochs=2)))
