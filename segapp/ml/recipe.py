@@ -139,21 +139,27 @@ def lr_factor(step: int, total: int, warmup: int) -> float:
     return FINAL_LR_FRACTION + (1 - FINAL_LR_FRACTION) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
+def fading_share(share: float, images: int, full_up_to: int) -> float:
+    """``share`` while training on up to ``full_up_to`` images, then falling as 1/N: for
+    augmentations that stand in for what a few corrected images lack, and cost a round once
+    the corrected images show it themselves."""
+    return share * min(1.0, full_up_to / max(1, images))
+
+
 def distractor_share(distractors: float, images: int) -> float:
-    """The share of views given a scrambled distractor when training on ``images`` images:
-    ``distractors`` up to ``DISTRACTOR_IMAGES``, then falling as 1/N. They stand in for the
-    cluttered backgrounds a few corrected images lack; in the loop they lifted the 10-image
-    round and cost the 160-image one at a constant share (README)."""
-    return distractors * min(1.0, DISTRACTOR_IMAGES / max(1, images))
+    """The share of views given a scrambled distractor when training on ``images`` images
+    (fading beyond ``DISTRACTOR_IMAGES``). They stand in for the cluttered backgrounds a few
+    corrected images lack; in the loop they lifted the 10-image round and cost the
+    160-image one at a constant share (README)."""
+    return fading_share(distractors, images, DISTRACTOR_IMAGES)
 
 
 def object_blur_share(object_blur: float, images: int) -> float:
-    """The share of views whose objects are blurred when training on ``images`` images:
-    ``object_blur`` up to ``OBJECT_BLUR_IMAGES``, then falling as 1/N. A few corrected
-    portraits teach that sharpness means "person"; the blur takes that shortcut away, which
-    lifted the loop's 10- and 40-image rounds and cost its 160-image round at a constant
-    share (README)."""
-    return object_blur * min(1.0, OBJECT_BLUR_IMAGES / max(1, images))
+    """The share of views whose objects are blurred when training on ``images`` images
+    (fading beyond ``OBJECT_BLUR_IMAGES``). A few corrected portraits teach that sharpness
+    means "person"; the blur takes that shortcut away, which lifted the loop's 10- and
+    40-image rounds and cost its 160-image round at a constant share (README)."""
+    return fading_share(object_blur, images, OBJECT_BLUR_IMAGES)
 
 
 def images_for_validation(val_fraction: float = VAL_FRACTION) -> int:
