@@ -93,6 +93,7 @@ def _train_config(args):
         copy_paste=args.copy_paste,
         distractors=args.distractors,
         object_blur=args.object_blur,
+        orientation=args.orientation,
         patience=args.patience,
         workers=args.workers,
         amp=not args.no_amp,

@@ -115,6 +115,14 @@ def _add_train_parser(sub) -> None:
         "against a blurred backdrop is no cue (as --copy-paste; 0 = off)",
     )
     t.add_argument(
+        "--orientation",
+        choices=recipe.ORIENTATIONS,
+        default=recipe.DEFAULT_ORIENTATION,
+        help="upright: images have an up (photos), training views are mirrored left-right "
+        "only; any: all 8 mirrored and turned views (microscopy, aerial); auto: upright when "
+        "the masks' objects are clearly more symmetric left-right than up-down",
+    )
+    t.add_argument(
         "--val-fraction",
         type=float,
         default=recipe.VAL_FRACTION,

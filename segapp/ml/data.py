@@ -75,8 +75,11 @@ def load_pairs(
     return pairs
 
 
-def build_augmentation(level: str, input_size: int, resize_mode: str, train: bool):
-    """albumentations pipeline: geometry and intensity augmentation, then size handling."""
+def build_augmentation(
+    level: str, input_size: int, resize_mode: str, train: bool, upright: bool = False
+):
+    """albumentations pipeline: geometry and intensity augmentation, then size handling.
+    ``upright``: images with an up (segapp.ml.orientation) are mirrored left-right only."""
     import albumentations as A
 
     if level not in AUGMENT_LEVELS:
@@ -91,7 +94,9 @@ def build_augmentation(level: str, input_size: int, resize_mode: str, train: boo
         ops.append(A.Resize(input_size, input_size))
     if train and level != "none":
         strength = {"light": 0.5, "medium": 1.0, "strong": 1.5}[level]
-        ops += [A.HorizontalFlip(p=0.5), A.VerticalFlip(p=0.5), A.RandomRotate90(p=0.5)]
+        ops.append(A.HorizontalFlip(p=0.5))
+        if not upright:
+            ops += [A.VerticalFlip(p=0.5), A.RandomRotate90(p=0.5)]
         if level in ("medium", "strong"):
             # scale, shift and a small rotation: few images seen at many sizes and places
             ops.append(
@@ -162,6 +167,7 @@ class SegDataset(torch.utils.data.Dataset):
         size: int | None = None,
         distractors: float = 0.0,
         object_blur: float = 0.0,
+        upright: bool = False,
     ):
         self.pairs = pairs
         # whole-object photos only: crop mode keeps native scale (segapp.ml.copy_paste)
@@ -175,7 +181,7 @@ class SegDataset(torch.utils.data.Dataset):
         self.margin = (input_size - output_size) // 2
         self.resize_mode = resize_mode
         view = self.size if resize_mode == "resize" else input_size
-        self.transform = build_augmentation(augment, view, resize_mode, train)
+        self.transform = build_augmentation(augment, view, resize_mode, train, upright)
         self.train = train
         self.weight_map = weight_map
         self.repeats = max(1, repeats)

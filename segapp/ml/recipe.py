@@ -25,6 +25,9 @@ DEFAULT_LR = 1e-3
 ENCODER_LR_SCALE = 0.1
 FREEZE_ENCODER_STRIDE = 4  # a pretrained encoder's layers up to this stride stay frozen
 DEFAULT_AUGMENT = "medium"
+# training views of images with an up are mirrored left-right only (segapp.ml.orientation)
+ORIENTATIONS = ("auto", "upright", "any")
+DEFAULT_ORIENTATION = "auto"
 # resize mode: letterbox whole images (ml.letterbox) instead of squashing them; off by default:
 # in the scripted loop it did not pay (README, "What the first rounds reach")
 KEEP_ASPECT = False

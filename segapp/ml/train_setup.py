@@ -14,7 +14,7 @@ import torch
 from segapp.core.image_size import image_sizes
 from segapp.core.project import Project
 from segapp.ml import distributed as dist
-from segapp.ml import recipe, semi
+from segapp.ml import orientation, recipe, semi
 from segapp.ml.checkpoint import load_model
 from segapp.ml.click_stem import CLICK_CHANNELS, add_click_stem
 from segapp.ml.data import DataError, SegDataset, load_pairs
@@ -126,8 +126,12 @@ def prepare(config: TrainConfig, ctx: dist.Context) -> Run:
             schedule, steps_per_epoch=max(1, schedule.steps_per_epoch // ctx.world_size)
         )
     weighted = config.loss == "weighted-ce"
+    masks = [p.labels for p in pairs_train + pairs_val]
+    upright = orientation.decide(config.orientation, masks)
+    if ctx.is_main:
+        log.info("%s", upright.describe())
     loader_train, loader_val = _loaders(
-        config, ctx, spec, pairs_train, pairs_val, tile, schedule, weighted
+        config, ctx, spec, pairs_train, pairs_val, tile, schedule, weighted, upright.upright
     )
     model, frozen_params = _place_and_freeze(model, spec, config, device)
     optimizer = torch.optim.AdamW(
@@ -182,7 +186,9 @@ def _place_and_freeze(model, spec, config: TrainConfig, device):
     return model, freeze_early_layers(model, spec, stride) if stride else 0
 
 
-def _loaders(config: TrainConfig, ctx, spec, pairs_train, pairs_val, tile, schedule, weighted):
+def _loaders(
+    config: TrainConfig, ctx, spec, pairs_train, pairs_val, tile, schedule, weighted, upright
+):
     """(training loader: augmented, repeated, copy-paste; validation loader: as is)."""
     in_size, out_size = tile.input, tile.output
     ds_train = SegDataset(
@@ -199,6 +205,7 @@ def _loaders(config: TrainConfig, ctx, spec, pairs_train, pairs_val, tile, sched
         size=tile.size,
         distractors=recipe.distractor_share(config.distractors, len(pairs_train)),
         object_blur=recipe.object_blur_share(config.object_blur, len(pairs_train)),
+        upright=upright,
     )
     ds_val = SegDataset(
         pairs_val,
