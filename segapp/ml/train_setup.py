@@ -150,6 +150,7 @@ def prepare(config: TrainConfig, ctx: dist.Context) -> Run:
         "world_size": ctx.world_size,
         "schedule": dataclasses.asdict(schedule),
         "frozen_parameters": frozen_params,
+        "views": upright.describe(),
     }
     frozen = frozen_batchnorms(model, spec) if config.freeze_encoder_bn else []
     unlabeled = unlabeled_batches(project, config, spec, tile, pairs_train + pairs_val, schedule)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import cv2
 import numpy as np
 import pytest
@@ -112,3 +114,5 @@ def test_a_training_run_says_which_views_it_trains_on(tmp_path, caplog):
             config = tiny_train_config(tmp_path, tmp_path / "d", epochs=1, orientation=setting)
             list(train(config))
         assert expected in caplog.text
+        meta = json.loads((tmp_path / "run" / "config.json").read_text())
+        assert expected in meta["views"]

@@ -64,7 +64,8 @@ class TrainForm(QWidget):
             w.valueChanged.connect(self.settingsChanged)
         self.size_spin.valueChanged.connect(self._describe_resize)
         self.resize_combo.currentIndexChanged.connect(self._describe_resize)
-        for c in (self.augment_combo, self.loss_combo, self.resize_combo, self.device_combo):
+        combos = (self.augment_combo, self.orientation_combo, self.loss_combo)
+        for c in (*combos, self.resize_combo, self.device_combo):
             c.currentIndexChanged.connect(self.settingsChanged)
         self.set_versions([], None)
 
@@ -102,12 +103,20 @@ class TrainForm(QWidget):
         self.batch_spin = _auto_spin(256, "auto: half the corrected images, 2 to 8")
         self.augment_combo = _combo(AUGMENT, recipe.DEFAULT_AUGMENT)
         self.augment_combo.setToolTip(
-            "random flips, rotations, scale and colour changes; whatever is chosen here, in "
+            "random mirrors, rotations, scale and colour changes; whatever is chosen here, in "
             "resize mode photos of objects on a background also get another image's object "
             f"pasted in ({recipe.COPY_PASTE:.0%} of views) and an object cut into shuffled "
             f"tiles as background ({recipe.DISTRACTORS:.0%} of views up to "
             f"{recipe.DISTRACTOR_IMAGES} images, fewer beyond), and the objects are blurred in "
             f"{recipe.OBJECT_BLUR:.0%} of views: see the README's training section"
+        )
+        self.orientation_combo = _combo(recipe.ORIENTATIONS, recipe.DEFAULT_ORIENTATION)
+        self.orientation_combo.setObjectName("orientation")
+        self.orientation_combo.setToolTip(
+            "upright: the images have an up (photos), training views are mirrored left-right "
+            "only; any: also upside down and turned (microscopy, aerial); auto: upright when "
+            "the corrected masks' objects are clearly more symmetric left-right than up-down "
+            "(the training log and the version's config.json say which)"
         )
 
         self.lr_combo = _combo(LEARNING_RATES, f"{recipe.DEFAULT_LR:g}")
@@ -138,6 +147,7 @@ class TrainForm(QWidget):
         main.addRow("Resize mode", self.resize_combo)
         main.addRow("", self.resize_note)
         main.addRow("Augmentation", self.augment_combo)
+        main.addRow("Orientation", self.orientation_combo)
         self.advanced_btn = QToolButton()
         self.advanced_btn.setText("Advanced")
         self.advanced_btn.setCheckable(True)
@@ -242,6 +252,7 @@ class TrainForm(QWidget):
             "lr": lr,
             "loss": self.loss_combo.currentText(),
             "augment": self.augment_combo.currentText(),
+            "orientation": self.orientation_combo.currentText(),
             "device": self.device_combo.currentText(),
             "resize_mode": self.resize_mode(),
         }
@@ -278,6 +289,7 @@ class TrainForm(QWidget):
             "lr": self.lr_combo,
             "loss": self.loss_combo,
             "augment": self.augment_combo,
+            "orientation": self.orientation_combo,
             "device": self.device_combo,
             "resize_mode": self.resize_combo,
         }

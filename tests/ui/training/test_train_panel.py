@@ -363,3 +363,21 @@ def test_resize_mode_is_picked_from_the_images_and_can_be_changed(qtbot, tmp_pat
     assert p.form.values()["resize_mode"] == "resize" and note.text().startswith("resize:")
     p.form.set_values(size=32, resize_mode="resize")  # the person's choice wins
     assert p.form.values()["resize_mode"] == "resize" and not note.text().startswith("crop")
+
+
+def test_orientation_defaults_to_auto_and_a_choice_reaches_the_run(qtbot, panel, project, tmp_path):
+    """The form's Orientation goes to ``segapp train --orientation`` (auto by default, which
+    the run resolves from the masks)."""
+
+    def argv() -> list[str]:
+        settings = panel.form.values()
+        return versions.train_command(
+            project, tmp_path / "run", train_stems=["0"], val_stems=[], **settings
+        )
+
+    assert panel.form.orientation_combo.currentText() == "auto"
+    cmd = argv()
+    assert cmd[cmd.index("--orientation") + 1] == "auto"
+    panel.form.orientation_combo.setCurrentText("upright")  # as a person picks it
+    cmd = argv()
+    assert cmd[cmd.index("--orientation") + 1] == "upright"
