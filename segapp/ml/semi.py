@@ -67,11 +67,13 @@ def load_unlabeled(
 
 
 class UnlabeledDataset(torch.utils.data.Dataset):
-    """Weak views (flips, 90-degree turns) of unlabeled images, normalised for the network."""
+    """Weak views (flips, 90-degree turns) of unlabeled images, normalised for the network;
+    ``upright`` images (segapp.ml.orientation) are mirrored left-right only."""
 
-    def __init__(self, images: list[np.ndarray], spec: ModelSpec):
+    def __init__(self, images: list[np.ndarray], spec: ModelSpec, upright: bool = False):
         self.images = images
         self.spec = spec
+        self.upright = upright
 
     def __len__(self) -> int:
         return len(self.images)
@@ -80,9 +82,10 @@ class UnlabeledDataset(torch.utils.data.Dataset):
         img = self.images[index]
         if random.random() < 0.5:
             img = img[:, ::-1]
-        if random.random() < 0.5:
-            img = img[::-1]
-        img = np.rot90(img, random.randrange(4))
+        if not self.upright:
+            if random.random() < 0.5:
+                img = img[::-1]
+            img = np.rot90(img, random.randrange(4))
         return torch.from_numpy(normalize(np.ascontiguousarray(img), self.spec))
 
 

@@ -38,9 +38,8 @@ class TrainConfig:
     copy_paste: float = recipe.COPY_PASTE  # share of views with a pasted object (resize mode)
     distractors: float = recipe.DISTRACTORS  # share with a scrambled object as background
     object_blur: float = recipe.OBJECT_BLUR  # share with the labelled objects out of focus
-    orientation: str = (
-        recipe.DEFAULT_ORIENTATION
-    )  # upright: mirror left-right only (orientation.py)
+    # upright: training views mirrored left-right only; auto: from the masks (orientation.py)
+    orientation: str = recipe.DEFAULT_ORIENTATION
     patience: int = 10
     workers: int = 0
     amp: bool = True

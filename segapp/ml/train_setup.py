@@ -153,7 +153,9 @@ def prepare(config: TrainConfig, ctx: dist.Context) -> Run:
         "views": upright.describe(),
     }
     frozen = frozen_batchnorms(model, spec) if config.freeze_encoder_bn else []
-    unlabeled = unlabeled_batches(project, config, spec, tile, pairs_train + pairs_val, schedule)
+    unlabeled = unlabeled_batches(
+        project, config, spec, tile, pairs_train + pairs_val, schedule, upright.upright
+    )
     meta["unlabeled_images"] = unlabeled[1]
     return Run(
         model=model,
@@ -226,7 +228,9 @@ def _loaders(
     )
 
 
-def unlabeled_batches(project, config: TrainConfig, spec, tile: TrainTile, pairs, schedule):
+def unlabeled_batches(
+    project, config: TrainConfig, spec, tile: TrainTile, pairs, schedule, upright: bool = False
+):
     """(endless batches of unlabeled images, their count), or (None, 0) when off."""
     if config.unlabeled <= 0:
         return None, 0
@@ -244,7 +248,7 @@ def unlabeled_batches(project, config: TrainConfig, spec, tile: TrainTile, pairs
         log.info("%d unlabeled images: too few to learn from", len(images))
         return None, 0
     loader = torch.utils.data.DataLoader(
-        semi.UnlabeledDataset(images, spec), batch_size=batch, shuffle=True, drop_last=True
+        semi.UnlabeledDataset(images, spec, upright), batch_size=batch, shuffle=True, drop_last=True
     )
     log.info("learning from %d unlabeled images too (confident pseudo-labels)", len(images))
     return semi.endless(loader), len(images)

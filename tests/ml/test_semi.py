@@ -63,6 +63,18 @@ def test_unlabeled_images_are_the_ones_without_a_training_role(tmp_path):
     assert x.shape == (3, 16, 16) and x.dtype == torch.float32
 
 
+def test_upright_unlabeled_views_are_never_upside_down_or_turned():
+    """Images with an up (segapp.ml.orientation) keep it in their weak views too."""
+    import numpy as np
+
+    image = np.zeros((16, 16, 3), np.uint8)
+    image[8:] = 255  # dark above, bright below
+    views = [semi.UnlabeledDataset([image], project_spec(), upright=True)[0] for _ in range(40)]
+    assert all(v[:, :4].mean() < v[:, -4:].mean() for v in views)
+    views = [semi.UnlabeledDataset([image], project_spec())[0] for _ in range(40)]
+    assert any(v[:, :4].mean() >= v[:, -4:].mean() for v in views)
+
+
 def project_spec():
     from segapp.ml.registry import preset_spec
 
