@@ -49,6 +49,11 @@ IGNORE_VALUE = 255
 IGNORE_INDEX = 255
 
 
+def labelled_objects(labels: np.ndarray) -> np.ndarray:
+    """Where class-index ``labels`` hold a class other than background (ignore is no class)."""
+    return (labels > 0) & (labels != IGNORE_INDEX)
+
+
 @dataclass
 class ClassInfo:
     """One label class: its name, display colour and the pixel value stored in mask PNGs."""

@@ -38,7 +38,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from segapp.core.project import IGNORE_INDEX
+from segapp.core.project import labelled_objects
 
 MAX_DONOR_FOREGROUND = 0.6  # labelled fraction above which an image is "stuff", not objects
 # pasted object's size, relative to the largest that fits (down to a tenth won one round
@@ -53,14 +53,9 @@ class PairLike(Protocol):
     labels: np.ndarray  # HxW uint8 class indices
 
 
-def _objects(labels: np.ndarray) -> np.ndarray:
-    """Where ``labels`` hold a class other than background (ignore is no class)."""
-    return (labels > 0) & (labels != IGNORE_INDEX)
-
-
 def foreground_fraction(labels: np.ndarray) -> float:
     """Share of the pixels labelled with a class other than background (ignore not counted)."""
-    return float(np.count_nonzero(_objects(labels))) / max(1, labels.size)
+    return float(np.count_nonzero(labelled_objects(labels))) / max(1, labels.size)
 
 
 def paste_donors(pairs: Sequence[PairLike]) -> list[PairLike]:
@@ -70,7 +65,7 @@ def paste_donors(pairs: Sequence[PairLike]) -> list[PairLike]:
 
 def _object_box(donor: PairLike) -> tuple[np.ndarray, np.ndarray] | None:
     """``donor``'s image and labels cropped to the bounding box of its labelled pixels."""
-    ys, xs = np.nonzero(_objects(donor.labels))
+    ys, xs = np.nonzero(labelled_objects(donor.labels))
     if len(ys) == 0:
         return None
     box = (slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1))
@@ -103,7 +98,7 @@ def _paste(
     ph, pw = src_lab.shape
     top, left = int(rng.integers(0, h - ph + 1)), int(rng.integers(0, w - pw + 1))
     region = (slice(top, top + ph), slice(left, left + pw))
-    inside = _objects(src_lab) if as_background else src_lab > 0
+    inside = labelled_objects(src_lab) if as_background else src_lab > 0
     # a one-pixel soft edge, so a hard cut-out border is no cue for the network
     alpha = cv2.GaussianBlur(inside.astype(np.float32), (3, 3), 0)[:, :, None]
     image, labels = image.copy(), labels.copy()
@@ -152,7 +147,7 @@ def _one_object(donor: PairLike, rng: np.random.Generator) -> tuple[np.ndarray, 
     """One of ``donor``'s objects (a connected component, drawn in proportion to its area):
     the image and labels cropped to its bounding box, the labels of anything else there 0."""
     count, comp, stats, _ = cv2.connectedComponentsWithStats(
-        _objects(donor.labels).astype(np.uint8), connectivity=8
+        labelled_objects(donor.labels).astype(np.uint8), connectivity=8
     )
     if count < 2:
         return None
@@ -186,7 +181,7 @@ def blur_objects(image: np.ndarray, labels: np.ndarray, rng: np.random.Generator
     """``image`` with its labelled objects out of focus: a Gaussian blur (sigma drawn from
     ``BLUR_SIGMA``) blended in over the objects, its edge feathered by the same blur so no
     seam marks them; the background stays sharp and the labels stay as they are."""
-    objects = _objects(labels)
+    objects = labelled_objects(labels)
     if not objects.any():
         return image
     sigma = float(rng.uniform(*BLUR_SIGMA))

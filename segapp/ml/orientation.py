@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from segapp.core.project import IGNORE_INDEX
+from segapp.core.project import labelled_objects
 from segapp.ml.recipe import ORIENTATIONS
 
 MIN_IMAGES = 8  # the least p-value of n images is 2 / 2**n (a pattern and its negation)
@@ -66,7 +66,7 @@ def _mirror_iou(obj: np.ndarray, axis: int) -> float:
 def asymmetry(labels: np.ndarray) -> float | None:
     """Area-weighted mean over the labelled objects of IoU with their left-right mirror
     minus IoU with their up-down mirror; None when ``labels`` hold no object big enough."""
-    objects = ((labels > 0) & (labels != IGNORE_INDEX)).astype(np.uint8)
+    objects = labelled_objects(labels).astype(np.uint8)
     count, comp, stats, _ = cv2.connectedComponentsWithStats(objects, connectivity=8)
     areas = stats[1:, cv2.CC_STAT_AREA]
     keep = [k + 1 for k in np.argsort(-areas)[:MAX_OBJECTS]]

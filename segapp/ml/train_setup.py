@@ -127,11 +127,11 @@ def prepare(config: TrainConfig, ctx: dist.Context) -> Run:
         )
     weighted = config.loss == "weighted-ce"
     masks = [p.labels for p in pairs_train + pairs_val]
-    upright = orientation.decide(config.orientation, masks)
+    views = orientation.decide(config.orientation, masks)
     if ctx.is_main:
-        log.info("%s", upright.describe())
+        log.info("%s", views.describe())
     loader_train, loader_val = _loaders(
-        config, ctx, spec, pairs_train, pairs_val, tile, schedule, weighted, upright.upright
+        config, ctx, spec, pairs_train, pairs_val, tile, schedule, weighted, views.upright
     )
     model, frozen_params = _place_and_freeze(model, spec, config, device)
     optimizer = torch.optim.AdamW(
@@ -150,11 +150,11 @@ def prepare(config: TrainConfig, ctx: dist.Context) -> Run:
         "world_size": ctx.world_size,
         "schedule": dataclasses.asdict(schedule),
         "frozen_parameters": frozen_params,
-        "views": upright.describe(),
+        "views": views.describe(),
     }
     frozen = frozen_batchnorms(model, spec) if config.freeze_encoder_bn else []
     unlabeled = unlabeled_batches(
-        project, config, spec, tile, pairs_train + pairs_val, schedule, upright.upright
+        project, config, spec, tile, pairs_train + pairs_val, schedule, views.upright
     )
     meta["unlabeled_images"] = unlabeled[1]
     return Run(
