@@ -62,7 +62,11 @@ def cmd_train(args) -> int:
     stop = _graceful_stop_flag(listen_stdin=args.json)
     progress = _TrainProgress(json_lines=args.json and rank == 0, quiet=rank != 0)
     last = None
-    for m in train(config, should_stop=stop.is_set, on_batch=progress.on_batch):
+    started_at = getattr(args, "started_at", None)  # set by main(): the budget counts loading
+    epochs = train(
+        config, should_stop=stop.is_set, on_batch=progress.on_batch, started_at=started_at
+    )
+    for m in epochs:
         last = m
         progress.on_epoch(m)
     if rank == 0 and last is not None:

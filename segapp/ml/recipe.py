@@ -50,6 +50,9 @@ WARMUP_FRACTION = 0.05
 VAL_FRACTION = 0.2  # of the corrected images, once that is at least MIN_VAL_IMAGES
 MIN_VAL_IMAGES = 8  # fewer validation images than this: keep the last epoch, not the "best"
 FINAL_LR_FRACTION = 0.01
+# what a round does after its last epoch: the checkpoint, the process's exit and the window's
+# check of the new version against the active one (1.7 s for 8 validation images, 2-core CPU)
+FINISH_SECONDS = 3.0
 
 
 @dataclass(frozen=True)
@@ -124,11 +127,14 @@ def default_time_budget(images: int) -> float:
 def epochs_within_budget(
     schedule: Schedule, epochs_done: int, elapsed: float, epoch_seconds: float, budget: float
 ) -> int:
-    """The planned epochs, cut to what fits in ``budget`` seconds at ``epoch_seconds`` each
-    (never fewer than the epochs already done)."""
+    """The planned epochs, cut to what fits in ``budget`` seconds at ``epoch_seconds`` each,
+    ``FINISH_SECONDS`` left over for the finish (never fewer than the epochs already done).
+
+    ``elapsed`` counts from the round's start as a person sees it (the ``segapp train``
+    process's start: importing torch, building the model and reading the images too)."""
     if budget <= 0 or epoch_seconds <= 0:
         return schedule.epochs
-    fit = epochs_done + int((budget - elapsed) / epoch_seconds)
+    fit = epochs_done + int((budget - FINISH_SECONDS - elapsed) / epoch_seconds)
     return max(epochs_done, min(schedule.epochs, fit))
 
 

@@ -44,12 +44,18 @@ def train(
     config: TrainConfig,
     should_stop: Callable[[], bool] | None = None,
     on_batch: BatchCallback | None = None,
+    started_at: float | None = None,
 ) -> Iterator[EpochMetrics]:
-    """Train and yield metrics after each epoch; ``should_stop()`` ends early, gracefully."""
+    """Train and yield metrics after each epoch; ``should_stop()`` ends early, gracefully.
+
+    ``started_at`` (a ``time.perf_counter()`` reading, default: now) is when the round
+    began; the time budget counts from it, so the CLI passes its process's start and the
+    budget holds the whole round, loading included."""
     should_stop = should_stop or (lambda: False)
+    started_at = time.perf_counter() if started_at is None else started_at
     ctx = dist.setup(config.device)
     try:
-        yield from _train(config, ctx, should_stop, on_batch)
+        yield from _train(config, ctx, should_stop, on_batch, started_at)
     finally:
         dist.teardown(ctx)
 
@@ -75,15 +81,18 @@ class _Progress:
     best_iou: float = -1.0
     best_epoch: int = 0
     history: list = field(default_factory=list)
-    epoch_times: list = field(default_factory=list)
-    t_start: float = field(default_factory=time.perf_counter)
+    epoch_times: list = field(default_factory=list)  # training and validation, per epoch
+    t_start: float = field(default_factory=time.perf_counter)  # the round's start
+    t_first_epoch: float = 0.0  # when this process's first epoch began
 
 
-def _train(config: TrainConfig, ctx: dist.Context, should_stop, on_batch) -> Iterator[EpochMetrics]:
+def _train(
+    config: TrainConfig, ctx: dist.Context, should_stop, on_batch, started_at: float
+) -> Iterator[EpochMetrics]:
     _seed_everything(config.seed + ctx.rank)
     out = Path(config.out)
     run = prepare(config, ctx)
-    state = _start(config, run, out, ctx)
+    state = _start(config, run, out, ctx, started_at)
     writer = _tensorboard(config.tensorboard) if ctx.is_main else None
     epoch = state.start_epoch
     while epoch <= state.schedule.epochs:
@@ -130,7 +139,9 @@ def _train(config: TrainConfig, ctx: dist.Context, should_stop, on_batch) -> Ite
         writer.close()
 
 
-def _start(config: TrainConfig, run: Run, out: Path, ctx: dist.Context) -> _Progress:
+def _start(
+    config: TrainConfig, run: Run, out: Path, ctx: dist.Context, started_at: float
+) -> _Progress:
     """The run's plan, its time budget and, with ``--resume``, where the last run stopped."""
     budget = (
         recipe.default_time_budget(len(run.pairs_train))
@@ -138,7 +149,13 @@ def _start(config: TrainConfig, run: Run, out: Path, ctx: dist.Context) -> _Prog
         else config.time_budget
     )
     # every rank holds all validation images, so all agree on this
-    state = _Progress(run.schedule, budget, recipe.validation_trusted(len(run.pairs_val)))
+    state = _Progress(
+        run.schedule,
+        budget,
+        recipe.validation_trusted(len(run.pairs_val)),
+        t_start=started_at,
+        t_first_epoch=time.perf_counter(),
+    )
     if config.resume and (out / "last" / "config.json").exists():
         state.start_epoch, state.best_iou, state.best_epoch, state.history, epochs = resume(
             out, run.model, run.optimizer, run.scheduler
@@ -157,7 +174,9 @@ def _start(config: TrainConfig, run: Run, out: Path, ctx: dist.Context) -> _Prog
             "plan: %s%s; time budget %s; validation on %d images%s",
             state.schedule.describe(),
             f", {run.amp_dtype} autocast" if run.amp_dtype is not None else "",
-            f"{budget:.0f} s" if budget > 0 else "none",
+            f"{budget:.0f} s ({state.t_first_epoch - started_at:.1f} s gone in loading)"
+            if budget > 0
+            else "none",
             len(run.pairs_val),
             ""
             if state.trusted
@@ -171,8 +190,10 @@ def _fit_budget(state: _Progress, run: Run, epoch: int, ctx: dist.Context) -> No
     the learning-rate schedule over the steps that remain."""
     if state.budget <= 0:
         return
-    elapsed = time.perf_counter() - state.t_start
-    per_epoch = float(np.mean(state.epoch_times))
+    now = time.perf_counter()
+    elapsed = now - state.t_start
+    # wall time per epoch of this process, the checkpoints written between epochs included
+    per_epoch = (now - state.t_first_epoch) / (epoch - state.start_epoch + 1)
     fit = recipe.epochs_within_budget(state.schedule, epoch, elapsed, per_epoch, state.budget)
     fit = int(dist.min_over_ranks(fit, ctx))
     if fit < state.schedule.epochs:

@@ -77,6 +77,26 @@ EPOCH_KEYS = {
 }  # fmt: skip
 
 
+def test_train_budget_counts_from_when_the_command_began(tmp_path, monkeypatch):
+    """``segapp train`` hands the training the moment its command began, so that a round's
+    time budget also holds importing torch and reading the images."""
+    import time
+
+    import segapp.ml.train
+
+    seen = {}
+
+    def fake_train(config, should_stop=None, on_batch=None, started_at=None):
+        seen["started_at"], seen["called_at"] = started_at, time.perf_counter()
+        return iter(())
+
+    monkeypatch.setattr(segapp.ml.train, "train", fake_train)
+    data = make_dataset(tmp_path / "d", n=4, height=32, width=32)
+    before = time.perf_counter()
+    assert main(["train", str(data), "--out", str(tmp_path / "r"), "--device", "cpu"]) == 0
+    assert before <= seen["started_at"] < seen["called_at"]
+
+
 @pytest.mark.parametrize("n_images", [16, 6], ids=["validated", "too-few-to-validate"])
 def test_train_json_lines_say_what_happened(tmp_path, capsys, n_images):
     """Every stdout line is strict JSON: batch lines, one epoch line per epoch with figures

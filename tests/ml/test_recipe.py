@@ -50,6 +50,10 @@ def test_epochs_within_budget_cut_but_never_below_done():
     assert recipe.epochs_within_budget(s, 3, 35.0, 10.0, 20.0) == 3  # over already: stop
     assert recipe.epochs_within_budget(s, 3, 35.0, 10.0, 0) == 20  # 0 = no budget
     assert recipe.epochs_within_budget(s, 1, 1.0, 0.1, 1000.0) == 20  # never above the plan
+    # FINISH_SECONDS stay for the last checkpoint, the exit and the promotion check: 7.8
+    # epochs' time is left of 116 s, not 8.1
+    assert recipe.FINISH_SECONDS == 3.0
+    assert recipe.epochs_within_budget(s, 3, 35.0, 10.0, 116.0) == 3 + 7
 
 
 def test_lr_factor_warms_up_then_decays_to_the_floor():

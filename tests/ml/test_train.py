@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import time
 
 import cv2
 import numpy as np
@@ -93,8 +94,8 @@ def test_resume_restores_weights_optimizer_and_schedule(tmp_path, monkeypatch):
     started = []  # (run, its state once _start has resumed it, (first epoch, history))
     real_start = train_module._start
 
-    def start(config, run, out, ctx):
-        progress = real_start(config, run, out, ctx)
+    def start(config, run, out, ctx, started_at):
+        progress = real_start(config, run, out, ctx, started_at)
         started.append((run, _snapshot(run), (progress.start_epoch, list(progress.history))))
         return progress
 
@@ -319,6 +320,19 @@ def test_time_budget_cuts_the_planned_epochs(tmp_path):
     metrics = list(train(_config(tmp_path, data, epochs=20, time_budget=1e-3)))
     assert len(metrics) == 1 and metrics[0].epochs == 1  # the plan was cut to what fits
     assert (tmp_path / "run" / "model.safetensors").exists()
+
+
+def test_time_budget_counts_from_the_rounds_start_not_the_first_epoch(tmp_path):
+    data = make_dataset(tmp_path / "d", n=10, height=32, width=32)
+    cfg = _config(tmp_path, data, epochs=20, time_budget=600.0)
+    # the round began 598 s ago (the process loading torch and the images, say): 2 s are left,
+    # under FINISH_SECONDS, so the first epoch is the last
+    started = time.perf_counter() - 598.0
+    metrics = list(train(cfg, started_at=started))
+    assert len(metrics) == 1 and metrics[0].epochs == 1
+    # the same budget counted from the call itself runs the whole plan
+    cfg = _config(tmp_path, data, epochs=3, time_budget=600.0)
+    assert [m.epochs for m in train(cfg)] == [3, 3, 3]
 
 
 def test_step_schedule_from_the_image_count(tmp_path):
