@@ -109,6 +109,7 @@ def run_seed(args, seed: int, device: str) -> list[dict]:
                 "image_iou": scores["mean_image_iou"],
                 "train_s": train_s,
                 "round_s": round_s,
+                "epoch_s": [round(e["seconds"], 1) for e in epochs],  # training + validation
             }
             if args.order == "suggested":
                 row["corrected_stems"] = to_correct

@@ -195,7 +195,7 @@ def _check_train_args(config) -> None:
             raise SegappError(f"--{name.replace('_', '-')} must be between 0 and 1 (0 = off)")
     if not 0 <= config.clicks <= 1:
         raise SegappError("--clicks must be between 0 and 1 (0 = a proposal model only)")
-    if config.unlabeled < 0:
+    if config.unlabeled is not None and config.unlabeled < 0:
         raise SegappError("--unlabeled must be >= 0 (0 = off)")
     if config.encoder_lr_scale <= 0:
         raise SegappError("--encoder-lr-scale must be > 0")

@@ -133,9 +133,10 @@ def _add_train_parser(sub) -> None:
     t.add_argument(
         "--unlabeled",
         type=int,
-        default=recipe.UNLABELED_IMAGES,
+        default=None,
         metavar="N",
-        help="also learn from up to N images without masks (confident pseudo-labels; 0 = off)",
+        help="also learn from up to N images without masks (confident pseudo-labels; 0 = off; "
+        f"default: {recipe.UNLABELED_IMAGES} when continuing from a trained version, else 0)",
     )
     t.add_argument(
         "--clicks",

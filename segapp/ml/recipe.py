@@ -39,7 +39,10 @@ OBJECT_BLUR_IMAGES = 40  # ... up to this many training images, falling as 1/N b
 # share of training views given a previous mask and clicks (click_training); 0 = off: at
 # the CPU's round budgets the model learnt to ignore clicks (README, "Click to correct")
 CLICK_SHARE = 0.0
-UNLABELED_IMAGES = 0  # images without masks learned from (segapp.ml.semi); 0 = off
+# images without masks learned from (segapp.ml.semi), when a round continues from a trained
+# version: its confident pseudo-labels lifted the loop's 40-image round; from ImageNet
+# weights (the first round) they are noise and cost it (README, "What the first rounds reach")
+UNLABELED_IMAGES = 40
 DEFAULT_BATCH = 8
 MIN_BATCH = 2
 SAMPLES_PER_IMAGE = 48
@@ -136,6 +139,14 @@ def epochs_within_budget(
         return schedule.epochs
     fit = epochs_done + int((budget - FINISH_SECONDS - elapsed) / epoch_seconds)
     return max(epochs_done, min(schedule.epochs, fit))
+
+
+def unlabeled_images(setting: int | None, continuing: bool) -> int:
+    """How many images without masks a round learns from: ``setting`` when given, else
+    ``UNLABELED_IMAGES`` when it continues from a trained version and none otherwise."""
+    if setting is not None:
+        return setting
+    return UNLABELED_IMAGES if continuing else 0
 
 
 def lr_factor(step: int, total: int, warmup: int) -> float:

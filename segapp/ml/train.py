@@ -84,6 +84,7 @@ class _Progress:
     epoch_times: list = field(default_factory=list)  # training and validation, per epoch
     t_start: float = field(default_factory=time.perf_counter)  # the round's start
     t_first_epoch: float = 0.0  # when this process's first epoch began
+    t_last_epoch: float = 0.0  # when the latest epoch began (the checkpoint before it ended)
 
 
 def _train(
@@ -156,6 +157,7 @@ def _start(
         t_start=started_at,
         t_first_epoch=time.perf_counter(),
     )
+    state.t_last_epoch = state.t_first_epoch
     if config.resume and (out / "last" / "config.json").exists():
         state.start_epoch, state.best_iou, state.best_epoch, state.history, epochs = resume(
             out, run.model, run.optimizer, run.scheduler
@@ -192,8 +194,10 @@ def _fit_budget(state: _Progress, run: Run, epoch: int, ctx: dist.Context) -> No
         return
     now = time.perf_counter()
     elapsed = now - state.t_start
-    # wall time per epoch of this process, the checkpoints written between epochs included
-    per_epoch = (now - state.t_first_epoch) / (epoch - state.start_epoch + 1)
+    # the latest epoch's wall time, its checkpoint before it included: the first warms up
+    # and is slower, and the unlabeled images' loss makes the later ones slower than it
+    per_epoch = now - state.t_last_epoch
+    state.t_last_epoch = now
     fit = recipe.epochs_within_budget(state.schedule, epoch, elapsed, per_epoch, state.budget)
     fit = int(dist.min_over_ranks(fit, ctx))
     if fit < state.schedule.epochs:

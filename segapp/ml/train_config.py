@@ -54,7 +54,8 @@ class TrainConfig:
     encoder_lr_scale: float = recipe.ENCODER_LR_SCALE
     freeze_encoder_bn: bool = True  # keep a pretrained encoder's BatchNorm statistics
     freeze_encoder_stride: int = recipe.FREEZE_ENCODER_STRIDE  # 0: none frozen
-    unlabeled: int = recipe.UNLABELED_IMAGES  # images without masks to learn from; 0: off
+    # images without masks to learn from; None: recipe.unlabeled_images decides; 0: off
+    unlabeled: int | None = None
     clicks: float = recipe.CLICK_SHARE  # share of views trained to follow clicks; 0: off
 
     def to_dict(self) -> dict[str, Any]:

@@ -153,8 +153,10 @@ def prepare(config: TrainConfig, ctx: dist.Context) -> Run:
         "views": views.describe(),
     }
     frozen = frozen_batchnorms(model, spec) if config.freeze_encoder_bn else []
+    # a trained version's confident pixels teach; a fresh decoder's would be noise
+    n_unlabeled = recipe.unlabeled_images(config.unlabeled, continuing=bool(loaded.config))
     unlabeled = unlabeled_batches(
-        project, config, spec, tile, pairs_train + pairs_val, schedule, views.upright
+        project, config, spec, tile, pairs_train + pairs_val, schedule, views.upright, n_unlabeled
     )
     meta["unlabeled_images"] = unlabeled[1]
     return Run(
@@ -229,16 +231,25 @@ def _loaders(
 
 
 def unlabeled_batches(
-    project, config: TrainConfig, spec, tile: TrainTile, pairs, schedule, upright: bool = False
+    project,
+    config: TrainConfig,
+    spec,
+    tile: TrainTile,
+    pairs,
+    schedule,
+    upright: bool = False,
+    limit: int | None = None,
 ):
-    """(endless batches of unlabeled images, their count), or (None, 0) when off."""
-    if config.unlabeled <= 0:
+    """(endless batches of up to ``limit`` (default: ``config.unlabeled``) unlabeled images,
+    their count), or (None, 0) when off."""
+    limit = config.unlabeled if limit is None else limit
+    if not limit or limit <= 0:
         return None, 0
     if config.resize_mode != "resize":
         log.warning("learning from unlabeled images needs --resize-mode resize; skipped")
         return None, 0
     exclude = {p.stem for p in pairs}
-    entries = semi.unlabeled_entries(project, exclude, config.unlabeled, config.seed)
+    entries = semi.unlabeled_entries(project, exclude, limit, config.seed)
     images = semi.load_unlabeled(
         project, entries, spec.in_channels, tile.size, keep_aspect=config.keep_aspect
     )

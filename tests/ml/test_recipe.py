@@ -104,3 +104,10 @@ def test_object_blur_fades_beyond_forty_training_images():
     assert recipe.object_blur_share(0.2, 80) == pytest.approx(0.1)
     assert recipe.object_blur_share(0.2, 160) == pytest.approx(0.05)
     assert recipe.object_blur_share(0.0, 5) == 0.0
+
+
+def test_unlabeled_images_only_when_continuing_unless_set():
+    assert recipe.unlabeled_images(None, continuing=False) == 0
+    assert recipe.unlabeled_images(None, continuing=True) == recipe.UNLABELED_IMAGES == 40
+    assert recipe.unlabeled_images(0, continuing=True) == 0
+    assert recipe.unlabeled_images(12, continuing=False) == 12

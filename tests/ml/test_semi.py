@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -99,3 +100,21 @@ def test_training_with_unlabeled_images(tmp_path, monkeypatch):
     assert len(metrics) == 3 and all(m.train_loss == m.train_loss for m in metrics)
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["unlabeled_images"] == 6 and len(config["images"]) == 6
+
+
+def test_by_default_only_a_round_that_continues_from_a_trained_version_learns_from_them(
+    tmp_path,
+):
+    """From a fresh network the pseudo-labels would be noise: the first round learns from
+    the corrected images alone; the next, continuing from its version, from the rest too."""
+    data = make_dataset(tmp_path / "d", n=12, height=32, width=32, masks=6)
+    first = tiny_train_config(tmp_path / "a", data, epochs=2)
+    assert first.unlabeled is None  # the recipe decides
+    list(train(first))
+    assert json.loads((tmp_path / "a" / "run" / "config.json").read_text())["unlabeled_images"] == 0
+    again = tiny_train_config(tmp_path / "b", data, epochs=2, model=str(tmp_path / "a" / "run"))
+    list(train(again))
+    assert json.loads((tmp_path / "b" / "run" / "config.json").read_text())["unlabeled_images"] == 6
+    off = tiny_train_config(tmp_path / "c", data, epochs=2, model=str(tmp_path / "a" / "run"))
+    list(train(dataclasses.replace(off, unlabeled=0)))  # a setting is obeyed
+    assert json.loads((tmp_path / "c" / "run" / "config.json").read_text())["unlabeled_images"] == 0

@@ -44,6 +44,7 @@ class EstimateLabel(QLabel):
         self._again: tuple | None = None
         self._measured: dict[tuple, estimate.Estimate] = {}  # by network settings
         self._plan: tuple[recipe.Schedule | None, int, float] = (None, 0, 0.0)
+        self._unlabeled = 0  # images without masks the run learns from too
 
     def update_for(
         self,
@@ -53,11 +54,14 @@ class EstimateLabel(QLabel):
         schedule: recipe.Schedule | None,
         n_val: int,
         budget: float,
+        unlabeled: int = 0,
     ) -> None:
         """Show what a run with ``settings`` (``TrainForm.values()``) will do and how long it
         takes, given the project's versions (``versions.list_versions``), classes, the planned
-        schedule, validation images and time budget in seconds (0 = none)."""
+        schedule, validation images, time budget in seconds (0 = none) and the images
+        without masks it learns from too."""
         self._plan = (schedule, n_val, budget)
+        self._unlabeled = max(0, unlabeled)
         if schedule is None:
             self.setText("")
             return
@@ -72,7 +76,7 @@ class EstimateLabel(QLabel):
         if est is not None:
             self.show_estimate(est)
         elif self.measuring:
-            self._again = (known, classes, settings, schedule, n_val, budget)
+            self._again = (known, classes, settings, schedule, n_val, budget, self._unlabeled)
         elif self.auto_measure:
             self._measure(classes, settings, schedule, n_val)
         else:
@@ -119,7 +123,13 @@ class EstimateLabel(QLabel):
         if schedule is None:
             return ""
         limit = f", at most {estimate.format_duration(budget)}" if budget > 0 else ""
-        return f"Plan: {schedule.describe()}{limit}"
+        also = ""
+        if self._unlabeled:
+            also = (
+                f", and the confident pixels of {self._unlabeled} images without masks as the "
+                "version it continues from sees them"
+            )
+        return f"Plan: {schedule.describe()}{also}{limit}"
 
     def show_estimate(self, est: estimate.Estimate) -> None:
         self.last = est

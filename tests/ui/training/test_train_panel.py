@@ -174,6 +174,26 @@ def test_estimate_from_an_earlier_version(qtbot, panel, project):
     assert "at most 5 min" in text and "2 min 19 s" in text and "stops it" not in text
 
 
+def test_plan_says_a_continued_round_learns_from_the_images_without_masks(qtbot, tmp_path):
+    data = make_dataset(tmp_path / "p", n=14, height=32, width=32, masks=10)  # 4 without
+    p = TrainPanel(auto_estimate=False)
+    qtbot.addWidget(p)
+    p.set_project(Project.open(data))
+    p.show()
+    p.form.set_values(base="unet-small")  # a fresh network: its pseudo-labels would be noise
+    p.update_estimate()
+    assert p.estimate_label.text().startswith("Plan: ")
+    assert "without masks" not in p.estimate_label.text()
+    v1 = data / "models" / "v001"
+    v1.mkdir(parents=True)
+    (v1 / "model.safetensors").write_bytes(b"")
+    (v1 / "config.json").write_text('{"model": {"preset": "unet-small"}, "train": {}}')
+    p.refresh()
+    assert p.form.select_base(v1)
+    p.update_estimate()
+    assert "the confident pixels of 4 images without masks" in p.estimate_label.text()
+
+
 def test_losses_listed_in_the_form_are_the_engines():
     from segapp.ml.losses import LOSSES
     from segapp.ui.training.form import LOSSES as FORM_LOSSES
