@@ -136,7 +136,12 @@ def _add_train_parser(sub) -> None:
         default=None,
         metavar="N",
         help="also learn from up to N images without masks (confident pseudo-labels; 0 = off; "
-        f"default: {recipe.UNLABELED_IMAGES} when continuing from a trained version, else 0)",
+        + (
+            f"default: {recipe.UNLABELED_IMAGES} when continuing from a trained version, 0 from "
+            "a preset)"
+            if recipe.UNLABELED_IMAGES
+            else "default: off)"
+        ),
     )
     t.add_argument(
         "--clicks",

@@ -39,10 +39,15 @@ OBJECT_BLUR_IMAGES = 40  # ... up to this many training images, falling as 1/N b
 # share of training views given a previous mask and clicks (click_training); 0 = off: at
 # the CPU's round budgets the model learnt to ignore clicks (README, "Click to correct")
 CLICK_SHARE = 0.0
-# images without masks learned from (segapp.ml.semi), when a round continues from a trained
-# version: its confident pseudo-labels lifted the loop's 40-image round; from ImageNet
-# weights (the first round) they are noise and cost it (README, "What the first rounds reach")
-UNLABELED_IMAGES = 40
+# images without masks learned from (segapp.ml.semi) when a round continues from a trained
+# version (from ImageNet weights, in the first round, their pseudo-labels are noise and cost
+# it). 0 = off: on the 2-core CPU their slower steps cost the 40-image round 3-4 of its 10
+# epochs, and the loop gained in file order (0.709 against 0.693) what it lost in the
+# suggested order (0.752 against 0.769) (README, "What the first rounds reach")
+UNLABELED_IMAGES = 0
+# a round learning from them takes about this much longer for the same steps: from a fifth of
+# the steps on, a step also takes half a batch of them (1.6x its time on the 2-core CPU)
+UNLABELED_TIME_FACTOR = 1.5
 DEFAULT_BATCH = 8
 MIN_BATCH = 2
 SAMPLES_PER_IMAGE = 48
@@ -147,6 +152,14 @@ def unlabeled_images(setting: int | None, continuing: bool) -> int:
     if setting is not None:
         return setting
     return UNLABELED_IMAGES if continuing else 0
+
+
+def unlabeled_used(images: int, batch_size: int, resize_mode: str) -> int:
+    """How many of ``images`` images without masks a run really learns from: none in
+    ``crop`` mode, nor when there are too few for one unlabeled batch (half a batch)."""
+    if resize_mode != "resize" or images < max(1, batch_size // 2):
+        return 0
+    return images
 
 
 def lr_factor(step: int, total: int, warmup: int) -> float:

@@ -246,7 +246,8 @@ def unlabeled_batches(
     if not limit or limit <= 0:
         return None, 0
     if config.resize_mode != "resize":
-        log.warning("learning from unlabeled images needs --resize-mode resize; skipped")
+        if config.unlabeled:  # asked for, not the recipe's default
+            log.warning("learning from unlabeled images needs --resize-mode resize; skipped")
         return None, 0
     exclude = {p.stem for p in pairs}
     entries = semi.unlabeled_entries(project, exclude, limit, config.seed)
@@ -254,10 +255,10 @@ def unlabeled_batches(
         project, entries, spec.in_channels, tile.size, keep_aspect=config.keep_aspect
     )
     images = [tile.pad_view(img) for img in images]  # valid convolutions: as labelled views
-    batch = max(1, schedule.batch_size // 2)
-    if len(images) < batch:
+    if not recipe.unlabeled_used(len(images), schedule.batch_size, config.resize_mode):
         log.info("%d unlabeled images: too few to learn from", len(images))
         return None, 0
+    batch = max(1, schedule.batch_size // 2)
     loader = torch.utils.data.DataLoader(
         semi.UnlabeledDataset(images, spec, upright), batch_size=batch, shuffle=True, drop_last=True
     )

@@ -106,8 +106,17 @@ def test_object_blur_fades_beyond_forty_training_images():
     assert recipe.object_blur_share(0.0, 5) == 0.0
 
 
-def test_unlabeled_images_only_when_continuing_unless_set():
+def test_unlabeled_images_only_when_continuing_unless_set(monkeypatch):
+    assert recipe.UNLABELED_IMAGES == 0  # off by default (README: it did not pay on the CPU)
+    assert recipe.unlabeled_images(None, continuing=True) == 0
+    monkeypatch.setattr(recipe, "UNLABELED_IMAGES", 40)
     assert recipe.unlabeled_images(None, continuing=False) == 0
-    assert recipe.unlabeled_images(None, continuing=True) == recipe.UNLABELED_IMAGES == 40
+    assert recipe.unlabeled_images(None, continuing=True) == 40
     assert recipe.unlabeled_images(0, continuing=True) == 0
     assert recipe.unlabeled_images(12, continuing=False) == 12
+
+
+def test_unlabeled_used_only_in_resize_mode_and_for_half_a_batch():
+    assert recipe.unlabeled_used(40, 8, "resize") == 40
+    assert recipe.unlabeled_used(3, 8, "resize") == 0  # fewer than half a batch
+    assert recipe.unlabeled_used(40, 8, "crop") == 0

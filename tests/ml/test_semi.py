@@ -10,7 +10,7 @@ import torch
 from conftest import make_dataset, tiny_train_config
 
 from segapp.core.project import Project
-from segapp.ml import semi
+from segapp.ml import recipe, semi
 from segapp.ml.train import train
 
 
@@ -103,10 +103,12 @@ def test_training_with_unlabeled_images(tmp_path, monkeypatch):
 
 
 def test_by_default_only_a_round_that_continues_from_a_trained_version_learns_from_them(
-    tmp_path,
+    tmp_path, monkeypatch
 ):
     """From a fresh network the pseudo-labels would be noise: the first round learns from
-    the corrected images alone; the next, continuing from its version, from the rest too."""
+    the corrected images alone; the next, continuing from its version, from the rest too
+    (when the recipe's default is on; it ships off)."""
+    monkeypatch.setattr(recipe, "UNLABELED_IMAGES", 40)
     data = make_dataset(tmp_path / "d", n=12, height=32, width=32, masks=6)
     first = tiny_train_config(tmp_path / "a", data, epochs=2)
     assert first.unlabeled is None  # the recipe decides

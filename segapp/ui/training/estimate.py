@@ -125,10 +125,7 @@ class EstimateLabel(QLabel):
         limit = f", at most {estimate.format_duration(budget)}" if budget > 0 else ""
         also = ""
         if self._unlabeled:
-            also = (
-                f", and the confident pixels of {self._unlabeled} images without masks as the "
-                "version it continues from sees them"
-            )
+            also = f", and {self._unlabeled} images without masks (the model's confident pixels)"
         return f"Plan: {schedule.describe()}{also}{limit}"
 
     def show_estimate(self, est: estimate.Estimate) -> None:
@@ -139,6 +136,8 @@ class EstimateLabel(QLabel):
         seconds = estimate.run_seconds(
             est.images_per_second, schedule.samples, schedule.epochs, n_val
         )
+        if self._unlabeled:
+            seconds *= recipe.UNLABELED_TIME_FACTOR
         if budget > 0 and seconds > budget:
             fit = max(1, int(schedule.epochs * budget / seconds))
             self.setText(

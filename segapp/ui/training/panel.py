@@ -216,6 +216,10 @@ class TrainPanel(QWidget):
         continuing = settings["base"] not in PRESETS
         others = len(self.project.entries) - n_train - n_val
         unlabeled = min(others, recipe.unlabeled_images(None, continuing))
+        if schedule is not None:
+            unlabeled = recipe.unlabeled_used(
+                unlabeled, schedule.batch_size, settings["resize_mode"]
+            )
         self.estimate_label.update_for(
             self._versions, self.project.num_classes, settings, schedule, n_val, budget, unlabeled
         )

@@ -14,7 +14,7 @@ from conftest import make_dataset
 from PySide6.QtCore import Qt
 
 from segapp.core.project import Project
-from segapp.ml import versions
+from segapp.ml import recipe, versions
 from segapp.ml.registry import DEFAULT_PRESET
 from segapp.ui.training.panel import TrainPanel
 from segapp.ui.training.process import TrainProcess
@@ -174,7 +174,10 @@ def test_estimate_from_an_earlier_version(qtbot, panel, project):
     assert "at most 5 min" in text and "2 min 19 s" in text and "stops it" not in text
 
 
-def test_plan_says_a_continued_round_learns_from_the_images_without_masks(qtbot, tmp_path):
+def test_plan_says_a_continued_round_learns_from_the_images_without_masks(
+    qtbot, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(recipe, "UNLABELED_IMAGES", 40)  # the recipe's default ships off
     data = make_dataset(tmp_path / "p", n=14, height=32, width=32, masks=10)  # 4 without
     p = TrainPanel(auto_estimate=False)
     qtbot.addWidget(p)
@@ -191,7 +194,10 @@ def test_plan_says_a_continued_round_learns_from_the_images_without_masks(qtbot,
     p.refresh()
     assert p.form.select_base(v1)
     p.update_estimate()
-    assert "the confident pixels of 4 images without masks" in p.estimate_label.text()
+    assert "and 4 images without masks (the model's confident pixels)" in p.estimate_label.text()
+    p.form.set_values(resize_mode="crop")  # crop mode learns from corrected images alone
+    p.update_estimate()
+    assert "without masks" not in p.estimate_label.text()
 
 
 def test_losses_listed_in_the_form_are_the_engines():
