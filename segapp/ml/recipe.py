@@ -162,6 +162,15 @@ def unlabeled_used(images: int, batch_size: int, resize_mode: str) -> int:
     return images
 
 
+def unlabeled_planned(
+    setting: int | None, continuing: bool, available: int, batch_size: int, resize_mode: str
+) -> int:
+    """How many of ``available`` images without masks a run with these settings will learn
+    from (``unlabeled_images``'s choice, capped, then ``unlabeled_used``'s conditions)."""
+    wanted = min(available, unlabeled_images(setting, continuing))
+    return unlabeled_used(wanted, batch_size, resize_mode)
+
+
 def lr_factor(step: int, total: int, warmup: int) -> float:
     """Multiplier of the base learning rate at optimizer step ``step`` (0-based): linear
     warm-up over ``warmup`` steps, then cosine decay to ``FINAL_LR_FRACTION``."""

@@ -83,7 +83,6 @@ class _Progress:
     history: list = field(default_factory=list)
     epoch_times: list = field(default_factory=list)  # training and validation, per epoch
     t_start: float = field(default_factory=time.perf_counter)  # the round's start
-    t_first_epoch: float = 0.0  # when this process's first epoch began
     t_last_epoch: float = 0.0  # when the latest epoch began (the checkpoint before it ended)
 
 
@@ -155,9 +154,9 @@ def _start(
         budget,
         recipe.validation_trusted(len(run.pairs_val)),
         t_start=started_at,
-        t_first_epoch=time.perf_counter(),
+        t_last_epoch=time.perf_counter(),  # loading done: the first epoch begins
     )
-    state.t_last_epoch = state.t_first_epoch
+    loading = state.t_last_epoch - started_at
     if config.resume and (out / "last" / "config.json").exists():
         state.start_epoch, state.best_iou, state.best_epoch, state.history, epochs = resume(
             out, run.model, run.optimizer, run.scheduler
@@ -176,9 +175,7 @@ def _start(
             "plan: %s%s; time budget %s; validation on %d images%s",
             state.schedule.describe(),
             f", {run.amp_dtype} autocast" if run.amp_dtype is not None else "",
-            f"{budget:.0f} s ({state.t_first_epoch - started_at:.1f} s gone in loading)"
-            if budget > 0
-            else "none",
+            f"{budget:.0f} s ({loading:.1f} s gone in loading)" if budget > 0 else "none",
             len(run.pairs_val),
             ""
             if state.trusted

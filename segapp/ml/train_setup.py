@@ -237,13 +237,12 @@ def unlabeled_batches(
     tile: TrainTile,
     pairs,
     schedule,
-    upright: bool = False,
-    limit: int | None = None,
+    upright: bool,
+    limit: int,
 ):
-    """(endless batches of up to ``limit`` (default: ``config.unlabeled``) unlabeled images,
-    their count), or (None, 0) when off."""
-    limit = config.unlabeled if limit is None else limit
-    if not limit or limit <= 0:
+    """(endless batches of up to ``limit`` unlabeled images, their count), or (None, 0) when
+    off."""
+    if limit <= 0:
         return None, 0
     if config.resize_mode != "resize":
         if config.unlabeled:  # asked for, not the recipe's default

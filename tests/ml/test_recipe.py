@@ -120,3 +120,12 @@ def test_unlabeled_used_only_in_resize_mode_and_for_half_a_batch():
     assert recipe.unlabeled_used(40, 8, "resize") == 40
     assert recipe.unlabeled_used(3, 8, "resize") == 0  # fewer than half a batch
     assert recipe.unlabeled_used(40, 8, "crop") == 0
+
+
+def test_unlabeled_planned_caps_to_what_there_is_and_what_the_run_uses(monkeypatch):
+    monkeypatch.setattr(recipe, "UNLABELED_IMAGES", 40)
+    assert recipe.unlabeled_planned(None, True, 100, 8, "resize") == 40
+    assert recipe.unlabeled_planned(None, True, 12, 8, "resize") == 12
+    assert recipe.unlabeled_planned(None, False, 100, 8, "resize") == 0  # from a preset
+    assert recipe.unlabeled_planned(None, True, 3, 8, "resize") == 0  # under half a batch
+    assert recipe.unlabeled_planned(None, True, 100, 8, "crop") == 0

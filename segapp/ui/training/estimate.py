@@ -12,6 +12,7 @@ from typing import Any
 from PySide6.QtWidgets import QLabel
 
 from segapp.ml import estimate, recipe
+from segapp.ml.registry import PRESETS
 from segapp.ui.tasks import run_task
 
 
@@ -54,17 +55,21 @@ class EstimateLabel(QLabel):
         schedule: recipe.Schedule | None,
         n_val: int,
         budget: float,
-        unlabeled: int = 0,
+        others: int = 0,
     ) -> None:
         """Show what a run with ``settings`` (``TrainForm.values()``) will do and how long it
         takes, given the project's versions (``versions.list_versions``), classes, the planned
-        schedule, validation images, time budget in seconds (0 = none) and the images
-        without masks it learns from too."""
+        schedule, validation images, time budget in seconds (0 = none) and the images that
+        are neither training nor validation images (a run may learn from them too)."""
         self._plan = (schedule, n_val, budget)
-        self._unlabeled = max(0, unlabeled)
+        self._unlabeled = 0
         if schedule is None:
             self.setText("")
             return
+        continuing = settings["base"] not in PRESETS  # from a trained version
+        self._unlabeled = recipe.unlabeled_planned(
+            None, continuing, others, schedule.batch_size, settings["resize_mode"]
+        )
         n_train = schedule.images
         preset = estimate.base_preset(settings["base"], known)
         est = estimate.from_history(
@@ -76,7 +81,7 @@ class EstimateLabel(QLabel):
         if est is not None:
             self.show_estimate(est)
         elif self.measuring:
-            self._again = (known, classes, settings, schedule, n_val, budget, self._unlabeled)
+            self._again = (known, classes, settings, schedule, n_val, budget, others)
         elif self.auto_measure:
             self._measure(classes, settings, schedule, n_val)
         else:

@@ -29,7 +29,6 @@ from segapp.core.image_size import image_sizes
 from segapp.core.imageio import SegappError
 from segapp.core.project import Project
 from segapp.ml import recipe, versions
-from segapp.ml.registry import PRESETS
 from segapp.ui.tasks import remove_folder
 from segapp.ui.training import promotion
 from segapp.ui.training.estimate import EstimateLabel, describe_epoch
@@ -212,16 +211,9 @@ class TrainPanel(QWidget):
         budget = settings["time_budget"]
         if budget is None:
             budget = recipe.default_time_budget(n_train)
-        # a run continuing from a trained version also learns from images without masks
-        continuing = settings["base"] not in PRESETS
-        others = len(self.project.entries) - n_train - n_val
-        unlabeled = min(others, recipe.unlabeled_images(None, continuing))
-        if schedule is not None:
-            unlabeled = recipe.unlabeled_used(
-                unlabeled, schedule.batch_size, settings["resize_mode"]
-            )
+        others = len(self.project.entries) - n_train - n_val  # neither training nor validation
         self.estimate_label.update_for(
-            self._versions, self.project.num_classes, settings, schedule, n_val, budget, unlabeled
+            self._versions, self.project.num_classes, settings, schedule, n_val, budget, others
         )
         if self.plots is not None and not self.process.running:
             self.plots.set_epochs(self.planned_epochs())
