@@ -123,7 +123,7 @@ def training_selection(
     """(train stems, validation stems) over the corrected images, saved in segapp.json.
 
     A validation subset is held out only once it would hold at least
-    ``recipe.MIN_VAL_IMAGES`` images (38 corrected images at 20 %): fewer cannot choose an
+    ``recipe.MIN_VAL_IMAGES`` images (48 corrected images at 20 %): fewer cannot choose an
     epoch or a version reliably and teach more as training images. The subset is stored in
     segapp.json and only grows: images once held out stay held out, so every version is
     scored on the images earlier ones were.

@@ -97,7 +97,7 @@ def test_train_budget_counts_from_when_the_command_began(tmp_path, monkeypatch):
     assert before <= seen["started_at"] < seen["called_at"]
 
 
-@pytest.mark.parametrize("n_images", [16, 6], ids=["validated", "too-few-to-validate"])
+@pytest.mark.parametrize("n_images", [20, 6], ids=["validated", "too-few-to-validate"])
 def test_train_json_lines_say_what_happened(tmp_path, capsys, n_images):
     """Every stdout line is strict JSON: batch lines, one epoch line per epoch with figures
     of the right type and range that agree with each other, metrics.csv and the schedule,
@@ -109,8 +109,8 @@ def test_train_json_lines_say_what_happened(tmp_path, capsys, n_images):
     argv += ["--augment", "light", "--time-budget", "0", "--device", "cpu", "--json"]
     assert main(argv) == 0
     events = [_strict_json(line) for line in capsys.readouterr().out.splitlines()]
-    validated = n_images == 16  # 8 validation images; 3 of 6 are too few: all 6 train
-    n_train, n_val = (8, 8) if validated else (6, 0)
+    validated = n_images == 20  # 10 validation images; 3 of 6 are too few: all 6 train
+    n_train, n_val = (10, 10) if validated else (6, 0)
     config = json.loads((out / "config.json").read_text())
     sched = config["schedule"]
     steps, total = sched["steps_per_epoch"], sched["epochs"] * sched["steps_per_epoch"]

@@ -24,7 +24,7 @@ def _config(tmp_path, data, **kw):
 
 
 def test_train_writes_best_checkpoint_and_metrics(tmp_path):
-    data = make_dataset(tmp_path / "d", n=40, height=40, width=48)  # 8 validation images
+    data = make_dataset(tmp_path / "d", n=50, height=40, width=48)  # 10 validation images
     metrics = list(train(_config(tmp_path, data, epochs=3)))
     assert [m.epoch for m in metrics] == [1, 2, 3]
     assert all(np.isfinite(m.train_loss) and 0 <= m.val_iou <= 1 for m in metrics)
@@ -33,7 +33,7 @@ def test_train_writes_best_checkpoint_and_metrics(tmp_path):
     config = json.loads((run / "config.json").read_text())
     assert config["metrics"]["best_epoch"] == metrics[-1].best_epoch
     assert config["train"]["size"] == 32
-    assert len(config["images"]) == 32 and len(config["val_images"]) == 8
+    assert len(config["images"]) == 40 and len(config["val_images"]) == 10
     assert config["metrics"]["val_trusted"] is True
     assert not set(config["images"]) & set(config["val_images"])
     rows = (run / "metrics.csv").read_text().strip().splitlines()
@@ -43,7 +43,7 @@ def test_train_writes_best_checkpoint_and_metrics(tmp_path):
 
 def test_learns_something(tmp_path):
     """A few epochs on easy blobs beat an all-background guess by a wide margin."""
-    data = make_dataset(tmp_path / "d", n=40, height=48, width=48)
+    data = make_dataset(tmp_path / "d", n=50, height=48, width=48)
     metrics = list(train(_config(tmp_path, data, epochs=8, augment="none")))
     assert metrics[-1].best_iou > 0.5
 
@@ -269,7 +269,7 @@ def test_diverging_loss_is_reported(tmp_path):
 
 
 def test_early_stopping(tmp_path):
-    data = make_dataset(tmp_path / "d", n=40, height=32, width=32)
+    data = make_dataset(tmp_path / "d", n=50, height=32, width=32)
     metrics = list(train(_config(tmp_path, data, epochs=30, patience=1, lr=1e-9)))
     assert len(metrics) < 30
     assert metrics[-1].epoch - metrics[-1].best_epoch >= 1

@@ -26,23 +26,23 @@ def _correct(data, stems):
 
 
 def test_validation_subset_only_grows(tmp_path):
-    data = make_dataset(tmp_path / "d", n=60, height=16, width=16, masks=40)
+    data = make_dataset(tmp_path / "d", n=70, height=16, width=16, masks=50)
     project = Project.open(data)
     train, val = versions.training_selection(project, val_fraction=0.2)
-    assert len(val) == 8 and len(train) == 32
-    _correct(data, range(40, 60))
+    assert len(val) == 10 and len(train) == 40
+    _correct(data, range(50, 70))
     project = Project.open(data)
     train2, val2 = versions.training_selection(project, val_fraction=0.2)
-    assert set(val) <= set(val2) and len(val2) == 12
+    assert set(val) <= set(val2) and len(val2) == 14
     assert Project.open(data).val_stems == val2  # persisted in segapp.json
 
 
 def test_too_few_corrected_images_all_train(tmp_path):
-    """Below MIN_VAL_IMAGES held out (40 corrected at 20 %), every image trains."""
+    """Below MIN_VAL_IMAGES held out (48 corrected at 20 %), every image trains."""
     from segapp.ml import recipe
 
     n = recipe.images_for_validation() - 1
-    assert n == 37  # 38 * 0.2 rounds to 8
+    assert n == 47  # 48 * 0.2 rounds to 10
     data = make_dataset(tmp_path / "d", n=n, height=16, width=16)
     project = Project.open(data)
     train, val = versions.training_selection(project)
@@ -133,10 +133,10 @@ def test_promotion_when_better_equal_or_worse(
     """Real checkpoints scored for real: an all-foreground net (IoU = the foreground's share
     of the pixels) against an all-background one (IoU 0), or against its own copy. Only a
     strictly better score replaces the active version."""
-    data = make_dataset(tmp_path / "d", n=40, height=16, width=16)
+    data = make_dataset(tmp_path / "d", n=50, height=16, width=16)
     project = Project.open(data)
     train, val = versions.training_selection(project)
-    assert len(val) == 8  # enough to compare on
+    assert len(val) == 10  # enough to compare on
     _constant_version(project, "v001", active_logit, train)
     versions.set_active(project, "v001")
     new = _constant_version(project, "v002", new_logit, train)

@@ -31,9 +31,9 @@ def _version(project: Project, name: str, logit: float, trained_on: list[str]):
 def test_the_panel_activates_only_a_better_version(
     qtbot, tmp_path, new_logit, active_logit, promoted
 ):
-    project = Project.open(make_dataset(tmp_path / "d", n=40, height=16, width=16))
+    project = Project.open(make_dataset(tmp_path / "d", n=50, height=16, width=16))
     train, val = versions.training_selection(project)
-    assert len(val) == 8
+    assert len(val) == 10
     _version(project, "v001", active_logit, train)
     versions.set_active(project, "v001")
     new = _version(project, "v002", new_logit, train)
@@ -64,7 +64,7 @@ def test_the_panel_activates_only_a_better_version(
     )  # saved in segapp.json
     assert activated == ([str(new)] if promoted else [])
     if_promoted = (
-        f"v002 is now the active model: val IoU {share:.3f} vs 0.000 for v001 on the same 8 images"
+        f"v002 is now the active model: val IoU {share:.3f} vs 0.000 for v001 on the same 10 images"
     )
     if_kept = (
         f"v002 kept but not made active: val IoU {iou[new_logit]:.3f} vs {share:.3f} for v001; "

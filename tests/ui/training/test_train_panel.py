@@ -27,8 +27,8 @@ TIMEOUT = 60_000
 
 @pytest.fixture
 def project(tmp_path) -> Project:
-    # 40 corrected images: 8 are held out to validate (fewer would all train, no IoU curve)
-    return Project.open(make_dataset(tmp_path / "data", n=40, height=48, width=48))
+    # 50 corrected images: 10 are held out to validate (fewer would all train, no IoU curve)
+    return Project.open(make_dataset(tmp_path / "data", n=50, height=48, width=48))
 
 
 @pytest.fixture
@@ -163,15 +163,15 @@ def test_estimate_from_an_earlier_version(qtbot, panel, project):
     assert est is not None and est.source == "v001"
     # 10 img/s at 64 px -> 2.5 img/s at 128 px
     assert est.images_per_second == pytest.approx(2.5)
-    # 32 training images, batch 8 (auto): 10 epochs of 4 steps = 320 images -> 128 s, plus
-    # 10 validations of 8 images at a third of a step each -> 10.7 s: 2 min 19 s in all
+    # 40 training images, batch 8 (auto): 10 epochs of 5 steps = 400 images -> 160 s, plus
+    # 10 validations of 10 images at a third of a step each -> 13.3 s: 2 min 53 s in all
     text = panel.estimate_label.text()
-    assert "40 steps of 8 images" in text and "2 min 19 s" in text
-    assert "budget stops it after about 8 of 10 epochs" in text  # auto budget: 2 min
+    assert "50 steps of 8 images" in text and "2 min 53 s" in text
+    assert "budget stops it after about 6 of 10 epochs" in text  # auto budget: 2 min
     panel.form.set_values(time_budget=300)
     panel.update_estimate()
     text = panel.estimate_label.text()
-    assert "at most 5 min" in text and "2 min 19 s" in text and "stops it" not in text
+    assert "at most 5 min" in text and "2 min 53 s" in text and "stops it" not in text
 
 
 def test_plan_says_a_continued_round_learns_from_the_images_without_masks(
