@@ -7,7 +7,9 @@ For each seed, on a copy of ../shared/datasets/human-segmentation holding ids 1.
 without masks: "correct" N images by the round's end (take their ground truth): the first N
 in file order, or with ``--order suggested`` the images the window's "Suggest next image"
 picks one after another (segapp.core.diversity: farthest-first from those corrected, the
-first image to start); then train a version with the window's default settings (plus
+first image to start, each distance weighted by the active version's uncertainty on the
+image once there is one, segapp.ml.uncertainty; ``--order layout``: the colour layout
+alone); then train a version with the window's default settings (plus
 ``--train-args``, for ablations) in a separate `segapp train` process (the
 window's command, its time budget included), promote it as the window does, and let the
 active version propose masks for the held-out ids 161..200, which no round ever sees.
@@ -32,7 +34,7 @@ from bench_fewshot import score  # same folder: proposals scored one way
 from segapp.core.diversity import farthest_first, signature
 from segapp.core.imageio import read_mask
 from segapp.core.project import Project
-from segapp.ml import versions
+from segapp.ml import uncertainty, versions
 from segapp.ml.device import resolve_device
 from segapp.ml.registry import DEFAULT_PRESET
 
@@ -51,6 +53,16 @@ def _copy_images(data: Path, root: Path, lo: int, hi: int) -> None:
             os.symlink(f, root / "images" / f.name)
 
 
+def _weights(project: Project, device: str) -> dict[str, float] | None:
+    """The active version's uncertainty on the images not corrected yet, as the window's
+    suggestion weighs them (None before the first version)."""
+    active = versions.active_version(project)
+    if active is None:
+        return None
+    todo = [e.stem for e in project.entries if e.status != "corrected"]
+    return uncertainty.score_images(project, active.path, todo[: uncertainty.MAX_SCORED], device)
+
+
 def run_seed(args, seed: int, device: str) -> list[dict]:
     data = Path(args.data)
     pool_lo, pool_hi = _ids(args.pool)
@@ -62,14 +74,15 @@ def run_seed(args, seed: int, device: str) -> list[dict]:
         project = Project.open(root)
         project.save()
         stems = [e.stem for e in project.entries]  # natural order: 1, 2, ... 160
-        if args.order == "suggested":
+        if args.order in ("suggested", "layout"):
             signatures = {e.stem: signature(project.read_image(e)) for e in project.entries}
         for n in (int(x) for x in args.rounds.split(",")):
             t0 = time.perf_counter()
             to_correct = stems[:n]  # the person corrects the first n images, or the suggested
-            if args.order == "suggested":
+            if args.order in ("suggested", "layout"):
                 done = [e.stem for e in project.entries if e.status == "corrected"]
-                to_correct = done + farthest_first(signatures, done, n - len(done))
+                weights = _weights(project, device) if args.order == "suggested" else None
+                to_correct = done + farthest_first(signatures, done, n - len(done), weights)
             for stem in to_correct:
                 entry = project.entry(stem)
                 if entry.status != "corrected":
@@ -111,7 +124,7 @@ def run_seed(args, seed: int, device: str) -> list[dict]:
                 "round_s": round_s,
                 "epoch_s": [round(e["seconds"], 1) for e in epochs],  # training + validation
             }
-            if args.order == "suggested":
+            if args.order in ("suggested", "layout"):
                 row["corrected_stems"] = to_correct
             rows.append(row)
             print(json.dumps(row), flush=True)
@@ -129,9 +142,10 @@ def main() -> None:
     p.add_argument("--device", default="auto")
     p.add_argument(
         "--order",
-        choices=("first", "suggested"),
+        choices=("first", "suggested", "layout"),
         default="first",
-        help="which images are corrected: the first N, or those 'Suggest next image' picks",
+        help="which images are corrected: the first N, those 'Suggest next image' picks, or "
+        "those it picked on the colour layout alone (before it weighed uncertainty)",
     )
     p.add_argument(
         "--train-args",

@@ -10,6 +10,11 @@ first corrections on, with no model and no training.
 The signature is the image's colour layout: an 8x8 thumbnail in CIELAB (perceptual
 distances), its mean lightness removed and scaled to unit length, so it holds the
 arrangement of light and colour, not the exposure. numpy and OpenCV only.
+
+Once a trained version exists, each image can also carry a weight, how unsure that version
+is of it (:mod:`segapp.ml.uncertainty`): each pick then maximises distance x weight
+(uncertainty-weighted k-center), so the next corrections go to kinds of image the model has
+not learned yet rather than to any image unlike the corrected ones.
 """
 
 from __future__ import annotations
@@ -37,15 +42,22 @@ def signature(image: np.ndarray) -> np.ndarray:
 
 
 def farthest_first(
-    signatures: Mapping[str, np.ndarray], chosen: Iterable[str], k: int = 1
+    signatures: Mapping[str, np.ndarray],
+    chosen: Iterable[str],
+    k: int = 1,
+    weights: Mapping[str, float] | None = None,
 ) -> list[str]:
     """The ``k`` stems not in ``chosen`` that farthest-first traversal takes next: each is the
     one farthest from its nearest chosen image (``chosen`` empty: the first stem starts).
-    Stems of ``chosen`` without a signature are left out of the distances."""
+    Stems of ``chosen`` without a signature are left out of the distances.
+
+    ``weights`` given: each pick maximises that distance times the stem's weight (stems
+    without one weigh the mean of the others), and with nothing chosen the heaviest starts."""
     stems = list(signatures)
     if not stems or k < 1:
         return []
     X = np.stack([signatures[s] for s in stems])
+    w = _weights(stems, weights)
     taken = np.zeros(len(stems), bool)
     index = {s: i for i, s in enumerate(stems)}
     taken[[index[s] for s in chosen if s in index]] = True
@@ -53,13 +65,23 @@ def farthest_first(
     picked: list[str] = []
     while len(picked) < k and not taken.all():
         if np.isfinite(nearest).any():
-            j = int(np.argmax(np.where(taken, -np.inf, nearest)))
+            j = int(np.argmax(np.where(taken, -np.inf, nearest * w)))
+        elif weights:  # nothing chosen yet: the heaviest starts
+            j = int(np.argmax(np.where(taken, -np.inf, w)))
         else:  # nothing chosen yet: the first stem starts
             j = int(np.flatnonzero(~taken)[0])
         taken[j] = True
         picked.append(stems[j])
         nearest = np.minimum(nearest, np.linalg.norm(X - X[j], axis=1))
     return picked
+
+
+def _weights(stems: list[str], weights: Mapping[str, float] | None) -> np.ndarray:
+    if not weights:
+        return np.ones(len(stems), np.float32)
+    known = [float(weights[s]) for s in stems if s in weights]
+    default = float(np.mean(known)) if known else 1.0
+    return np.array([float(weights.get(s, default)) for s in stems], np.float32)
 
 
 CHUNK = 256  # chosen images per matrix product (memory: CHUNK x images floats)

@@ -47,3 +47,23 @@ def test_farthest_first_covers_both_kinds_before_repeating_one():
     assert sorted(picked) == sorted(set(sigs) - {"p0"})  # all, each once, chosen left out
     assert farthest_first(sigs, ["gone"], 1) == ["p0"]  # unknown stems are ignored
     assert farthest_first({}, [], 3) == [] and farthest_first(sigs, [], 0) == []
+
+
+def test_weights_choose_among_the_unlike_the_image_the_model_is_unsure_of():
+    """Distance x weight: a near image the model is unsure of beats a far one it knows; a
+    stem without a weight weighs the others' mean; with nothing chosen the heaviest starts."""
+    sig = {
+        "done": np.array([0.0, 0.0], np.float32),
+        "far": np.array([1.0, 0.0], np.float32),
+        "near": np.array([0.0, 0.5], np.float32),
+        "mid": np.array([0.7, 0.0], np.float32),
+    }
+    assert farthest_first(sig, ["done"], 1) == ["far"]  # distance alone
+    assert farthest_first(sig, ["done"], 1, {"far": 0.1, "near": 0.9, "mid": 0.1}) == ["near"]
+    # "mid" unscored weighs mean(0.1, 0.2) = 0.15: 0.7 x 0.15 beats 1.0 x 0.1 and 0.5 x 0.2
+    assert farthest_first(sig, ["done"], 1, {"far": 0.1, "near": 0.2}) == ["mid"]
+    assert farthest_first(sig, [], 2, {"done": 0.1, "far": 0.2, "near": 0.9, "mid": 0.1}) == [
+        "near",
+        "far",  # then 1.12 x 0.2 against 0.86 x 0.1 for mid and 0.5 x 0.1 for done
+    ]
+    assert farthest_first(sig, ["done"], 1, {}) == ["far"]  # no scores: as without weights

@@ -1,10 +1,13 @@
 """Suggest next image (key N): the image to correct next is the one least like every image
 corrected so far (and the one on screen), so the first corrections cover the project's
-kinds of image (:mod:`segapp.core.diversity`).
+kinds of image (:mod:`segapp.core.diversity`). Once the project has an active trained
+version, its distance is weighted by how unsure that version is of the image
+(:mod:`segapp.ml.uncertainty`), so the next corrections go where the model is weakest.
 
-Each image's signature is read once per opened project in a worker thread (the first
-suggestion waits for them, with its progress in the status bar); an image the person was
-sent to and left uncorrected is not suggested again this session.
+Each image's signature is read once per opened project, and each version's uncertainty once
+per image, in a worker thread (the suggestion waits for them, with its progress in the status
+bar); an image the person was sent to and left uncorrected is not suggested again this
+session.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 from segapp.core.diversity import farthest_first, signature
 from segapp.core.imageio import read_image
+from segapp.ml import uncertainty, versions
 from segapp.ui.labeling.session import LabelSession
 
 PROGRESS_EVERY = 10  # images between progress messages
@@ -21,6 +25,8 @@ PROGRESS_EVERY = 10  # images between progress messages
 class _Signals(QObject):
     progress = Signal(int, int, int)  # generation, images read, images to read
     done = Signal(int, object)  # generation, {stem: signature, or None if unreadable}
+    scored = Signal(int, str, object)  # generation, version, {stem: uncertainty or None}
+    scoreFailed = Signal(int, str, str)  # generation, version, message
 
 
 class _SignatureJob(QRunnable):
@@ -43,6 +49,35 @@ class _SignatureJob(QRunnable):
         self.signals.done.emit(self.generation, found)
 
 
+class _ScoreJob(QRunnable):
+    """A version's uncertainty on images (:func:`segapp.ml.uncertainty.score_images`)."""
+
+    def __init__(self, signals: _Signals, generation: int, project, version, stems) -> None:
+        super().__init__()
+        self.signals, self.generation = signals, generation
+        self.project, self.version, self.stems = project, version, stems
+        self.cancelled = False
+
+    def run(self) -> None:
+        def progress(done: int, total: int) -> None:
+            if done % PROGRESS_EVERY == 0:
+                self.signals.progress.emit(self.generation, done, total)
+
+        try:
+            found = uncertainty.score_images(
+                self.project, self.version.path, self.stems, "auto", progress, self.cancelled_
+            )
+        except Exception as e:  # noqa: BLE001 - reported; suggestions go on without it
+            self.signals.scoreFailed.emit(self.generation, self.version.name, str(e))
+            return
+        if not self.cancelled:  # an image it could not read: None, not asked again
+            found = {s: found.get(s) for s in self.stems}
+            self.signals.scored.emit(self.generation, self.version.name, found)
+
+    def cancelled_(self) -> bool:
+        return self.cancelled
+
+
 class Suggester(QObject):
     """Finds the next image to correct and selects it in the session."""
 
@@ -55,13 +90,17 @@ class Suggester(QObject):
         self._unreadable: set[str] = set()
         self._left: set[str] = set()  # suggested, then left uncorrected
         self._last: str | None = None
-        self._job: _SignatureJob | None = None
+        self._job: _SignatureJob | _ScoreJob | None = None
+        self.uncertainty: dict[str, dict] = {}  # version -> {stem: weight, None: unreadable}
+        self._no_scores: set[str] = set()  # versions that could not score
         self._generation = 0
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(1)
         self._signals = _Signals()
         self._signals.progress.connect(self._on_progress)
         self._signals.done.connect(self._on_done)
+        self._signals.scored.connect(self._on_scored)
+        self._signals.scoreFailed.connect(self._on_score_failed)
         session.projectChanged.connect(self._reset)
 
     def _reset(self, _project=None) -> None:
@@ -70,6 +109,7 @@ class Suggester(QObject):
             self._job.cancelled = True
             self._job = None
         self.signatures, self._unreadable, self._left, self._last = {}, set(), set(), None
+        self.uncertainty, self._no_scores = {}, set()
 
     def suggest(self) -> None:
         """Go to the suggested image; the first time, read the images' signatures first."""
@@ -93,24 +133,52 @@ class Suggester(QObject):
         centres = [*corrected, *([current] if current and current not in corrected else [])]
         # skipped images are not suggested again (but count as centres once corrected)
         pool = {s: v for s, v in self.signatures.items() if s not in self._left or s in corrected}
-        picks = farthest_first(pool, centres, 1)  # never a centre: uncorrected, not on screen
+        pool, weights, version = self._weigh(pool, centres)
+        if pool is None:  # the version is scoring the images first
+            return
+        picks = farthest_first(pool, centres, 1, weights)  # uncorrected, not on screen
         if not picks:
             self.session.message.emit("Suggest: every other image is corrected or was skipped")
             return
         self._last = stem = picks[0]
         self.session.select(stem)
         self.suggested.emit(stem)
+        how = f"one {version} is unsure of, unlike" if weights else "the image least like"
         self.session.message.emit(
-            f"Suggested {stem}: the image least like the {len(corrected)} corrected so far"
+            f"Suggested {stem}: {how} the {len(corrected)} corrected so far"
             + (" and the one you were on" if current and current not in corrected else "")
         )
+
+    def _weigh(self, pool: dict, centres: list[str]):
+        """(pool, weights, version name): the active version's uncertainty on the candidates
+        (the ``MAX_SCORED`` most unlike the centres in a large project, the pool cut to
+        them), or no weights without a version that scores; (None, ...) while it scores."""
+        project = self.session.project
+        version = versions.active_version(project) if project is not None else None
+        if version is None or version.name in self._no_scores:
+            return pool, None, None
+        taken = set(centres)
+        candidates = [s for s in pool if s not in taken]
+        if len(candidates) > uncertainty.MAX_SCORED:
+            candidates = farthest_first(pool, centres, uncertainty.MAX_SCORED)
+            pool = {s: pool[s] for s in [*candidates, *taken] if s in pool}
+        scored = self.uncertainty.setdefault(version.name, {})
+        todo = [s for s in candidates if s not in scored]
+        if todo:
+            self._job = _ScoreJob(self._signals, self._generation, project, version, todo)
+            self._pool.start(self._job)
+            self.session.message.emit(f"Suggest: {version.name} reads {len(todo)} images…")
+            return None, None, version.name
+        weights = {s: scored[s] for s in candidates if scored.get(s) is not None}
+        return pool, weights, version.name
 
     def _corrected(self, stem: str) -> bool:
         return self.session.status_of(stem)[0] == "corrected"
 
     def _on_progress(self, generation: int, done: int, total: int) -> None:
         if generation == self._generation:
-            self.session.message.emit(f"Suggest: comparing images… {done}/{total}")
+            what = "reading" if isinstance(self._job, _ScoreJob) else "comparing"
+            self.session.message.emit(f"Suggest: {what} images… {done}/{total}")
 
     def _on_done(self, generation: int, found: dict) -> None:
         if generation != self._generation:
@@ -118,6 +186,22 @@ class Suggester(QObject):
         self._job = None
         self._unreadable |= {s for s, v in found.items() if v is None}
         self.signatures.update({s: v for s, v in found.items() if v is not None})
+        self._go()
+
+    def _on_scored(self, generation: int, version: str, found: dict) -> None:
+        if generation != self._generation:
+            return
+        self._job = None
+        # an image the version could not read weighs the others' mean (farthest_first)
+        self.uncertainty.setdefault(version, {}).update(found)
+        self._go()
+
+    def _on_score_failed(self, generation: int, version: str, message: str) -> None:
+        if generation != self._generation:
+            return
+        self._job = None
+        self._no_scores.add(version)
+        self.session.message.emit(f"Suggest: {version} could not score images ({message})")
         self._go()
 
     def shutdown(self) -> None:

@@ -58,3 +58,58 @@ def test_n_goes_to_the_least_alike_and_never_twice_to_a_skipped_one(make_window,
     key(qtbot, w, Qt.Key.Key_N)
     assert messages[-1] == "Suggest: every other image is corrected or was skipped"
     assert w.session.current == "2"
+
+
+def test_with_a_trained_version_n_weighs_how_unsure_it_is(
+    make_window, qtbot, tmp_path, monkeypatch
+):
+    """Once a version is active, each candidate's distance is weighted by that version's
+    uncertainty (scored once per version and image, off the GUI thread); a version that
+    cannot score leaves the colour layout alone to choose."""
+    from pathlib import Path
+
+    from qt_helpers import tiny_checkpoint
+
+    from segapp.core.project import Project
+    from segapp.ml import uncertainty, versions
+
+    root = _project(tmp_path / "p")
+    project = Project.open(root)
+    tiny_checkpoint(project.models_dir / "v001", export=False)
+    versions.set_active(project, "v001")
+    calls = []
+
+    def unsure_of_3(project, model, stems, device="auto", progress=None, cancelled=None):
+        calls.append((Path(model).name, sorted(stems)))
+        return {s: (1.0 if s == "3" else 0.001) for s in stems}
+
+    monkeypatch.setattr(uncertainty, "score_images", unsure_of_3)
+    w = make_window(root)
+    assert w.session.current == "2"
+    messages = []
+    w.session.message.connect(messages.append)
+    with qtbot.waitSignal(w.image_list.suggester.suggested, timeout=10_000) as first:
+        key(qtbot, w, Qt.Key.Key_N)
+    # a portrait like those corrected, but the one v001 is unsure of, not a street it knows
+    assert first.args[0] == "3"
+    assert calls == [("v001", ["3", "4", "5"])]  # not the corrected ones, nor the one on screen
+    assert any(m == "Suggest: v001 reads 3 images…" for m in messages)
+    assert messages[-1] == (
+        "Suggested 3: one v001 is unsure of, unlike the 2 corrected so far and the one you were on"
+    )
+    with qtbot.waitSignal(w.image_list.suggester.suggested, timeout=5_000) as second:
+        key(qtbot, w, Qt.Key.Key_N)  # 3 left uncorrected: the streets remain
+    assert second.args[0] in ("4", "5")
+    assert calls[1:] == [("v001", ["2"])]  # each image scored once per version: only the new one
+
+    tiny_checkpoint(project.models_dir / "v002", export=False)
+    versions.set_active(w.session.project, "v002")
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no memory left")
+
+    monkeypatch.setattr(uncertainty, "score_images", broken)
+    with qtbot.waitSignal(w.image_list.suggester.suggested, timeout=5_000) as third:
+        key(qtbot, w, Qt.Key.Key_N)
+    assert "Suggest: v002 could not score images (no memory left)" in messages
+    assert third.args[0] in ("4", "5", "2") and "the image least like" in messages[-1]
