@@ -53,14 +53,16 @@ def _copy_images(data: Path, root: Path, lo: int, hi: int) -> None:
             os.symlink(f, root / "images" / f.name)
 
 
-def _weights(project: Project, device: str) -> dict[str, float] | None:
+def _weights(project: Project, device: str, signatures: dict, done: list[str]) -> dict | None:
     """The active version's uncertainty on the images not corrected yet, as the window's
     suggestion weighs them (None before the first version)."""
     active = versions.active_version(project)
     if active is None:
         return None
-    todo = [e.stem for e in project.entries if e.status != "corrected"]
-    return uncertainty.score_images(project, active.path, todo[: uncertainty.MAX_SCORED], device)
+    todo = [s for s in signatures if s not in done]
+    if len(todo) > uncertainty.MAX_SCORED:  # the window's rule: the most unlike the corrected
+        todo = farthest_first(signatures, done, uncertainty.MAX_SCORED)
+    return uncertainty.score_images(project, active.path, todo, device)
 
 
 def run_seed(args, seed: int, device: str) -> list[dict]:
@@ -77,11 +79,15 @@ def run_seed(args, seed: int, device: str) -> list[dict]:
         if args.order in ("suggested", "layout"):
             signatures = {e.stem: signature(project.read_image(e)) for e in project.entries}
         for n in (int(x) for x in args.rounds.split(",")):
-            t0 = time.perf_counter()
+            t_suggest = time.perf_counter()
             to_correct = stems[:n]  # the person corrects the first n images, or the suggested
             if args.order in ("suggested", "layout"):
                 done = [e.stem for e in project.entries if e.status == "corrected"]
-                weights = _weights(project, device) if args.order == "suggested" else None
+                weights = (
+                    _weights(project, device, signatures, done)
+                    if args.order == "suggested"
+                    else None
+                )
                 to_correct = done + farthest_first(signatures, done, n - len(done), weights)
             for stem in to_correct:
                 entry = project.entry(stem)
@@ -90,6 +96,7 @@ def run_seed(args, seed: int, device: str) -> list[dict]:
                     image = project.read_image(entry)
                     labels = project.fit_labels(truth, image.shape[:2], stem)
                     project.write_labels(entry, labels, "corrected")
+            t0 = time.perf_counter()  # the round: training and promotion, not the suggestions
             train_stems, val_stems = versions.training_selection(project)
             active = versions.active_version(project)
             base = str(active.path) if active else args.base
@@ -122,6 +129,7 @@ def run_seed(args, seed: int, device: str) -> list[dict]:
                 "image_iou": scores["mean_image_iou"],
                 "train_s": train_s,
                 "round_s": round_s,
+                "suggest_s": t0 - t_suggest,  # choosing (and "correcting") the images
                 "epoch_s": [round(e["seconds"], 1) for e in epochs],  # training + validation
             }
             if args.order in ("suggested", "layout"):

@@ -16,7 +16,8 @@ import numpy as np
 
 from segapp.core.project import Project
 
-MAX_SCORED = 300  # images scored per suggestion at most (about 30 s on a 2-core CPU)
+MAX_SCORED = 300  # images scored per suggestion at most (the most unlike the corrected)
+MAX_SECONDS = 30.0  # ... and for at most this long (large images tile): the rest weigh the mean
 FLOOR = 0.01  # an image the model is sure of still weighs a little: it may be wrong
 
 

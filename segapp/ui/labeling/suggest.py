@@ -12,6 +12,8 @@ session.
 
 from __future__ import annotations
 
+import time
+
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 from segapp.core.diversity import farthest_first, signature
@@ -50,32 +52,38 @@ class _SignatureJob(QRunnable):
 
 
 class _ScoreJob(QRunnable):
-    """A version's uncertainty on images (:func:`segapp.ml.uncertainty.score_images`)."""
+    """A version's uncertainty (:func:`segapp.ml.uncertainty.score_images`) on the
+    ``MAX_SCORED`` candidates most unlike the centres, the most unlike first (so a scoring
+    cut short by ``MAX_SECONDS`` has read those)."""
 
-    def __init__(self, signals: _Signals, generation: int, project, version, stems) -> None:
+    def __init__(self, signals: _Signals, generation: int, project, version, pool, centres):
         super().__init__()
         self.signals, self.generation = signals, generation
-        self.project, self.version, self.stems = project, version, stems
+        self.project, self.version, self.pool, self.centres = project, version, pool, centres
         self.cancelled = False
 
     def run(self) -> None:
+        deadline = time.monotonic() + uncertainty.MAX_SECONDS
+        # off the GUI thread: 300 picks among 5,000 images take most of a second
+        stems = farthest_first(self.pool, self.centres, uncertainty.MAX_SCORED)
+
+        def stop() -> bool:  # what it had no time for weighs the mean of the others
+            return self.cancelled or time.monotonic() > deadline
+
         def progress(done: int, total: int) -> None:
             if done % PROGRESS_EVERY == 0:
                 self.signals.progress.emit(self.generation, done, total)
 
         try:
             found = uncertainty.score_images(
-                self.project, self.version.path, self.stems, "auto", progress, self.cancelled_
+                self.project, self.version.path, stems, "auto", progress, stop
             )
         except Exception as e:  # noqa: BLE001 - reported; suggestions go on without it
             self.signals.scoreFailed.emit(self.generation, self.version.name, str(e))
             return
-        if not self.cancelled:  # an image it could not read: None, not asked again
-            found = {s: found.get(s) for s in self.stems}
+        if not self.cancelled:  # an image it could not read (or had no time for): None
+            found = {s: found.get(s) for s in stems}
             self.signals.scored.emit(self.generation, self.version.name, found)
-
-    def cancelled_(self) -> bool:
-        return self.cancelled
 
 
 class Suggester(QObject):
@@ -91,7 +99,8 @@ class Suggester(QObject):
         self._left: set[str] = set()  # suggested, then left uncorrected
         self._last: str | None = None
         self._job: _SignatureJob | _ScoreJob | None = None
-        self.uncertainty: dict[str, dict] = {}  # version -> {stem: weight, None: unreadable}
+        # version -> {stem: weight or None}, its candidates in the order they were scored
+        self.uncertainty: dict[str, dict] = {}
         self._no_scores: set[str] = set()  # versions that could not score
         self._generation = 0
         self._pool = QThreadPool(self)
@@ -143,33 +152,34 @@ class Suggester(QObject):
         self._last = stem = picks[0]
         self.session.select(stem)
         self.suggested.emit(stem)
-        how = f"one {version} is unsure of, unlike" if weights else "the image least like"
+        how = "unlike" if weights else "the image least like"
         self.session.message.emit(
             f"Suggested {stem}: {how} the {len(corrected)} corrected so far"
             + (" and the one you were on" if current and current not in corrected else "")
+            + (f", and {version} is unsure of it" if weights else "")
         )
 
     def _weigh(self, pool: dict, centres: list[str]):
-        """(pool, weights, version name): the active version's uncertainty on the candidates
-        (the ``MAX_SCORED`` most unlike the centres in a large project, the pool cut to
-        them), or no weights without a version that scores; (None, ...) while it scores."""
+        """(pool, weights, version name): the active version's uncertainty on the images it
+        scored, the first time the version is asked (an image it did not score, could not
+        read or had no time for weighs the mean; in a large project the pool is cut to those
+        it scored), or no weights without a version that scores; (None, ...) while it
+        scores."""
         project = self.session.project
         version = versions.active_version(project) if project is not None else None
         if version is None or version.name in self._no_scores:
             return pool, None, None
-        taken = set(centres)
-        candidates = [s for s in pool if s not in taken]
-        if len(candidates) > uncertainty.MAX_SCORED:
-            candidates = farthest_first(pool, centres, uncertainty.MAX_SCORED)
-            pool = {s: pool[s] for s in [*candidates, *taken] if s in pool}
-        scored = self.uncertainty.setdefault(version.name, {})
-        todo = [s for s in candidates if s not in scored]
-        if todo:
-            self._job = _ScoreJob(self._signals, self._generation, project, version, todo)
+        scored = self.uncertainty.get(version.name)
+        if scored is None:
+            self._job = _ScoreJob(
+                self._signals, self._generation, project, version, dict(pool), list(centres)
+            )
             self._pool.start(self._job)
-            self.session.message.emit(f"Suggest: {version.name} reads {len(todo)} images…")
+            self.session.message.emit(f"Suggest: finding which images {version.name} is unsure of…")
             return None, None, version.name
-        weights = {s: scored[s] for s in candidates if scored.get(s) is not None}
+        if len(scored) >= uncertainty.MAX_SCORED:  # a large project: its candidates only
+            pool = {s: v for s, v in pool.items() if s in scored or s in centres}
+        weights = {s: w for s, w in scored.items() if w is not None and s in pool}
         return pool, weights, version.name
 
     def _corrected(self, stem: str) -> bool:
@@ -177,8 +187,13 @@ class Suggester(QObject):
 
     def _on_progress(self, generation: int, done: int, total: int) -> None:
         if generation == self._generation:
-            what = "reading" if isinstance(self._job, _ScoreJob) else "comparing"
-            self.session.message.emit(f"Suggest: {what} images… {done}/{total}")
+            job = self._job
+            what = (
+                f"finding what {job.version.name} is unsure of"
+                if isinstance(job, _ScoreJob)
+                else "comparing images"
+            )
+            self.session.message.emit(f"Suggest: {what}… {done}/{total}")
 
     def _on_done(self, generation: int, found: dict) -> None:
         if generation != self._generation:
@@ -192,8 +207,7 @@ class Suggester(QObject):
         if generation != self._generation:
             return
         self._job = None
-        # an image the version could not read weighs the others' mean (farthest_first)
-        self.uncertainty.setdefault(version, {}).update(found)
+        self.uncertainty[version] = found
         self._go()
 
     def _on_score_failed(self, generation: int, version: str, message: str) -> None:
