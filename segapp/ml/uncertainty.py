@@ -55,7 +55,7 @@ def score_images(
             break
         try:
             image = project.read_image(project.entry(stem))
-        except Exception:  # noqa: BLE001 - an unreadable image is never suggested
+        except Exception:  # noqa: BLE001 - no weight: it weighs the others' mean
             continue
         found[stem] = max(FLOOR, image_uncertainty(predictor.predict(image)))
         if progress is not None:
