@@ -102,6 +102,8 @@ class MainWindow(QMainWindow):
         self.training = install_training(
             self, self.session, self.model_panel, lambda: self.extra_models
         )
+        for panel in (self.training.train_panel, self.training.versions_panel):
+            panel.activeModelChanged.connect(self.image_list.suggester.prepare)
         self._on_project(None)
         self.resize(1280, 820)
 

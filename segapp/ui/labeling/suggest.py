@@ -6,8 +6,9 @@ version, its distance is weighted by how unsure that version is of the image
 
 Each image's signature is read once per opened project, and each version's uncertainty once
 per image, in a worker thread (the suggestion waits for them, with its progress in the status
-bar); an image the person was sent to and left uncorrected is not suggested again this
-session.
+bar; once N has been used, a newly active version starts reading at once, :meth:`prepare`,
+so the next N need not wait); an image the person was sent to and left uncorrected is not
+suggested again this session.
 """
 
 from __future__ import annotations
@@ -102,6 +103,7 @@ class Suggester(QObject):
         # version -> {stem: weight or None}, its candidates in the order they were scored
         self.uncertainty: dict[str, dict] = {}
         self._no_scores: set[str] = set()  # versions that could not score
+        self._navigate = True  # go to the suggestion when the running job ends (N was pressed)
         self._generation = 0
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(1)
@@ -120,10 +122,22 @@ class Suggester(QObject):
         self.signatures, self._unreadable, self._left, self._last = {}, set(), set(), None
         self.uncertainty, self._no_scores = {}, set()
 
+    def prepare(self, _model: str = "") -> None:
+        """A version became active: read the images with it now, ahead of the next N (only in
+        a project where N has been used, whose signatures are known)."""
+        if self.session.project is None or self._job is not None or not self.signatures:
+            return
+        _corrected, centres, pool = self._candidates()
+        self._navigate = False
+        self._weigh(pool, centres)
+
     def suggest(self) -> None:
         """Go to the suggested image; the first time, read the images' signatures first."""
         project = self.session.project
-        if project is None or self._job is not None:
+        if project is None:
+            return
+        self._navigate = True
+        if self._job is not None:  # reading already: it goes there when done
             return
         known = self.signatures.keys() | self._unreadable
         todo = [(e.stem, e.image_path) for e in project.entries if e.stem not in known]
@@ -134,14 +148,20 @@ class Suggester(QObject):
             return
         self._go()
 
-    def _go(self) -> None:
+    def _candidates(self) -> tuple[set[str], list[str], dict]:
+        """(corrected, centres: the corrected and the one on screen, pool: all but skipped)."""
         current = self.session.current
-        if self._last and self._last == current and not self._corrected(current):
-            self._left.add(current)  # sent here, not corrected: the person skipped it
         corrected = {s for s in self.signatures if self._corrected(s)}
         centres = [*corrected, *([current] if current and current not in corrected else [])]
         # skipped images are not suggested again (but count as centres once corrected)
         pool = {s: v for s, v in self.signatures.items() if s not in self._left or s in corrected}
+        return corrected, centres, pool
+
+    def _go(self) -> None:
+        current = self.session.current
+        if self._last and self._last == current and not self._corrected(current):
+            self._left.add(current)  # sent here, not corrected: the person skipped it
+        corrected, centres, pool = self._candidates()
         pool, weights, version = self._weigh(pool, centres)
         if pool is None:  # the version is scoring the images first
             return
@@ -208,7 +228,8 @@ class Suggester(QObject):
             return
         self._job = None
         self.uncertainty[version] = found
-        self._go()
+        if self._navigate:
+            self._go()
 
     def _on_score_failed(self, generation: int, version: str, message: str) -> None:
         if generation != self._generation:
@@ -216,7 +237,8 @@ class Suggester(QObject):
         self._job = None
         self._no_scores.add(version)
         self.session.message.emit(f"Suggest: {version} could not score images ({message})")
-        self._go()
+        if self._navigate:
+            self._go()
 
     def shutdown(self) -> None:
         self._reset()

@@ -130,3 +130,45 @@ def test_with_a_trained_version_n_weighs_how_unsure_it_is(
         key(qtbot, w, Qt.Key.Key_N)
     assert asked == [True] and "the image least like" in messages[-1]
     assert set(w.image_list.suggester.uncertainty["v003"].values()) == {None}
+
+
+def test_a_newly_active_version_reads_the_images_before_the_next_n(
+    make_window, qtbot, tmp_path, monkeypatch
+):
+    """Once N has been used, a version made active (by a run or in Versions) scores the
+    images at once, without leaving the image on screen; the next N then does not wait."""
+    from pathlib import Path
+
+    from qt_helpers import tiny_checkpoint
+
+    from segapp.core.project import Project
+    from segapp.ml import uncertainty, versions
+
+    root = _project(tmp_path / "p")
+    project = Project.open(root)
+    tiny_checkpoint(project.models_dir / "v001", export=False)
+    versions.set_active(project, "v001")
+    calls = []
+
+    def scores(project, model, stems, device="auto", progress=None, cancelled=None):
+        calls.append(Path(model).name)
+        return {s: 0.5 for s in stems}
+
+    monkeypatch.setattr(uncertainty, "score_images", scores)
+    w = make_window(root)
+    suggester = w.image_list.suggester
+    with qtbot.waitSignal(suggester.suggested, timeout=10_000) as first:
+        key(qtbot, w, Qt.Key.Key_N)
+    assert calls == ["v001"]
+
+    v2 = tiny_checkpoint(w.session.project.models_dir / "v002", export=False)
+    versions.set_active(w.session.project, "v002")
+    moved = []
+    suggester.suggested.connect(moved.append)
+    w.training.versions_panel.activeModelChanged.emit(str(v2))
+    qtbot.waitUntil(lambda: "v002" in suggester.uncertainty, timeout=5_000)
+    qtbot.wait(50)  # a queued move would land here
+    assert calls == ["v001", "v002"] and moved == [] and w.session.current == first.args[0]
+    with qtbot.waitSignal(suggester.suggested, timeout=1_000):
+        key(qtbot, w, Qt.Key.Key_N)
+    assert calls == ["v001", "v002"]  # read before: no second reading
