@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import qt_helpers
 from PySide6.QtCore import Qt
-from qt_helpers import key
+from qt_helpers import key, tiny_checkpoint
+
+from segapp.ml import uncertainty, versions
 
 make_window = qt_helpers.make_window  # the window fixture
 
@@ -60,23 +64,23 @@ def test_n_goes_to_the_least_alike_and_never_twice_to_a_skipped_one(make_window,
     assert w.session.current == "2"
 
 
+def _project_with_version(root):
+    """The project above, with a version v001 (a tiny real checkpoint) active."""
+    from segapp.core.project import Project
+
+    project = Project.open(_project(root))
+    tiny_checkpoint(project.models_dir / "v001", export=False)
+    versions.set_active(project, "v001")
+    return project.root, project
+
+
 def test_with_a_trained_version_n_weighs_how_unsure_it_is(
     make_window, qtbot, tmp_path, monkeypatch
 ):
     """Once a version is active, each candidate's distance is weighted by that version's
     uncertainty (scored once per version and image, off the GUI thread); a version that
     cannot score leaves the colour layout alone to choose."""
-    from pathlib import Path
-
-    from qt_helpers import tiny_checkpoint
-
-    from segapp.core.project import Project
-    from segapp.ml import uncertainty, versions
-
-    root = _project(tmp_path / "p")
-    project = Project.open(root)
-    tiny_checkpoint(project.models_dir / "v001", export=False)
-    versions.set_active(project, "v001")
+    root, project = _project_with_version(tmp_path / "p")
     calls = []
 
     def unsure_of_3(project, model, stems, device="auto", progress=None, cancelled=None):
@@ -137,17 +141,7 @@ def test_a_newly_active_version_reads_the_images_before_the_next_n(
 ):
     """Once N has been used, a version made active (by a run or in Versions) scores the
     images at once, without leaving the image on screen; the next N then does not wait."""
-    from pathlib import Path
-
-    from qt_helpers import tiny_checkpoint
-
-    from segapp.core.project import Project
-    from segapp.ml import uncertainty, versions
-
-    root = _project(tmp_path / "p")
-    project = Project.open(root)
-    tiny_checkpoint(project.models_dir / "v001", export=False)
-    versions.set_active(project, "v001")
+    root, project = _project_with_version(tmp_path / "p")
     calls = []
 
     def scores(project, model, stems, device="auto", progress=None, cancelled=None):
