@@ -59,9 +59,7 @@ def _weights(project: Project, device: str, signatures: dict, done: list[str]) -
     active = versions.active_version(project)
     if active is None:
         return None
-    todo = [s for s in signatures if s not in done]
-    if len(todo) > uncertainty.MAX_SCORED:  # the window's rule: the most unlike the corrected
-        todo = farthest_first(signatures, done, uncertainty.MAX_SCORED)
+    todo = uncertainty.candidates(signatures, done)  # no deadline here: all are read
     return uncertainty.score_images(project, active.path, todo, device)
 
 

@@ -9,16 +9,24 @@ than on the colour layout alone (README, "What the first rounds reach").
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
 
+from segapp.core.diversity import farthest_first
 from segapp.core.project import Project
 
 MAX_SCORED = 300  # images scored per suggestion at most (the most unlike the corrected)
 MAX_SECONDS = 30.0  # ... and for at most this long (large images tile): the rest weigh the mean
 FLOOR = 0.01  # an image the model is sure of still weighs a little: it may be wrong
+
+
+def candidates(signatures: Mapping[str, np.ndarray], centres: list[str]) -> list[str]:
+    """The images a version scores for a suggestion: the ``MAX_SCORED`` least like the
+    ``centres`` (the corrected ones and the one on screen), the most unlike first, so a
+    scoring cut short by ``MAX_SECONDS`` has read those."""
+    return farthest_first(signatures, centres, MAX_SCORED)
 
 
 def image_uncertainty(probs: np.ndarray) -> float:

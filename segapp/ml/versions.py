@@ -64,20 +64,25 @@ class ModelVersion:
 
 def list_versions(project: Project) -> list[ModelVersion]:
     """Complete checkpoints under models/, oldest first."""
-    out = []
-    if project.models_dir.is_dir():
-        for d in sorted(project.models_dir.iterdir()):
-            if d.name.startswith("."):  # e.g. a cancelled run being deleted
-                continue
-            if (d / CONFIG_FILE).exists() and (d / WEIGHTS_FILE).exists():
-                try:
-                    config = json.loads((d / CONFIG_FILE).read_text())
-                    if not isinstance(config, dict):
-                        raise ValueError("not a JSON object")
-                    out.append(ModelVersion(d.name, d, config))
-                except (OSError, ValueError) as e:  # a broken folder is listed nowhere
-                    log.warning("%s: skipped (%s)", d, e)
-    return out
+    if not project.models_dir.is_dir():
+        return []
+    found = (_read_version(d) for d in sorted(project.models_dir.iterdir()))
+    return [v for v in found if v is not None]
+
+
+def _read_version(d: Path) -> ModelVersion | None:
+    """The version in folder ``d``, or None: hidden (e.g. a cancelled run being deleted),
+    incomplete or broken (a broken folder is listed nowhere)."""
+    if d.name.startswith(".") or not (d / CONFIG_FILE).exists() or not (d / WEIGHTS_FILE).exists():
+        return None
+    try:
+        config = json.loads((d / CONFIG_FILE).read_text())
+        if not isinstance(config, dict):
+            raise ValueError("not a JSON object")
+    except (OSError, ValueError) as e:
+        log.warning("%s: skipped (%s)", d, e)
+        return None
+    return ModelVersion(d.name, d, config)
 
 
 def next_version_dir(project: Project) -> Path:
@@ -91,9 +96,14 @@ def next_version_dir(project: Project) -> Path:
 def active_version(
     project: Project, listed: list[ModelVersion] | None = None
 ) -> ModelVersion | None:
-    """The active version (``listed``: the result of list_versions, not read again)."""
+    """The active version (``listed``: the result of list_versions, not read again; without
+    it only the active version's folder is read, not every version's)."""
     name = project.extra.get(ACTIVE_KEY)
-    for v in list_versions(project) if listed is None else listed:
+    if listed is None:
+        if not isinstance(name, str) or Path(name).name != name or name in ("", ".", ".."):
+            return None  # not a folder of models/ (a hand-edited segapp.json)
+        return _read_version(project.models_dir / name)
+    for v in listed:
         if v.name == name:
             return v
     return None

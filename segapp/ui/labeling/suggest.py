@@ -53,9 +53,8 @@ class _SignatureJob(QRunnable):
 
 
 class _ScoreJob(QRunnable):
-    """A version's uncertainty (:func:`segapp.ml.uncertainty.score_images`) on the
-    ``MAX_SCORED`` candidates most unlike the centres, the most unlike first (so a scoring
-    cut short by ``MAX_SECONDS`` has read those)."""
+    """A version's uncertainty (:func:`segapp.ml.uncertainty.score_images`) on its
+    :func:`~segapp.ml.uncertainty.candidates`."""
 
     def __init__(self, signals: _Signals, generation: int, project, version, pool, centres):
         super().__init__()
@@ -66,7 +65,7 @@ class _ScoreJob(QRunnable):
     def run(self) -> None:
         deadline = time.monotonic() + uncertainty.MAX_SECONDS
         # off the GUI thread: 300 picks among 5,000 images take most of a second
-        stems = farthest_first(self.pool, self.centres, uncertainty.MAX_SCORED)
+        stems = uncertainty.candidates(self.pool, self.centres)
 
         def stop() -> bool:  # what it had no time for weighs the mean of the others
             return self.cancelled or time.monotonic() > deadline
