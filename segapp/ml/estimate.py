@@ -103,7 +103,7 @@ def measure(
     loaded = load_model(base, dev, classes=1 if classes == 2 else classes)
     model = loaded.model.train()
     from segapp.ml import recipe
-    from segapp.ml.finetune import channels_last, freeze_early_layers
+    from segapp.ml.finetune import channels_last, float32_depthwise, freeze_early_layers
     from segapp.ml.tiling import train_tile
 
     # as a run trains: a pretrained encoder's high-resolution layers frozen, NHWC layout
@@ -117,6 +117,7 @@ def measure(
         x = x.contiguous(memory_format=torch.channels_last)
 
     amp = autocast_dtype(dev)  # as a run trains, by default
+    float32_depthwise(model, dev, amp)
 
     def step() -> None:  # no optimizer: its update is cheap, and creating one imports dynamo
         model.zero_grad(set_to_none=True)

@@ -22,6 +22,7 @@ from segapp.ml.device import autocast_dtype
 from segapp.ml.finetune import (
     PlannedLR,
     channels_last,
+    float32_depthwise,
     freeze_early_layers,
     frozen_batchnorms,
     param_groups,
@@ -134,12 +135,13 @@ def prepare(config: TrainConfig, ctx: dist.Context) -> Run:
         config, ctx, spec, pairs_train, pairs_val, tile, schedule, weighted, views.upright
     )
     model, frozen_params = _place_and_freeze(model, spec, config, device)
+    amp_dtype = autocast_dtype(device, config.amp)
+    float32_depthwise(model, device, amp_dtype)
     optimizer = torch.optim.AdamW(
         param_groups(model, config.lr, config.encoder_lr_scale), weight_decay=1e-4
     )
     lr_plan = PlannedLR(schedule.total_steps, schedule.warmup_steps)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_plan)
-    amp_dtype = autocast_dtype(device, config.amp)
     meta = {
         "train": config.to_dict(),
         "base_model": config.model,
