@@ -103,21 +103,17 @@ def measure(
     loaded = load_model(base, dev, classes=1 if classes == 2 else classes)
     model = loaded.model.train()
     from segapp.ml import recipe
-    from segapp.ml.finetune import channels_last, float32_depthwise, freeze_early_layers
+    from segapp.ml.finetune import channels_last, ready_for_training
     from segapp.ml.tiling import train_tile
 
-    # as a run trains: a pretrained encoder's high-resolution layers frozen, NHWC layout
-    freeze_early_layers(model, loaded.spec, recipe.FREEZE_ENCODER_STRIDE)
+    amp = autocast_dtype(dev)  # as a run trains, by default
+    model, _frozen = ready_for_training(model, loaded.spec, dev, recipe.FREEZE_ENCODER_STRIDE, amp)
     real_side = train_tile(model, size).input  # valid convolutions: with the mirrored margin
     side = train_tile(model, min(size, max_side)).input
     b = max(1, min(batch_size, n_train, max_batch))
     x = torch.rand(b, loaded.spec.net_in_channels, side, side, device=dev)
     if channels_last(dev):
-        model = model.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
-
-    amp = autocast_dtype(dev)  # as a run trains, by default
-    float32_depthwise(model, dev, amp)
 
     def step() -> None:  # no optimizer: its update is cheap, and creating one imports dynamo
         model.zero_grad(set_to_none=True)

@@ -43,6 +43,21 @@ def channels_last(device: torch.device) -> bool:
     return device.type in ("cuda", "cpu")
 
 
+def ready_for_training(
+    model: torch.nn.Module, spec, device: torch.device, freeze_stride: int, amp_dtype
+) -> tuple[torch.nn.Module, int]:
+    """The model as a run trains it: on ``device`` (channels-last where that is faster), a
+    pretrained encoder's layers up to ``freeze_stride`` frozen (0: none) and the depthwise
+    convolutions that learn in float32 under CPU bfloat16. Returns (model, frozen tensors).
+    A run and the Train panel's estimate both call it, so the estimate times a run's step."""
+    if channels_last(device):
+        model = model.to(memory_format=torch.channels_last)
+    model = model.to(device)
+    frozen = freeze_early_layers(model, spec, freeze_stride) if freeze_stride else 0
+    float32_depthwise(model, device, amp_dtype)
+    return model, frozen
+
+
 def float32_depthwise(model: torch.nn.Module, device: torch.device, amp_dtype) -> int:
     """Under bfloat16 autocast on a CPU, run the depthwise convolutions that learn in float32:
     oneDNN's bfloat16 depthwise backward is 2-5x slower than its float32 one (channels-last,

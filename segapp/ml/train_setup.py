@@ -21,11 +21,9 @@ from segapp.ml.data import DataError, SegDataset, load_pairs
 from segapp.ml.device import autocast_dtype
 from segapp.ml.finetune import (
     PlannedLR,
-    channels_last,
-    float32_depthwise,
-    freeze_early_layers,
     frozen_batchnorms,
     param_groups,
+    ready_for_training,
 )
 from segapp.ml.losses import make_loss
 from segapp.ml.tiling import TrainTile, train_tile
@@ -134,9 +132,10 @@ def prepare(config: TrainConfig, ctx: dist.Context) -> Run:
     loader_train, loader_val = _loaders(
         config, ctx, spec, pairs_train, pairs_val, tile, schedule, weighted, views.upright
     )
-    model, frozen_params = _place_and_freeze(model, spec, config, device)
     amp_dtype = autocast_dtype(device, config.amp)
-    float32_depthwise(model, device, amp_dtype)
+    model, frozen_params = ready_for_training(
+        model, spec, device, config.freeze_encoder_stride, amp_dtype
+    )
     optimizer = torch.optim.AdamW(
         param_groups(model, config.lr, config.encoder_lr_scale), weight_decay=1e-4
     )
@@ -181,16 +180,6 @@ def prepare(config: TrainConfig, ctx: dist.Context) -> Run:
         meta=meta,
         unlabeled=unlabeled[0],
     )
-
-
-def _place_and_freeze(model, spec, config: TrainConfig, device):
-    """The model on its device (channels-last where that is faster), early encoder layers
-    frozen: (model, number of frozen parameters)."""
-    if channels_last(device):
-        model = model.to(memory_format=torch.channels_last)
-    model = model.to(device)
-    stride = config.freeze_encoder_stride
-    return model, freeze_early_layers(model, spec, stride) if stride else 0
 
 
 def _loaders(
