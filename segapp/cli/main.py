@@ -85,7 +85,10 @@ def _add_train_parser(sub) -> None:
     t.add_argument(
         "--loss",
         default="bce-dice",
-        help="bce, dice, bce-dice, jaccard, focal or weighted-ce (U-Net border weights)",
+        help=(
+            "bce, dice, bce-dice, jaccard, focal, weighted-ce (U-Net border weights) or "
+            "bce-lovasz (each image's IoU)"
+        ),
     )
     t.add_argument(
         "--augment", choices=("none", "light", "medium", "strong"), default=recipe.DEFAULT_AUGMENT

@@ -18,6 +18,7 @@ bce           binary cross-entropy on logits             cross-entropy (softmax)
 dice          1 - soft Dice of the foreground            1 - mean soft Dice over classes 1..C-1
 bce-dice      bce + dice (the default)                   cross-entropy + dice
 jaccard       1 - soft IoU of the foreground             1 - mean soft IoU over classes 1..C-1
+bce-lovasz    bce + Lovasz hinge, per image              cross-entropy + Lovasz-softmax, per image
 focal         focal loss, gamma 2, on sigmoid            focal loss, gamma 2, on softmax
 weighted-ce   mean over pixels of w(x) * BCE(x)          mean over pixels of w(x) * CE(x)
 ============  ========================================  ===========================================
@@ -43,7 +44,7 @@ import torch.nn.functional as F
 
 from segapp.core.project import IGNORE_INDEX
 
-LOSSES = ("bce", "dice", "bce-dice", "jaccard", "focal", "weighted-ce")
+LOSSES = ("bce", "dice", "bce-dice", "jaccard", "focal", "weighted-ce", "bce-lovasz")
 DEFAULT_LOSS = "bce-dice"
 
 SMOOTH = 1.0
@@ -142,6 +143,56 @@ def _focal(logits, target, classes: int, valid: torch.Tensor | None) -> torch.Te
     return _mean((1.0 - pt).pow(FOCAL_GAMMA) * -logpt, valid)
 
 
+# -- Lovasz extension of the IoU (Berman et al. 2018), per image ---------------------------
+
+
+def _lovasz_grad(fg_sorted: torch.Tensor) -> torch.Tensor:
+    """Gradient of the Lovasz extension of 1 - IoU at errors sorted in decreasing order, along
+    the last dimension (``fg_sorted``: the ground truth, 0/1 float, in that order)."""
+    total = fg_sorted.sum(-1, keepdim=True)
+    intersection = total - fg_sorted.cumsum(-1)
+    union = total + (1.0 - fg_sorted).cumsum(-1)
+    jaccard = 1.0 - intersection / union
+    return torch.cat([jaccard[..., :1], jaccard[..., 1:] - jaccard[..., :-1]], -1)
+
+
+def _lovasz(logits, target, classes: int, valid: torch.Tensor | None) -> torch.Tensor:
+    """Lovasz hinge (binary) or Lovasz-softmax over the classes present (multi-class), per
+    image, averaged over the images: a convex surrogate of each image's IoU, which the bce
+    beside it keeps calibrated. Images without a valid pixel count in no term."""
+    n = logits.shape[0]
+    keep = None if valid is None else valid.reshape(n, -1) > 0
+    if classes == 1:
+        # one sort for the batch; ignored pixels sort last with no error and no object, so
+        # they change no term (the extension's prefix sums stop short of them)
+        fg = (target > 0).float().reshape(n, -1)
+        errors = 1.0 - logits[:, 0].reshape(n, -1) * (2.0 * fg - 1.0)
+        if keep is not None:
+            fg = fg * keep
+            errors = errors.masked_fill(~keep, -1.0)
+        errors, order = torch.sort(errors, dim=1, descending=True)
+        per_image = (F.relu(errors) * _lovasz_grad(fg.gather(1, order))).sum(1)
+        if keep is not None:
+            per_image = per_image[keep.any(1)]
+        return per_image.mean() if per_image.numel() else logits.sum() * 0.0
+    losses = []
+    for i in range(n):
+        prob = torch.softmax(logits[i], dim=0).reshape(classes, -1)
+        labels = target[i].reshape(-1)
+        if keep is not None:
+            prob, labels = prob[:, keep[i]], labels[keep[i]]
+        per_class = []
+        for c in labels.unique().tolist():
+            fg = (labels == c).float()
+            errors, order = torch.sort((fg - prob[c]).abs(), descending=True)
+            per_class.append(torch.dot(errors, _lovasz_grad(fg[order])))
+        if per_class:
+            losses.append(torch.stack(per_class).mean())
+    if not losses:
+        return logits.sum() * 0.0
+    return torch.stack(losses).mean()
+
+
 class SegLoss:
     """A named loss for a ``classes``-channel model; call it as ``loss(logits, target, w)``."""
 
@@ -174,6 +225,8 @@ class SegLoss:
             return _jaccard(logits, target, c, valid)
         if self.name == "focal":
             return _focal(logits, target, c, valid)
+        if self.name == "bce-lovasz":
+            return _mean(_pixel_ce(logits, target, c), valid) + _lovasz(logits, target, c, valid)
         # weighted-ce
         if weight_map is None:
             raise ValueError(

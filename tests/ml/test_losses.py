@@ -181,3 +181,36 @@ def test_ignored_pixels_count_in_no_term(name, classes):
     assert full.item() == pytest.approx(alone.item(), rel=1e-5)
     full.backward()
     assert logits.grad[..., 5:].abs().max().item() == 0.0
+
+
+@pytest.mark.parametrize("classes", [1, 3])
+def test_lovasz_term_matches_segmentation_models_pytorch(classes):
+    """bce-lovasz = bce + the Lovasz hinge / Lovasz-softmax per image, as smp computes it."""
+    from segmentation_models_pytorch.losses import LovaszLoss
+
+    torch.manual_seed(0)
+    logits = torch.randn(3, classes, 9, 7)
+    target = torch.randint(0, max(2, classes), (3, 9, 7))
+    ours = make_loss("bce-lovasz", classes)(logits, target) - make_loss("bce", classes)(
+        logits, target
+    )
+    if classes == 1:
+        theirs = LovaszLoss("binary", per_image=True)(logits, target[:, None].float())
+    else:
+        theirs = LovaszLoss("multiclass", per_image=True)(logits, target)
+    assert ours.item() == pytest.approx(theirs.item(), rel=1e-5)
+
+
+def test_lovasz_rewards_the_iou_of_a_small_object():
+    """Per image: an image with a small object weighs as much as one with a large object, so
+    a prediction that misses the small object scores a large loss though few pixels are off."""
+    target = torch.zeros(2, 32, 32, dtype=torch.long)
+    target[0, 4:28, 4:28] = 1  # large object
+    target[1, 14:17, 14:17] = 1  # 9 pixels
+    logits = (target.float() * 2 - 1).mul(BIG).unsqueeze(1)
+    missed = logits.clone()
+    missed[1, 0, 14:17, 14:17] = -BIG  # the small object missed: 9 of 2048 pixels wrong
+    loss = make_loss("bce-lovasz", 1)
+    lovasz_only = loss(missed, target) - make_loss("bce", 1)(missed, target)
+    assert loss(logits, target).item() < 1e-3
+    assert lovasz_only.item() > 0.5 * BIG  # a whole image's IoU lost, hinge-scaled

@@ -24,8 +24,8 @@ from PySide6.QtWidgets import (
 from segapp.ml import recipe
 from segapp.ml.registry import DEFAULT_PRESET, PRESETS
 
-# as segapp.ml.losses.LOSSES (which imports torch); tests/ui/test_train_panel.py checks it
-LOSSES = ("bce-dice", "bce", "dice", "jaccard", "focal", "weighted-ce")
+# as segapp.ml.losses.LOSSES (which imports torch); tests/ui/training/test_train_panel.py checks it
+LOSSES = ("bce-dice", "bce", "dice", "jaccard", "focal", "weighted-ce", "bce-lovasz")
 AUGMENT = ("none", "light", "medium", "strong")
 LEARNING_RATES = ("1e-3", "5e-4", "2e-4", "1e-4", "5e-5")
 AUTO = "auto"
