@@ -123,6 +123,11 @@ class TrainForm(QWidget):
         self.lr_combo.setEditable(True)
         self.lr_combo.setToolTip("learning rate (AdamW, cosine decay); lower it to fine-tune")
         self.loss_combo = _combo(LOSSES, "bce-dice")
+        self.loss_combo.setToolTip(
+            "bce-dice: the default; bce-lovasz: each image's IoU counts alike (small objects "
+            "as much as large ones), measured better for a first round of 10 images, not "
+            "beyond; weighted-ce: the U-Net paper's border weights (touching cells)"
+        )
         self.resize_combo = _combo(recipe.RESIZE_MODES, "auto")
         self.resize_combo.setObjectName("resizeMode")
         self.resize_combo.setToolTip(
