@@ -163,8 +163,9 @@ def _lovasz(logits, target, classes: int, valid: torch.Tensor | None) -> torch.T
     n = logits.shape[0]
     keep = None if valid is None else valid.reshape(n, -1) > 0
     if classes == 1:
-        # one sort for the batch; ignored pixels sort last with no error and no object, so
-        # they change no term (the extension's prefix sums stop short of them)
+        # one sort for the batch; ignored pixels get an error of -1 and no object, so they
+        # sort after every pixel with a positive error and change no term: the extension's
+        # prefix sums stop short of them, and what sorts after them has relu(error) = 0
         fg = (target > 0).float().reshape(n, -1)
         errors = 1.0 - logits[:, 0].reshape(n, -1) * (2.0 * fg - 1.0)
         if keep is not None:
