@@ -175,23 +175,22 @@ def _lovasz(logits, target, classes: int, valid: torch.Tensor | None) -> torch.T
         per_image = (F.relu(errors) * _lovasz_grad(fg.gather(1, order))).sum(1)
         if keep is not None:
             per_image = per_image[keep.any(1)]
-        return per_image.mean() if per_image.numel() else logits.sum() * 0.0
-    losses = []
-    for i in range(n):
-        prob = torch.softmax(logits[i], dim=0).reshape(classes, -1)
-        labels = target[i].reshape(-1)
-        if keep is not None:
-            prob, labels = prob[:, keep[i]], labels[keep[i]]
-        per_class = []
-        for c in labels.unique().tolist():
-            fg = (labels == c).float()
-            errors, order = torch.sort((fg - prob[c]).abs(), descending=True)
-            per_class.append(torch.dot(errors, _lovasz_grad(fg[order])))
-        if per_class:
-            losses.append(torch.stack(per_class).mean())
-    if not losses:
-        return logits.sum() * 0.0
-    return torch.stack(losses).mean()
+    else:
+        terms = []
+        for i in range(n):
+            prob = torch.softmax(logits[i], dim=0).reshape(classes, -1)
+            labels = target[i].reshape(-1)
+            if keep is not None:
+                prob, labels = prob[:, keep[i]], labels[keep[i]]
+            per_class = []
+            for c in labels.unique().tolist():
+                fg = (labels == c).float()
+                errors, order = torch.sort((fg - prob[c]).abs(), descending=True)
+                per_class.append(torch.dot(errors, _lovasz_grad(fg[order])))
+            if per_class:
+                terms.append(torch.stack(per_class).mean())
+        per_image = torch.stack(terms) if terms else logits.new_zeros(0)
+    return per_image.mean() if per_image.numel() else logits.sum() * 0.0
 
 
 class SegLoss:
