@@ -13,7 +13,9 @@ alone); then train a version with the window's default settings (plus
 ``--train-args``, for ablations) in a separate `segapp train` process (the
 window's command, its time budget included), promote it as the window does, and let the
 active version propose masks for the held-out ids 161..200, which no round ever sees.
-Prints one line per round and a table of per-image IoU (mean over seeds) and round time.
+Prints one line per round and a table of per-image IoU (mean over seeds) and round time;
+``unrefined``: the same proposals without the refinement the checkpoint chose
+(segapp.ml.proposal_refine), for its gain.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from bench_fewshot import score  # same folder: proposals scored one way
 from segapp.core.diversity import farthest_first, signature
 from segapp.core.imageio import read_mask
 from segapp.core.project import Project
-from segapp.ml import uncertainty, versions
+from segapp.ml import proposal_refine, uncertainty, versions
 from segapp.ml.device import resolve_device
 from segapp.ml.registry import DEFAULT_PRESET
 
@@ -111,6 +113,7 @@ def run_seed(args, seed: int, device: str) -> list[dict]:
             round_s = time.perf_counter() - t0
             active = versions.active_version(project)
             scores = score(active.path, data, test_lo, test_hi, device=device)
+            raw = score(active.path, data, test_lo, test_hi, device=device, refine="none")
             epochs = [json.loads(x) for x in proc.stdout.splitlines() if '"epoch"' in x]
             row = {
                 "seed": seed,
@@ -125,6 +128,8 @@ def run_seed(args, seed: int, device: str) -> list[dict]:
                 "active_val_iou": old_iou,
                 "iou": scores["iou"],
                 "image_iou": scores["mean_image_iou"],
+                "refine": proposal_refine.refine_of(active.path),
+                "unrefined_image_iou": raw["mean_image_iou"],  # the gain of refining
                 "train_s": train_s,
                 "round_s": round_s,
                 "suggest_s": t0 - t_suggest,  # choosing (and "correcting") the images
@@ -166,15 +171,19 @@ def main() -> None:
         f"order {args.order}{'; train ' + args.train_args if args.train_args else ''}"
     )
     rows = [r for s in args.seeds.split(",") for r in run_seed(args, int(s), device)]
-    print("\n| corrected images | per-image IoU (seeds) | mean | set IoU | round time |")
-    print("|---|---|---|---|---|")
+    print(
+        "\n| corrected images | per-image IoU (seeds) | mean | set IoU | unrefined: per-image IoU "
+        "| round time |"
+    )
+    print("|---|---|---|---|---|---|")
     for n in sorted({r["corrected"] for r in rows}):
         rs = [r for r in rows if r["corrected"] == n]
         each = ", ".join(f"{r['image_iou']:.3f}" for r in rs)
         mean = statistics.mean(r["image_iou"] for r in rs)
         set_iou = statistics.mean(r["iou"] for r in rs)
+        raw = statistics.mean(r["unrefined_image_iou"] for r in rs)
         t = statistics.mean(r["round_s"] for r in rs)
-        print(f"| {n} | {each} | {mean:.3f} | {set_iou:.3f} | {t / 60:.1f} min |")
+        print(f"| {n} | {each} | {mean:.3f} | {set_iou:.3f} | {raw:.3f} | {t / 60:.1f} min |")
 
 
 if __name__ == "__main__":

@@ -27,9 +27,10 @@ from pathlib import Path
 import numpy as np
 
 from segapp.core.project import Project
-from segapp.ml.checkpoint import load_model
-from segapp.ml.infer import Predictor, probs_to_labels
+from segapp.ml.checkpoint import load_model, read_config
+from segapp.ml.infer import Predictor
 from segapp.ml.metrics import SegMetrics
+from segapp.ml.proposal_refine import proposal_labels
 from segapp.ml.train import TrainConfig, train
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "human-segmentation"
@@ -59,11 +60,12 @@ def score(
     tta: bool = False,
     device: str = "cpu",
     size: int | None = None,
+    refine: str | None = None,
 ) -> dict[str, float]:
-    """Proposals of a checkpoint on ids lo..hi as the window makes them (default backend),
-    with horizontal-flip TTA if ``tta``, at ``size`` px instead of the training size if
-    given; SegMetrics' figures."""
-    predictor = Predictor(load_model(run, device), device, resize_to=size)
+    """Proposals of a checkpoint on ids lo..hi as the window makes them (default backend,
+    refined as the checkpoint says unless ``refine`` is given), with horizontal-flip TTA if
+    ``tta``, at ``size`` px instead of the training size if given; SegMetrics' figures."""
+    predictor = Predictor(load_model(run, device), device, resize_to=size, refine=refine)
     source = Project.open(data)
     metrics = SegMetrics(2)
     for e in source.entries:
@@ -73,7 +75,8 @@ def score(
             if tta:
                 flipped = predictor.predict(np.ascontiguousarray(image[:, ::-1]))
                 probs = (probs + flipped[:, :, ::-1]) / 2
-            metrics.update(probs_to_labels(probs), source.read_labels(e, image.shape[:2]))
+            labels = proposal_labels(image, probs, 0.5, predictor.refine)
+            metrics.update(labels, source.read_labels(e, image.shape[:2]))
     return metrics.compute()
 
 
@@ -121,6 +124,10 @@ def main() -> None:
             key = "tta_" if tta else ""
             result[f"{key}image_iou"] = round(r["mean_image_iou"], 4)
             result[f"{key}iou"] = round(r["iou"], 4)
+        result["refine"] = read_config(root / "run")["proposals"]["refine"]
+        if result["refine"] != "none":  # the gain of refining
+            r = score(root / "run", data, lo, hi, refine="none")
+            result["unrefined_image_iou"] = round(r["mean_image_iou"], 4)
         for size in args.propose_size:
             r = score(root / "run", data, lo, hi, size=size)
             result[f"at{size}_image_iou"] = round(r["mean_image_iou"], 4)

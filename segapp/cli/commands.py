@@ -98,6 +98,7 @@ def _train_config(args):
         distractors=args.distractors,
         object_blur=args.object_blur,
         orientation=args.orientation,
+        refine=args.refine,
         patience=args.patience,
         workers=args.workers,
         amp=not args.no_amp,
@@ -269,7 +270,8 @@ def cmd_predict(args) -> int:
             "cuda", int(os.environ.get("LOCAL_RANK", "0")) % torch.cuda.device_count()
         )
     loaded = load_model(args.model, device)
-    predictor = Predictor(loaded, device, tile=args.tile)
+    refine = None if args.refine == "model" else args.refine
+    predictor = Predictor(loaded, device, tile=args.tile, refine=refine)
     binary = loaded.spec.is_binary
     failures = 0
     for f in tqdm(files, desc="predict", unit="img", disable=args.json or rank != 0):
@@ -326,6 +328,7 @@ def cmd_evaluate(args) -> int:
             threshold=args.threshold,
             device=args.device,
             sheet=args.sheet,
+            refine=None if args.refine == "model" else args.refine,
             samples=args.samples,
             progress=not args.json,
         )

@@ -15,6 +15,13 @@ import time
 from segapp.core.imageio import SegappError
 
 COMMANDS = ("train", "predict", "evaluate", "models", "demo", "open", "import", "export")
+# predict / evaluate: a checkpoint's proposals as it refines them (segapp.ml.proposal_refine)
+REFINE_OPTION = {
+    "choices": ("model", "grabcut", "none"),
+    "default": "model",
+    "help": "refine the proposals as the model was trained to (default), by GrabCut where "
+    "the model is in doubt, or not at all",
+}
 
 
 def _add_train_parser(sub) -> None:
@@ -127,6 +134,14 @@ def _add_train_parser(sub) -> None:
         "the masks' objects are clearly more symmetric left-right than up-down",
     )
     t.add_argument(
+        "--refine",
+        choices=recipe.REFINE_SETTINGS,
+        default=recipe.DEFAULT_REFINE,
+        help="the model's proposals refined by GrabCut where it is in doubt (colour and edges "
+        "settle the band between what it is sure of); auto: for a binary model of colour "
+        "photos of objects on a background; kept in the checkpoint",
+    )
+    t.add_argument(
         "--val-fraction",
         type=float,
         default=recipe.VAL_FRACTION,
@@ -190,6 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("inputs", nargs="+", help="image files or folders")
     p.add_argument("--out", required=True, help="folder for the masks")
     p.add_argument("--threshold", type=float, default=0.5)
+    p.add_argument("--refine", **REFINE_OPTION)
     p.add_argument("--tile", type=int, default=1024, help="tile size for large images")
     p.add_argument("--device", default="auto")
     p.add_argument("--json", action="store_true")
@@ -204,6 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="'val': only the images each model did not train on",
     )
     e.add_argument("--threshold", type=float, default=0.5)
+    e.add_argument("--refine", **REFINE_OPTION)
     e.add_argument("--device", default="auto")
     e.add_argument("--sheet", help="draw a comparison sheet PNG of a few samples")
     e.add_argument("--samples", type=int, default=4, help="rows in the sheet")

@@ -33,10 +33,12 @@ import numpy as np
 
 from segapp.core.clicks import Click
 from segapp.ml import onnx_predictor as onnx
+from segapp.ml import proposal_refine
 from segapp.ml.engine_client import read_frame, write_frame
 from segapp.ml.interactive import Refiner
+from segapp.ml.proposal_refine import proposal_labels
 from segapp.ml.spec import ModelError, ModelSpec
-from segapp.ml.tiling import keeps_aspect, probs_to_labels, resize_target
+from segapp.ml.tiling import keeps_aspect, resize_target
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +70,7 @@ class _Model:
     predictor: Any  # infer.Predictor or onnx_predictor.OnnxPredictor
     loaded: Any = None  # checkpoint.LoadedModel, when PyTorch built it
     onnx_path: Path | None = None  # its export's place in the cache, metadata still to write
+    refine: str = "none"  # how its proposals are refined (proposal_refine.method_of)
 
 
 class Engine:
@@ -136,6 +139,7 @@ class Engine:
             log.info("%s proposes from its ONNX export (no PyTorch)", folder.name)
         else:
             model = self._torch_model(folder, config, classes, notify)
+        model.refine = proposal_refine.method_of(config)
         self.builds += 1
         self._models[key] = model
         while len(self._models) > MODEL_CACHE_SIZE:
@@ -201,7 +205,7 @@ class Engine:
             notify({"event": "device", "device": model.predictor.device_name})
             model.predictor.fallback_message = None
         self._complete_export(model)
-        return probs_to_labels(probs, threshold), probs
+        return proposal_labels(image, probs, threshold, model.refine), probs
 
     def refine(
         self,

@@ -26,8 +26,12 @@ def evaluate_models(
     sheet: str | None = None,
     samples: int = 4,
     progress: bool = True,
+    refine: str | None = None,
 ) -> list[dict[str, Any]]:
-    """One result dict per model: set-level IoU, mean per-image IoU, Dice, pixel accuracy."""
+    """One result dict per model: set-level IoU, mean per-image IoU, Dice, pixel accuracy.
+
+    ``refine``: how the proposals are refined (``proposal_refine.METHODS``; None: as each
+    model says)."""
     from tqdm import tqdm
 
     project, labeled = _labeled(data)
@@ -40,7 +44,7 @@ def evaluate_models(
             raise SegappError(
                 f"{ref} predicts {loaded.spec.out_classes} classes, {data} has {project.num_classes}"
             )
-        predictor = Predictor(loaded, dev)
+        predictor = Predictor(loaded, dev, refine=refine)
         metrics = SegMetrics(loaded.spec.out_classes)
         t0 = time.perf_counter()
         for i, entry in enumerate(tqdm(entries, desc=Path(ref).name, disable=not progress)):
@@ -55,6 +59,7 @@ def evaluate_models(
         results.append(
             {
                 "model": str(ref),
+                "refine": predictor.refine,
                 "images": len(entries),
                 "iou": scores["iou"],
                 "mean_image_iou": scores["mean_image_iou"],
@@ -151,12 +156,16 @@ def format_clicks_table(results: list[dict[str, Any]]) -> str:
 
 def format_table(results: list[dict[str, Any]]) -> str:
     """A plain-text table, one row per model."""
-    head = f"{'model':30} {'images':>6} {'IoU':>7} {'mean img IoU':>12} {'Dice':>7} {'pix acc':>8} {'s/img':>7}"
+    head = (
+        f"{'model':30} {'images':>6} {'IoU':>7} {'mean img IoU':>12} {'Dice':>7} {'pix acc':>8} "
+        f"{'s/img':>7} {'refined':>8}"
+    )
     lines = [head, "-" * len(head)]
     for r in results:
         name = r["model"] if len(r["model"]) <= 30 else "…" + r["model"][-29:]
         lines.append(
             f"{name:30} {r['images']:>6} {r['iou']:>7.4f} {r['mean_image_iou']:>12.4f} "
-            f"{r['dice']:>7.4f} {r['pixel_accuracy']:>8.4f} {r['seconds_per_image']:>7.3f}"
+            f"{r['dice']:>7.4f} {r['pixel_accuracy']:>8.4f} {r['seconds_per_image']:>7.3f} "
+            f"{r.get('refine', 'none'):>8}"
         )
     return "\n".join(lines)

@@ -14,9 +14,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from segapp.ml import proposal_refine
 from segapp.ml.checkpoint import LoadedModel
 from segapp.ml.device import describe_device, empty_cache, is_out_of_memory
 from segapp.ml.preprocess import image_input, to_model_input
+from segapp.ml.proposal_refine import proposal_labels
 from segapp.ml.spec import ModelError, ModelSpec
 from segapp.ml.tiling import (  # noqa: F401 - plan_tiles and the rest: their old home
     BATCH,
@@ -87,6 +89,7 @@ class Predictor:
         backend: str | None = None,
         onnx_export: str = "inline",
         onnx_path: Path | None = None,
+        refine: str | None = None,
     ):
         self.loaded = loaded
         self.spec: ModelSpec = loaded.spec
@@ -108,6 +111,8 @@ class Predictor:
         train = loaded.train_config
         self.resize_to = resize_to if resize_to is not None else resize_target(train)
         self.keep_aspect = keeps_aspect(train) if keep_aspect is None else keep_aspect
+        # how predict_labels refines a proposal: the checkpoint's choice unless told
+        self.refine = refine or proposal_refine.method_of(loaded.config)
         self.fallback_message: str | None = None
 
     def _try_onnx(self, required: bool) -> None:
@@ -167,7 +172,8 @@ class Predictor:
     def predict_labels(
         self, image: np.ndarray, threshold: float = 0.5, progress: Progress | None = None
     ) -> np.ndarray:
-        return probs_to_labels(self.predict(image, progress), threshold)
+        """The proposal: labels of the probabilities, refined as ``self.refine`` says."""
+        return proposal_labels(image, self.predict(image, progress), threshold, self.refine)
 
     def _switch_when_exported(self) -> None:
         if self._export is not None and self._export.done():

@@ -28,6 +28,9 @@ DEFAULT_AUGMENT = "medium"
 # training views of images with an up are mirrored left-right only (segapp.ml.orientation)
 ORIENTATIONS = ("auto", "upright", "any")
 DEFAULT_ORIENTATION = "auto"
+# a model's proposals refined by GrabCut where it is in doubt (segapp.ml.proposal_refine)
+REFINE_SETTINGS = ("auto", "grabcut", "none")
+DEFAULT_REFINE = "auto"
 # resize mode: letterbox whole images (ml.letterbox) instead of squashing them; off by default:
 # in the scripted loop it did not pay (README, "What the first rounds reach")
 KEEP_ASPECT = False

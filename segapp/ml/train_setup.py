@@ -14,7 +14,7 @@ import torch
 from segapp.core.image_size import image_sizes
 from segapp.core.project import Project
 from segapp.ml import distributed as dist
-from segapp.ml import orientation, recipe, semi
+from segapp.ml import orientation, proposal_refine, recipe, semi
 from segapp.ml.checkpoint import load_model
 from segapp.ml.click_stem import CLICK_CHANNELS, add_click_stem
 from segapp.ml.data import DataError, SegDataset, load_pairs
@@ -127,8 +127,11 @@ def prepare(config: TrainConfig, ctx: dist.Context) -> Run:
     weighted = config.loss == "weighted-ce"
     masks = [p.labels for p in pairs_train + pairs_val]
     views = orientation.decide(config.orientation, masks)
+    images = [p.image for p in pairs_train + pairs_val]
+    refinement = proposal_refine.decide(config.refine, spec.is_binary, mode, images, masks)
     if ctx.is_main:
         log.info("%s", views.describe())
+        log.info("%s", refinement.describe())
     loader_train, loader_val = _loaders(
         config, ctx, spec, pairs_train, pairs_val, tile, schedule, weighted, views.upright
     )
@@ -152,6 +155,7 @@ def prepare(config: TrainConfig, ctx: dist.Context) -> Run:
         "schedule": dataclasses.asdict(schedule),
         "frozen_parameters": frozen_params,
         "views": views.describe(),
+        "proposals": refinement.to_config(),
     }
     frozen = frozen_batchnorms(model, spec) if config.freeze_encoder_bn else []
     # a trained version's confident pixels teach; a fresh decoder's would be noise

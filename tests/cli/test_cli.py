@@ -253,6 +253,28 @@ def test_evaluate_json_matches_metrics(trained, capsys):
     assert result["images"] == 8 and 0 <= result["iou"] <= 1
 
 
+def test_predict_and_evaluate_refine_as_the_model_says_unless_told(trained, tmp_path, capsys):
+    """The run decided to refine its proposals (colour discs on noise); --refine overrides."""
+    data, run = trained
+    assert json.loads((run / "config.json").read_text())["proposals"]["refine"] == "grabcut"
+    for refine in ("model", "none"):
+        argv = ["evaluate", str(run), "--data", str(data), "--device", "cpu", "--json"]
+        assert main([*argv, "--refine", refine]) == 0
+        result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        assert result["refine"] == ("grabcut" if refine == "model" else "none")
+    assert main(["evaluate", str(run), "--data", str(data), "--device", "cpu"]) == 0
+    assert "refined" in capsys.readouterr().out
+    image = sorted((data / "images").iterdir())[0]
+    masks = {}
+    for refine in ("model", "none"):
+        out = tmp_path / refine
+        argv = ["predict", str(run), str(image), "--out", str(out), "--device", "cpu"]
+        assert main([*argv, "--refine", refine]) == 0
+        masks[refine] = cv2.imread(str(out / f"{image.stem}.png"), cv2.IMREAD_UNCHANGED)
+    assert masks["model"].shape == masks["none"].shape
+    assert set(np.unique(masks["model"])) <= {0, 255}
+
+
 def test_models_lists_presets(capsys):
     assert main(["models"]) == 0
     out = capsys.readouterr().out

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from segapp.core.clicks import Click, iou
-from segapp.core.grabcut import grabcut_refine
+from segapp.core.grabcut import grabcut_proposal, grabcut_refine
 
 
 def _scene():
@@ -114,3 +115,61 @@ def test_a_positive_click_does_not_spread_where_the_model_sees_no_object():
     out = _whole(prev, inside, window)
     assert not out[185:].any()  # the floor the model calls background stays out
     assert iou(out, truth) > 0.9
+
+
+# ---------------------------------------------------------------- proposals (no clicks)
+def _bleeding_proposal():
+    """A bright object on a dark background, and a model's probabilities that carry it down
+    over the background below (0.6: in doubt, above the threshold) and miss its left edge
+    (0.4: in doubt, below it)."""
+    image, truth = _scene()
+    prob = np.where(truth, 0.97, 0.02).astype(np.float32)
+    prob[180:230, 110:190] = 0.6  # background below the object, wrongly proposed
+    prob[60:180, 100:115] = 0.4  # the object's left edge, missed
+    return image, truth, prob
+
+
+def test_a_proposal_loses_the_doubtful_background_and_gains_the_doubtful_object():
+    image, truth, prob = _bleeding_proposal()
+    raw = prob > 0.5
+    got = grabcut_proposal(image, prob)
+    assert iou(raw, truth) < 0.8
+    assert iou(got, truth) > 0.95
+    assert not got[185:225, 115:185].any() and got[65:175, 102:113].all()
+
+
+def test_what_the_model_is_sure_of_stays():
+    image, truth, prob = _bleeding_proposal()
+    prob[20:40, 20:40] = 0.95  # sure, though the colours say background
+    prob[100:120, 150:170] = 0.05  # sure it is background inside the object
+    got = grabcut_proposal(image, prob)
+    assert got[20:40, 20:40].all() and not got[100:120, 150:170].any()
+
+
+def test_a_proposal_without_sure_pixels_on_both_sides_is_returned_as_it_is():
+    image, truth = _scene()
+    sure = np.where(truth, 0.99, 0.01).astype(np.float32)
+    assert np.array_equal(grabcut_proposal(image, sure), truth)
+    empty = np.full(truth.shape, 0.3, np.float32)  # nothing above the threshold
+    assert not grabcut_proposal(image, empty).any()
+    unsure = np.where(truth, 0.7, 0.05).astype(np.float32)  # sure of no object pixel
+    assert np.array_equal(grabcut_proposal(image, unsure), truth)
+
+
+def test_large_images_keep_the_models_edges_where_grabcut_changes_nothing():
+    """Refined at the working scale, but only the regions it changes are taken from there."""
+    image, truth, prob = _bleeding_proposal()
+    big = cv2.resize(image, (1280, 960), interpolation=cv2.INTER_NEAREST)
+    big_prob = cv2.resize(prob, (1280, 960), interpolation=cv2.INTER_NEAREST)
+    big_prob[400:401, 500:700] = 0.02  # a one-pixel line of background inside the object
+    got = grabcut_proposal(big, big_prob)
+    assert got.shape == (960, 1280)
+    assert not got[400, 520:680].any() and got[398, 520:680].all()
+    assert not got[740:900, 460:740].any()  # the doubtful background below still goes
+
+
+def test_grey_and_16_bit_images():
+    image, truth, prob = _bleeding_proposal()
+    grey = (image.mean(axis=2) * 257).astype(np.uint16)
+    got = grabcut_proposal(grey, prob)
+    assert got.dtype == bool and iou(got, truth) > 0.95

@@ -14,6 +14,7 @@ from qt_helpers import disk_labels, drag, key, tiny_checkpoint, wait_proposal
 
 from segapp.core.imageio import WriteError
 from segapp.core.project import Project
+from segapp.ui.labeling import proposals
 from segapp.ui.labeling.image_list import StatusRole
 
 make_window = qt_helpers.make_window  # the window fixture
@@ -190,6 +191,29 @@ def test_propose_is_one_undo_step_and_becomes_proposed(make_window, qtbot, data)
     assert "unsaved" in w.image_list.model.data(w.image_list.model.index(2))
     w.session.save()
     assert entry.status == "corrected"  # ...makes it corrected
+
+
+def test_a_refining_models_proposal_is_refined_again_at_a_new_threshold(
+    make_window, qtbot, data, monkeypatch
+):
+    """A checkpoint that refines its proposals (proposal_refine) has them refined in the
+    engine and again, on the same probabilities, when the threshold moves."""
+    model = _foreground_model(data)
+    config = json.loads((data / "models" / "fg" / "config.json").read_text())
+    config["proposals"] = {"refine": "grabcut", "why": "set"}
+    (data / "models" / "fg" / "config.json").write_text(json.dumps(config))
+    calls = []
+    real = proposals.proposal_labels
+    monkeypatch.setattr(proposals, "proposal_labels", lambda *a: calls.append(a[2:]) or real(*a))
+    w = make_window(data)
+    assert w.model_panel.select(model)
+    w.propose()
+    wait_proposal(qtbot, w)
+    ds = w.session.state
+    assert ds.refine == "grabcut" and ds.probs is not None
+    w.model_panel.slider.setValue(95)
+    assert calls[-1] == (0.95, "grabcut")
+    assert np.array_equal(w.session.doc.labels, real(ds.doc.image, ds.probs, 0.95, "grabcut"))
 
 
 def test_propose_over_corrected_asks(make_window, qtbot, data):

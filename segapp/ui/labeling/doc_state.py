@@ -24,6 +24,7 @@ class DocState:
     proposed_state: int | None = None  # history state right after the last proposal
     proposed_by: str | None = None
     probs: np.ndarray | None = None  # the last proposal's probabilities (binary threshold)
+    refine: str = "none"  # how the model that made it refines a proposal (proposal_refine)
     proposal: np.ndarray | None = None  # the last proposal's labels (proposal IoU on save)
     unsubscribe: Callable[[], None] | None = None
     display: list[np.ndarray] | None = None  # what the canvas draws (made while loading)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from segapp.core.imageio import ImageReadError, WriteError
-from segapp.ml.tiling import probs_to_labels
+from segapp.ml.proposal_refine import proposal_labels, refine_of
 from segapp.ml.versions import proposal_iou
 from segapp.ui.labeling.model_panel import NO_TRAINED_MODEL, is_trained_ref
 from segapp.ui.labeling.propose_worker import ProposeRequest
@@ -76,7 +76,7 @@ class ProposalsMixin:
             image=ds.doc.image,
         )
         rid = self.engine.propose(req)
-        self._pending[rid] = (ds.entry.stem, time.perf_counter())
+        self._pending[rid] = (ds.entry.stem, time.perf_counter(), refine_of(model_ref))
         self.proposalBusy.emit(True)
         if not self.engine.ready:
             self.message.emit("proposing… (the model engine is still loading)")
@@ -99,6 +99,7 @@ class ProposalsMixin:
         ds.proposed_by = name
         self._effort_reset(ds.entry)  # the cost is per proposal
         ds.probs = probs if probs is not None and probs.shape[0] == 1 else None
+        ds.refine = pending[2]
         ds.proposal = np.array(labels)
         self._emit_entry(stem)
         self.message.emit(f"{stem}: proposed by {name} in {time.perf_counter() - pending[1]:.1f} s")
@@ -120,12 +121,13 @@ class ProposalsMixin:
         self.error.emit("The proposal failed", msg)
 
     def set_threshold(self, threshold: float) -> None:
-        """Re-threshold the current proposal in place while it is still untouched."""
+        """Re-threshold the current proposal in place while it is still untouched (refined
+        again as its model refines proposals)."""
         ds = self.state
         if ds is None or ds.probs is None or ds.doc.history.state != ds.proposed_state:
             return
         ds.doc.undo()
-        ds.proposal = probs_to_labels(ds.probs, threshold)
+        ds.proposal = proposal_labels(ds.doc.image, ds.probs, threshold, ds.refine)
         ds.doc.set_labels(ds.proposal, as_proposal=True)
         ds.proposed_state = ds.doc.history.state
 

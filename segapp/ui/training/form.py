@@ -64,7 +64,7 @@ class TrainForm(QWidget):
             w.valueChanged.connect(self.settingsChanged)
         self.size_spin.valueChanged.connect(self._describe_resize)
         self.resize_combo.currentIndexChanged.connect(self._describe_resize)
-        combos = (self.augment_combo, self.orientation_combo, self.loss_combo)
+        combos = (self.augment_combo, self.orientation_combo, self.loss_combo, self.refine_combo)
         for c in (*combos, self.resize_combo, self.device_combo):
             c.currentIndexChanged.connect(self.settingsChanged)
         self.set_versions([], None)
@@ -128,6 +128,15 @@ class TrainForm(QWidget):
             "as much as large ones), measured better for a first round of 10 images, not "
             "beyond; weighted-ce: the U-Net paper's border weights (touching cells)"
         )
+        self.refine_combo = _combo(recipe.REFINE_SETTINGS, recipe.DEFAULT_REFINE)
+        self.refine_combo.setObjectName("refine")
+        self.refine_combo.setToolTip(
+            "how the new version's proposals are finished: grabcut settles the pixels the model "
+            "is unsure of by the image's colours and edges (measured better on colour photos "
+            "of people, worse on grey micrographs); auto: grabcut for one class on colour "
+            "photos of objects on a background (the training log and the version's "
+            "config.json say which)"
+        )
         self.resize_combo = _combo(recipe.RESIZE_MODES, "auto")
         self.resize_combo.setObjectName("resizeMode")
         self.resize_combo.setToolTip(
@@ -167,6 +176,7 @@ class TrainForm(QWidget):
         adv.addRow("Batch size", self.batch_spin)
         adv.addRow("Learning rate", self.lr_combo)
         adv.addRow("Loss", self.loss_combo)
+        adv.addRow("Refine proposals", self.refine_combo)
         adv.addRow("Device", self.device_combo)
         self.advanced.setVisible(False)
         lay = QVBoxLayout(self)
@@ -258,6 +268,7 @@ class TrainForm(QWidget):
             "loss": self.loss_combo.currentText(),
             "augment": self.augment_combo.currentText(),
             "orientation": self.orientation_combo.currentText(),
+            "refine": self.refine_combo.currentText(),
             "device": self.device_combo.currentText(),
             "resize_mode": self.resize_mode(),
         }
@@ -295,6 +306,7 @@ class TrainForm(QWidget):
             "loss": self.loss_combo,
             "augment": self.augment_combo,
             "orientation": self.orientation_combo,
+            "refine": self.refine_combo,
             "device": self.device_combo,
             "resize_mode": self.resize_combo,
         }

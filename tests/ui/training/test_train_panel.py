@@ -407,3 +407,24 @@ def test_orientation_defaults_to_auto_and_a_choice_reaches_the_run(qtbot, panel,
     panel.form.orientation_combo.setCurrentText("upright")  # as a person picks it
     cmd = argv()
     assert cmd[cmd.index("--orientation") + 1] == "upright"
+
+
+def test_refine_proposals_defaults_to_auto_and_a_choice_reaches_the_run(
+    qtbot, panel, project, tmp_path
+):
+    """The form's Refine proposals (under Advanced) goes to ``segapp train --refine``."""
+
+    def argv() -> list[str]:
+        settings = panel.form.values()
+        return versions.train_command(
+            project, tmp_path / "run", train_stems=["0"], val_stems=[], **settings
+        )
+
+    assert panel.form.refine_combo.currentText() == "auto"
+    assert argv()[argv().index("--refine") + 1] == "auto"
+    panel.form.refine_combo.setCurrentText("none")
+    cmd = argv()
+    assert cmd[cmd.index("--refine") + 1] == "none"
+    panel.form.set_values(refine="grabcut")
+    cmd = argv()
+    assert cmd[cmd.index("--refine") + 1] == "grabcut"
