@@ -30,7 +30,6 @@ from segapp.core.project import Project
 from segapp.ml.checkpoint import load_model, read_config
 from segapp.ml.infer import Predictor
 from segapp.ml.metrics import SegMetrics
-from segapp.ml.proposal_refine import proposal_labels
 from segapp.ml.train import TrainConfig, train
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "human-segmentation"
@@ -75,7 +74,7 @@ def score(
             if tta:
                 flipped = predictor.predict(np.ascontiguousarray(image[:, ::-1]))
                 probs = (probs + flipped[:, :, ::-1]) / 2
-            labels = proposal_labels(image, probs, 0.5, predictor.refine)
+            labels = predictor.to_labels(image, probs)
             metrics.update(labels, source.read_labels(e, image.shape[:2]))
     return metrics.compute()
 

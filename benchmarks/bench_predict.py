@@ -138,7 +138,8 @@ def bench_checkpoints(workdir: Path, sizes: list[int], reps: int) -> None:
 
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     print(
-        f"{'checkpoint':16} {'px':>5} {'engine ms':>10} {'predict ms':>11} {'torch ms':>9}  max |dp|"
+        f"{'checkpoint':16} {'px':>5} {'engine ms':>10} {'predict ms':>11} {'torch ms':>9}  "
+        f"max |dp|  refine ms"
     )
     worst = 0.0
     for mode in MODES:
@@ -155,8 +156,11 @@ def bench_checkpoints(workdir: Path, sizes: list[int], reps: int) -> None:
             row = [ms for ms, _ in timed]
             diff = float(np.abs(timed[0][1] - timed[2][1]).max())
             worst = max(worst, diff)
+            # the proposal's refinement after the probabilities, as the checkpoint chose it
+            refine_ms = _timeit(lambda im=image, pr=timed[0][1], p=cli: p.to_labels(im, pr), r)
             print(
-                f"{mode:16} {size:>5} {row[0]:>10.1f} {row[1]:>11.1f} {row[2]:>9.1f}  {diff:.1e}",
+                f"{mode:16} {size:>5} {row[0]:>10.1f} {row[1]:>11.1f} {row[2]:>9.1f}  "
+                f"{diff:.1e}  {refine_ms:>9.1f} ({cli.refine})",
                 flush=True,
             )
     print(f"largest ONNX/PyTorch difference {worst:.1e} (tests allow {PROBABILITY_TOLERANCE:g})")

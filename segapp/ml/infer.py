@@ -173,7 +173,11 @@ class Predictor:
         self, image: np.ndarray, threshold: float = 0.5, progress: Progress | None = None
     ) -> np.ndarray:
         """The proposal: labels of the probabilities, refined as ``self.refine`` says."""
-        return proposal_labels(image, self.predict(image, progress), threshold, self.refine)
+        return self.to_labels(image, self.predict(image, progress), threshold)
+
+    def to_labels(self, image: np.ndarray, probs: np.ndarray, threshold: float = 0.5) -> np.ndarray:
+        """Labels of ``image``'s probabilities, refined as ``self.refine`` says."""
+        return proposal_labels(image, probs, threshold, self.refine)
 
     def _switch_when_exported(self) -> None:
         if self._export is not None and self._export.done():

@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 from segapp.core.clicks import Click, Window, click_maps, refine_window
-from segapp.core.grabcut import grabcut_refine
+from segapp.core.grabcut import grabcut_proposal, grabcut_refine
 from segapp.ml.letterbox import letterbox, unletterbox
 
 CLICK_RADIUS = 5  # px of a click's disk at the network's input scale (RITM: 5)
@@ -75,15 +75,22 @@ class Refiner:
 
     ``net``: a predictor, or None (no trained model: GrabCut from the clicks alone);
     ``class_value``: the class clicks are about (a multi-class model's probabilities seed
-    GrabCut; clicks train binary models only).
+    GrabCut; clicks train binary models only); ``refine``: how the model's proposals are
+    finished (``proposal_refine``), for ``propose``.
     """
 
     def __init__(
-        self, net: Net | None, model_name: str = "", threshold: float = 0.5, class_value: int = 1
+        self,
+        net: Net | None,
+        model_name: str = "",
+        threshold: float = 0.5,
+        class_value: int = 1,
+        refine: str = "none",
     ) -> None:
         self.net = net
         self.threshold = threshold
         self.class_value = class_value
+        self.refine = refine
         follows = net is not None and net.click_channels and class_value == 1
         self.kind = "model" if follows else "grabcut"
         if self.kind == "model":
@@ -93,6 +100,7 @@ class Refiner:
         else:
             self.name = f"GrabCut refines, guided by {model_name or 'the model'}"
         self._probs: tuple[np.ndarray, np.ndarray] | None = None  # (image, its probability)
+        self._binary = True  # whether the model's probabilities are one class's
 
     def refine_window(
         self, image: np.ndarray, prev: np.ndarray, clicks: Sequence[Click]
@@ -112,10 +120,12 @@ class Refiner:
         return out
 
     def propose(self, image: np.ndarray) -> np.ndarray:
-        """The model's proposal (bool HxW); empty without a model."""
+        """The model's proposal (bool HxW), finished as the window's is; empty without a model."""
         probs = self._foreground(image)
         if probs is None:
             return np.zeros(image.shape[:2], bool)
+        if self.refine == "grabcut" and self._binary:
+            return grabcut_proposal(image, probs, self.threshold)
         return probs > self.threshold
 
     def _foreground(self, image: np.ndarray) -> np.ndarray | None:
@@ -124,7 +134,8 @@ class Refiner:
             return None
         if self._probs is None or self._probs[0] is not image:
             probs = self.net.predict(image)
-            fg = probs[0] if probs.shape[0] == 1 else probs[min(self.class_value, len(probs) - 1)]
+            self._binary = probs.shape[0] == 1
+            fg = probs[0] if self._binary else probs[min(self.class_value, len(probs) - 1)]
             self._probs = (image, fg)
         return self._probs[1]
 
@@ -138,4 +149,5 @@ def load_refiner(model_dir: str | Path | None, device: str = "cpu", **kwargs: An
     from segapp.ml.infer import Predictor
 
     loaded = load_model(str(model_dir), device)
-    return Refiner(Predictor(loaded, device, **kwargs), Path(model_dir).name)
+    net = Predictor(loaded, device, **kwargs)
+    return Refiner(net, Path(model_dir).name, refine=net.refine)

@@ -132,3 +132,29 @@ def test_the_engine_without_torch_refines_too(tmp_path, monkeypatch):
     model = next(iter(engine._models.values()))
     assert model.refine == "grabcut" and model.loaded is None  # no torch model built
     assert np.array_equal(labels, proposal_refine.proposal_labels(image, probs, 0.5, "grabcut"))
+
+
+class _StubNet:
+    """A predictor that proposes given probabilities (no click channels)."""
+
+    click_channels = 0
+
+    def __init__(self, probs: np.ndarray) -> None:
+        self.probs = probs
+
+    def predict(self, image: np.ndarray) -> np.ndarray:
+        return self.probs
+
+
+def test_the_click_annotator_starts_from_the_proposal_as_the_window_finishes_it():
+    """The simulated annotator of ``evaluate --clicks`` starts where a person would."""
+    from segapp.ml.interactive import Refiner
+
+    images, masks = _objects(n=1)
+    prob = np.where(masks[0] > 0, 0.97, 0.02).astype(np.float32)
+    prob[8:14] = 0.6
+    refined = Refiner(_StubNet(prob[None]), refine="grabcut").propose(images[0])
+    assert np.array_equal(refined, proposal_labels(images[0], prob[None], 0.5, "grabcut") > 0)
+    assert np.array_equal(Refiner(_StubNet(prob[None])).propose(images[0]), prob > 0.5)
+    multi = np.stack([1 - prob, prob])  # two classes: not refined
+    assert np.array_equal(Refiner(_StubNet(multi), refine="grabcut").propose(images[0]), prob > 0.5)
