@@ -130,6 +130,7 @@ def run_seed(args, seed: int, device: str) -> list[dict]:
                 "image_iou": scores["mean_image_iou"],
                 "refine": proposal_refine.refine_of(active.path),
                 "unrefined_image_iou": raw["mean_image_iou"],  # the gain of refining
+                "labels_ms": round(scores["labels_ms"], 1),  # refining: its cost a proposal
                 "train_s": train_s,
                 "round_s": round_s,
                 "suggest_s": t0 - t_suggest,  # choosing (and "correcting") the images

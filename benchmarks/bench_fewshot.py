@@ -63,10 +63,12 @@ def score(
 ) -> dict[str, float]:
     """Proposals of a checkpoint on ids lo..hi as the window makes them (default backend,
     refined as the checkpoint says unless ``refine`` is given), with horizontal-flip TTA if
-    ``tta``, at ``size`` px instead of the training size if given; SegMetrics' figures."""
+    ``tta``, at ``size`` px instead of the training size if given; SegMetrics' figures, and
+    the labelling's time per image (``labels_ms``: thresholding and any refinement)."""
     predictor = Predictor(load_model(run, device), device, resize_to=size, refine=refine)
     source = Project.open(data)
     metrics = SegMetrics(2)
+    times = []
     for e in source.entries:
         if e.stem.isdigit() and lo <= int(e.stem) <= hi:
             image = source.read_image(e)
@@ -74,9 +76,11 @@ def score(
             if tta:
                 flipped = predictor.predict(np.ascontiguousarray(image[:, ::-1]))
                 probs = (probs + flipped[:, :, ::-1]) / 2
+            t0 = time.perf_counter()
             labels = predictor.to_labels(image, probs)
+            times.append(1000 * (time.perf_counter() - t0))
             metrics.update(labels, source.read_labels(e, image.shape[:2]))
-    return metrics.compute()
+    return metrics.compute() | {"labels_ms": float(np.mean(times)) if times else 0.0}
 
 
 def main() -> None:
