@@ -100,8 +100,8 @@ def grabcut_proposal(image: np.ndarray, prob: np.ndarray, threshold: float = 0.5
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     p = cv2.resize(prob.astype(np.float32), size, interpolation=cv2.INTER_AREA)
     seeds = np.where(p > threshold, cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
-    seeds[p >= 1 - SURE] = cv2.GC_FGD
-    seeds[p <= SURE] = cv2.GC_BGD
+    seeds[p >= max(1 - SURE, threshold)] = cv2.GC_FGD  # sure, and on the threshold's side
+    seeds[p <= min(SURE, threshold)] = cv2.GC_BGD
     before = seeds.copy()
     unsure = (seeds == cv2.GC_PR_FGD) | (seeds == cv2.GC_PR_BGD)
     # the colour models learn from what the model is sure of: both sides, or nothing to do

@@ -235,8 +235,8 @@ class Engine:
         key = (class_value, threshold)
         if self._refiner is None or self._refiner[:2] != (net, key):
             name = Path(model_ref).name if model_ref else ""
-            refine = model.refine if model is not None else "none"
-            self._refiner = (net, key, Refiner(net, name, threshold, class_value, refine))
+            finish = model.refine if model is not None else "none"
+            self._refiner = (net, key, Refiner(net, name, threshold, class_value, finish))
         refiner = self._refiner[2]
         mask, window = refiner.refine_window(image, prev > 0, clicks)
         return mask, window, refiner

@@ -75,8 +75,8 @@ class Refiner:
 
     ``net``: a predictor, or None (no trained model: GrabCut from the clicks alone);
     ``class_value``: the class clicks are about (a multi-class model's probabilities seed
-    GrabCut; clicks train binary models only); ``refine``: how the model's proposals are
-    finished (``proposal_refine``), for ``propose``.
+    GrabCut; clicks train binary models only); ``finish``: how the model's proposals are
+    refined (``proposal_refine.METHODS``), for ``propose``.
     """
 
     def __init__(
@@ -85,12 +85,12 @@ class Refiner:
         model_name: str = "",
         threshold: float = 0.5,
         class_value: int = 1,
-        refine: str = "none",
+        finish: str = "none",
     ) -> None:
         self.net = net
         self.threshold = threshold
         self.class_value = class_value
-        self.refine = refine
+        self.finish = finish
         follows = net is not None and net.click_channels and class_value == 1
         self.kind = "model" if follows else "grabcut"
         if self.kind == "model":
@@ -124,7 +124,7 @@ class Refiner:
         probs = self._foreground(image)
         if probs is None:
             return np.zeros(image.shape[:2], bool)
-        if self.refine == "grabcut" and self._binary:
+        if self.finish == "grabcut" and self._binary:
             return grabcut_proposal(image, probs, self.threshold)
         return probs > self.threshold
 
@@ -150,4 +150,4 @@ def load_refiner(model_dir: str | Path | None, device: str = "cpu", **kwargs: An
 
     loaded = load_model(str(model_dir), device)
     net = Predictor(loaded, device, **kwargs)
-    return Refiner(net, Path(model_dir).name, refine=net.refine)
+    return Refiner(net, Path(model_dir).name, finish=net.refine)

@@ -45,12 +45,9 @@ class Refinement:
     why: str
 
     def describe(self) -> str:
-        what = (
-            "refined by GrabCut where the model is in doubt"
-            if self.method == "grabcut"
-            else ("not refined")
-        )
-        return f"proposals {what}; {self.why}"
+        if self.method == "grabcut":
+            return f"proposals refined by GrabCut where the model is in doubt; {self.why}"
+        return f"proposals not refined; {self.why}"
 
     def to_config(self) -> dict[str, str]:
         return {"refine": self.method, "why": self.why}
@@ -83,7 +80,7 @@ def decide(
     if setting != "auto":
         return Refinement(setting, "set")
     if not binary:
-        return Refinement("none", "auto: GrabCut separates one class from the rest")
+        return Refinement("none", "auto: several classes (GrabCut separates one from the rest)")
     if resize_mode != "resize":
         return Refinement("none", "auto: trained on crops at native scale, not whole images")
     colour = sum(map(is_colour, images))
@@ -96,7 +93,10 @@ def decide(
             "none",
             f"auto: {len(masks) - objects} of {len(masks)} masks are no objects on a background",
         )
-    return Refinement("grabcut", f"auto: {objects} of {len(masks)} colour photos of objects")
+    why = (
+        f"auto: {colour} of {len(images)} images in colour, {objects} masks objects on a background"
+    )
+    return Refinement("grabcut", why)
 
 
 def method_of(config: dict[str, Any]) -> str:

@@ -148,13 +148,18 @@ class _StubNet:
 
 def test_the_click_annotator_starts_from_the_proposal_as_the_window_finishes_it():
     """The simulated annotator of ``evaluate --clicks`` starts where a person would."""
+    from segapp.core.clicks import Click
     from segapp.ml.interactive import Refiner
 
     images, masks = _objects(n=1)
     prob = np.where(masks[0] > 0, 0.97, 0.02).astype(np.float32)
     prob[8:14] = 0.6
-    refined = Refiner(_StubNet(prob[None]), refine="grabcut").propose(images[0])
+    refined = Refiner(_StubNet(prob[None]), finish="grabcut").propose(images[0])
     assert np.array_equal(refined, proposal_labels(images[0], prob[None], 0.5, "grabcut") > 0)
     assert np.array_equal(Refiner(_StubNet(prob[None])).propose(images[0]), prob > 0.5)
+    clicked = Refiner(_StubNet(prob[None]), finish="grabcut").refine(
+        images[0], refined, [Click(25.0, 20.0, False)]
+    )  # and it still redraws a mask from clicks
+    assert clicked.shape == refined.shape and clicked.dtype == bool
     multi = np.stack([1 - prob, prob])  # two classes: not refined
-    assert np.array_equal(Refiner(_StubNet(multi), refine="grabcut").propose(images[0]), prob > 0.5)
+    assert np.array_equal(Refiner(_StubNet(multi), finish="grabcut").propose(images[0]), prob > 0.5)
