@@ -98,7 +98,7 @@ def grabcut_proposal(image: np.ndarray, prob: np.ndarray, threshold: float = 0.5
     h, w = prob.shape
     scale = min(1.0, WORK_SIDE / max(h, w))
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    p = cv2.resize(prob.astype(np.float32), size, interpolation=cv2.INTER_AREA)
+    p = cv2.resize(prob.astype(np.float32, copy=False), size, interpolation=cv2.INTER_AREA)
     seeds = np.where(p > threshold, cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
     seeds[p >= max(1 - SURE, threshold)] = cv2.GC_FGD  # sure, and on the threshold's side
     seeds[p <= min(SURE, threshold)] = cv2.GC_BGD
@@ -108,8 +108,8 @@ def grabcut_proposal(image: np.ndarray, prob: np.ndarray, threshold: float = 0.5
     sure = (seeds == cv2.GC_FGD).any() and (seeds == cv2.GC_BGD).any()
     if not (unsure.any() and sure):
         return proposal
-    img = cv2.resize(to_rgb(image)[:, :, :3], size, interpolation=cv2.INTER_AREA)
-    _grabcut(img, seeds)
+    small = cv2.resize(image, size, interpolation=cv2.INTER_AREA) if scale < 1 else image
+    _grabcut(to_rgb(small)[:, :, :3], seeds)
     obj = (seeds == cv2.GC_FGD) | (seeds == cv2.GC_PR_FGD)
     changed = obj != ((before == cv2.GC_PR_FGD) | (before == cv2.GC_FGD))
     if not changed.any():
