@@ -27,9 +27,10 @@ from pathlib import Path
 import numpy as np
 
 from segapp.core.project import Project
-from segapp.ml.checkpoint import load_model, read_config
+from segapp.ml.checkpoint import load_model
 from segapp.ml.infer import Predictor
 from segapp.ml.metrics import SegMetrics
+from segapp.ml.proposal_refine import refine_of
 from segapp.ml.train import TrainConfig, train
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "human-segmentation"
@@ -127,7 +128,7 @@ def main() -> None:
             key = "tta_" if tta else ""
             result[f"{key}image_iou"] = round(r["mean_image_iou"], 4)
             result[f"{key}iou"] = round(r["iou"], 4)
-        result["refine"] = read_config(root / "run")["proposals"]["refine"]
+        result["refine"] = refine_of(root / "run")
         if result["refine"] != "none":  # the gain of refining
             r = score(root / "run", data, lo, hi, refine="none")
             result["unrefined_image_iou"] = round(r["mean_image_iou"], 4)

@@ -13,11 +13,12 @@ import sys
 import time
 
 from segapp.core.imageio import SegappError
+from segapp.ml import recipe  # no torch: the window's defaults and the options' choices
 
 COMMANDS = ("train", "predict", "evaluate", "models", "demo", "open", "import", "export")
 # predict / evaluate: a checkpoint's proposals as it refines them (segapp.ml.proposal_refine)
 REFINE_OPTION = {
-    "choices": ("model", "grabcut", "none"),
+    "choices": ("model", *recipe.REFINE_METHODS),
     "default": "model",
     "help": "refine the proposals as the model was trained to (default), by GrabCut where "
     "the model is in doubt, or not at all",
@@ -26,7 +27,6 @@ REFINE_OPTION = {
 
 def _add_train_parser(sub) -> None:
     """``segapp train``: its defaults are the recipe's (segapp/ml/recipe.py)."""
-    from segapp.ml import recipe
     from segapp.ml.registry import DEFAULT_PRESET
 
     t = sub.add_parser("train", help="train or fine-tune a model on images/ + masks/")

@@ -166,6 +166,6 @@ def format_table(results: list[dict[str, Any]]) -> str:
         lines.append(
             f"{name:30} {r['images']:>6} {r['iou']:>7.4f} {r['mean_image_iou']:>12.4f} "
             f"{r['dice']:>7.4f} {r['pixel_accuracy']:>8.4f} {r['seconds_per_image']:>7.3f} "
-            f"{r.get('refine', 'none'):>8}"
+            f"{r['refine']:>8}"
         )
     return "\n".join(lines)

@@ -29,10 +29,10 @@ from segapp.core.grabcut import grabcut_proposal
 from segapp.core.imageio import SegappError
 from segapp.ml.copy_paste import MAX_DONOR_FOREGROUND, foreground_fraction
 from segapp.ml.onnx_predictor import read_checkpoint_config
+from segapp.ml.recipe import REFINE_METHODS as METHODS
 from segapp.ml.recipe import REFINE_SETTINGS
 from segapp.ml.tiling import probs_to_labels
 
-METHODS = ("grabcut", "none")
 # a colour image: its channels differ by more than this many grey levels on average
 MIN_COLOUR_DIFFERENCE = 2.0
 

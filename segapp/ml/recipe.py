@@ -29,7 +29,8 @@ DEFAULT_AUGMENT = "medium"
 ORIENTATIONS = ("auto", "upright", "any")
 DEFAULT_ORIENTATION = "auto"
 # a model's proposals refined by GrabCut where it is in doubt (segapp.ml.proposal_refine)
-REFINE_SETTINGS = ("auto", "grabcut", "none")
+REFINE_METHODS = ("grabcut", "none")
+REFINE_SETTINGS = ("auto", *REFINE_METHODS)
 DEFAULT_REFINE = "auto"
 # resize mode: letterbox whole images (ml.letterbox) instead of squashing them; off by default:
 # in the scripted loop it did not pay (README, "What the first rounds reach")

@@ -41,10 +41,14 @@ def _auto_spin(maximum: int, tip: str) -> QSpinBox:
     return spin
 
 
-def _combo(items, current: str) -> QComboBox:
+def _combo(items, current: str, name: str = "", tip: str = "") -> QComboBox:
     c = QComboBox()
     c.addItems(list(items))
     c.setCurrentText(current)
+    if name:
+        c.setObjectName(name)
+    if tip:
+        c.setToolTip(tip)
     return c
 
 
@@ -110,13 +114,14 @@ class TrainForm(QWidget):
             f"{recipe.DISTRACTOR_IMAGES} images, fewer beyond), and the objects are blurred in "
             f"{recipe.OBJECT_BLUR:.0%} of views: see the README's training section"
         )
-        self.orientation_combo = _combo(recipe.ORIENTATIONS, recipe.DEFAULT_ORIENTATION)
-        self.orientation_combo.setObjectName("orientation")
-        self.orientation_combo.setToolTip(
+        self.orientation_combo = _combo(
+            recipe.ORIENTATIONS,
+            recipe.DEFAULT_ORIENTATION,
+            "orientation",
             "upright: the images have an up (photos), training views are mirrored left-right "
             "only; any: also upside down and turned (microscopy, aerial); auto: upright when "
             "the corrected masks' objects are clearly more symmetric left-right than up-down "
-            "(the training log and the version's config.json say which)"
+            "(the training log and the version's config.json say which)",
         )
 
         self.lr_combo = _combo(LEARNING_RATES, f"{recipe.DEFAULT_LR:g}")
@@ -128,21 +133,23 @@ class TrainForm(QWidget):
             "as much as large ones), measured better for a first round of 10 images, not "
             "beyond; weighted-ce: the U-Net paper's border weights (touching cells)"
         )
-        self.refine_combo = _combo(recipe.REFINE_SETTINGS, recipe.DEFAULT_REFINE)
-        self.refine_combo.setObjectName("refine")
-        self.refine_combo.setToolTip(
+        self.refine_combo = _combo(
+            recipe.REFINE_SETTINGS,
+            recipe.DEFAULT_REFINE,
+            "refine",
             "how the new version's proposals are finished: grabcut settles the pixels the model "
             "is unsure of by the image's colours and edges (measured better on colour photos "
             "of people, worse on grey micrographs); auto: grabcut for one class on colour "
             "photos of objects on a background (the training log and the version's "
-            "config.json say which)"
+            "config.json say which)",
         )
-        self.resize_combo = _combo(recipe.RESIZE_MODES, "auto")
-        self.resize_combo.setObjectName("resizeMode")
-        self.resize_combo.setToolTip(
+        self.resize_combo = _combo(
+            recipe.RESIZE_MODES,
+            "auto",
+            "resizeMode",
             "resize: whole images scaled to the image size (photos of whole objects); crop: "
             "crops at full resolution, proposals tile by tile (large images); auto: crop when "
-            f"images are over {recipe.CROP_FROM_SHRINK:g}x the image size"
+            f"images are over {recipe.CROP_FROM_SHRINK:g}x the image size",
         )
         self.resize_note = QLabel()
         self.resize_note.setObjectName("resizeNote")
