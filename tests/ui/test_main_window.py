@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 
 import numpy as np
 import pytest
@@ -14,7 +15,7 @@ from qt_helpers import disk_labels, drag, key, tiny_checkpoint, wait_proposal
 
 from segapp.core.imageio import WriteError
 from segapp.core.project import Project
-from segapp.ui.labeling import proposals
+from segapp.ui.labeling import rethreshold
 from segapp.ui.labeling.image_list import StatusRole
 
 make_window = qt_helpers.make_window  # the window fixture
@@ -197,14 +198,22 @@ def test_a_refining_models_proposal_is_refined_again_at_a_new_threshold(
     make_window, qtbot, data, monkeypatch
 ):
     """A checkpoint that refines its proposals (proposal_refine) has them refined in the
-    engine and again, on the same probabilities, when the threshold moves."""
+    engine and again, on the same probabilities and off the GUI thread, when the threshold
+    moves; an edit made meanwhile is never replaced."""
     model = _foreground_model(data)
     config = json.loads((data / "models" / "fg" / "config.json").read_text())
     config["proposals"] = {"refine": "grabcut", "why": "set"}
     (data / "models" / "fg" / "config.json").write_text(json.dumps(config))
-    calls = []
-    real = proposals.proposal_labels
-    monkeypatch.setattr(proposals, "proposal_labels", lambda *a: calls.append(a[2:]) or real(*a))
+    calls, gate = [], threading.Event()
+    gate.set()
+    real = rethreshold.proposal_labels
+
+    def refine(*a):
+        calls.append((a[2:], threading.current_thread() is threading.main_thread()))
+        gate.wait(10)
+        return real(*a)
+
+    monkeypatch.setattr(rethreshold, "proposal_labels", refine)
     w = make_window(data)
     assert w.model_panel.select(model)
     w.propose()
@@ -212,8 +221,18 @@ def test_a_refining_models_proposal_is_refined_again_at_a_new_threshold(
     ds = w.session.state
     assert ds.refine == "grabcut" and ds.probs is not None
     w.model_panel.slider.setValue(95)
-    assert calls[-1] == (0.95, "grabcut")
-    assert np.array_equal(w.session.doc.labels, real(ds.doc.image, ds.probs, 0.95, "grabcut"))
+    want = real(ds.doc.image, ds.probs, 0.95, "grabcut")
+    qtbot.waitUntil(lambda: np.array_equal(w.session.doc.labels, want), timeout=10000)
+    assert calls == [((0.95, "grabcut"), False)]
+    gate.clear()  # the next refinement waits; the person paints meanwhile
+    w.model_panel.slider.setValue(30)
+    qtbot.waitUntil(lambda: len(calls) == 2)
+    edited = w.session.doc.labels.copy()
+    edited[:4, :4] = 1 - edited[:4, :4]
+    w.session.doc.set_labels(edited)
+    gate.set()
+    qtbot.waitUntil(lambda: not w.session._rethreshold.busy)
+    assert np.array_equal(w.session.doc.labels, edited)
 
 
 def test_propose_over_corrected_asks(make_window, qtbot, data):

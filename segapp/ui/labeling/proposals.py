@@ -122,13 +122,28 @@ class ProposalsMixin:
 
     def set_threshold(self, threshold: float) -> None:
         """Re-threshold the current proposal in place while it is still untouched (refined
-        again as its model refines proposals)."""
+        again, in a thread, as its model refines proposals: ``rethreshold.py``)."""
         ds = self.state
         if ds is None or ds.probs is None or ds.doc.history.state != ds.proposed_state:
             return
+        key = (ds, ds.probs)
+        if ds.refine == "none":
+            self._apply_threshold(key, proposal_labels(ds.doc.image, ds.probs, threshold, "none"))
+        else:
+            self._rethreshold.request(key, ds.doc.image, ds.probs, threshold, ds.refine)
+
+    def _apply_threshold(self, key: tuple[DocState, np.ndarray], labels: np.ndarray) -> None:
+        """The proposal re-thresholded: replaces it if it is still the untouched proposal."""
+        ds, probs = key
+        if (
+            self.state is not ds
+            or ds.probs is not probs
+            or ds.doc.history.state != ds.proposed_state
+        ):
+            return  # edited, proposed again, left or closed meanwhile
         ds.doc.undo()
-        ds.proposal = proposal_labels(ds.doc.image, ds.probs, threshold, ds.refine)
-        ds.doc.set_labels(ds.proposal, as_proposal=True)
+        ds.proposal = labels
+        ds.doc.set_labels(labels, as_proposal=True)
         ds.proposed_state = ds.doc.history.state
 
     def propose_all(self, model_ref: str, threshold: float = 0.5) -> int:

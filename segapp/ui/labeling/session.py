@@ -36,6 +36,7 @@ from segapp.ui.labeling.paint_state import PaintStateMixin
 from segapp.ui.labeling.prefetch import ImagePrefetcher, ReadResult, read_entry
 from segapp.ui.labeling.proposals import ProposalsMixin
 from segapp.ui.labeling.propose_worker import ProposeEngine
+from segapp.ui.labeling.rethreshold import Rethreshold
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,9 @@ class LabelSession(ProposalsMixin, PaintStateMixin, EffortMixin, QObject):
         self.load_wait_s: float | None = LOAD_WAIT_S  # None: switching waits for the image
         self._loaded.connect(self._on_loaded, Qt.ConnectionType.QueuedConnection)
         self._init_effort()  # what each image costs (effort.py)
+        self._rethreshold = Rethreshold(
+            self._apply_threshold, lambda m: self.error.emit("Cannot refine the proposal", m), self
+        )
 
     # ------------------------------------------------------------------ project
     def open_project(self, path: str | Path) -> bool:
@@ -174,6 +178,7 @@ class LabelSession(ProposalsMixin, PaintStateMixin, EffortMixin, QObject):
         self.prefetcher.clear()
         self.loading = None
         self._pending.clear()
+        self._rethreshold.cancel()
         self._shown.clear()
         if self._batch_id is not None:  # results for this project are dropped from now on
             self.engine.cancel()
