@@ -114,6 +114,7 @@ def run_seed(args, seed: int, device: str) -> list[dict]:
             active = versions.active_version(project)
             scores = score(active.path, data, test_lo, test_hi, device=device)
             raw = score(active.path, data, test_lo, test_hi, device=device, refine="none")
+            far = score(active.path, data, test_lo, test_hi, device=device, closer=False)
             epochs = [json.loads(x) for x in proc.stdout.splitlines() if '"epoch"' in x]
             row = {
                 "seed": seed,
@@ -130,6 +131,7 @@ def run_seed(args, seed: int, device: str) -> list[dict]:
                 "image_iou": scores["mean_image_iou"],
                 "refine": proposal_refine.refine_of(active.path),
                 "unrefined_image_iou": raw["mean_image_iou"],  # the gain of refining
+                "no_closer_look_image_iou": far["mean_image_iou"],  # the gain of the closer look
                 "labels_ms": round(scores["labels_ms"], 1),  # refining: its cost a proposal
                 "train_s": train_s,
                 "round_s": round_s,

@@ -61,21 +61,24 @@ def score(
     device: str = "cpu",
     size: int | None = None,
     refine: str | None = None,
+    closer: bool = True,
 ) -> dict[str, float]:
     """Proposals of a checkpoint on ids lo..hi as the window makes them (default backend,
     refined as the checkpoint says unless ``refine`` is given), with horizontal-flip TTA if
     ``tta``, at ``size`` px instead of the training size if given; SegMetrics' figures, and
-    the labelling's time per image (``labels_ms``: thresholding and any refinement)."""
+    the labelling's time per image (``labels_ms``: thresholding and any refinement).
+    ``closer=False``: without a refining model's closer look (``closer_look.py``)."""
     predictor = Predictor(load_model(run, device), device, resize_to=size, refine=refine)
+    predictor.closer_look = closer
     source = Project.open(data)
     metrics = SegMetrics(2)
     times = []
     for e in source.entries:
         if e.stem.isdigit() and lo <= int(e.stem) <= hi:
             image = source.read_image(e)
-            probs = predictor.predict(image)
+            probs = predictor.propose(image)
             if tta:
-                flipped = predictor.predict(np.ascontiguousarray(image[:, ::-1]))
+                flipped = predictor.propose(np.ascontiguousarray(image[:, ::-1]))
                 probs = (probs + flipped[:, :, ::-1]) / 2
             t0 = time.perf_counter()
             labels = predictor.to_labels(image, probs)

@@ -36,7 +36,7 @@ from segapp.ml import onnx_predictor as onnx
 from segapp.ml import proposal_refine
 from segapp.ml.engine_client import read_frame, write_frame
 from segapp.ml.interactive import Refiner
-from segapp.ml.proposal_refine import proposal_labels
+from segapp.ml.proposal_refine import proposal_labels, proposal_probs
 from segapp.ml.spec import ModelError, ModelSpec
 from segapp.ml.tiling import keeps_aspect, resize_target
 
@@ -199,7 +199,8 @@ class Engine:
         """(labels, probabilities) of ``image`` with a trained checkpoint folder."""
         notify = notify or (lambda event: None)
         model = self._model(model_ref, classes, notify)
-        probs = model.predictor.predict(image)
+        predictor = model.predictor
+        probs = proposal_probs(predictor.predict, image, model.refine, bool(predictor.resize_to))
         if model.predictor.fallback_message:
             notify({"event": "message", "text": model.predictor.fallback_message})
             notify({"event": "device", "device": model.predictor.device_name})

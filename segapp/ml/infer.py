@@ -113,6 +113,7 @@ class Predictor:
         self.keep_aspect = keeps_aspect(train) if keep_aspect is None else keep_aspect
         # how predict_labels refines a proposal: the checkpoint's choice unless told
         self.refine = refine or proposal_refine.method_of(loaded.config)
+        self.closer_look = True  # a refining model's closer look (proposal_probs); off: measuring
         self.fallback_message: str | None = None
 
     def _try_onnx(self, required: bool) -> None:
@@ -173,7 +174,18 @@ class Predictor:
         self, image: np.ndarray, threshold: float = 0.5, progress: Progress | None = None
     ) -> np.ndarray:
         """The proposal: labels of the probabilities, refined as ``self.refine`` says."""
-        return self.to_labels(image, self.predict(image, progress), threshold)
+        return self.to_labels(image, self.propose(image, progress), threshold)
+
+    def propose(self, image: np.ndarray, progress: Progress | None = None) -> np.ndarray:
+        """The probabilities (K, H, W) a proposal is made from (``predict``, with a refining
+        model's closer look: ``proposal_refine.proposal_probs``)."""
+        return proposal_refine.proposal_probs(
+            lambda img: self.predict(img, progress),
+            image,
+            self.refine,
+            bool(self.resize_to),
+            self.closer_look,
+        )
 
     def to_labels(self, image: np.ndarray, probs: np.ndarray, threshold: float = 0.5) -> np.ndarray:
         """Labels of ``image``'s probabilities, refined as ``self.refine`` says."""

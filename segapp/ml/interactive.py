@@ -24,6 +24,7 @@ import numpy as np
 from segapp.core.clicks import Click, Window, click_maps, refine_window
 from segapp.core.grabcut import grabcut_proposal, grabcut_refine
 from segapp.ml.letterbox import letterbox, unletterbox
+from segapp.ml.proposal_refine import proposal_probs
 
 CLICK_RADIUS = 5  # px of a click's disk at the network's input scale (RITM: 5)
 
@@ -133,7 +134,8 @@ class Refiner:
         if self.net is None:
             return None
         if self._probs is None or self._probs[0] is not image:
-            probs = self.net.predict(image)
+            net = self.net
+            probs = proposal_probs(net.predict, image, self.finish, bool(net.resize_to))
             self._binary = probs.shape[0] == 1
             fg = probs[0] if self._binary else probs[min(self.class_value, len(probs) - 1)]
             self._probs = (image, fg)

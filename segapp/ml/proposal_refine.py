@@ -18,7 +18,7 @@ No torch here: the window's engine proposes without it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ import numpy as np
 
 from segapp.core.grabcut import grabcut_proposal
 from segapp.core.imageio import SegappError
+from segapp.ml.closer_look import closer_look
 from segapp.ml.copy_paste import MAX_DONOR_FOREGROUND, foreground_fraction
 from segapp.ml.onnx_predictor import read_checkpoint_config
 from segapp.ml.recipe import REFINE_METHODS as METHODS
@@ -112,6 +113,23 @@ def refine_of(folder: str | Path) -> str:
         return method_of(read_checkpoint_config(Path(folder)))
     except SegappError:
         return "none"
+
+
+def proposal_probs(
+    predict: Callable[[np.ndarray], np.ndarray],
+    image: np.ndarray,
+    method: str,
+    whole_images: bool,
+    closer: bool = True,
+) -> np.ndarray:
+    """The probabilities (K x H x W) a proposal of ``image`` is made from: ``predict``'s,
+    and, for a model whose proposals GrabCut refines and which sees whole images brought to
+    one size (``whole_images``), its closer look at the object it found
+    (``closer_look.py``; ``closer=False`` leaves it out, for measuring it)."""
+    probs = predict(image)
+    if method == "grabcut" and whole_images and closer:
+        probs = closer_look(predict, image, probs)
+    return probs
 
 
 def proposal_labels(
