@@ -15,7 +15,8 @@ window's command, its time budget included), promote it as the window does, and 
 active version propose masks for the held-out ids 161..200, which no round ever sees.
 Prints one line per round and a table of per-image IoU (mean over seeds) and round time;
 ``unrefined``: the same proposals without the refinement the checkpoint chose
-(segapp.ml.proposal_refine), for its gain.
+(segapp.ml.proposal_refine), for its gain; ``no closer look``: refined, without the closer
+look at the object (segapp.ml.closer_look), for its gain.
 """
 
 from __future__ import annotations
@@ -176,17 +177,19 @@ def main() -> None:
     rows = [r for s in args.seeds.split(",") for r in run_seed(args, int(s), device)]
     print(
         "\n| corrected images | per-image IoU (seeds) | mean | set IoU | unrefined: per-image IoU "
-        "| round time |"
+        "| no closer look | round time |"
     )
-    print("|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|")
     for n in sorted({r["corrected"] for r in rows}):
         rs = [r for r in rows if r["corrected"] == n]
         each = ", ".join(f"{r['image_iou']:.3f}" for r in rs)
         mean = statistics.mean(r["image_iou"] for r in rs)
         set_iou = statistics.mean(r["iou"] for r in rs)
         raw = statistics.mean(r["unrefined_image_iou"] for r in rs)
+        far = statistics.mean(r["no_closer_look_image_iou"] for r in rs)
         t = statistics.mean(r["round_s"] for r in rs)
-        print(f"| {n} | {each} | {mean:.3f} | {set_iou:.3f} | {raw:.3f} | {t / 60:.1f} min |")
+        figures = " | ".join(f"{x:.3f}" for x in (mean, set_iou, raw, far))
+        print(f"| {n} | {each} | {figures} | {t / 60:.1f} min |")
 
 
 if __name__ == "__main__":

@@ -20,8 +20,8 @@ COMMANDS = ("train", "predict", "evaluate", "models", "demo", "open", "import", 
 REFINE_OPTION = {
     "choices": ("model", *recipe.REFINE_METHODS),
     "default": "model",
-    "help": "refine the proposals as the model was trained to (default), by GrabCut where "
-    "the model is in doubt, or not at all",
+    "help": "refine the proposals as the model was trained to (default), by a closer look "
+    "and GrabCut where the model is in doubt, or not at all",
 }
 
 
@@ -137,8 +137,9 @@ def _add_train_parser(sub) -> None:
         "--refine",
         choices=recipe.REFINE_SETTINGS,
         default=recipe.DEFAULT_REFINE,
-        help="the model's proposals refined by GrabCut where it is in doubt (colour and edges "
-        "settle the band between what it is sure of); auto: for a binary model of colour "
+        help="the model's proposals refined: a closer look at the object it found (whole "
+        "images), then GrabCut where it is in doubt (colour and edges settle the band "
+        "between what it is sure of); auto: for a binary model of colour "
         "photos of objects on a background; kept in the checkpoint",
     )
     t.add_argument(

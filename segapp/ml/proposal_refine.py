@@ -7,7 +7,8 @@ by colour models of what the model is sure of and by the image's edges, as a den
 refines a network's output (Chen et al. 2015, DeepLab). On human-segmentation's unseen street
 scenes it lifted the loop's proposals after 10 and 40 corrected images (README, "What the
 first rounds reach"); on grey electron micrographs of membranes, which colour does not
-separate, it cost 0.07 IoU. So a run decides from its own training images whether its
+separate, it cost 0.07 IoU. Before it, a model that sees whole images brought to one size
+takes a closer look at the object it found (``closer_look.py``, ``proposal_probs``). So a run decides from its own training images whether its
 model's proposals are refined (``decide``: binary colour photos of objects on a
 background), and the checkpoint keeps the decision (``proposals`` in ``config.json``) for
 every path that proposes: the window, ``segapp predict``, ``segapp evaluate`` and the check
@@ -47,7 +48,10 @@ class Refinement:
 
     def describe(self) -> str:
         if self.method == "grabcut":
-            return f"proposals refined by GrabCut where the model is in doubt; {self.why}"
+            return (
+                "proposals refined: a closer look at the object, then GrabCut where the model "
+                f"is in doubt; {self.why}"
+            )
         return f"proposals not refined; {self.why}"
 
     def to_config(self) -> dict[str, str]:

@@ -113,11 +113,13 @@ def test_the_predictor_and_the_engine_refine_as_the_checkpoint_says(tmp_path, mo
     image = np.random.default_rng(0).integers(0, 255, (70, 90, 3), np.uint8)
     predictor = Predictor(load_model(folder), "cpu", backend="torch")
     assert predictor.refine == "grabcut"
-    probs = predictor.predict(image)
+    probs = predictor.propose(image)  # with its closer look
     expected = proposal_labels(image, probs, 0.5, "grabcut")
     assert np.array_equal(predictor.predict_labels(image), expected)
     told = Predictor(load_model(folder), "cpu", backend="torch", refine="none")
-    assert np.array_equal(told.predict_labels(image), proposal_labels(image, probs, 0.5))
+    plain = told.predict(image)
+    assert np.array_equal(told.propose(image), plain)  # not refined: no closer look
+    assert np.array_equal(told.predict_labels(image), proposal_labels(image, plain, 0.5))
     labels, engine_probs = Engine("cpu", backend="torch").predict(str(folder), 2, image)
     assert np.array_equal(labels, proposal_labels(image, engine_probs, 0.5, "grabcut"))
 
@@ -138,6 +140,7 @@ class _StubNet:
     """A predictor that proposes given probabilities (no click channels)."""
 
     click_channels = 0
+    resize_to = None  # sees images at their own scale: no closer look
 
     def __init__(self, probs: np.ndarray) -> None:
         self.probs = probs

@@ -137,8 +137,9 @@ class TrainForm(QWidget):
             recipe.REFINE_SETTINGS,
             recipe.DEFAULT_REFINE,
             "refine",
-            "how the new version's proposals are finished: grabcut settles the pixels the model "
-            "is unsure of by the image's colours and edges (measured better on colour photos "
+            "how the new version's proposals are finished: grabcut takes a closer look at the "
+            "object the model found, then settles the pixels it is unsure of by the image's "
+            "colours and edges (measured better on colour photos "
             "of people, worse on grey micrographs); auto: grabcut for one class on colour "
             "photos of objects on a background (the training log and the version's "
             "config.json say which)",
