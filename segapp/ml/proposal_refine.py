@@ -8,11 +8,11 @@ refines a network's output (Chen et al. 2015, DeepLab). On human-segmentation's 
 scenes it lifted the loop's proposals after 10 and 40 corrected images (README, "What the
 first rounds reach"); on grey electron micrographs of membranes, which colour does not
 separate, it cost 0.07 IoU. Before it, a model that sees whole images brought to one size
-takes a closer look at the object it found (``closer_look.py``, ``proposal_probs``). So a run decides from its own training images whether its
-model's proposals are refined (``decide``: binary colour photos of objects on a
-background), and the checkpoint keeps the decision (``proposals`` in ``config.json``) for
-every path that proposes: the window, ``segapp predict``, ``segapp evaluate`` and the check
-of a new version against the active one.
+takes a closer look at the object it found (``closer_look.py``, ``proposal_probs``). So a
+run decides from its own training images whether its model's proposals are refined
+(``decide``: binary colour photos of objects on a background), and the checkpoint keeps the
+decision (``proposals`` in ``config.json``) for every path that proposes: the window,
+``segapp predict``, ``segapp evaluate`` and the check of a new version against the active one.
 
 No torch here: the window's engine proposes without it.
 """
