@@ -136,6 +136,35 @@ def test_the_engine_without_torch_refines_too(tmp_path, monkeypatch):
     assert np.array_equal(labels, proposal_refine.proposal_labels(image, probs, 0.5, "grabcut"))
 
 
+def test_every_path_that_proposes_takes_the_closer_look_of_a_whole_image_model(
+    tmp_path, monkeypatch
+):
+    """The engine (ONNX Runtime, no torch) and the predictor look again at the object of a
+    refining model trained on whole images; not for a model that is not refined."""
+    monkeypatch.setenv("SEGAPP_CACHE", str(tmp_path / "cache"))
+    folder = tiny_checkpoint(tmp_path / "m", foreground=0.2)
+    path = folder / "config.json"
+    config = json.loads(path.read_text())
+    config["train"] = {**config.get("train", {}), "size": 32, "resize_mode": "resize"}
+    path.write_text(json.dumps(config))
+    _set_refine(folder, "grabcut")
+    looks = []
+    monkeypatch.setattr(
+        proposal_refine, "closer_look", lambda predict, image, probs: looks.append(1) or probs
+    )
+    image = np.random.default_rng(2).integers(0, 255, (70, 90, 3), np.uint8)
+    Engine("cpu", backend="auto").predict(str(folder), 2, image)
+    assert len(looks) == 1
+    predictor = Predictor(load_model(folder), "cpu", backend="torch")
+    assert predictor.resize_to == 32
+    predictor.predict_labels(image)
+    assert len(looks) == 2
+    _set_refine(folder, "none")
+    Predictor(load_model(folder), "cpu", backend="torch").predict_labels(image)
+    Engine("cpu", backend="auto").predict(str(folder), 2, image)
+    assert len(looks) == 2
+
+
 class _StubNet:
     """A predictor that proposes given probabilities (no click channels)."""
 
