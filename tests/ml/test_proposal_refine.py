@@ -139,8 +139,8 @@ def test_the_engine_without_torch_refines_too(tmp_path, monkeypatch):
 def test_every_path_that_proposes_takes_the_closer_look_of_a_whole_image_model(
     tmp_path, monkeypatch
 ):
-    """The engine (ONNX Runtime, no torch) and the predictor look again at the object of a
-    refining model trained on whole images; not for a model that is not refined."""
+    """The window's engine and the predictor look again at the object of a refining model
+    trained on whole images; not for a model that is not refined."""
     monkeypatch.setenv("SEGAPP_CACHE", str(tmp_path / "cache"))
     folder = tiny_checkpoint(tmp_path / "m", foreground=0.2)
     path = folder / "config.json"
