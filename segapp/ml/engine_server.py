@@ -85,6 +85,9 @@ class Engine:
         self._models: OrderedDict[tuple, _Model] = OrderedDict()
         self._image: tuple[str, np.ndarray] | None = None  # (key, image) clicks refine
         self._refiner: tuple[Any, tuple, Refiner] | None = None  # (predictor, key, refiner)
+        # the last proposal (predictor, image, probabilities): the first click on that image
+        # starts from them instead of running the network (twice, with a closer look) again
+        self._proposed: tuple[Any, np.ndarray, np.ndarray] | None = None
         if self.device_request != "cpu" and (self.device_request != "auto" or gpu_likely()):
             self._torch()
 
@@ -206,6 +209,7 @@ class Engine:
             notify({"event": "device", "device": model.predictor.device_name})
             model.predictor.fallback_message = None
         self._complete_export(model)
+        self._proposed = (predictor, image, probs)
         return proposal_labels(image, probs, threshold, model.refine), probs
 
     def refine(
@@ -223,7 +227,7 @@ class Engine:
         """(new mask in the window, the window, the refiner), or None when the image of
         ``image_key`` is not here (send it)."""
         if image is not None:
-            self._image = (image_key, image)
+            self._image = (image_key, self._as_proposed(image))
         elif self._image is None or self._image[0] != image_key:
             return None
         image = self._image[1]
@@ -239,8 +243,19 @@ class Engine:
             finish = model.refine if model is not None else "none"
             self._refiner = (net, key, Refiner(net, name, threshold, class_value, finish))
         refiner = self._refiner[2]
+        proposed = self._proposed
+        if proposed is not None and proposed[0] is net and proposed[1] is image:
+            refiner.know(image, proposed[2])
         mask, window = refiner.refine_window(image, prev > 0, clicks)
         return mask, window, refiner
+
+    def _as_proposed(self, image: np.ndarray) -> np.ndarray:
+        """The last proposal's image when ``image`` is the same picture (so its
+        probabilities serve the clicks), else ``image``."""
+        proposed = image if self._proposed is None else self._proposed[1]
+        if proposed.dtype == image.dtype and np.array_equal(proposed, image):
+            return proposed
+        return image
 
 
 def _refine(engine: Engine, req: dict[str, Any], arrays: list, out) -> None:

@@ -129,16 +129,21 @@ class Refiner:
             return grabcut_proposal(image, probs, self.threshold)
         return probs > self.threshold
 
+    def know(self, image: np.ndarray, probs: np.ndarray) -> None:
+        """Take ``probs`` (K x H x W, as ``proposal_probs`` makes them: a proposal's) as the
+        model's of ``image``, so the clicks on it need no network pass of their own."""
+        if self.net is not None and (self._probs is None or self._probs[0] is not image):
+            self._binary = probs.shape[0] == 1
+            fg = probs[0] if self._binary else probs[min(self.class_value, len(probs) - 1)]
+            self._probs = (image, fg)
+
     def _foreground(self, image: np.ndarray) -> np.ndarray | None:
         """The model's foreground probability of ``image`` (cached for the last image)."""
         if self.net is None:
             return None
         if self._probs is None or self._probs[0] is not image:
             net = self.net
-            probs = proposal_probs(net.predict, image, self.finish, bool(net.resize_to))
-            self._binary = probs.shape[0] == 1
-            fg = probs[0] if self._binary else probs[min(self.class_value, len(probs) - 1)]
-            self._probs = (image, fg)
+            self.know(image, proposal_probs(net.predict, image, self.finish, bool(net.resize_to)))
         return self._probs[1]
 
 

@@ -195,3 +195,31 @@ def test_the_click_annotator_starts_from_the_proposal_as_the_window_finishes_it(
     assert clicked.shape == refined.shape and clicked.dtype == bool
     multi = np.stack([1 - prob, prob])  # two classes: not refined
     assert np.array_equal(Refiner(_StubNet(multi), finish="grabcut").propose(images[0]), prob > 0.5)
+
+
+def test_the_first_click_after_a_proposal_starts_from_its_probabilities(tmp_path, monkeypatch):
+    """The engine keeps the last proposal's probabilities: clicks on the same picture (sent
+    again, as the window does) need no network pass; another picture gets its own."""
+    from segapp.core.clicks import Click
+    from segapp.ml.interactive import Refiner
+
+    monkeypatch.setenv("SEGAPP_CACHE", str(tmp_path / "cache"))
+    folder = tiny_checkpoint(tmp_path / "m", foreground=0.2)
+    _set_refine(folder, "grabcut")
+    engine = Engine("cpu", backend="auto")
+    image = np.random.default_rng(3).integers(0, 255, (70, 90, 3), np.uint8)
+    labels, probs = engine.predict(str(folder), 2, image)
+    net = next(iter(engine._models.values())).predictor
+    passes = []
+    predict = net.predict
+    monkeypatch.setattr(net, "predict", lambda im: passes.append(1) or predict(im))
+    clicks = [Click(40.0, 30.0, True)]
+    mask, window, _ = engine.refine(str(folder), 2, "a", image.copy(), labels, clicks)
+    assert passes == []  # the proposal's probabilities, not a new pass
+    reference = Refiner(net, finish="grabcut")
+    reference.know(image, probs)
+    expected, expected_window = reference.refine_window(image, labels > 0, clicks)
+    assert window == expected_window and np.array_equal(mask, expected)
+    other = image[::-1].copy()
+    engine.refine(str(folder), 2, "b", other, labels, clicks)
+    assert passes  # a picture it did not propose: the network looks at it
