@@ -1,10 +1,10 @@
-"""A refining model's closer look: the network again on a crop around the object it found."""
+"""A refining model's closer look: the network again on a crop around each object it found."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from segapp.ml.closer_look import MARGIN, SURE, closer_look, crop_box
+from segapp.ml.closer_look import MARGIN, MAX_LOOKS, SURE, closer_look, crop_box, crop_boxes
 from segapp.ml.proposal_refine import proposal_probs
 
 
@@ -53,6 +53,43 @@ def test_the_second_look_replaces_the_first_inside_the_crop_only():
     assert probs[0, 130, 190] == np.float32(0.95)  # the first look is not changed in place
     multi = np.concatenate([1 - probs, probs])
     assert closer_look(predict, image, multi) is multi  # several classes: one look
+
+
+def test_each_sure_region_gets_its_own_look_the_largest_first_and_specks_none():
+    sure = _sure()  # 60 x 30 at rows 100-160, columns 180-210 of 300 x 400
+    sure[20:50, 20:35] = True  # a second region, a quarter of the first's area
+    sure[250, 300] = True  # a speck: under MIN_SHARE of the largest
+    boxes = crop_boxes(sure)
+    assert boxes == [crop_box(_sure()), crop_box(_sure(rows=slice(20, 50), cols=slice(20, 35)))]
+    many = np.zeros((300, 400), bool)
+    for i in range(MAX_LOOKS + 2):
+        many[10 + 45 * i : 30 + 45 * i, 10 : 20 + i] = True  # the lower ones larger
+    boxes = crop_boxes(many)
+    assert len(boxes) == MAX_LOOKS  # the cost is bounded
+    assert boxes[0] == crop_box(_sure(rows=slice(235, 255), cols=slice(10, 25)))  # the largest
+    assert crop_boxes(np.zeros((30, 40), bool)) == []
+
+
+def test_overlapping_looks_are_averaged_and_the_rest_kept():
+    image = np.random.default_rng(1).integers(0, 255, (300, 400, 3), np.uint8)
+    probs = np.full((1, 300, 400), 0.05, np.float32)
+    probs[0, 100:160, 180:210] = 0.95
+    probs[0, 100:160, 218:240] = 0.95  # a second region beside it: the crops overlap
+    values = iter([0.2, 0.6])
+
+    def predict(crop: np.ndarray) -> np.ndarray:
+        return np.full((1, *crop.shape[:2]), next(values), np.float32)
+
+    out = closer_look(predict, image, probs)
+    (t0, l0, h0, w0), (t1, l1, h1, w1) = crop_boxes(probs[0] > SURE)
+    first = np.zeros((300, 400), bool)
+    first[t0 : t0 + h0, l0 : l0 + w0] = True
+    second = np.zeros((300, 400), bool)
+    second[t1 : t1 + h1, l1 : l1 + w1] = True
+    assert (first & second).any() and (first & ~second).any() and (second & ~first).any()
+    assert np.allclose(out[0][first & second], 0.4)
+    assert np.allclose(out[0][first & ~second], 0.2) and np.allclose(out[0][second & ~first], 0.6)
+    assert np.array_equal(out[0][~(first | second)], probs[0][~(first | second)])
 
 
 def test_only_a_refining_model_that_sees_whole_images_looks_closer():
