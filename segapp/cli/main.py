@@ -137,7 +137,7 @@ def _add_train_parser(sub) -> None:
         "--refine",
         choices=recipe.REFINE_SETTINGS,
         default=recipe.DEFAULT_REFINE,
-        help="the model's proposals refined: a closer look at the object it found (whole "
+        help="the model's proposals refined: a closer look at each object it found (whole "
         "images), then GrabCut where it is in doubt (colour and edges settle the band "
         "between what it is sure of); auto: for a binary model of colour "
         "photos of objects on a background; kept in the checkpoint",

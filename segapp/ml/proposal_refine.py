@@ -8,7 +8,7 @@ refines a network's output (Chen et al. 2015, DeepLab). On human-segmentation's 
 scenes it lifted the loop's proposals after 10 and 40 corrected images (README, "What the
 first rounds reach"); on grey electron micrographs of membranes, which colour does not
 separate, it cost 0.07 IoU. Before it, a model that sees whole images brought to one size
-takes a closer look at the object it found (``closer_look.py``, ``proposal_probs``). So a
+takes a closer look at each object it found (``closer_look.py``, ``proposal_probs``). So a
 run decides from its own training images whether its model's proposals are refined
 (``decide``: binary colour photos of objects on a background), and the checkpoint keeps the
 decision (``proposals`` in ``config.json``) for every path that proposes: the window,
@@ -49,7 +49,7 @@ class Refinement:
     def describe(self) -> str:
         if self.method == "grabcut":
             return (
-                "proposals refined: a closer look at the object, then GrabCut where the model "
+                "proposals refined: a closer look at each object, then GrabCut where the model "
                 f"is in doubt; {self.why}"
             )
         return f"proposals not refined; {self.why}"
@@ -128,7 +128,7 @@ def proposal_probs(
 ) -> np.ndarray:
     """The probabilities (K x H x W) a proposal of ``image`` is made from: ``predict``'s,
     and, for a model whose proposals GrabCut refines and which sees whole images brought to
-    one size (``whole_images``), its closer look at the object it found
+    one size (``whole_images``), its closer look at each object it found
     (``closer_look.py``; ``closer=False`` leaves it out, for measuring it)."""
     probs = predict(image)
     if method == "grabcut" and whole_images and closer:

@@ -137,8 +137,8 @@ class TrainForm(QWidget):
             recipe.REFINE_SETTINGS,
             recipe.DEFAULT_REFINE,
             "refine",
-            "how the new version's proposals are finished: grabcut takes a closer look at the "
-            "object the model found, then settles the pixels it is unsure of by the image's "
+            "how the new version's proposals are finished: grabcut takes a closer look at "
+            "each object the model found, then settles the pixels it is unsure of by the image's "
             "colours and edges (measured better on colour photos "
             "of people, worse on grey micrographs); auto: grabcut for one class on colour "
             "photos of objects on a background (the training log and the version's "
