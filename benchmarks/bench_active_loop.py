@@ -115,7 +115,7 @@ def run_seed(args, seed: int, device: str) -> list[dict]:
             active = versions.active_version(project)
             scores = score(active.path, data, test_lo, test_hi, device=device)
             raw = score(active.path, data, test_lo, test_hi, device=device, refine="none")
-            far = score(active.path, data, test_lo, test_hi, device=device, closer=False)
+            no_closer = score(active.path, data, test_lo, test_hi, device=device, closer=False)
             epochs = [json.loads(x) for x in proc.stdout.splitlines() if '"epoch"' in x]
             row = {
                 "seed": seed,
@@ -132,7 +132,9 @@ def run_seed(args, seed: int, device: str) -> list[dict]:
                 "image_iou": scores["mean_image_iou"],
                 "refine": proposal_refine.refine_of(active.path),
                 "unrefined_image_iou": raw["mean_image_iou"],  # the gain of refining
-                "no_closer_look_image_iou": far["mean_image_iou"],  # the gain of the closer look
+                "no_closer_look_image_iou": no_closer[
+                    "mean_image_iou"
+                ],  # the gain of the closer look
                 "labels_ms": round(scores["labels_ms"], 1),  # refining: its cost a proposal
                 "train_s": train_s,
                 "round_s": round_s,
@@ -186,9 +188,9 @@ def main() -> None:
         mean = statistics.mean(r["image_iou"] for r in rs)
         set_iou = statistics.mean(r["iou"] for r in rs)
         raw = statistics.mean(r["unrefined_image_iou"] for r in rs)
-        far = statistics.mean(r["no_closer_look_image_iou"] for r in rs)
+        no_closer = statistics.mean(r["no_closer_look_image_iou"] for r in rs)
         t = statistics.mean(r["round_s"] for r in rs)
-        figures = " | ".join(f"{x:.3f}" for x in (mean, set_iou, raw, far))
+        figures = " | ".join(f"{x:.3f}" for x in (mean, set_iou, raw, no_closer))
         print(f"| {n} | {each} | {figures} | {t / 60:.1f} min |")
 
 

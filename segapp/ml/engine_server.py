@@ -252,7 +252,9 @@ class Engine:
     def _as_proposed(self, image: np.ndarray) -> np.ndarray:
         """The last proposal's image when ``image`` is the same picture (so its
         probabilities serve the clicks), else ``image``."""
-        proposed = image if self._proposed is None else self._proposed[1]
+        if self._proposed is None:
+            return image
+        proposed = self._proposed[1]
         if proposed.dtype == image.dtype and np.array_equal(proposed, image):
             return proposed
         return image
