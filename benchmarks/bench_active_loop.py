@@ -26,6 +26,7 @@ import json
 import logging
 import os
 import shlex
+import shutil
 import statistics
 import subprocess
 import tempfile
@@ -113,6 +114,9 @@ def run_seed(args, seed: int, device: str) -> list[dict]:
             promoted, new_iou, old_iou = versions.promote_if_better(project, out, val_stems, device)
             round_s = time.perf_counter() - t0
             active = versions.active_version(project)
+            if args.keep:  # the active version, to score again without training
+                keep = Path(args.keep) / f"{args.order}_s{seed}_r{n}"
+                shutil.copytree(active.path, keep, dirs_exist_ok=True)
             scores = score(active.path, data, test_lo, test_hi, device=device)
             raw = score(active.path, data, test_lo, test_hi, device=device, refine="none")
             no_closer = score(active.path, data, test_lo, test_hi, device=device, closer=False)
@@ -168,6 +172,11 @@ def main() -> None:
         "--train-args",
         default="",
         help="more `segapp train` options (ablations: --train-args=--keep-aspect)",
+    )
+    p.add_argument(
+        "--keep",
+        default="",
+        help="copy each round's active version to KEEP/ORDER_sSEED_rN (to score it again)",
     )
     args = p.parse_args()
     logging.basicConfig(level=logging.WARNING)
