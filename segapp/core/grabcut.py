@@ -34,12 +34,12 @@ BRIDGE = 0.05  # a share of the window: thinner bridges do not join a denied reg
 GROW_MARGIN = 3.0
 ITERATIONS = 2  # 4 measured no better (NoC@90 12.2 vs 11.5 on 20 images) at 1.7x the time
 # a proposal's pixels the model gives at most SURE_BACKGROUND or at least SURE_OBJECT stay as
-# proposed; GrabCut decides the band of doubt between. The object side is the wider: a model
-# trained on a few images over-claims look-alike background (road, walls) at 0.9-0.95, where
-# GrabCut's colour models deny it (README, "What the first rounds reach": 0.1 / 0.9 and 0.2 /
-# 0.8 gave less of the gain, 0.05 / 0.95 and 0.07 / 0.93 less on unseen pool images)
-SURE_BACKGROUND = 0.1
-SURE_OBJECT = 0.95
+# proposed; GrabCut decides the band of doubt between. A model trained on a few images
+# over-claims look-alike background (road, walls) at 0.9-0.93, where GrabCut's colour models
+# deny it (README, "What the first rounds reach": 0.1 / 0.9 and 0.2 / 0.8 gave less; 0.1 /
+# 0.95 more after 10-40 images but less after 160)
+SURE_BACKGROUND = 0.07
+SURE_OBJECT = 0.93
 
 
 def grabcut_refine(

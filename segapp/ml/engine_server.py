@@ -212,6 +212,11 @@ class Engine:
         self._proposed = (predictor, image, probs)
         return proposal_labels(image, probs, threshold, model.refine), probs
 
+    def refinement(self, model_ref: str, classes: int) -> str:
+        """How the proposals of ``model_ref`` are refined (``proposal_refine.METHODS``): the
+        window keeps it to re-threshold a proposal as it was made."""
+        return self._model(model_ref, classes, lambda event: None).refine
+
     def refine(
         self,
         model_ref: str,
@@ -306,6 +311,7 @@ def _predict(engine: Engine, req: dict[str, Any], arrays: list, out) -> None:
         return
     keep = req.get("want_probs", True) and probs.shape[0] == 1  # binary: re-thresholded later
     reply = {"ok": True, "builds": engine.builds, "torch": "torch" in sys.modules}
+    reply["refine"] = engine.refinement(req["model"], int(req["classes"]))
     write_frame(out, reply, [labels, probs] if keep else [labels])
 
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from segapp.core.imageio import ImageReadError, WriteError
-from segapp.ml.proposal_refine import proposal_labels, refine_of
+from segapp.ml.proposal_refine import proposal_labels
 from segapp.ml.versions import proposal_iou
 from segapp.ui.labeling.model_panel import NO_TRAINED_MODEL, is_trained_ref
 from segapp.ui.labeling.propose_worker import ProposeRequest
@@ -76,7 +76,7 @@ class ProposalsMixin:
             image=ds.doc.image,
         )
         rid = self.engine.propose(req)
-        self._pending[rid] = (ds.entry.stem, time.perf_counter(), refine_of(model_ref))
+        self._pending[rid] = (ds.entry.stem, time.perf_counter())
         self.proposalBusy.emit(True)
         if not self.engine.ready:
             self.message.emit("proposing… (the model engine is still loading)")
@@ -84,7 +84,7 @@ class ProposalsMixin:
             self.message.emit(f"proposing {ds.entry.stem}…")
         return True
 
-    def _on_proposal(self, rid: int, stem: str, labels, probs, name: str) -> None:
+    def _on_proposal(self, rid: int, stem: str, labels, probs, name: str, refine: str) -> None:
         pending = self._pending.pop(rid, None)
         self.proposalBusy.emit(bool(self._pending))
         if pending is None or self.project is None:
@@ -99,7 +99,7 @@ class ProposalsMixin:
         ds.proposed_by = name
         self._effort_reset(ds.entry)  # the cost is per proposal
         ds.probs = probs if probs is not None and probs.shape[0] == 1 else None
-        ds.refine = pending[2]
+        ds.refine = refine
         ds.proposal = np.array(labels)
         self._emit_entry(stem)
         self.message.emit(f"{stem}: proposed by {name} in {time.perf_counter() - pending[1]:.1f} s")

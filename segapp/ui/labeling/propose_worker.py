@@ -55,7 +55,8 @@ def model_display_name(model_ref: str) -> str:
 class _Worker(QObject):
     engineReady = Signal(str)  # device description
     engineFailed = Signal(str)
-    proposalReady = Signal(int, str, object, object, str)  # id, stem, labels, probs, model
+    # id, stem, labels, probs, model, how its proposals are refined (proposal_refine.METHODS)
+    proposalReady = Signal(int, str, object, object, str, str)
     proposalFailed = Signal(int, str, str)  # id, stem, message
     batchItem = Signal(int, str, object, str)  # id, stem, labels, model
     batchItemFailed = Signal(int, str, str)  # id, stem, message
@@ -160,9 +161,8 @@ class _Worker(QObject):
         except (_Failed, EngineError) as e:
             self.proposalFailed.emit(req.request_id, req.stem, str(e))
             return
-        self.proposalReady.emit(
-            req.request_id, req.stem, labels, probs, model_display_name(req.model_ref)
-        )
+        name, refine = model_display_name(req.model_ref), self.last_reply.get("refine", "none")
+        self.proposalReady.emit(req.request_id, req.stem, labels, probs, name, refine)
 
     @Slot(object)
     def propose_batch(self, req: ProposeRequest) -> None:
@@ -208,7 +208,7 @@ class ProposeEngine(QObject):
 
     engineReady = Signal(str)
     engineFailed = Signal(str)
-    proposalReady = Signal(int, str, object, object, str)
+    proposalReady = Signal(int, str, object, object, str, str)  # as _Worker's
     proposalFailed = Signal(int, str, str)
     batchItem = Signal(int, str, object, str)
     batchItemFailed = Signal(int, str, str)

@@ -85,7 +85,7 @@ class LabelSession(ProposalsMixin, PaintStateMixin, EffortMixin, QObject):
         self.active_class = 1
         self.protect_others = False
         self.brush_radius = 5
-        self._pending: dict[int, tuple[str, float, str]] = {}  # stem, start, refinement
+        self._pending: dict[int, tuple[str, float]] = {}  # stem, start
         self._batch_id: int | None = None
         self._batch_errors: list[str] = []
         self._batch_applied = 0

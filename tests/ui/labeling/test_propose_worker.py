@@ -43,8 +43,9 @@ def test_engine_proposes_in_its_process_and_caches_the_model(qtbot, tmp_path):
     for _ in range(2):
         engine.propose(ProposeRequest(model, 2, 0.5, stem="a", image=image))
     qtbot.waitUntil(lambda: len(results) == 2, timeout=60_000)
-    _rid, stem, labels, probs, name = results[0]
+    _rid, stem, labels, probs, name, refine = results[0]
     assert (stem, name, labels.shape, labels.dtype) == ("a", "m", (40, 56), np.uint8)
+    assert refine == "none"  # the engine says how it refined (this checkpoint: not at all)
     assert probs.shape == (1, 40, 56) and np.array_equal(labels, probs_to_labels(probs, 0.5))
     assert engine._worker.last_reply["builds"] == 1  # built once, in the engine process
     assert engine.busy == 0
