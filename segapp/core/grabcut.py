@@ -96,8 +96,9 @@ def grabcut_proposal(image: np.ndarray, prob: np.ndarray, threshold: float = 0.5
     """A model's proposal (``prob`` > ``threshold``, bool HxW) with its band of doubt decided
     by GrabCut, as a dense CRF refines a network's output: the pixels the model is sure of
     (``SURE_BACKGROUND``, ``SURE_OBJECT``) are certain, the rest probably what the model
-    says, and GrabCut's colour models of the two and the image's edges settle them. Only the regions it changes are
-    taken, at the working scale; elsewhere the proposal keeps its full-resolution edges."""
+    says, and GrabCut's colour models of the two and the image's edges settle them. Only the
+    regions it changes are taken, at the working scale; elsewhere the proposal keeps its
+    full-resolution edges."""
     proposal = prob > threshold
     h, w = prob.shape
     scale = min(1.0, WORK_SIDE / max(h, w))
