@@ -136,9 +136,8 @@ def run_seed(args, seed: int, device: str) -> list[dict]:
                 "image_iou": scores["mean_image_iou"],
                 "refine": proposal_refine.refine_of(active.path),
                 "unrefined_image_iou": raw["mean_image_iou"],  # the gain of refining
-                "no_closer_look_image_iou": no_closer[
-                    "mean_image_iou"
-                ],  # the gain of the closer look
+                # the gain of the closer look
+                "no_closer_look_image_iou": no_closer["mean_image_iou"],
                 "labels_ms": round(scores["labels_ms"], 1),  # refining: its cost a proposal
                 "train_s": train_s,
                 "round_s": round_s,

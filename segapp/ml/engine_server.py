@@ -88,6 +88,7 @@ class Engine:
         # the last proposal (predictor, image, probabilities): the first click on that image
         # starts from them instead of running the network (twice, with a closer look) again
         self._proposed: tuple[Any, np.ndarray, np.ndarray] | None = None
+        self.refinement = "none"  # how the last proposal was refined (proposal_refine.METHODS)
         if self.device_request != "cpu" and (self.device_request != "auto" or gpu_likely()):
             self._torch()
 
@@ -210,12 +211,8 @@ class Engine:
             model.predictor.fallback_message = None
         self._complete_export(model)
         self._proposed = (predictor, image, probs)
+        self.refinement = model.refine
         return proposal_labels(image, probs, threshold, model.refine), probs
-
-    def refinement(self, model_ref: str, classes: int) -> str:
-        """How the proposals of ``model_ref`` are refined (``proposal_refine.METHODS``): the
-        window keeps it to re-threshold a proposal as it was made."""
-        return self._model(model_ref, classes, lambda event: None).refine
 
     def refine(
         self,
@@ -311,7 +308,7 @@ def _predict(engine: Engine, req: dict[str, Any], arrays: list, out) -> None:
         return
     keep = req.get("want_probs", True) and probs.shape[0] == 1  # binary: re-thresholded later
     reply = {"ok": True, "builds": engine.builds, "torch": "torch" in sys.modules}
-    reply["refine"] = engine.refinement(req["model"], int(req["classes"]))
+    reply["refine"] = engine.refinement  # the window re-thresholds the proposal likewise
     write_frame(out, reply, [labels, probs] if keep else [labels])
 
 
