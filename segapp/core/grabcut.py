@@ -35,7 +35,8 @@ GROW_MARGIN = 3.0
 # GrabCut's rounds of colour models and cut: 2 (4 measured no better), and 1 for a click a
 # model guides, whose seeds start close to the answer (NoC@90 4.70 against 4.79 with 2 on
 # three 40-image versions, 80 ms a click against 130, p95 137 against 240; without a model 1
-# round lost: NoC@90 7.38 against 7.00; README)
+# round lost: NoC@90 7.38 against 7.00, and for proposals: 0.775 against 0.776 on 16 loop
+# versions; README)
 ITERATIONS = 2
 GUIDED_CLICK_ITERATIONS = 1
 # a proposal's pixels the model gives at most SURE_BACKGROUND or at least SURE_OBJECT stay as
