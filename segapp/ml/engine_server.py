@@ -85,10 +85,9 @@ class Engine:
         self._models: OrderedDict[tuple, _Model] = OrderedDict()
         self._image: tuple[str, np.ndarray] | None = None  # (key, image) clicks refine
         self._refiner: tuple[Any, tuple, Refiner] | None = None  # (predictor, key, refiner)
-        # the last proposal (predictor, image, probabilities): the first click on that image
+        # the last proposal (model, image, probabilities): the first click on that image
         # starts from them instead of running the network (twice, with a closer look) again
-        self._proposed: tuple[Any, np.ndarray, np.ndarray] | None = None
-        self.refinement = "none"  # how the last proposal was refined (proposal_refine.METHODS)
+        self._proposed: tuple[_Model, np.ndarray, np.ndarray] | None = None
         if self.device_request != "cpu" and (self.device_request != "auto" or gpu_likely()):
             self._torch()
 
@@ -210,8 +209,7 @@ class Engine:
             notify({"event": "device", "device": model.predictor.device_name})
             model.predictor.fallback_message = None
         self._complete_export(model)
-        self._proposed = (predictor, image, probs)
-        self.refinement = model.refine
+        self._proposed = (model, image, probs)
         return proposal_labels(image, probs, threshold, model.refine), probs
 
     def refine(
@@ -246,10 +244,15 @@ class Engine:
             self._refiner = (net, key, Refiner(net, name, threshold, class_value, finish))
         refiner = self._refiner[2]
         proposed = self._proposed
-        if proposed is not None and proposed[0] is net and proposed[1] is image:
+        if proposed is not None and proposed[0].predictor is net and proposed[1] is image:
             refiner.know(image, proposed[2])
         mask, window = refiner.refine_window(image, prev > 0, clicks)
         return mask, window, refiner
+
+    @property
+    def refinement(self) -> str:
+        """How the last proposal was refined (``proposal_refine.METHODS``)."""
+        return self._proposed[0].refine if self._proposed is not None else "none"
 
     def _as_proposed(self, image: np.ndarray) -> np.ndarray:
         """The last proposal's image when ``image`` is the same picture (so its
