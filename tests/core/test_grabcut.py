@@ -6,7 +6,14 @@ import cv2
 import numpy as np
 
 from segapp.core.clicks import Click, iou
-from segapp.core.grabcut import SURE_BACKGROUND, SURE_OBJECT, grabcut_proposal, grabcut_refine
+from segapp.core.grabcut import (
+    SPECK,
+    SURE_BACKGROUND,
+    SURE_OBJECT,
+    drop_specks,
+    grabcut_proposal,
+    grabcut_refine,
+)
 
 
 def _scene():
@@ -189,6 +196,33 @@ def test_a_proposal_without_sure_pixels_on_both_sides_is_returned_as_it_is():
     assert not grabcut_proposal(image, empty).any()
     unsure = np.where(truth, 0.7, 0.05).astype(np.float32)  # sure of no object pixel
     assert np.array_equal(grabcut_proposal(image, unsure), truth)
+
+
+def test_specks_the_model_is_nowhere_sure_of_are_dropped():
+    mask = np.zeros((300, 400), bool)
+    prob = np.full((300, 400), 0.02, np.float32)
+    mask[50:150, 50:150], prob[50:150, 50:150] = True, 0.97  # the object: 10,000 px
+    mask[200:210, 300:310], prob[200:210, 300:310] = True, 0.7  # a speck: 1 %, unsure
+    mask[20:30, 300:310], prob[20:30, 300:310] = True, 0.95  # as small, but sure: a far-off object
+    mask[200:225, 50:75], prob[200:225, 50:75] = True, 0.7  # unsure, but 6 % of the object
+    got = drop_specks(mask, prob)
+    assert not got[200:210, 300:310].any()
+    expected = mask.copy()
+    expected[200:210, 300:310] = False
+    assert np.array_equal(got, expected)
+    assert mask[205, 305]  # the mask given is not changed in place
+    assert 100 < SPECK * 10_000 < 625
+    lone = np.zeros((300, 400), bool)
+    lone[200:210, 300:310] = True  # the only region is no speck, however small
+    assert np.array_equal(drop_specks(lone, prob), lone)
+
+
+def test_a_proposal_loses_its_specks():
+    image, truth = _scene()
+    unsure = np.where(truth, 0.7, 0.05).astype(np.float32)  # returned as it is, but
+    unsure[5:9, 5:9] = 0.7  # for a speck in a corner
+    got = grabcut_proposal(image, unsure)
+    assert np.array_equal(got, truth)
 
 
 def test_large_images_keep_the_models_edges_where_grabcut_changes_nothing():
