@@ -13,6 +13,7 @@ from segapp.core.grabcut import (
     drop_specks,
     grabcut_proposal,
     grabcut_refine,
+    with_model_rim,
 )
 
 
@@ -223,6 +224,33 @@ def test_a_proposal_loses_its_specks():
     unsure[5:9, 5:9] = 0.7  # for a speck in a corner
     got = grabcut_proposal(image, unsure)
     assert np.array_equal(got, truth)
+
+
+def test_the_models_rim_beside_the_mask_is_kept_and_nothing_further():
+    mask = np.zeros((100, 100), bool)
+    mask[40:60, 40:60] = True
+    proposal = np.zeros((100, 100), bool)
+    proposal[37:63, 40:60] = True  # the model drew the edge 3 px further on two sides
+    proposal[80:90, 80:90] = True  # and a region the refinement dropped whole
+    got = with_model_rim(mask, proposal)
+    expected = mask.copy()
+    expected[39, 40:60] = expected[60, 40:60] = True  # one pixel of it comes back
+    assert np.array_equal(got, expected)
+    assert not with_model_rim(np.zeros_like(mask), proposal).any()
+
+
+def test_an_edge_drawn_outside_the_colours_survives_the_refinement():
+    """A person's mask keeps the object's edge pixels; GrabCut's colours alone would give the
+    outer ring to the background, the model that learnt the masks keeps it."""
+    rng = np.random.default_rng(0)
+    disk = np.zeros((240, 320), np.uint8)
+    cv2.circle(disk, (160, 120), 60, 1, -1)
+    image = rng.integers(20, 60, (240, 320, 3)).astype(np.uint8)
+    image[disk > 0] = rng.integers(180, 230, (int(disk.sum()), 3)).astype(np.uint8)
+    label = cv2.dilate(disk, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))) > 0
+    depth = cv2.distanceTransform(label.astype(np.uint8), cv2.DIST_L2, 5)
+    prob = np.where(depth > 4, 0.97, np.where(label, 0.7, 0.02)).astype(np.float32)
+    assert np.array_equal(grabcut_proposal(image, prob), label)
 
 
 def test_large_images_keep_the_models_edges_where_grabcut_changes_nothing():
