@@ -13,7 +13,7 @@ from segapp.core.grabcut import (
     drop_specks,
     grabcut_proposal,
     grabcut_refine,
-    with_model_rim,
+    keep_rim,
 )
 
 
@@ -232,11 +232,11 @@ def test_the_models_rim_beside_the_mask_is_kept_and_nothing_further():
     proposal = np.zeros((100, 100), bool)
     proposal[37:63, 40:60] = True  # the model drew the edge 3 px further on two sides
     proposal[80:90, 80:90] = True  # and a region the refinement dropped whole
-    got = with_model_rim(mask, proposal)
+    got = keep_rim(mask, proposal)
     expected = mask.copy()
     expected[39, 40:60] = expected[60, 40:60] = True  # one pixel of it comes back
     assert np.array_equal(got, expected)
-    assert not with_model_rim(np.zeros_like(mask), proposal).any()
+    assert not keep_rim(np.zeros_like(mask), proposal).any()
 
 
 def test_an_edge_drawn_outside_the_colours_survives_the_refinement():
@@ -251,6 +251,24 @@ def test_an_edge_drawn_outside_the_colours_survives_the_refinement():
     depth = cv2.distanceTransform(label.astype(np.uint8), cv2.DIST_L2, 5)
     prob = np.where(depth > 4, 0.97, np.where(label, 0.7, 0.02)).astype(np.float32)
     assert np.array_equal(grabcut_proposal(image, prob), label)
+
+
+def test_a_negative_click_leaves_the_masks_edge_elsewhere_as_it_was():
+    """GrabCut cuts the whole window; the mask's edge pixels it would shave away from the
+    click (mixed or background colours a person's mask keeps) stay."""
+    rng = np.random.default_rng(0)
+    disk = np.zeros((240, 320), np.uint8)
+    cv2.circle(disk, (140, 120), 60, 1, -1)
+    image = rng.integers(20, 60, (240, 320, 3)).astype(np.uint8)
+    image[disk > 0] = rng.integers(180, 230, (int(disk.sum()), 3)).astype(np.uint8)
+    drawn = cv2.dilate(disk, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))) > 0
+    prev = drawn.copy()
+    prev[100:140, 199:240] = True  # a wrong piece beside the object
+    probs = np.where(drawn, 0.95, np.where(prev, 0.8, 0.05)).astype(np.float32)
+    inside, window = grabcut_refine(image, prev, [Click(225, 120, False)], probs)
+    got = _whole(prev, inside, window)
+    assert not got[105:135, 210:240].any()
+    assert np.array_equal(got[:, :190], drawn[:, :190])
 
 
 def test_large_images_keep_the_models_edges_where_grabcut_changes_nothing():
