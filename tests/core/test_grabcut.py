@@ -239,15 +239,20 @@ def test_the_models_rim_beside_the_mask_is_kept_and_nothing_further():
     assert not keep_rim(np.zeros_like(mask), proposal).any()
 
 
+def _disk_drawn_outside(centre):
+    """A bright disk on a dark ground, and its mask as a person draws it: one pixel wider."""
+    rng = np.random.default_rng(0)
+    disk = np.zeros((240, 320), np.uint8)
+    cv2.circle(disk, centre, 60, 1, -1)
+    image = rng.integers(20, 60, (240, 320, 3)).astype(np.uint8)
+    image[disk > 0] = rng.integers(180, 230, (int(disk.sum()), 3)).astype(np.uint8)
+    return image, cv2.dilate(disk, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))) > 0
+
+
 def test_an_edge_drawn_outside_the_colours_survives_the_refinement():
     """A person's mask keeps the object's edge pixels; GrabCut's colours alone would give the
     outer ring to the background, the model that learnt the masks keeps it."""
-    rng = np.random.default_rng(0)
-    disk = np.zeros((240, 320), np.uint8)
-    cv2.circle(disk, (160, 120), 60, 1, -1)
-    image = rng.integers(20, 60, (240, 320, 3)).astype(np.uint8)
-    image[disk > 0] = rng.integers(180, 230, (int(disk.sum()), 3)).astype(np.uint8)
-    label = cv2.dilate(disk, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))) > 0
+    image, label = _disk_drawn_outside((160, 120))
     depth = cv2.distanceTransform(label.astype(np.uint8), cv2.DIST_L2, 5)
     prob = np.where(depth > 4, 0.97, np.where(label, 0.7, 0.02)).astype(np.float32)
     assert np.array_equal(grabcut_proposal(image, prob), label)
@@ -256,12 +261,7 @@ def test_an_edge_drawn_outside_the_colours_survives_the_refinement():
 def test_a_negative_click_leaves_the_masks_edge_elsewhere_as_it_was():
     """GrabCut cuts the whole window; the mask's edge pixels it would shave away from the
     click (mixed or background colours a person's mask keeps) stay."""
-    rng = np.random.default_rng(0)
-    disk = np.zeros((240, 320), np.uint8)
-    cv2.circle(disk, (140, 120), 60, 1, -1)
-    image = rng.integers(20, 60, (240, 320, 3)).astype(np.uint8)
-    image[disk > 0] = rng.integers(180, 230, (int(disk.sum()), 3)).astype(np.uint8)
-    drawn = cv2.dilate(disk, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))) > 0
+    image, drawn = _disk_drawn_outside((140, 120))
     prev = drawn.copy()
     prev[100:140, 199:240] = True  # a wrong piece beside the object
     probs = np.where(drawn, 0.95, np.where(prev, 0.8, 0.05)).astype(np.float32)
