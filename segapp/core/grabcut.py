@@ -22,6 +22,7 @@ import numpy as np
 
 from segapp.core.clicks import Click, Window, refine_window
 from segapp.core.imageio import to_rgb
+from segapp.core.tools import disk_kernel
 
 WORK_SIDE = 320  # the window is cut at this size at most (GrabCut's cost grows with pixels)
 SURER = 0.0  # logit margin: where the model is surer than this over the click, the mask stays
@@ -117,8 +118,9 @@ def grabcut_proposal(image: np.ndarray, prob: np.ndarray, threshold: float = 0.5
     regions it changes are taken, at the working scale; elsewhere the proposal keeps its
     full-resolution edges. Specks are dropped (``drop_specks``), and the model's rim is kept
     (``keep_rim``)."""
-    settled = drop_specks(_settle_doubt(image, prob, threshold), prob, max(SURE_OBJECT, threshold))
-    return keep_rim(settled, prob > threshold)
+    proposal = prob > threshold
+    settled = _settle_doubt(image, prob, proposal, threshold)
+    return keep_rim(drop_specks(settled, prob, max(SURE_OBJECT, threshold)), proposal)
 
 
 def keep_rim(mask: np.ndarray, drawn: np.ndarray) -> np.ndarray:
@@ -129,9 +131,8 @@ def keep_rim(mask: np.ndarray, drawn: np.ndarray) -> np.ndarray:
     mask = mask.astype(bool, copy=False)
     if RIM < 1 or not mask.any():
         return mask
-    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * RIM + 1, 2 * RIM + 1))
     # bool seen as 0/1 bytes: no copies (about 7 ms at 4096², against 12 with them)
-    out = cv2.dilate(np.ascontiguousarray(mask).view(np.uint8), disk).view(bool)
+    out = cv2.dilate(np.ascontiguousarray(mask).view(np.uint8), disk_kernel(RIM)).view(bool)
     out &= drawn
     out |= mask
     return out
@@ -158,9 +159,11 @@ def drop_specks(mask: np.ndarray, prob: np.ndarray, sure: float = SURE_OBJECT) -
     return out
 
 
-def _settle_doubt(image: np.ndarray, prob: np.ndarray, threshold: float) -> np.ndarray:
-    """``grabcut_proposal`` before its specks are dropped."""
-    proposal = prob > threshold
+def _settle_doubt(
+    image: np.ndarray, prob: np.ndarray, proposal: np.ndarray, threshold: float
+) -> np.ndarray:
+    """``grabcut_proposal`` before its specks are dropped and its rim kept (``proposal``:
+    ``prob`` > ``threshold``)."""
     h, w = prob.shape
     scale = min(1.0, WORK_SIDE / max(h, w))
     size = (max(1, round(w * scale)), max(1, round(h * scale)))

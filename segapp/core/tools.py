@@ -408,7 +408,8 @@ def remove_islands(
     return Patch(tx, ty, work)
 
 
-def _disk_kernel(pixels: int) -> np.ndarray:
+def disk_kernel(pixels: int) -> np.ndarray:
+    """The structuring element of a disk of radius ``pixels`` (for 1, the 4 neighbours)."""
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * pixels + 1, 2 * pixels + 1))
 
 
@@ -427,7 +428,7 @@ def grow(
         return None
     x, y, w, h = rect = _pad(box, pixels, mask.shape)
     cls = (mask[y : y + h, x : x + w] == value).view(np.uint8)
-    grown = cv2.dilate(cls, _disk_kernel(pixels)).view(bool)
+    grown = cv2.dilate(cls, disk_kernel(pixels)).view(bool)
     return _paint_selection(mask, rect, grown, value, overwrite)
 
 
@@ -444,5 +445,5 @@ def shrink(mask: np.ndarray, value: int, pixels: int = 1) -> Patch | None:
         return None
     x, y, w, h = rect = _pad(box, pixels, mask.shape)
     cls = (mask[y : y + h, x : x + w] == value).view(np.uint8)
-    kept = cv2.erode(cls, _disk_kernel(pixels)).view(bool)
+    kept = cv2.erode(cls, disk_kernel(pixels)).view(bool)
     return _paint_selection(mask, rect, cls.view(bool) & ~kept, BACKGROUND, None)
