@@ -4,6 +4,7 @@
     python benchmarks/bench_predict.py --memory        # peak memory on a 4096x4096 image
     python benchmarks/bench_predict.py --presets unet-paper,pretrained-lite0 --sizes 512
     python benchmarks/bench_predict.py --training      # training images/s per preset
+    python benchmarks/bench_predict.py --photos CHECKPOINT [--data DIR] [--sizes 640,4000]
 
 What is measured is what a checkpoint trained with the defaults does: the default preset
 (``registry.DEFAULT_PRESET``) trained briefly with ``TrainConfig``'s defaults (``--size``,
@@ -23,6 +24,14 @@ Memory: each path in a fresh process; the baseline is taken once the backend is 
 (the model loaded, its export made and loaded, the image decoded), then the peak resident
 memory is reset (``/proc/self/clear_refs``) and read again after the prediction, so
 neither the export nor the loading hides the prediction's own peak.
+
+``--photos``: the window's whole proposal path (the engine's ``proposal_probs``, so a
+refining checkpoint's closer look too, then ``proposal_labels``) with a trained checkpoint on
+real photos (``--data``, default the shared human-segmentation set, its street scenes
+``--photo-ids`` 161-170: what a refining checkpoint does depends on what it finds in them,
+and in a close-up that fills the frame it takes no closer look), each brought to a
+longer side of each ``--sizes`` px: the median milliseconds of the probabilities and of the
+labels.
 
 ``--presets``: untrained presets at one tile covering the image, ``bare`` (the network's
 forward pass on a ready tensor) against ``engine`` (``Predictor.predict`` on PyTorch).
@@ -45,6 +54,7 @@ import cv2
 import numpy as np
 
 MODES = ("resize", "crop")
+PHOTOS = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "human-segmentation"
 TRAIN_STEPS = 6
 
 
@@ -164,6 +174,35 @@ def bench_checkpoints(workdir: Path, sizes: list[int], reps: int) -> None:
                 flush=True,
             )
     print(f"largest ONNX/PyTorch difference {worst:.1e} (tests allow {PROBABILITY_TOLERANCE:g})")
+
+
+def bench_photos(folder: Path, data: Path, ids: range, sizes: list[int], reps: int) -> None:
+    from segapp.core.project import Project
+    from segapp.ml.proposal_refine import proposal_labels, proposal_probs, refine_of
+
+    engine = _engine_predictor(folder)
+    refine = refine_of(folder)
+    source = Project.open(data)
+    photos = [
+        source.read_image(e) for e in source.entries if e.stem.isdigit() and int(e.stem) in ids
+    ]
+    print(f"{folder} ({refine}), {len(photos)} photos of {data}")
+    print(f"{'longer side':>11} {'probabilities ms':>17} {'labels ms':>10} {'total ms':>9}")
+    for size in sizes:
+        probs_ms, labels_ms = [], []
+        for photo in photos:
+            h, w = photo.shape[:2]
+            scale = size / max(h, w)
+            image = cv2.resize(photo, (round(w * scale), round(h * scale)), cv2.INTER_CUBIC)
+            ms, probs = _timed(
+                lambda im=image: proposal_probs(engine.predict, im, refine, True), reps
+            )
+            probs_ms.append(ms)
+            labels_ms.append(
+                _timeit(lambda im=image, p=probs: proposal_labels(im, p, 0.5, refine), reps)
+            )
+        a, b = statistics.median(probs_ms), statistics.median(labels_ms)
+        print(f"{size:>11} {a:>17.1f} {b:>10.1f} {a + b:>9.1f}", flush=True)
 
 
 # ---------------------------------------------------------------- memory
@@ -303,11 +342,22 @@ def main() -> None:
     p.add_argument("--tiles", default="1024,512,2048", help="--memory: tile sizes (crop mode)")
     p.add_argument("--presets", help="untrained presets (comma-separated) instead")
     p.add_argument("--training", action="store_true")
+    p.add_argument("--photos", type=Path, help="a trained checkpoint: its proposals of photos")
+    p.add_argument("--data", type=Path, default=PHOTOS, help="--photos: a folder or project")
+    p.add_argument("--photo-ids", default="161-170", help="--photos: the images lo-hi by stem")
     args = p.parse_args()
     logging.basicConfig(level=logging.WARNING)
     sizes = [int(s) for s in args.sizes.split(",")]
     if args.training:
         bench_training((args.presets or ",".join(PRESETS)).split(","), 256, 4)
+        return
+    if args.photos:
+        os.environ.setdefault("SEGAPP_CACHE", str(Path(tempfile.gettempdir()) / "segapp-bench"))
+        from segapp.ml.onnx_backend import export_checkpoint
+
+        export_checkpoint(args.photos)
+        lo, hi = (int(x) for x in args.photo_ids.split("-"))
+        bench_photos(args.photos, args.data, range(lo, hi + 1), sizes, args.reps)
         return
     if args.presets:
         bench_presets(args.presets.split(","), sizes, args.reps)

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from segapp.ml.closer_look import MARGIN, MAX_LOOKS, SURE, closer_look, crop_box, crop_boxes
+from segapp.ml.closer_look import (
+    MARGIN,
+    MAX_LOOKS,
+    REGIONS_SIDE,
+    SURE,
+    closer_look,
+    crop_box,
+    crop_boxes,
+)
 from segapp.ml.proposal_refine import proposal_probs
 
 
@@ -68,6 +76,34 @@ def test_each_sure_region_gets_its_own_look_the_largest_first_and_specks_none():
     assert len(boxes) == MAX_LOOKS  # the cost is bounded
     assert boxes[0] == crop_box(_sure(rows=slice(235, 255), cols=slice(10, 25)))  # the largest
     assert crop_boxes(np.zeros((30, 40), bool)) == []
+
+
+def test_a_large_map_is_searched_at_a_reduced_scale_and_framed_at_full_scale():
+    shape = (3000, 4000)  # a 12 MP photo: searched at a quarter of its side
+    step = -(-max(shape) // REGIONS_SIDE)
+    assert step > 1
+    person = _sure(shape, rows=slice(1001, 1603), cols=slice(1802, 2101))
+    far = _sure(shape, rows=slice(403, 703), cols=slice(3001, 3151))  # a quarter of its area
+    boxes = crop_boxes(person | far)
+    assert len(boxes) == 2
+    for box, exact in zip(boxes, (crop_box(person), crop_box(far)), strict=True):
+        assert all(abs(a - b) <= 2 * step for a, b in zip(box, exact, strict=True)), (box, exact)
+
+
+def test_the_looks_of_a_large_image_replace_the_first_inside_their_crops_only():
+    image = np.zeros((3000, 4000, 3), np.uint8)
+    probs = np.full((1, 3000, 4000), 0.05, np.float32)
+    probs[0, 1000:1600, 1800:2100] = 0.95
+
+    def predict(crop: np.ndarray) -> np.ndarray:
+        return np.full((1, *crop.shape[:2]), 0.5, np.float32)
+
+    out = closer_look(predict, image, probs)
+    [(top, left, h, w)] = crop_boxes(probs[0] > SURE)
+    inside = np.zeros((3000, 4000), bool)
+    inside[top : top + h, left : left + w] = True
+    assert np.all(out[0][inside] == 0.5)
+    assert np.array_equal(out[0][~inside], probs[0][~inside])
 
 
 def test_overlapping_looks_are_averaged_and_the_rest_kept():
