@@ -76,6 +76,27 @@ def make_dataset(
     return root
 
 
+def make_structure_dataset(
+    root: Path, thick: bool, n: int = 3, height: int = 150, width: int = 160
+) -> Path:
+    """root/images + root/masks of noise images whose masks are one object over about half of
+    each image (``thick``: it survives a resize) or a grid of 1 px lines (it does not)."""
+    rng = np.random.default_rng(0)
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    for i in range(n):
+        mask = np.zeros((height, width), np.uint8)
+        if thick:
+            mask[:, : width // 2 - 10 + 5 * i] = 255
+        else:
+            mask[::20] = 255
+            mask[:, ::20] = 255
+        image = rng.integers(0, 255, (height, width, 3), np.uint8)
+        cv2.imwrite(str(root / "images" / f"{i}.png"), image)
+        cv2.imwrite(str(root / "masks" / f"{i}.png"), mask)
+    return root
+
+
 @pytest.fixture
 def blob_data(tmp_path: Path) -> Path:
     return make_dataset(tmp_path / "data")

@@ -13,6 +13,7 @@ import torch
 
 from segapp.core.image_size import image_sizes
 from segapp.core.project import Project
+from segapp.core.structure_scale import project_depth
 from segapp.ml import distributed as dist
 from segapp.ml import orientation, proposal_refine, recipe, semi
 from segapp.ml.checkpoint import load_model
@@ -91,6 +92,9 @@ def prepare(config: TrainConfig, ctx: dist.Context) -> Run:
     if config.resize_mode == "auto":  # the checkpoint records the mode its images chose
         sizes = image_sizes(e.image_path for e in train_e + val_e)
         mode = recipe.choose_resize_mode(sizes, config.size)
+        if mode == "crop":  # large images: do their masks' objects survive a resize?
+            depth = project_depth(project, train_e + val_e)
+            mode = recipe.choose_resize_mode(sizes, config.size, depth)
         config = dataclasses.replace(config, resize_mode=mode)
         if ctx.is_main:
             log.info("%s mode: %s", mode, recipe.describe_resize_mode(mode, sizes, config.size))

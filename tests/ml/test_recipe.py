@@ -92,6 +92,21 @@ def test_resize_mode_follows_the_images():
     assert "whole" in recipe.describe_resize_mode("resize", photos, 320)
 
 
+def test_large_images_whose_objects_survive_the_resize_are_resized_whole():
+    photos = [(3000, 4000)] * 3  # 12 MP: over 3 x 320 px, crops by size alone
+    assert recipe.choose_resize_mode(photos, 320) == "crop"
+    # a portrait's person about 220 px deep at 4000 px: 17.6 px at 320, kept whole
+    assert recipe.choose_resize_mode(photos, 320, depth=220.0) == "resize"
+    # MIN_RESIZED_DEPTH px at the training size decides
+    edge = recipe.MIN_RESIZED_DEPTH * 4000 / 320
+    assert recipe.choose_resize_mode(photos, 320, depth=edge) == "resize"
+    assert recipe.choose_resize_mode(photos, 320, depth=0.99 * edge) == "crop"
+    # membranes 2 px deep in a 4096 px micrograph: crops
+    assert recipe.choose_resize_mode([(4096, 4096)] * 3, 320, depth=2.0) == "crop"
+    # small images resize whatever their masks are
+    assert recipe.choose_resize_mode([(512, 512)], 320, depth=1.0) == "resize"
+
+
 def test_distractors_fade_as_corrected_images_grow():
     assert recipe.distractor_share(0.3, 1) == recipe.distractor_share(0.3, 10) == 0.3
     assert recipe.distractor_share(0.3, 40) == pytest.approx(0.075)

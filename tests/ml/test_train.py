@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from conftest import make_dataset, tiny_train_config
+from conftest import make_dataset, make_structure_dataset, tiny_train_config
 
 from segapp.ml import recipe
 from segapp.ml.checkpoint import load_checkpoint
@@ -387,6 +387,17 @@ def test_auto_resize_mode_is_resolved_from_the_images_and_recorded(tmp_path):
         list(train(_config(tmp_path, data, epochs=1, out=str(out), resize_mode="auto")))
         config = json.loads((out / "config.json").read_text())
         assert config["train"]["resize_mode"] == mode
+
+
+def test_auto_resize_mode_resizes_large_images_whose_objects_would_survive_it(tmp_path):
+    """Large images crop only when their masks' structures would vanish in a resize: an
+    object over half of each image stays whole at the training size, thin lines do not."""
+    for name, thick in (("objects", True), ("lines", False)):
+        root = make_structure_dataset(tmp_path / name, thick)
+        out = tmp_path / f"run-{name}"
+        list(train(_config(tmp_path, root, epochs=1, out=str(out), resize_mode="auto")))
+        config = json.loads((out / "config.json").read_text())
+        assert config["train"]["resize_mode"] == ("resize" if thick else "crop"), name
 
 
 @pytest.mark.parametrize("native", [True, False])

@@ -7,6 +7,7 @@ say "auto" until the person sets them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -157,6 +158,9 @@ class TrainForm(QWidget):
         self.resize_note.setWordWrap(True)
         self.resize_note.setStyleSheet("color: #555")
         self._image_sizes: list[tuple[int, int]] = []
+        # the corrected masks' structure depth (core.structure_scale), asked for only when
+        # the images are large enough for crops; the Train panel reads it from the project
+        self.mask_depth: Callable[[], float | None] = lambda: None
         self.device_combo = _combo(("auto", "cpu", "cuda", "mps"), "auto")
 
     def _build_layout(self) -> None:
@@ -290,7 +294,10 @@ class TrainForm(QWidget):
         """The chosen mode, "auto" resolved from the images (segapp.ml.recipe)."""
         mode = self.resize_combo.currentText()
         if mode == "auto":
-            return recipe.choose_resize_mode(self._image_sizes, self.size_spin.value())
+            size = self.size_spin.value()
+            mode = recipe.choose_resize_mode(self._image_sizes, size)
+            if mode == "crop":  # large images: do their masks' objects survive a resize?
+                mode = recipe.choose_resize_mode(self._image_sizes, size, self.mask_depth())
         return mode
 
     def _describe_resize(self) -> None:

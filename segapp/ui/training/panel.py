@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -25,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from segapp.core import structure_scale
 from segapp.core.image_size import image_sizes
 from segapp.core.imageio import SegappError
 from segapp.core.project import Project
@@ -52,6 +54,8 @@ class TrainPanel(QWidget):
         self.project: Project | None = None
         self.save_hook: Callable[[], bool] | None = None  # save unsaved masks before a run
         self.process = TrainProcess(self)
+        self._corrected: list = []  # the corrected images' entries (refresh)
+        self._depths: dict[tuple[str, int], float | None] = {}  # per mask file and version
         self.plots = None  # TrainPlots, built when first shown (pyqtgraph imports slowly)
         self.run_dir: Path | None = None
         self.run_project: Project | None = None
@@ -69,6 +73,7 @@ class TrainPanel(QWidget):
 
     def _build_widgets(self, auto_estimate: bool) -> None:
         self.form = TrainForm()
+        self.form.mask_depth = self._mask_depth
         self.data_label = QLabel()
         self.data_label.setWordWrap(True)
         self.estimate_label = EstimateLabel(auto_measure=auto_estimate)
@@ -152,6 +157,24 @@ class TrainPanel(QWidget):
         self.form.forget_base_choice()
         self.refresh()
 
+    def _mask_depth(self) -> float | None:
+        """The corrected masks' structure depth (a sample of them, each read once per
+        version of its file), for the form's "auto" resize mode on large images."""
+        if self.project is None:
+            return None
+        depths = []
+        for entry in structure_scale.sample(self._corrected):
+            try:
+                key = (str(entry.mask_path), entry.mask_path.stat().st_mtime_ns)
+                if key not in self._depths:
+                    labels = self.project.read_labels(entry)
+                    self._depths[key] = structure_scale.structure_depth(labels)
+            except (OSError, SegappError):
+                continue
+            if self._depths[key] is not None:
+                depths.append(self._depths[key])
+        return float(np.median(depths)) if depths else None
+
     def refresh(self) -> None:
         """Re-read versions and corrected images (after a save, a new version ...)."""
         project = self.project
@@ -165,8 +188,8 @@ class TrainPanel(QWidget):
             self.form.set_versions(self._versions, active and active.name)
             train, val = versions.plan_split(project)
             self._split_counts = (len(train), len(val))
-            paths = (project.entry(s).image_path for s in train + val)
-            self.form.set_image_sizes(image_sizes(paths))
+            self._corrected = [project.entry(s) for s in train + val]
+            self.form.set_image_sizes(image_sizes(e.image_path for e in self._corrected))
             n = len(train) + len(val)
             if n < MIN_IMAGES:
                 self.data_label.setText(

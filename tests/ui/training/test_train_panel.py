@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import qt_helpers
-from conftest import make_dataset
+from conftest import make_dataset, make_structure_dataset
 from PySide6.QtCore import Qt
 
 from segapp.core.project import Project
@@ -389,6 +389,24 @@ def test_resize_mode_is_picked_from_the_images_and_can_be_changed(qtbot, tmp_pat
     assert p.form.values()["resize_mode"] == "resize" and note.text().startswith("resize:")
     p.form.set_values(size=32, resize_mode="resize")  # the person's choice wins
     assert p.form.values()["resize_mode"] == "resize" and not note.text().startswith("crop")
+
+
+def test_large_photos_whose_objects_survive_a_resize_are_trained_whole(qtbot, tmp_path):
+    """The panel's "auto" reads the corrected masks when the images are large: an object over
+    half of each image stays whole at the training size (resize), thin lines do not (crop);
+    each mask file is read once."""
+    for name, thick in (("objects", True), ("lines", False)):
+        root = make_structure_dataset(tmp_path / name, thick, n=4, height=400, width=420)
+        p = TrainPanel(auto_estimate=False)
+        qtbot.addWidget(p)
+        p.set_project(Project.open(root))
+        p.form.set_values(size=32)
+        expected = "resize" if thick else "crop"
+        assert p.form.values()["resize_mode"] == expected, name
+        assert p.form.resize_note.text().startswith(f"{expected}:")
+        assert len(p._depths) == 4  # every mask read once
+        p.form.set_values(size=64)  # asked again: nothing read again
+        assert len(p._depths) == 4
 
 
 def test_orientation_defaults_to_auto_and_a_choice_reaches_the_run(qtbot, panel, project, tmp_path):

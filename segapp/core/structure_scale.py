@@ -1,0 +1,71 @@
+"""How thick the things a mask separates are: what resizing a whole image would keep.
+
+A 12-megapixel photo of a person and a 4096² electron micrograph are both large images, but
+the person stays a person at 320 px, where the micrograph's membranes, a few pixels thick,
+vanish. ``structure_depth`` measures a mask's thinnest side: the median distance, in image
+pixels, from a labelled pixel to the nearest unlabelled one, and from an unlabelled pixel
+to the nearest labelled one, whichever is smaller (the membranes between cells, or the
+cells on a background). ``segapp.ml.recipe.choose_resize_mode`` reads it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+import cv2
+import numpy as np
+
+if TYPE_CHECKING:
+    from segapp.core.project import ImageEntry, Project
+
+SIDE = 1024  # masks larger than this are measured on a copy brought to this longer side
+
+
+def structure_depth(labels: np.ndarray) -> float | None:
+    """The median distance in pixels (of ``labels``, HxW class indices, 0 = background) from
+    a pixel of the thinner side, labelled or not, to the other side; None when there is only
+    one side."""
+    side = labels > 0
+    if not side.any() or side.all():
+        return None
+    step = max(1, math.ceil(max(side.shape) / SIDE))
+    small = side.view(np.uint8)
+    if step > 1:
+        h, w = side.shape
+        size = (max(1, round(w / step)), max(1, round(h / step)))
+        small = cv2.resize(small, size, interpolation=cv2.INTER_NEAREST)
+    depths = []
+    for part in (small, 1 - small):
+        if part.any():
+            distance = cv2.distanceTransform(part, cv2.DIST_L2, 3)
+            depths.append(float(np.median(distance[part > 0])))
+    return min(depths) * step if len(depths) == 2 else None
+
+
+def median_depth(masks: Iterable[np.ndarray]) -> float | None:
+    """The median ``structure_depth`` of ``masks`` (those with both sides), or None."""
+    depths = [d for d in (structure_depth(m) for m in masks) if d is not None]
+    return float(np.median(depths)) if depths else None
+
+
+def project_depth(project: Project, entries: list[ImageEntry], count: int = 8) -> float | None:
+    """``median_depth`` of up to ``count`` of the entries' masks (evenly spread; a mask that
+    cannot be read is left out: training reports it)."""
+
+    def masks() -> Iterable[np.ndarray]:
+        for entry in sample(entries, count):
+            try:
+                yield project.read_labels(entry)
+            except Exception:  # noqa: BLE001 - unreadable: training says so, with the file
+                continue
+
+    return median_depth(masks())
+
+
+def sample(items: list, count: int = 8) -> list:
+    """Up to ``count`` of ``items``, evenly spread (what a depth is measured on)."""
+    if len(items) <= count:
+        return list(items)
+    return [items[round(i * (len(items) - 1) / (count - 1))] for i in range(count)]

@@ -1,0 +1,51 @@
+"""How thick the things a mask separates are (what resizing a whole image keeps)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from segapp.core.structure_scale import SIDE, median_depth, sample, structure_depth
+
+
+def _half(shape=(400, 600)) -> np.ndarray:
+    labels = np.zeros(shape, np.uint8)
+    labels[:, : shape[1] // 2] = 1  # an object over the left half
+    return labels
+
+
+def _grid(shape=(400, 600), period=40, width=3) -> np.ndarray:
+    labels = np.zeros(shape, np.uint8)  # membranes: thin lines between large cells
+    for k in range(0, shape[0], period):
+        labels[k : k + width] = 1
+    for k in range(0, shape[1], period):
+        labels[:, k : k + width] = 1
+    return labels
+
+
+def test_the_depth_is_the_thinner_sides_median_distance_to_the_other():
+    half = structure_depth(_half())
+    assert 140 <= half <= 155  # the median pixel of either 300 px wide side: 150 px from the other
+    grid = structure_depth(_grid())
+    assert grid <= 2  # the lines, not the cells between them
+    inverted = structure_depth(1 - _grid())  # the same structure, the other class labelled
+    assert inverted == grid
+
+
+def test_one_sided_masks_have_no_depth_and_are_left_out():
+    assert structure_depth(np.zeros((50, 60), np.uint8)) is None
+    assert structure_depth(np.ones((50, 60), np.uint8)) is None
+    assert median_depth([np.zeros((50, 60), np.uint8), _grid()]) == structure_depth(_grid())
+    assert median_depth([]) is None
+
+
+def test_a_large_mask_is_measured_at_a_reduced_scale_in_its_own_pixels():
+    shape = (3 * SIDE, 4 * SIDE)
+    big = structure_depth(_half(shape))
+    assert abs(big - structure_depth(_half((750, 1000))) * 4 * SIDE / 1000) < 0.05 * big
+    assert structure_depth(_grid(shape, period=160, width=12)) < 0.01 * big
+
+
+def test_the_sample_is_spread_evenly_over_the_images():
+    assert sample(list(range(5))) == [0, 1, 2, 3, 4]
+    picked = sample(list(range(100)), 8)
+    assert len(picked) == 8 and picked[0] == 0 and picked[-1] == 99
