@@ -285,9 +285,11 @@ def describe_resize_mode(mode: str, image_sizes: list[tuple[int, int]], size: in
     h, w = sorted(image_sizes)[len(image_sizes) // 2]
     if mode == "crop":
         return f"images of about {w}x{h} px: trained on {size} px crops at full resolution"
+    large = choose_resize_mode(image_sizes, size) == "crop"  # by size: the masks decided
+    why = " (large, but their masks' objects stay whole at that size)" if large else ""
     if not KEEP_ASPECT:
-        return f"images of about {w}x{h} px: trained and proposed whole, at {size} px"
+        return f"images of about {w}x{h} px: trained and proposed whole, at {size} px{why}"
     return (
         f"images of about {w}x{h} px: trained and proposed whole, the longer side at {size} px "
-        "(proportions kept)"
+        f"(proportions kept){why}"
     )
