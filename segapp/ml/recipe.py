@@ -278,15 +278,17 @@ def choose_resize_mode(
     return "crop"
 
 
-def describe_resize_mode(mode: str, image_sizes: list[tuple[int, int]], size: int) -> str:
-    """One line for the Train panel: what the mode does with these images."""
+def describe_resize_mode(
+    mode: str, image_sizes: list[tuple[int, int]], size: int, by_masks: bool = False
+) -> str:
+    """One line for the Train panel: what the mode does with these images (``by_masks``:
+    ``auto`` resized them whole, large as they are, for their masks' depth)."""
     if not image_sizes:
         return ""
     h, w = sorted(image_sizes)[len(image_sizes) // 2]
     if mode == "crop":
         return f"images of about {w}x{h} px: trained on {size} px crops at full resolution"
-    large = choose_resize_mode(image_sizes, size) == "crop"  # by size: the masks decided
-    why = " (large, but their masks' objects stay whole at that size)" if large else ""
+    why = " (large, but their masks' objects stay whole at that size)" if by_masks else ""
     if not KEEP_ASPECT:
         return f"images of about {w}x{h} px: trained and proposed whole, at {size} px{why}"
     return (

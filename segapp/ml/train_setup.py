@@ -91,13 +91,15 @@ def prepare(config: TrainConfig, ctx: dist.Context) -> Run:
         log.info("skipped %d images without masks", skipped)
     if config.resize_mode == "auto":  # the checkpoint records the mode its images chose
         sizes = image_sizes(e.image_path for e in train_e + val_e)
-        mode = recipe.choose_resize_mode(sizes, config.size)
-        if mode == "crop":  # large images: do their masks' objects survive a resize?
+        by_size = recipe.choose_resize_mode(sizes, config.size)
+        mode = by_size
+        if by_size == "crop":  # large images: do their masks' objects survive a resize?
             depth = project_depth(project, train_e + val_e)
             mode = recipe.choose_resize_mode(sizes, config.size, depth)
         config = dataclasses.replace(config, resize_mode=mode)
         if ctx.is_main:
-            log.info("%s mode: %s", mode, recipe.describe_resize_mode(mode, sizes, config.size))
+            note = recipe.describe_resize_mode(mode, sizes, config.size, mode != by_size)
+            log.info("%s mode: %s", mode, note)
 
     overrides = {"encoder_weights": config.encoder_weights} if config.encoder_weights else {}
     loaded = load_model(config.model, "cpu", classes=classes, **overrides)

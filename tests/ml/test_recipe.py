@@ -103,8 +103,8 @@ def test_large_images_whose_objects_survive_the_resize_are_resized_whole():
     assert recipe.choose_resize_mode(photos, 320, depth=0.99 * edge) == "crop"
     # membranes 2 px deep in a 4096 px micrograph: crops
     assert recipe.choose_resize_mode([(4096, 4096)] * 3, 320, depth=2.0) == "crop"
-    assert "stay whole" in recipe.describe_resize_mode("resize", photos, 320)
-    assert "stay whole" not in recipe.describe_resize_mode("resize", [(480, 640)], 320)
+    assert "stay whole" in recipe.describe_resize_mode("resize", photos, 320, by_masks=True)
+    assert "stay whole" not in recipe.describe_resize_mode("resize", photos, 320)  # forced
     # small images resize whatever their masks are
     assert recipe.choose_resize_mode([(512, 512)], 320, depth=1.0) == "resize"
 

@@ -292,17 +292,23 @@ class TrainForm(QWidget):
 
     def resize_mode(self) -> str:
         """The chosen mode, "auto" resolved from the images (segapp.ml.recipe)."""
+        return self._resize_mode()[0]
+
+    def _resize_mode(self) -> tuple[str, bool]:
+        """(the chosen mode, whether "auto" resized large images for their masks' depth)."""
         mode = self.resize_combo.currentText()
-        if mode == "auto":
-            size = self.size_spin.value()
-            mode = recipe.choose_resize_mode(self._image_sizes, size)
-            if mode == "crop":  # large images: do their masks' objects survive a resize?
-                mode = recipe.choose_resize_mode(self._image_sizes, size, self.mask_depth())
-        return mode
+        if mode != "auto":
+            return mode, False
+        size = self.size_spin.value()
+        if recipe.choose_resize_mode(self._image_sizes, size) == "resize":
+            return "resize", False
+        # large images: do their masks' objects survive a resize?
+        mode = recipe.choose_resize_mode(self._image_sizes, size, self.mask_depth())
+        return mode, mode == "resize"
 
     def _describe_resize(self) -> None:
-        mode, size = self.resize_mode(), self.size_spin.value()
-        note = recipe.describe_resize_mode(mode, self._image_sizes, size)
+        (mode, by_masks), size = self._resize_mode(), self.size_spin.value()
+        note = recipe.describe_resize_mode(mode, self._image_sizes, size, by_masks)
         if note and self.resize_combo.currentText() == "auto":
             note = f"{mode}: {note}"
         self.resize_note.setText(note)

@@ -403,10 +403,13 @@ def test_large_photos_whose_objects_survive_a_resize_are_trained_whole(qtbot, tm
         p.form.set_values(size=32)
         expected = "resize" if thick else "crop"
         assert p.form.values()["resize_mode"] == expected, name
-        assert p.form.resize_note.text().startswith(f"{expected}:")
+        note = p.form.resize_note.text()
+        assert note.startswith(f"{expected}:") and ("stay whole" in note) == thick
         assert len(p._depths) == 4  # every mask read once
         p.form.set_values(size=64)  # asked again: nothing read again
         assert len(p._depths) == 4
+        p.form.set_values(resize_mode="resize")  # the person's choice: no "why" of auto's
+        assert "stay whole" not in p.form.resize_note.text()
 
 
 def test_orientation_defaults_to_auto_and_a_choice_reaches_the_run(qtbot, panel, project, tmp_path):
