@@ -11,6 +11,7 @@ cells on a background). ``segapp.ml.recipe.choose_resize_mode`` reads it.
 from __future__ import annotations
 
 import math
+import zlib
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -51,7 +52,7 @@ def median_depth(masks: Iterable[np.ndarray]) -> float | None:
 
 
 def project_depth(project: Project, entries: list[ImageEntry], count: int = 8) -> float | None:
-    """``median_depth`` of up to ``count`` of the entries' masks (evenly spread; a mask that
+    """``median_depth`` of up to ``count`` of the entries' masks (``sample``; a mask that
     cannot be read is left out: training reports it)."""
 
     def masks() -> Iterable[np.ndarray]:
@@ -64,8 +65,8 @@ def project_depth(project: Project, entries: list[ImageEntry], count: int = 8) -
     return median_depth(masks())
 
 
-def sample(items: list, count: int = 8) -> list:
-    """Up to ``count`` of ``items``, evenly spread (what a depth is measured on)."""
-    if len(items) <= count:
-        return list(items)
-    return [items[round(i * (len(items) - 1) / (count - 1))] for i in range(count)]
+def sample(entries: list[ImageEntry], count: int = 8) -> list[ImageEntry]:
+    """Up to ``count`` of ``entries``, picked by a stable hash of their stems: the same ones
+    as images are corrected (one more enters only when its hash is among the lowest), so a
+    depth measured for the Train panel is mostly read from masks it has read before."""
+    return sorted(entries, key=lambda e: (zlib.crc32(e.stem.encode()), e.stem))[:count]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 
 from segapp.core.structure_scale import SIDE, median_depth, sample, structure_depth
@@ -45,7 +47,14 @@ def test_a_large_mask_is_measured_at_a_reduced_scale_in_its_own_pixels():
     assert structure_depth(_grid(shape, period=160, width=12)) < 0.01 * big
 
 
-def test_the_sample_is_spread_evenly_over_the_images():
-    assert sample(list(range(5))) == [0, 1, 2, 3, 4]
-    picked = sample(list(range(100)), 8)
-    assert len(picked) == 8 and picked[0] == 0 and picked[-1] == 99
+def test_the_sample_stays_the_same_as_images_are_corrected():
+    entries = [SimpleNamespace(stem=f"img{i:03d}") for i in range(100)]
+    first = sample(entries[:50])
+    assert len(first) == 8 and len(sample(entries[:5])) == 5
+    later = sample(entries)  # 50 more corrected: most of the sample stays
+    assert len(set(e.stem for e in first) & set(e.stem for e in later)) >= 4
+    assert [e.stem for e in sample(list(reversed(entries)))] == [e.stem for e in later]
+    read = {e.stem for e in sample(entries[:40])}  # one image corrected after another
+    for n in range(41, 61):
+        read |= {e.stem for e in sample(entries[:n])}
+    assert len(read) <= 8 + 8  # a few masks more to read over 20 saves, not 8 each
