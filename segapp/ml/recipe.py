@@ -250,6 +250,9 @@ RESIZE_MODES = ("auto", "resize", "crop")
 CROP_FROM_SHRINK = 3.0  # images shrunk more than this to the training size train on crops
 # ... unless what their masks separate stays at least this deep (px) at the training size
 MIN_RESIZED_DEPTH = 4.0
+# images whose longer side is over this crop whatever their masks (aerial and slide scans:
+# a mask of that size takes seconds to read, and no photo of whole objects is that large)
+MAX_WHOLE_SIDE = 8192
 
 
 def choose_resize_mode(
@@ -271,11 +274,23 @@ def choose_resize_mode(
     shorter = sorted(min(h, w) for h, w in image_sizes)[len(image_sizes) // 2]
     if shorter <= CROP_FROM_SHRINK * size:
         return "resize"
-    if depth is not None:
-        longer = sorted(max(h, w) for h, w in image_sizes)[len(image_sizes) // 2]
-        if depth * size / longer >= MIN_RESIZED_DEPTH:
-            return "resize"
+    longer = sorted(max(h, w) for h, w in image_sizes)[len(image_sizes) // 2]
+    if (
+        depth is not None
+        and longer <= MAX_WHOLE_SIDE
+        and depth * size / longer >= MIN_RESIZED_DEPTH
+    ):
+        return "resize"
     return "crop"
+
+
+def depth_decides(image_sizes: list[tuple[int, int]], size: int = DEFAULT_SIZE) -> bool:
+    """Whether ``choose_resize_mode`` needs the masks' depth for these images (large enough
+    for crops by size, not so large that they crop whatever their masks): only then are
+    masks read for it."""
+    if choose_resize_mode(image_sizes, size) != "crop":
+        return False
+    return sorted(max(h, w) for h, w in image_sizes)[len(image_sizes) // 2] <= MAX_WHOLE_SIDE
 
 
 def describe_resize_mode(

@@ -93,7 +93,7 @@ def prepare(config: TrainConfig, ctx: dist.Context) -> Run:
         sizes = image_sizes(e.image_path for e in train_e + val_e)
         by_size = recipe.choose_resize_mode(sizes, config.size)
         mode = by_size
-        if by_size == "crop":  # large images: do their masks' objects survive a resize?
+        if recipe.depth_decides(sizes, config.size):  # do their masks' objects survive?
             depth = project_depth(project, train_e + val_e)
             mode = recipe.choose_resize_mode(sizes, config.size, depth)
         config = dataclasses.replace(config, resize_mode=mode)

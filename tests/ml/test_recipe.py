@@ -105,6 +105,11 @@ def test_large_images_whose_objects_survive_the_resize_are_resized_whole():
     assert recipe.choose_resize_mode([(4096, 4096)] * 3, 320, depth=2.0) == "crop"
     assert "stay whole" in recipe.describe_resize_mode("resize", photos, 320, by_masks=True)
     assert "stay whole" not in recipe.describe_resize_mode("resize", photos, 320)  # forced
+    # only large images need the masks read, and not those over MAX_WHOLE_SIDE: they crop
+    assert recipe.depth_decides(photos, 320) and not recipe.depth_decides([(512, 512)], 320)
+    scans = [(recipe.MAX_WHOLE_SIDE, recipe.MAX_WHOLE_SIDE + 1)] * 3
+    assert not recipe.depth_decides(scans, 320)
+    assert recipe.choose_resize_mode(scans, 320, depth=1e6) == "crop"
     # small images resize whatever their masks are
     assert recipe.choose_resize_mode([(512, 512)], 320, depth=1.0) == "resize"
 

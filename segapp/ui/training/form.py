@@ -300,8 +300,8 @@ class TrainForm(QWidget):
         if mode != "auto":
             return mode, False
         size = self.size_spin.value()
-        if recipe.choose_resize_mode(self._image_sizes, size) == "resize":
-            return "resize", False
+        if not recipe.depth_decides(self._image_sizes, size):
+            return recipe.choose_resize_mode(self._image_sizes, size), False
         # large images: do their masks' objects survive a resize?
         mode = recipe.choose_resize_mode(self._image_sizes, size, self.mask_depth())
         return mode, mode == "resize"
