@@ -47,22 +47,41 @@ def structure_depth(labels: np.ndarray) -> float | None:
 
 def median_depth(masks: Iterable[np.ndarray]) -> float | None:
     """The median ``structure_depth`` of ``masks`` (those with both sides), or None."""
-    depths = [d for d in (structure_depth(m) for m in masks) if d is not None]
-    return float(np.median(depths)) if depths else None
+    return _median(structure_depth(m) for m in masks)
 
 
-def project_depth(project: Project, entries: list[ImageEntry], count: int = 8) -> float | None:
-    """``median_depth`` of up to ``count`` of the entries' masks (``sample``; a mask that
-    cannot be read is left out: training reports it)."""
+def project_depth(
+    project: Project,
+    entries: list[ImageEntry],
+    count: int = 8,
+    cache: dict[tuple[str, int], float | None] | None = None,
+) -> float | None:
+    """The median ``structure_depth`` of up to ``count`` of the entries' masks (``sample``; a
+    mask that cannot be read is left out: training reports it). ``cache``: depths kept per
+    mask file and modification time, so a caller asking again reads only changed masks."""
+    depths = []
+    for entry in sample(entries, count):
+        try:
+            depths.append(_mask_depth(project, entry, cache))
+        except Exception:  # noqa: BLE001 - unreadable: training says so, with the file
+            continue
+    return _median(depths)
 
-    def masks() -> Iterable[np.ndarray]:
-        for entry in sample(entries, count):
-            try:
-                yield project.read_labels(entry)
-            except Exception:  # noqa: BLE001 - unreadable: training says so, with the file
-                continue
 
-    return median_depth(masks())
+def _mask_depth(
+    project: Project, entry: ImageEntry, cache: dict[tuple[str, int], float | None] | None
+) -> float | None:
+    if cache is None:
+        return structure_depth(project.read_labels(entry))
+    key = (str(entry.mask_path), entry.mask_path.stat().st_mtime_ns)
+    if key not in cache:
+        cache[key] = structure_depth(project.read_labels(entry))
+    return cache[key]
+
+
+def _median(depths: Iterable[float | None]) -> float | None:
+    known = [d for d in depths if d is not None]
+    return float(np.median(known)) if known else None
 
 
 def sample(entries: list[ImageEntry], count: int = 8) -> list[ImageEntry]:

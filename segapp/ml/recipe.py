@@ -18,6 +18,7 @@ No torch here: the window plans and describes a round without importing it.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 DEFAULT_SIZE = 320
@@ -264,7 +265,7 @@ def choose_resize_mode(
     survive the resize: resizing would lose the detail, so the network trains on crops at
     native scale and proposes by overlap-tile.
 
-    ``depth``: the corrected masks' ``core.structure_scale.median_depth`` in image pixels
+    ``depth``: the corrected masks' ``core.structure_scale.project_depth`` in image pixels
     (None: not known, the size alone decides). A large photo of a person keeps a depth of
     ``MIN_RESIZED_DEPTH`` px or more at the training size and is resized whole, where a crop
     would show a patch of coat (a 10-image round on 12-megapixel portraits scored 0.11 in
@@ -291,6 +292,18 @@ def depth_decides(image_sizes: list[tuple[int, int]], size: int = DEFAULT_SIZE) 
     if choose_resize_mode(image_sizes, size) != "crop":
         return False
     return sorted(max(h, w) for h, w in image_sizes)[len(image_sizes) // 2] <= MAX_WHOLE_SIDE
+
+
+def resolve_resize_mode(
+    image_sizes: list[tuple[int, int]], size: int, depth: Callable[[], float | None]
+) -> tuple[str, bool]:
+    """What ``auto`` picks, and whether the masks decided it (large images resized whole):
+    ``depth`` (the masks' ``core.structure_scale`` depth, read only when it decides) is
+    called only when ``depth_decides``."""
+    if not depth_decides(image_sizes, size):
+        return choose_resize_mode(image_sizes, size), False
+    mode = choose_resize_mode(image_sizes, size, depth())
+    return mode, mode == "resize"
 
 
 def describe_resize_mode(

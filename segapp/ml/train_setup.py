@@ -91,14 +91,12 @@ def prepare(config: TrainConfig, ctx: dist.Context) -> Run:
         log.info("skipped %d images without masks", skipped)
     if config.resize_mode == "auto":  # the checkpoint records the mode its images chose
         sizes = image_sizes(e.image_path for e in train_e + val_e)
-        by_size = recipe.choose_resize_mode(sizes, config.size)
-        mode = by_size
-        if recipe.depth_decides(sizes, config.size):  # do their masks' objects survive?
-            depth = project_depth(project, train_e + val_e)
-            mode = recipe.choose_resize_mode(sizes, config.size, depth)
+        mode, by_masks = recipe.resolve_resize_mode(
+            sizes, config.size, lambda: project_depth(project, train_e + val_e)
+        )
         config = dataclasses.replace(config, resize_mode=mode)
         if ctx.is_main:
-            note = recipe.describe_resize_mode(mode, sizes, config.size, mode != by_size)
+            note = recipe.describe_resize_mode(mode, sizes, config.size, by_masks)
             log.info("%s mode: %s", mode, note)
 
     overrides = {"encoder_weights": config.encoder_weights} if config.encoder_weights else {}

@@ -299,12 +299,9 @@ class TrainForm(QWidget):
         mode = self.resize_combo.currentText()
         if mode != "auto":
             return mode, False
-        size = self.size_spin.value()
-        if not recipe.depth_decides(self._image_sizes, size):
-            return recipe.choose_resize_mode(self._image_sizes, size), False
-        # large images: do their masks' objects survive a resize?
-        mode = recipe.choose_resize_mode(self._image_sizes, size, self.mask_depth())
-        return mode, mode == "resize"
+        return recipe.resolve_resize_mode(
+            self._image_sizes, self.size_spin.value(), self.mask_depth
+        )
 
     def _describe_resize(self) -> None:
         (mode, by_masks), size = self._resize_mode(), self.size_spin.value()

@@ -10,16 +10,13 @@ on the same validation images in a worker thread; if it is better it becomes act
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
-    QProgressBar,
     QPushButton,
     QScrollArea,
     QVBoxLayout,
@@ -28,14 +25,14 @@ from PySide6.QtWidgets import (
 
 from segapp.core import structure_scale
 from segapp.core.image_size import image_sizes
-from segapp.core.imageio import SegappError
 from segapp.core.project import Project
 from segapp.ml import recipe, versions
 from segapp.ui.tasks import remove_folder
 from segapp.ui.training import promotion
-from segapp.ui.training.estimate import EstimateLabel, describe_epoch
+from segapp.ui.training.estimate import EstimateLabel
 from segapp.ui.training.form import TrainForm
 from segapp.ui.training.process import TrainProcess
+from segapp.ui.training.run_progress import RunProgress
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +59,6 @@ class TrainPanel(QWidget):
         self.val_stems: list[str] = []
         self.last_result: tuple[bool, float, float | None] | None = None
         self.scoring = False
-        self._epoch_info: tuple[float, float] | None = None  # (eta seconds, at time)
-        self._epochs = 1
         self._versions: list[versions.ModelVersion] = []  # as of the last refresh
         self._split_counts = (0, 0)  # (train, val) corrected images, as of the last refresh
         self._build_widgets(auto_estimate)
@@ -84,11 +79,8 @@ class TrainPanel(QWidget):
         self.stop_btn.setToolTip("stop after this batch and keep the best checkpoint")
         self.cancel_btn = QPushButton("Cancel")
         self.cancel_btn.setToolTip("stop now and discard this run")
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 1000)
-        self.progress.setFormat("")
-        self.epoch_label = QLabel()
-        self.epoch_label.setWordWrap(True)
+        self.run_progress = RunProgress(self)
+        self.progress, self.epoch_label = self.run_progress.bar, self.run_progress.label
         self.status_label = QLabel()
         self.status_label.setWordWrap(True)
         self.error_label = QLabel()
@@ -144,8 +136,6 @@ class TrainPanel(QWidget):
         self._estimate_timer = QTimer(self, singleShot=True, interval=600)
         self._estimate_timer.timeout.connect(self.update_estimate)
         self.form.settingsChanged.connect(self._estimate_timer.start)
-        self._eta_timer = QTimer(self, interval=1000)
-        self._eta_timer.timeout.connect(self._show_eta)
 
     # ------------------------------------------------------------------ project
     def set_project(self, project: Project | None) -> None:
@@ -158,22 +148,11 @@ class TrainPanel(QWidget):
         self.refresh()
 
     def _mask_depth(self) -> float | None:
-        """The corrected masks' structure depth (a sample of them, each read once per
-        version of its file), for the form's "auto" resize mode on large images."""
+        """The corrected masks' structure depth, each mask read once per version of its
+        file, for the form's "auto" resize mode on large images."""
         if self.project is None:
             return None
-        depths = []
-        for entry in structure_scale.sample(self._corrected):
-            try:
-                key = (str(entry.mask_path), entry.mask_path.stat().st_mtime_ns)
-                if key not in self._depths:
-                    labels = self.project.read_labels(entry)
-                    self._depths[key] = structure_scale.structure_depth(labels)
-            except (OSError, SegappError):
-                continue
-            if self._depths[key] is not None:
-                depths.append(self._depths[key])
-        return float(np.median(depths)) if depths else None
+        return structure_scale.project_depth(self.project, self._corrected, cache=self._depths)
 
     def refresh(self) -> None:
         """Re-read versions and corrected images (after a save, a new version ...)."""
@@ -285,22 +264,18 @@ class TrainPanel(QWidget):
             return False
         self.val_stems = val
         self.run_project = project
-        self._epochs = self.plan(settings, len(train)).epochs
+        epochs = self.plan(settings, len(train)).epochs
         plots = self.ensure_plots()
         plots.clear()
-        plots.set_epochs(self._epochs)
+        plots.set_epochs(epochs)
         self.last_result = None
-        self.progress.setValue(0)
-        self.progress.setFormat(f"epoch 0 / {self._epochs}")
-        self.epoch_label.setText("starting the training process…")
+        self.run_progress.start(epochs)
         self.status_label.setText(
             f"training {self.run_dir.name} on {len(train)} images "
             + (f"({len(val)} to validate)" if val else "(no validation subset yet)")
         )
-        self._epoch_info = None
         self.estimate_label.hide()  # the progress line tells the time from now on
         self.process.start(argv, self.run_dir)
-        self._eta_timer.start()
         self._update_buttons()
         self.runningChanged.emit(True)
         return True
@@ -328,31 +303,15 @@ class TrainPanel(QWidget):
     def _on_batch(self, batch: int, batches: int, loss: float) -> None:
         epoch = len(self.process.epochs) + 1
         self.ensure_plots().add_batch(epoch, batch, batches, loss)
-        done = (epoch - 1 + batch / max(1, batches)) / max(1, self._epochs)
-        self.progress.setValue(int(1000 * min(1.0, done)))
-        if self._epoch_info is None:
-            self.epoch_label.setText(f"epoch {epoch} / {self._epochs}: batch {batch} / {batches}")
+        self.run_progress.batch(epoch, batch, batches)
 
     def _on_epoch(self, msg: dict) -> None:
         self.ensure_plots().add_epoch(msg)
-        e, n = int(msg["epoch"]), int(msg["epochs"])
-        if n != self._epochs:  # the time budget shortened the run
-            self._epochs = n
-            self.ensure_plots().set_epochs(n)
-        self.progress.setValue(int(1000 * e / max(1, n)))
-        self.progress.setFormat(f"epoch {e} / {n}")
-        self._epoch_info = (float(msg.get("eta_seconds", 0.0)), time.monotonic())
-        self._last_epoch = msg
-        self._show_eta()
-
-    def _show_eta(self) -> None:
-        if self._epoch_info is None:
-            return
-        eta = max(0.0, self._epoch_info[0] - (time.monotonic() - self._epoch_info[1]))
-        self.epoch_label.setText(describe_epoch(self._last_epoch, eta))
+        if self.run_progress.epoch(msg):  # the time budget shortened the run
+            self.ensure_plots().set_epochs(self.run_progress.epochs)
 
     def _run_ended(self) -> None:
-        self._eta_timer.stop()
+        self.run_progress.stop()
         self.estimate_label.setText("")  # until the next estimate (settings may have changed)
         self.estimate_label.show()
         self._update_buttons()
@@ -434,15 +393,9 @@ class TrainPanel(QWidget):
         if project is not self.project:
             self._update_buttons()
             return
-        old = versions.active_version(project)
-        text = promotion.describe(new.name, result, old and old.name, len(self.val_stems))
-        if result[0]:
-            try:
-                versions.set_active(project, new.name)
-            except SegappError as e:  # read-only segapp.json, full disk: said here, not raised
-                text = f"{new.name} kept but not made active: {e}"
-            else:
-                self.activeModelChanged.emit(str(new))
+        text, activated = promotion.record(project, new, result, len(self.val_stems))
+        if activated:
+            self.activeModelChanged.emit(str(new))
         self.status_label.setText(text)
         self.message.emit(text)
         self.versionsChanged.emit()

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject
 
+from segapp.core.imageio import SegappError
 from segapp.core.project import Project
 from segapp.ml import versions
 from segapp.ui.tasks import run_task
@@ -38,6 +39,20 @@ def score_in_thread(
         return versions.promote_if_better(project, new, val, dev, activate=False, backend="torch")
 
     run_task(owner, score, on_done, on_error, "promote")
+
+
+def record(project: Project, new: Path, result: Result, n_val: int) -> tuple[str, bool]:
+    """On the GUI thread: make ``new`` active when ``result`` says so; (what to say, whether
+    it became active). A read-only segapp.json or a full disk is said, not raised."""
+    old = versions.active_version(project)
+    text = describe(new.name, result, old and old.name, n_val)
+    if not result[0]:
+        return text, False
+    try:
+        versions.set_active(project, new.name)
+    except SegappError as e:
+        return f"{new.name} kept but not made active: {e}", False
+    return text, True
 
 
 def describe(new: str, result: Result, old: str | None, n_val: int) -> str:
