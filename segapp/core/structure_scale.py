@@ -61,22 +61,45 @@ def project_depth(
     mask file and modification time, so a caller asking again reads only changed masks."""
     depths = []
     for entry in sample(entries, count):
-        try:
-            depths.append(_mask_depth(project, entry, cache))
-        except Exception:  # noqa: BLE001 - unreadable: training says so, with the file
+        if cache is None:
+            depths.append(_read_depth(project, entry))
             continue
+        try:
+            key = _cache_key(entry)
+        except OSError:  # gone: left out
+            continue
+        if key not in cache:
+            cache[key] = _read_depth(project, entry)
+        depths.append(cache[key])
     return _median(depths)
 
 
-def _mask_depth(
-    project: Project, entry: ImageEntry, cache: dict[tuple[str, int], float | None] | None
-) -> float | None:
-    if cache is None:
+def unread(
+    entries: list[ImageEntry], cache: dict[tuple[str, int], float | None], count: int = 8
+) -> list[ImageEntry]:
+    """The masks ``project_depth(project, entries, count, cache)`` would read: the sample's
+    entries whose file, at its present modification time, is not in ``cache``."""
+    todo = []
+    for entry in sample(entries, count):
+        try:
+            key = _cache_key(entry)
+        except OSError:  # gone: project_depth leaves it out
+            continue
+        if key not in cache:
+            todo.append(entry)
+    return todo
+
+
+def _cache_key(entry: ImageEntry) -> tuple[str, int]:
+    return str(entry.mask_path), entry.mask_path.stat().st_mtime_ns
+
+
+def _read_depth(project: Project, entry: ImageEntry) -> float | None:
+    """``structure_depth`` of the entry's mask; None when it cannot be read."""
+    try:
         return structure_depth(project.read_labels(entry))
-    key = (str(entry.mask_path), entry.mask_path.stat().st_mtime_ns)
-    if key not in cache:
-        cache[key] = structure_depth(project.read_labels(entry))
-    return cache[key]
+    except Exception:  # noqa: BLE001 - unreadable: training says so, with the file
+        return None
 
 
 def _median(depths: Iterable[float | None]) -> float | None:

@@ -58,3 +58,30 @@ def test_the_sample_stays_the_same_as_images_are_corrected():
     for n in range(41, 61):
         read |= {e.stem for e in sample(entries[:n])}
     assert len(read) <= 8 + 8  # a few masks more to read over 20 saves, not 8 each
+
+
+def test_unread_masks_are_the_sample_not_yet_in_the_cache(tmp_path):
+    """What ``project_depth`` would read: nothing once read, the one mask saved again; an
+    unreadable mask is read once and left out, a missing one never counts."""
+    import os
+
+    from conftest import make_structure_dataset
+
+    from segapp.core.project import Project
+    from segapp.core.structure_scale import project_depth, unread
+
+    project = Project.open(make_structure_dataset(tmp_path / "p", True, n=4))
+    entries = list(project.entries)
+    cache: dict = {}
+    assert len(unread(entries, cache)) == 4
+    depth = project_depth(project, entries, cache=cache)
+    assert depth is not None and unread(entries, cache) == []
+    resaved = entries[1].mask_path
+    stat = resaved.stat()
+    os.utime(resaved, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    assert unread(entries, cache) == [entries[1]]
+    resaved.write_bytes(b"not a png")  # unreadable: left out, and not read again
+    assert project_depth(project, entries, cache=cache) is not None
+    assert unread(entries, cache) == []
+    entries[2].mask_path.unlink()
+    assert unread(entries, cache) == [] and project_depth(project, entries, cache=cache)

@@ -67,8 +67,8 @@ class TrainForm(QWidget):
         self._chosen_base: str | None = None  # picked by the person; else the active version
         for w in (self.epochs_spin, self.size_spin, self.batch_spin, self.budget_spin):
             w.valueChanged.connect(self.settingsChanged)
-        self.size_spin.valueChanged.connect(self._describe_resize)
-        self.resize_combo.currentIndexChanged.connect(self._describe_resize)
+        self.size_spin.valueChanged.connect(self.describe_resize)
+        self.resize_combo.currentIndexChanged.connect(self.describe_resize)
         combos = (self.augment_combo, self.orientation_combo, self.loss_combo, self.refine_combo)
         for c in (*combos, self.resize_combo, self.device_combo):
             c.currentIndexChanged.connect(self.settingsChanged)
@@ -161,6 +161,9 @@ class TrainForm(QWidget):
         # the corrected masks' structure depth (core.structure_scale), asked for only when
         # the images are large enough for crops; the Train panel reads it from the project
         self.mask_depth: Callable[[], float | None] = lambda: None
+        # whether reading it would read masks not read before (the panel then reads them in
+        # a thread and calls describe_resize when done)
+        self.depth_pending: Callable[[], bool] = lambda: False
         self.device_combo = _combo(("auto", "cpu", "cuda", "mps"), "auto")
 
     def _build_layout(self) -> None:
@@ -259,10 +262,11 @@ class TrainForm(QWidget):
         return i >= 0
 
     # ------------------------------------------------------------------ values
-    def values(self) -> dict[str, Any]:
+    def values(self, wait: bool = True) -> dict[str, Any]:
         """Keyword arguments of ``versions.train_command``; ValueError for a bad entry.
 
-        ``None`` (epochs, batch_size, time_budget) leaves the setting to the recipe."""
+        ``None`` (epochs, batch_size, time_budget) leaves the setting to the recipe;
+        ``wait=False``: a display's, which does not wait for masks to be read (``resize_mode``)."""
         text = self.lr_combo.currentText().strip()
         try:
             lr = float(text)
@@ -282,17 +286,25 @@ class TrainForm(QWidget):
             "orientation": self.orientation_combo.currentText(),
             "refine": self.refine_combo.currentText(),
             "device": self.device_combo.currentText(),
-            "resize_mode": self.resize_mode(),
+            "resize_mode": self.resize_mode(wait),
         }
 
     def set_image_sizes(self, sizes: list[tuple[int, int]]) -> None:
         """(height, width) of the images a run would train on: what "auto" decides from."""
         self._image_sizes = list(sizes)
-        self._describe_resize()
+        self.describe_resize()
 
-    def resize_mode(self) -> str:
-        """The chosen mode, "auto" resolved from the images (segapp.ml.recipe)."""
-        return self._resize_mode()[0]
+    def resize_mode(self, wait: bool = True) -> str:
+        """The chosen mode, "auto" resolved from the images (segapp.ml.recipe); if the
+        corrected masks were still being read for it, they are read now, or with ``wait``
+        False the images' size alone decides."""
+        pending = self.resize_pending()
+        if pending and not wait:
+            return recipe.choose_resize_mode(self._image_sizes, self.size_spin.value())
+        mode = self._resize_mode()[0]
+        if pending:
+            self.describe_resize()
+        return mode
 
     def _resize_mode(self) -> tuple[str, bool]:
         """(the chosen mode, whether "auto" resized large images for their masks' depth)."""
@@ -303,7 +315,22 @@ class TrainForm(QWidget):
             self._image_sizes, self.size_spin.value(), self.mask_depth
         )
 
-    def _describe_resize(self) -> None:
+    def resize_pending(self) -> bool:
+        """Is "auto" waiting for the corrected masks to be read (large images)?"""
+        return (
+            self.resize_combo.currentText() == "auto"
+            and recipe.depth_decides(self._image_sizes, self.size_spin.value())
+            and self.depth_pending()
+        )
+
+    def describe_resize(self) -> None:
+        """The line under Resize mode: what the mode does with these images."""
+        if self.resize_pending():
+            self.resize_note.setText(
+                "auto: reading the corrected masks to choose between resize and crop…"
+            )
+            self.resize_note.setVisible(True)
+            return
         (mode, by_masks), size = self._resize_mode(), self.size_spin.value()
         note = recipe.describe_resize_mode(mode, self._image_sizes, size, by_masks)
         if note and self.resize_combo.currentText() == "auto":

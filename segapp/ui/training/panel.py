@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from segapp.core import structure_scale
 from segapp.core.image_size import image_sizes
 from segapp.core.project import Project
 from segapp.ml import recipe, versions
@@ -31,6 +30,7 @@ from segapp.ui.tasks import remove_folder
 from segapp.ui.training import promotion
 from segapp.ui.training.estimate import EstimateLabel
 from segapp.ui.training.form import TrainForm
+from segapp.ui.training.mask_depth import MaskDepth
 from segapp.ui.training.process import TrainProcess
 from segapp.ui.training.run_progress import RunProgress
 
@@ -51,8 +51,6 @@ class TrainPanel(QWidget):
         self.project: Project | None = None
         self.save_hook: Callable[[], bool] | None = None  # save unsaved masks before a run
         self.process = TrainProcess(self)
-        self._corrected: list = []  # the corrected images' entries (refresh)
-        self._depths: dict[tuple[str, int], float | None] = {}  # per mask file and version
         self.plots = None  # TrainPlots, built when first shown (pyqtgraph imports slowly)
         self.run_dir: Path | None = None
         self.run_project: Project | None = None
@@ -68,7 +66,9 @@ class TrainPanel(QWidget):
 
     def _build_widgets(self, auto_estimate: bool) -> None:
         self.form = TrainForm()
-        self.form.mask_depth = self._mask_depth
+        self.depths = MaskDepth(self, self._on_depths_read)
+        self.form.mask_depth = self.depths.depth
+        self.form.depth_pending = self.depths.pending
         self.data_label = QLabel()
         self.data_label.setWordWrap(True)
         self.estimate_label = EstimateLabel(auto_measure=auto_estimate)
@@ -147,18 +147,12 @@ class TrainPanel(QWidget):
         self.form.forget_base_choice()
         self.refresh()
 
-    def _mask_depth(self) -> float | None:
-        """The corrected masks' structure depth, each mask read once per version of its
-        file, for the form's "auto" resize mode on large images."""
-        if self.project is None:
-            return None
-        return structure_scale.project_depth(self.project, self._corrected, cache=self._depths)
-
     def refresh(self) -> None:
         """Re-read versions and corrected images (after a save, a new version ...)."""
         project = self.project
         self._versions, self._split_counts = [], (0, 0)
         if project is None:
+            self.depths.set_entries(None, [])
             self.form.set_versions([], None)
             self.data_label.setText("Open a project to train a model.")
         else:
@@ -167,8 +161,9 @@ class TrainPanel(QWidget):
             self.form.set_versions(self._versions, active and active.name)
             train, val = versions.plan_split(project)
             self._split_counts = (len(train), len(val))
-            self._corrected = [project.entry(s) for s in train + val]
-            self.form.set_image_sizes(image_sizes(e.image_path for e in self._corrected))
+            corrected = [project.entry(s) for s in train + val]
+            self.depths.set_entries(project, corrected)
+            self.form.set_image_sizes(image_sizes(e.image_path for e in corrected))
             n = len(train) + len(val)
             if n < MIN_IMAGES:
                 self.data_label.setText(
@@ -178,6 +173,10 @@ class TrainPanel(QWidget):
             else:
                 self.data_label.setText(recipe.describe_split(len(train), len(val)))
         self._update_buttons()
+        self._estimate_timer.start()
+
+    def _on_depths_read(self) -> None:
+        self.form.describe_resize()
         self._estimate_timer.start()
 
     def schedule_refresh(self) -> None:
@@ -203,6 +202,8 @@ class TrainPanel(QWidget):
     def update_estimate(self) -> None:
         """Time per epoch before a run: from an earlier version, else measured in a thread."""
         if self.project is None or self.process.running or not self.isVisible():
+            return
+        if self.form.resize_pending():  # estimated once the masks are read
             return
         try:
             settings = self.form.values()
@@ -230,7 +231,7 @@ class TrainPanel(QWidget):
 
     def planned_epochs(self) -> int:
         try:
-            schedule = self.plan(self.form.values())
+            schedule = self.plan(self.form.values(wait=False))
         except ValueError:
             schedule = None
         return schedule.epochs if schedule else 1

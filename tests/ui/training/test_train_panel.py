@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from unittest import mock
 
 import pytest
 import qt_helpers
@@ -394,22 +395,52 @@ def test_resize_mode_is_picked_from_the_images_and_can_be_changed(qtbot, tmp_pat
 def test_large_photos_whose_objects_survive_a_resize_are_trained_whole(qtbot, tmp_path):
     """The panel's "auto" reads the corrected masks when the images are large: an object over
     half of each image stays whole at the training size (resize), thin lines do not (crop);
-    each mask file is read once."""
+    each mask file is read once, in a thread, the note saying so meanwhile."""
+    import threading
+
+    from segapp.core import structure_scale
+
+    readers: set[str] = set()
+    depth = structure_scale.structure_depth
+
+    def recording(labels):
+        readers.add(threading.current_thread().name)
+        return depth(labels)
+
     for name, thick in (("objects", True), ("lines", False)):
         root = make_structure_dataset(tmp_path / name, thick, n=4, height=400, width=420)
         p = TrainPanel(auto_estimate=False)
         qtbot.addWidget(p)
-        p.set_project(Project.open(root))
-        p.form.set_values(size=32)
-        expected = "resize" if thick else "crop"
+        with mock.patch.object(structure_scale, "structure_depth", recording):
+            p.set_project(Project.open(root))
+            p.form.set_values(size=32)
+            note = p.form.resize_note
+            assert note.text().startswith("auto: reading the corrected masks"), name
+            expected = "resize" if thick else "crop"
+            qtbot.waitUntil(lambda e=expected, n=note: n.text().startswith(f"{e}:"), timeout=10_000)
+        assert readers == {"segapp-mask-depth"}  # never on the GUI thread
+        assert ("stay whole" in note.text()) == thick
         assert p.form.values()["resize_mode"] == expected, name
-        note = p.form.resize_note.text()
-        assert note.startswith(f"{expected}:") and ("stay whole" in note) == thick
-        assert len(p._depths) == 4  # every mask read once
+        assert len(p.depths.cache) == 4  # every mask read once
         p.form.set_values(size=64)  # asked again: nothing read again
-        assert len(p._depths) == 4
+        assert len(p.depths.cache) == 4 and p.depths.task is None
+        assert note.text().startswith(f"{expected}:")
         p.form.set_values(resize_mode="resize")  # the person's choice: no "why" of auto's
         assert "stay whole" not in p.form.resize_note.text()
+
+
+def test_train_reads_the_masks_itself_when_pressed_before_the_thread_is_done(qtbot, tmp_path):
+    """The settings a run gets never wait on the thread: asked for before it is done, the
+    masks are read there and then (the same depth)."""
+    root = make_structure_dataset(tmp_path / "objects", True, n=4, height=400, width=420)
+    p = TrainPanel(auto_estimate=False)
+    qtbot.addWidget(p)
+    with mock.patch("segapp.ui.training.mask_depth.run_task") as never_runs:
+        p.set_project(Project.open(root))
+        p.form.set_values(size=32)
+        assert never_runs.called and p.form.resize_pending()
+        assert p.form.values()["resize_mode"] == "resize"
+    assert not p.form.resize_pending() and len(p.depths.cache) == 4
 
 
 def test_orientation_defaults_to_auto_and_a_choice_reaches_the_run(qtbot, panel, project, tmp_path):
