@@ -6,7 +6,7 @@ import contextlib
 import json
 import os
 import shutil
-import tempfile
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -200,7 +200,10 @@ def new_folder(dest: str | os.PathLike) -> Iterator[Path]:
         raise InteropError(f"{dest}: exists and is not an empty folder; choose a new folder")
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".partial", dir=dest.parent))
+        # a plain mkdir (not mkdtemp's owner-only folder): the export gets the permissions
+        # any new folder of the person's gets (their umask)
+        tmp = dest.parent / f".{dest.name}.{uuid.uuid4().hex[:8]}.partial"
+        tmp.mkdir()
     except OSError as e:
         raise InteropError(f"{dest}: cannot create the folder ({e.strerror or e})") from e
     try:

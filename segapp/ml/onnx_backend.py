@@ -23,6 +23,7 @@ import logging
 import os
 import subprocess
 import sys
+import threading
 import warnings
 from pathlib import Path
 from typing import Any
@@ -87,6 +88,9 @@ class BackgroundExport:
                 stderr=log_out,
                 env=env,
             )
+        # reaped as it ends, not at the next poll (which waits for the next proposal): no
+        # <defunct> child meanwhile
+        threading.Thread(target=self.proc.wait, name="segapp-onnx-export", daemon=True).start()
         log.info("exporting %s to ONNX in the background (pid %d)", spec.arch, self.proc.pid)
 
     def done(self) -> bool:

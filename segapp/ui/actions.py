@@ -142,6 +142,11 @@ def _tools(win: ActionHost, act: _Actions) -> None:
         m.addAction(a)
     act.by_name["tool_brush"].setChecked(True)
     m.addSeparator()
+    # window shortcuts, not the canvas's keys: they work wherever the focus is (a class
+    # just added, a button just pressed), as the tool keys do
+    m.addAction(act("brush_smaller", "Smaller brush", lambda: c.change_brush_size(-1), "["))
+    m.addAction(act("brush_larger", "Larger brush", lambda: c.change_brush_size(1), "]"))
+    m.addSeparator()
     for i in range(10):
         act(f"class_{i}", f"Class {i}", lambda _c=False, i=i: win.pick_class(i), str(i))
 

@@ -39,6 +39,10 @@ from segapp.ui.welcome import WelcomePage
 log = logging.getLogger(__name__)
 
 MAX_RECENT = 8
+DEMO_HINT = (
+    "Demo: Propose (Ctrl+P) draws the coin model's mask; correct it with the brush (B) or "
+    "clicks (C), then Train (Ctrl+T)"
+)
 
 
 class MainWindow(QMainWindow):
@@ -120,6 +124,8 @@ class MainWindow(QMainWindow):
         for w in (self.value_label, self.class_label, self.brush_label, self.zoom_label):
             w.setStyleSheet("QLabel { border-left: 1px solid palette(mid); padding-left: 6px; }")
         self.device_label.setStyleSheet(self.zoom_label.styleSheet())
+        # a message longer than its room is cut off: the whole of it in the tooltip
+        sb.messageChanged.connect(sb.setToolTip)
 
     def _connect(self) -> None:
         s, w, mp = self.session, self.welcome, self.model_panel
@@ -283,7 +289,10 @@ class MainWindow(QMainWindow):
         self.unsetCursor()
         model = demo_model()
         extra = [("demo model (coins)", model, "unet-small trained on the coins")] if model else []
-        return self.open_path(root, extra)
+        opened = self.open_path(root, extra)
+        if opened:
+            self.statusBar().showMessage(DEMO_HINT, 30_000)
+        return opened
 
     def add_model_folder(self, folder: str | Path) -> bool:
         """List a trained checkpoint folder in the model picker (for this project) and select it."""
@@ -385,7 +394,8 @@ class MainWindow(QMainWindow):
     def _on_engine_ready(self, device: str) -> None:
         self.device_label.setText(device)
         self.model_panel.set_device(device)
-        self.statusBar().showMessage(f"model engine ready on {device}", 5000)
+        if not self.statusBar().currentMessage():  # the device label says it too: a hint stays
+            self.statusBar().showMessage(f"model engine ready on {device}", 5000)
 
     def _on_brush_size(self, size: int) -> None:
         doc = self.session.doc

@@ -98,3 +98,18 @@ def test_polygons_paint_random_masks_back_exactly():
             coco_mask[mask_api.decode(rle)[..., 0] > 0] = r.value
         assert np.array_equal(np.array(pil), labels)
         assert np.array_equal(coco_mask, labels)
+
+
+def test_an_export_folder_gets_the_permissions_of_any_new_folder(tmp_path):
+    """Not the owner-only mode of a temporary folder: the person's umask decides."""
+    import os
+    import stat
+
+    project = make_project(tmp_path / "p", n=1)
+    old = os.umask(0o022)
+    try:
+        folders.export_folders(project, tmp_path / "out")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "out").stat().st_mode) == 0o755
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []

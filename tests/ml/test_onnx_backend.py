@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -58,6 +60,21 @@ def test_background_export_switches_to_onnx_when_ready(tmp_path, monkeypatch):
     assert [p.suffix for p in cache.iterdir()] == [".onnx"]  # the child's files are gone
     again = Predictor(loaded, "cpu", backend="auto", onnx_export="background")
     assert again.backend == "onnx"  # cached: no second export
+
+
+@pytest.mark.skipif(not Path("/proc/self").exists(), reason="reads /proc (Linux)")
+def test_an_ended_export_child_is_reaped_without_a_poll(tmp_path, monkeypatch):
+    """No <defunct> child waits for the next proposal to be reaped."""
+    import time
+
+    monkeypatch.setenv("SEGAPP_CACHE", str(tmp_path))
+    monkeypatch.setattr("sys.executable", "/bin/true")  # the child ends at once
+    pred = Predictor(_small(seed=2), "cpu", backend="auto", onnx_export="background")
+    proc = Path(f"/proc/{pred._export.proc.pid}")
+    deadline = time.monotonic() + 30
+    while proc.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not proc.exists()
 
 
 def test_failed_background_export_stays_on_pytorch(tmp_path, monkeypatch):

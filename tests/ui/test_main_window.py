@@ -278,6 +278,35 @@ def test_propose_all_unlabeled_and_cancel(make_window, qtbot, data):
     assert disk_labels(w, "3").shape == (48, 48)
 
 
+def test_brush_size_and_class_keys_work_wherever_the_focus_is(make_window, qtbot, data):
+    """[ ] and the number keys are the window's, like the tool keys: a class just added (the
+    focus in the class list) or a button just pressed do not swallow them."""
+    w = make_window(data)
+    w.session.add_class("hair", (200, 100, 0))
+    for widget in (w.class_panel.table, w.model_panel, w.canvas):
+        widget.setFocus()
+        qtbot.waitUntil(lambda wd=widget: w.focusWidget() is wd)
+        size = w.canvas.brush_radius()
+        key(qtbot, w, Qt.Key.Key_BracketRight)
+        assert w.canvas.brush_radius() == size + 1, widget  # one step, not two on the canvas
+        key(qtbot, w, Qt.Key.Key_BracketLeft)
+        assert w.canvas.brush_radius() == size
+        key(qtbot, w, Qt.Key.Key_2)
+        assert w.session.doc.active_class == 2
+        key(qtbot, w, Qt.Key.Key_1)
+        assert w.session.doc.active_class == 1
+
+
+def test_the_demo_says_what_to_do_first(make_window, qtbot, tmp_path, monkeypatch):
+    from segapp.ui.main_window import DEMO_HINT
+
+    monkeypatch.setenv("SEGAPP_DATA", str(tmp_path / "user"))
+    w = make_window()
+    assert w.open_demo()
+    qtbot.waitUntil(lambda: w.session.project is not None, timeout=60_000)
+    assert w.statusBar().currentMessage() == DEMO_HINT and "Propose (Ctrl+P)" in DEMO_HINT
+
+
 def test_classes_add_pick_protect(make_window, qtbot, data):
     w = make_window(data)
     assert w.class_panel.table.rowCount() == 2
@@ -285,6 +314,7 @@ def test_classes_add_pick_protect(make_window, qtbot, data):
     assert w.class_panel.table.rowCount() == 3
     meta = json.loads((data / "segapp.json").read_text())
     assert [c["name"] for c in meta["classes"]] == ["background", "foreground", "tumour"]
+    assert meta["classes"][2]["value"] == 2  # stored as its index (its key), not as 1
     key(qtbot, w, Qt.Key.Key_2)
     assert w.session.doc.active_class == 2
     assert "tumour" in w.class_label.text()

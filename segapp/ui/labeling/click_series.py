@@ -23,11 +23,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtWidgets import QLabel, QStatusBar
+from PySide6.QtWidgets import QStatusBar
 
 from segapp.core import tools
 from segapp.core.clicks import Click
 from segapp.core.tools import BACKGROUND, Patch, Rect
+from segapp.ui.elided_label import ElidedLabel
 from segapp.ui.labeling.model_panel import is_trained_ref
 from segapp.ui.labeling.refine import RefineRequest, RefineResult
 
@@ -68,7 +69,7 @@ class ClickSeries(QObject):
         self._in_flight: RefineRequest | None = None
         self._sent_state: tuple | None = None  # what the request in flight was made for
         self.last_latency_s: float | None = None  # click to mask, of the last applied answer
-        self.label = QLabel(HINT)  # in the status bar while the Click tool is chosen
+        self.label = ElidedLabel(HINT)  # in the status bar while the Click tool is chosen
         self.label.setVisible(False)
         self._end()
         self.engine.refineReady.connect(self._on_result)

@@ -58,7 +58,11 @@ class PaintStateMixin:
         if self.project is None:
             return
         used = {c.value for c in self.project.classes}
-        value = next(v for v in range(1, 256) if v not in used)
+        # stored as its index where that is free (pixel value = class index, as other tools
+        # read masks), else the first free value (a 0/255 project keeps 255 for foreground)
+        index = len(self.project.classes)
+        free = index < 255 and index not in used
+        value = index if free else next(v for v in range(1, 256) if v not in used)
         self.project.classes.append(ClassInfo(name, tuple(color), value))
         self._save_meta()
 

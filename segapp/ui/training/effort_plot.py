@@ -23,6 +23,8 @@ class EffortPlot(pg.PlotWidget):
         self.setTitle("Seconds per corrected mask")
         self.setLabel("left", "seconds")
         self.setLabel("bottom", "version (proposed by)")
+        for side in ("bottom", "left"):  # no "(x0.001)" on a version's place or on seconds
+            self.getAxis(side).enableAutoSIPrefix(False)
         self.showGrid(x=False, y=True, alpha=0.25)
         self.setMenuEnabled(False)
         self.setMinimumSize(220, 150)

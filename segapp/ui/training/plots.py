@@ -49,6 +49,8 @@ class TrainPlots(QWidget):
             plot.setTitle(title)
             plot.setLabel("bottom", "epoch")
             plot.setLabel("left", ylabel)
+            for side in ("bottom", "left"):  # losses of 0.35 read 0.35, not 350 (x0.001)
+                plot.getAxis(side).enableAutoSIPrefix(False)
             plot.showGrid(x=True, y=True, alpha=0.25)
             plot.addLegend(offset=corner, labelTextSize="8pt")
             plot.setMenuEnabled(False)

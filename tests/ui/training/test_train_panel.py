@@ -348,6 +348,16 @@ def test_plots_span_the_planned_epochs_before_a_run(qtbot, panel):
     assert x0 <= 0 and 12 <= x1 < 13
 
 
+def test_plot_axes_show_losses_as_they_are(qtbot, panel):
+    """Losses of 0.35-0.40 read so on the axis, not 350-400 "(x0.001)"."""
+    plots = panel.ensure_plots()
+    for epoch, loss in enumerate((0.40, 0.38, 0.36, 0.35), 1):
+        plots.add_batch(epoch, 1, 1, loss)
+    axis = plots.loss_plot.getAxis("left")
+    axis.setRange(0.35, 0.40)  # as the view sets it when shown
+    assert axis.autoSIPrefixScale == 1.0 and "x0" not in axis.labelString()
+
+
 def test_closing_the_window_during_a_run_does_not_wait_for_it(qtbot, tmp_path, make_window):
     """Stop is asked and the close returns at once; the window closes when the run ended."""
     w = make_window(make_dataset(tmp_path / "d", n=3))

@@ -79,6 +79,10 @@ def test_effort_columns_and_the_seconds_per_mask_plot(qtbot, project):
     qtbot.waitUntil(lambda: panel.plot is not None, timeout=5000)
     xs, ys = panel.plot.curve.getData()
     assert (list(xs), list(ys)) == ([0], [30.0])  # v001 at its place; v002 has no point yet
+    for side in ("bottom", "left"):  # one point: no "(x0.001)" scaling its axis
+        axis = panel.plot.getAxis(side)
+        axis.setRange(-0.004, 0.004)  # as a lone point's range is
+        assert axis.autoSIPrefixScale == 1.0 and "x0" not in axis.labelString()
     e = project.entry("2")
     e.proposed_by, e.effort = "v002", Effort(clicks=1, strokes=1, seconds=9.6)
     panel.refresh()  # (the dock refreshes the tab as masks are saved)

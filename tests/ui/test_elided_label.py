@@ -1,0 +1,39 @@
+"""The status bar's long texts: cut with "…", whole in the tooltip."""
+
+from __future__ import annotations
+
+import qt_helpers
+from conftest import make_dataset
+from PySide6.QtCore import Qt
+from qt_helpers import key
+
+from segapp.ui.elided_label import ElidedLabel
+
+make_window = qt_helpers.make_window  # the window fixture
+
+
+def test_a_long_text_is_cut_to_the_width_and_kept_whole(qtbot):
+    long = "GrabCut refines, guided by v001: 3 clicks (78 ms) — Enter keeps, Esc restores " * 3
+    label = ElidedLabel(long, max_width=200)
+    qtbot.addWidget(label)
+    label.show()
+    assert label.width() <= 200 and label.sizeHint().width() == 200
+    assert label.text().endswith("…") and label.text().startswith("GrabCut refines")
+    assert label.full_text() == long == label.toolTip()
+    label.setText("short")
+    assert label.text() == "short" and label.sizeHint().width() < 200
+
+
+def test_the_click_hint_leaves_the_status_bar_room_for_messages(make_window, qtbot, tmp_path):
+    w = make_window(make_dataset(tmp_path / "d", n=2))
+    key(qtbot, w, Qt.Key.Key_C)  # the Click tool: its hint joins the status bar
+    assert w.clicks.label.isVisible()
+    w.clicks.label.setText("GrabCut refines, guided by a model with a long name " * 4)
+    qtbot.waitUntil(lambda: w.clicks.label.width() <= 380)
+    message = "Suggested 14: unlike the 13 corrected so far (colour layout)"
+    w.statusBar().showMessage(message)
+    assert w.statusBar().toolTip() == message  # cut off or not, readable whole
+    room = w.statusBar().width() - sum(
+        c.width() for c in w.statusBar().findChildren(type(w.pos_label)) if c.isVisible()
+    )
+    assert room >= w.statusBar().fontMetrics().horizontalAdvance(message) * 0.6
