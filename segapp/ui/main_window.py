@@ -138,6 +138,7 @@ class MainWindow(QMainWindow):
         s.currentChanged.connect(self._on_current)
         s.documentReady.connect(self._on_current)
         s.documentEdited.connect(self._update_title)
+        s.documentEdited.connect(self._update_cursor_info)  # a fill or an undo under the cursor
         s.classesChanged.connect(self._apply_colors)
         s.message.connect(lambda m: self.statusBar().showMessage(m, 8000))
         s.error.connect(self.show_error)

@@ -81,6 +81,12 @@ def test_tool_keys_overlay_and_status_bar(make_window, qtbot, data):
     r, g, b = (int(v) for v in w.session.doc.image[7, 5])
     assert w.pos_label.text() == "x 5, y 7"
     assert f"{r}/{g}/{b}" in w.value_label.text() and "background" in w.value_label.text()
+    doc = w.session.doc
+    doc.begin_stroke(5, 7)  # painted under the still cursor...
+    doc.end_stroke()
+    assert doc.labels[7, 5] == 1 and "foreground" in w.value_label.text()  # ...the readout too
+    doc.undo()
+    assert "background" in w.value_label.text()
     w.canvas.cursorMoved.emit(-1, -1)
     assert w.pos_label.text() == ""
 

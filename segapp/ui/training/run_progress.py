@@ -30,7 +30,7 @@ class RunProgress(QObject):
     def start(self, epochs: int) -> None:
         self.epochs = epochs
         self.bar.setValue(0)
-        self.bar.setFormat(f"epoch 0 / {epochs}")
+        self.bar.setFormat(f"0 / {epochs} epochs done")  # the line below: the epoch under way
         self.label.setText("starting the training process…")
         self._epoch_info = None
         self._timer.start()
@@ -47,7 +47,7 @@ class RunProgress(QObject):
         changed = n != self.epochs
         self.epochs = n
         self.bar.setValue(int(1000 * e / max(1, n)))
-        self.bar.setFormat(f"epoch {e} / {n}")
+        self.bar.setFormat(f"{e} / {n} epochs done")
         self._epoch_info = (float(msg.get("eta_seconds", 0.0)), time.monotonic())
         self._last_epoch = msg
         self._show_eta()

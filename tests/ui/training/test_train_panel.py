@@ -60,7 +60,7 @@ def test_stop_keeps_the_best_checkpoint(qtbot, panel, project):
     qtbot.waitUntil(lambda: _points(panel, "val_iou") >= 1, timeout=TIMEOUT)
     assert _points(panel, "train_loss") >= 1 and _points(panel, "batch_loss") >= 1
     assert panel.plots.best_point is not None
-    assert "epoch" in panel.progress.format() and panel.progress.value() > 0
+    assert "epochs done" in panel.progress.format() and panel.progress.value() > 0
     assert "ETA" in panel.epoch_label.text()
     qtbot.mouseClick(panel.stop_btn, Qt.MouseButton.LeftButton)
     assert not panel.stop_btn.isEnabled()
