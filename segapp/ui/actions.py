@@ -53,6 +53,7 @@ class Toolbar:
     islands_spin: QSpinBox
 
 
+LOOP_END = "loopEnd"  # the toolbar's separator after Propose (and Train)
 TOOLS = [("brush", "Brush", "B"), ("eraser", "Eraser", "E"), ("fill", "Fill", "F")]
 TOOLS += [("polygon", "Polygon", "P"), ("click", "Click", "C")]
 
@@ -246,6 +247,10 @@ def build_toolbar(win: ActionHost, acts: dict[str, QAction]) -> Toolbar:
     c.set_overlay_opacity(0.5)
     tb.addWidget(opacity)
     tb.addSeparator()
+    # the loop's two buttons before the clean-up ones, so a narrow window's overflow (>>)
+    # hides clean-up, not Propose and Train (the Training dock adds Train after this one)
+    tb.addAction(acts["propose"])
+    tb.addSeparator().setObjectName(LOOP_END)
     tb.addAction(acts["fill_holes"])
     tb.addAction(acts["remove_islands"])
     islands = QSpinBox()
@@ -257,6 +262,4 @@ def build_toolbar(win: ActionHost, acts: dict[str, QAction]) -> Toolbar:
     tb.addWidget(islands)
     tb.addAction(acts["grow"])
     tb.addAction(acts["shrink"])
-    tb.addSeparator()
-    tb.addAction(acts["propose"])
     return Toolbar(tb, opacity, islands)

@@ -303,6 +303,27 @@ def test_brush_size_and_class_keys_work_wherever_the_focus_is(make_window, qtbot
         assert w.session.doc.active_class == 1
 
 
+def test_propose_and_train_stay_on_the_toolbar_of_a_narrow_window(make_window, qtbot, data):
+    """At the window's default width (1280 px) the toolbar overflows (>>): clean-up hides
+    there, not the loop's two buttons."""
+    from PySide6.QtWidgets import QToolBar
+
+    w = make_window(data)
+    w.resize(1100, 820)
+    tb = w.findChild(QToolBar, "toolsToolbar")
+    qtbot.waitUntil(lambda: tb.width() <= 1100)
+    for name, action in (("propose", w.actions_by_name["propose"]), ("train", w.training.action)):
+        button = tb.widgetForAction(action)
+        assert button is not None and button.isVisible(), name
+        assert button.geometry().right() < tb.width(), name
+    names = [a.text() for a in tb.actions()]
+    assert (
+        names.index("Propose mask")
+        < names.index(w.training.action.text())
+        < names.index("Fill holes")
+    )
+
+
 def test_the_demo_says_what_to_do_first(make_window, qtbot, tmp_path, monkeypatch):
     from segapp.ui.main_window import DEMO_HINT
 

@@ -21,6 +21,7 @@ from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QTabWidget, QToolBar
 
 from segapp.ml import versions
+from segapp.ui.actions import LOOP_END
 from segapp.ui.training.panel import TrainPanel
 from segapp.ui.training.versions_panel import VersionsPanel
 
@@ -178,6 +179,7 @@ def install_training(
         model_menu.addSeparator()
         model_menu.addAction(dock.action)
     toolbar = win.findChild(QToolBar, "toolsToolbar")
-    if toolbar is not None:
-        toolbar.addAction(dock.action)
+    if toolbar is not None:  # beside Propose, before the clean-up actions
+        after = next((a for a in toolbar.actions() if a.objectName() == LOOP_END), None)
+        toolbar.insertAction(after, dock.action)
     return dock
