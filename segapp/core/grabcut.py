@@ -39,23 +39,23 @@ GROW_MARGIN = 3.0
 # model guides, whose seeds start close to the answer (NoC@90 4.70 against 4.79 with 2 on
 # three 40-image versions, 80 ms a click against 130, p95 137 against 240; without a model 1
 # round lost: NoC@90 7.38 against 7.00, and for proposals: 0.775 against 0.776 on 16 loop
-# versions; README)
+# versions; docs/clicks.md)
 ITERATIONS = 2
 GUIDED_CLICK_ITERATIONS = 1
 # a proposal's pixels the model gives at most SURE_BACKGROUND or at least SURE_OBJECT stay as
 # proposed; GrabCut decides the band of doubt between. A model trained on a few images
 # over-claims look-alike background (road, walls) at 0.9-0.93, where GrabCut's colour models
-# deny it (README, "What the first rounds reach": 0.1 / 0.9 and 0.2 / 0.8 gave less; 0.1 /
+# deny it (docs/first-rounds.md: 0.1 / 0.9 and 0.2 / 0.8 gave less; 0.1 /
 # 0.95 more after 10-40 images but less after 160)
 SURE_BACKGROUND = 0.07
 SURE_OBJECT = 0.93
 # a region of a finished proposal under this share of its largest region's area, of which the
-# model is sure of no pixel, is a speck and is dropped (README: 0.05 and 0.01 measured)
+# model is sure of no pixel, is a speck and is dropped (docs/first-rounds.md: 0.05 and 0.01 measured)
 SPECK = 0.05
 # GrabCut gives an object's edge pixels, mixed colours of object and background, to the
 # background, where masks people draw (and models trained on them) keep them: a pixel this
 # close beside a refined proposal that the model claims stays, and beside a click's new mask
-# one the mask had before the click (README: 1 px lifted all 19 loop versions measured, 2 and
+# one the mask had before the click (docs/first-rounds.md, docs/clicks.md: 1 px lifted all 19 loop versions measured, 2 and
 # 3 px less; after a click NoC@90 3.70 against 4.38 on three 40-image versions)
 RIM = 1
 

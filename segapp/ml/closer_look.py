@@ -14,7 +14,7 @@ and none whose crop would cover more than ``MAX_AREA`` of the image (the object 
 frame already). Nothing changes when the model is sure of nothing.
 
 On human-segmentation's unseen street scenes it lifted the proposals of the loop's
-versions (README, "What the first rounds reach"); the cost is one more pass of the network
+versions (docs/first-rounds.md); the cost is one more pass of the network
 per region looked at. No torch here: the window's engine proposes without it.
 """
 

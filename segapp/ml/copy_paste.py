@@ -22,7 +22,7 @@ becomes a cue, and on a street scene, sharp from front to back, the network clai
 sharp shop fronts too. Blurring a share of the views' labelled objects (``blur_objects``)
 takes that cue away. In the loop the window runs, after the first ten and forty files
 (portraits) it lifted the unseen street scenes from 0.59 to 0.63 and from 0.64 to 0.67
-(four seeds; README).
+(four seeds; docs/first-rounds.md).
 
 Only for objects on a background, in ``resize`` mode (whole-object photos, seen at one
 scale): an image whose labelled pixels cover most of it (EM membranes: cell interiors are
@@ -42,7 +42,7 @@ from segapp.core.project import labelled_objects
 
 MAX_DONOR_FOREGROUND = 0.6  # labelled fraction above which an image is "stuff", not objects
 # pasted object's size, relative to the largest that fits (down to a tenth won one round
-# after 40 images, 0.670 vs 0.634, and lost in the loop: 0.616 vs 0.637; README)
+# after 40 images, 0.670 vs 0.634, and lost in the loop: 0.616 vs 0.637; docs/first-rounds.md)
 SCALE_RANGE = (0.3, 1.0)
 SCRAMBLE_GRID = 12  # a distractor is its donor object cut into this many tiles a side
 BLUR_SIGMA = (1.0, 3.0)  # an out-of-focus object's Gaussian blur, px at the training scale

@@ -1,7 +1,7 @@
 """Fine-tuning a pretrained encoder on few images, and the CPU/GPU memory layout for training.
 
 A pretrained encoder keeps its ImageNet BatchNorm statistics, its high-resolution layers stay
-frozen and the rest learns slower than the decoder (measured in the README); the learning
+frozen and the rest learns slower than the decoder (docs/first-rounds.md); the learning
 rate follows ``recipe.lr_factor`` over the planned optimizer steps.
 """
 

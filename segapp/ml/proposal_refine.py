@@ -7,8 +7,8 @@ by colour models of what the model is sure of and by the image's edges, as a den
 refines a network's output (Chen et al. 2015, DeepLab). Specks the model is nowhere sure of are
 dropped after it (``grabcut.drop_specks``), and the edge pixels it gave to the background that
 the model claims come back (``grabcut.keep_rim``). On human-segmentation's unseen street
-scenes it lifted the loop's proposals after 10 and 40 corrected images (README, "What the
-first rounds reach"); on grey electron micrographs of membranes, which colour does not
+scenes it lifted the loop's proposals after 10 and 40 corrected images
+(docs/first-rounds.md); on grey electron micrographs of membranes, which colour does not
 separate, it cost 0.07 IoU. Before it, a model that sees whole images brought to one size
 takes a closer look at each object it found (``closer_look.py``, ``proposal_probs``). So a
 run decides from its own training images whether its model's proposals are refined

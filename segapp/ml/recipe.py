@@ -34,7 +34,7 @@ REFINE_METHODS = ("grabcut", "none")
 REFINE_SETTINGS = ("auto", *REFINE_METHODS)
 DEFAULT_REFINE = "auto"
 # resize mode: letterbox whole images (ml.letterbox) instead of squashing them; off by default:
-# in the scripted loop it did not pay (README, "What the first rounds reach")
+# in the scripted loop it did not pay (docs/first-rounds.md)
 KEEP_ASPECT = False
 COPY_PASTE = 0.5  # share of training views with another image's object pasted in
 DISTRACTORS = 0.3  # share of training views with a scrambled object pasted as background
@@ -42,13 +42,13 @@ DISTRACTOR_IMAGES = 10  # ... up to this many training images, falling as 1/N be
 OBJECT_BLUR = 0.2  # share of training views whose labelled objects are blurred (copy_paste)
 OBJECT_BLUR_IMAGES = 40  # ... up to this many training images, falling as 1/N beyond
 # share of training views given a previous mask and clicks (click_training); 0 = off: at
-# the CPU's round budgets the model learnt to ignore clicks (README, "Click to correct")
+# the CPU's round budgets the model learnt to ignore clicks (docs/clicks.md)
 CLICK_SHARE = 0.0
 # images without masks learned from (segapp.ml.semi) when a round continues from a trained
 # version (from ImageNet weights, in the first round, their pseudo-labels are noise and cost
 # it). 0 = off: on the 2-core CPU their slower steps cost the 40-image round 3-4 of its 10
 # epochs, and the loop gained in file order (0.709 against 0.693) what it lost in the
-# suggested order (0.752 against 0.769) (README, "What the first rounds reach")
+# suggested order (0.752 against 0.769) (docs/first-rounds.md)
 UNLABELED_IMAGES = 0
 # a round learning from them takes about this much longer for the same steps: from a fifth of
 # the steps on, a step also takes half a batch of them (1.6x its time on the 2-core CPU)
@@ -63,7 +63,7 @@ WARMUP_FRACTION = 0.05
 VAL_FRACTION = 0.2  # of the corrected images, once that is at least MIN_VAL_IMAGES
 # fewer validation images than this: keep the last epoch, not the "best" (and no version
 # comparison): at 8 held-out images (40 corrected) the choice was noise, and the loop's
-# 40-image round scored higher training on all 40 (README, "What the first rounds reach")
+# 40-image round scored higher training on all 40 (docs/first-rounds.md)
 MIN_VAL_IMAGES = 10
 FINAL_LR_FRACTION = 0.01
 # what a round does after its last epoch: the checkpoint, the process's exit and the window's
@@ -200,7 +200,7 @@ def distractor_share(distractors: float, images: int) -> float:
     """The share of views given a scrambled distractor when training on ``images`` images
     (fading beyond ``DISTRACTOR_IMAGES``). They stand in for the cluttered backgrounds a few
     corrected images lack; in the loop they lifted the 10-image round and cost the
-    160-image one at a constant share (README)."""
+    160-image one at a constant share (docs/first-rounds.md)."""
     return fading_share(distractors, images, DISTRACTOR_IMAGES)
 
 
@@ -208,7 +208,7 @@ def object_blur_share(object_blur: float, images: int) -> float:
     """The share of views whose objects are blurred when training on ``images`` images
     (fading beyond ``OBJECT_BLUR_IMAGES``). A few corrected portraits teach that sharpness
     means "person"; the blur takes that shortcut away, which lifted the loop's 10- and
-    40-image rounds and cost its 160-image round at a constant share (README)."""
+    40-image rounds and cost its 160-image round at a constant share (docs/first-rounds.md)."""
     return fading_share(object_blur, images, OBJECT_BLUR_IMAGES)
 
 

@@ -4,7 +4,7 @@ Uncertainty sampling (Lewis & Gale 1994) joined to the colour-layout diversity o
 :mod:`segapp.core.diversity`: an image the model cannot decide on teaches the next round more
 than one it already gets right. In the scripted loop (suggested order, ids 1-160 of
 human-segmentation, scored on 161-200) the 40-image round scored higher with the weights
-than on the colour layout alone (README, "What the first rounds reach").
+than on the colour layout alone (docs/first-rounds.md).
 """
 
 from __future__ import annotations

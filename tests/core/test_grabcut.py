@@ -139,7 +139,7 @@ def _bleeding_proposal():
 
 def test_a_click_a_model_guides_runs_one_round_of_grabcut_and_others_two(monkeypatch):
     """One round for a guided click (as good, 0.6x the time), two without a model and for a
-    proposal (README, "Clicks per mask, measured")."""
+    proposal (docs/clicks.md)."""
     rounds = []
     real = cv2.grabCut
 
