@@ -51,9 +51,9 @@ class Toolbar:
     bar: QToolBar
     opacity_slider: QSlider
     islands_spin: QSpinBox
+    loop_end: QAction  # the separator after Propose: Train goes before it
 
 
-LOOP_END = "loopEnd"  # the toolbar's separator after Propose (and Train)
 TOOLS = [("brush", "Brush", "B"), ("eraser", "Eraser", "E"), ("fill", "Fill", "F")]
 TOOLS += [("polygon", "Polygon", "P"), ("click", "Click", "C")]
 
@@ -248,9 +248,9 @@ def build_toolbar(win: ActionHost, acts: dict[str, QAction]) -> Toolbar:
     tb.addWidget(opacity)
     tb.addSeparator()
     # the loop's two buttons before the clean-up ones, so a narrow window's overflow (>>)
-    # hides clean-up, not Propose and Train (the Training dock adds Train after this one)
+    # hides clean-up, not Propose and Train (the window puts Train after it)
     tb.addAction(acts["propose"])
-    tb.addSeparator().setObjectName(LOOP_END)
+    loop_end = tb.addSeparator()
     tb.addAction(acts["fill_holes"])
     tb.addAction(acts["remove_islands"])
     islands = QSpinBox()
@@ -262,4 +262,4 @@ def build_toolbar(win: ActionHost, acts: dict[str, QAction]) -> Toolbar:
     tb.addWidget(islands)
     tb.addAction(acts["grow"])
     tb.addAction(acts["shrink"])
-    return Toolbar(tb, opacity, islands)
+    return Toolbar(tb, opacity, islands, loop_end)

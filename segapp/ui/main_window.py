@@ -106,6 +106,7 @@ class MainWindow(QMainWindow):
         self.training = install_training(
             self, self.session, self.model_panel, lambda: self.extra_models
         )
+        self.toolbar.insertAction(tools.loop_end, self.training.action)  # beside Propose
         for panel in (self.training.train_panel, self.training.versions_panel):
             panel.activeModelChanged.connect(self.image_list.suggester.prepare)
         self._on_project(None)

@@ -18,10 +18,9 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtGui import QKeySequence
-from PySide6.QtWidgets import QDockWidget, QMainWindow, QTabWidget, QToolBar
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QTabWidget
 
 from segapp.ml import versions
-from segapp.ui.actions import LOOP_END
 from segapp.ui.training.panel import TrainPanel
 from segapp.ui.training.versions_panel import VersionsPanel
 
@@ -170,7 +169,8 @@ class TrainingDock(QObject):
 def install_training(
     win: QMainWindow, session: LabelSession, model_panel: ModelPanel, extra_models: ExtraModels
 ) -> TrainingDock:
-    """The Training dock on ``win``, its action in the Model menu and on the tools toolbar."""
+    """The Training dock on ``win`` and its action in the Model menu (the window puts the
+    action on its toolbar too)."""
     dock = TrainingDock(win, session, model_panel, extra_models)
     model_menu = next(
         (a.menu() for a in win.menuBar().actions() if a.text().replace("&", "") == "Model"), None
@@ -178,8 +178,4 @@ def install_training(
     if model_menu is not None:
         model_menu.addSeparator()
         model_menu.addAction(dock.action)
-    toolbar = win.findChild(QToolBar, "toolsToolbar")
-    if toolbar is not None:  # beside Propose, before the clean-up actions
-        after = next((a for a in toolbar.actions() if a.objectName() == LOOP_END), None)
-        toolbar.insertAction(after, dock.action)
     return dock
