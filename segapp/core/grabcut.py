@@ -50,14 +50,19 @@ GUIDED_CLICK_ITERATIONS = 1
 SURE_BACKGROUND = 0.07
 SURE_OBJECT = 0.93
 # a region of a finished proposal under this share of its largest region's area, of which the
-# model is sure of no pixel, is a speck and is dropped (docs/first-rounds.md: 0.05 and 0.01 measured)
+# model is sure of no pixel, is a speck and is dropped (docs/first-rounds.md: 0.05 and 0.01
+# measured)
 SPECK = 0.05
 # GrabCut gives an object's edge pixels, mixed colours of object and background, to the
 # background, where masks people draw (and models trained on them) keep them: a pixel this
 # close beside a refined proposal that the model claims stays, and beside a click's new mask
-# one the mask had before the click (docs/first-rounds.md, docs/clicks.md: 1 px lifted all 19 loop versions measured, 2 and
-# 3 px less; after a click NoC@90 3.70 against 4.38 on three 40-image versions)
+# one the mask had before the click (docs/first-rounds.md: 1 px lifted all 19 loop versions
+# measured, 2 and 3 px less; docs/clicks.md: after a click NoC@90 3.70 against 4.38 on three
+# 40-image versions)
 RIM = 1
+# GrabCut's colour models start from a random draw (k-means); seeded so the same image, mask
+# and clicks always give the same mask, whatever ran before (Esc and the same click again)
+SEED = 0
 
 
 def grabcut_refine(
@@ -193,6 +198,7 @@ def _grabcut(rgb: np.ndarray, seeds: np.ndarray, iterations: int) -> None:
     updates."""
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
     bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+    cv2.setRNGSeed(SEED)  # OpenCV's generator is per thread: no other caller's draws move
     cv2.grabCut(bgr, seeds, None, bgd, fgd, iterations, cv2.GC_INIT_WITH_MASK)
 
 

@@ -288,3 +288,22 @@ def test_grey_and_16_bit_images():
     grey = (image.mean(axis=2) * 257).astype(np.uint16)
     got = grabcut_proposal(grey, prob)
     assert got.dtype == bool and iou(got, truth) > 0.95
+
+
+def test_the_same_clicks_give_the_same_mask_whatever_ran_before():
+    """GrabCut's colour models start from a random draw: seeded, so a click repeated (Esc,
+    then the same click) redraws the same mask after any other work."""
+    rng = np.random.default_rng(3)
+    image = rng.integers(0, 256, (120, 160, 3)).astype(np.uint8)  # colours that overlap
+    image[30:90, 40:120] //= 2
+    prev = np.zeros((120, 160), bool)
+    prev[35:85, 45:110] = True
+    probs = np.clip(rng.normal(0.5, 0.2, prev.shape), 0, 1).astype(np.float32)
+    clicks = [Click(115, 60, True), Click(50, 40, False)]
+    refined, proposed = [], []
+    for draws in range(6):
+        cv2.randu(np.zeros((draws * 997 + 1, 3)), 0, 1)  # other work moves the generator
+        refined.append(_whole(prev, *grabcut_refine(image, prev, clicks, probs)))
+        proposed.append(grabcut_proposal(image, probs))
+    assert all(np.array_equal(m, refined[0]) for m in refined)
+    assert all(np.array_equal(m, proposed[0]) for m in proposed)

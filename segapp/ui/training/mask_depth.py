@@ -54,7 +54,7 @@ class MaskDepth:
                 self.task = None
                 if project is self.project:
                     self.cache.update(depths)
-                    self._on_read()
+                self._on_read()  # another project meanwhile: its masks are read next
 
             def failed(message: str) -> None:  # a run reads them itself (``depth``)
                 self.task = None

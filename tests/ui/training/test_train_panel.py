@@ -439,6 +439,20 @@ def test_large_photos_whose_objects_survive_a_resize_are_trained_whole(qtbot, tm
         assert "stay whole" not in p.form.resize_note.text()
 
 
+def test_a_project_opened_while_the_masks_of_another_are_read_gets_its_own(qtbot, tmp_path):
+    objects = make_structure_dataset(tmp_path / "objects", True, n=4, height=400, width=420)
+    lines = make_structure_dataset(tmp_path / "lines", False, n=4, height=400, width=420)
+    p = TrainPanel(auto_estimate=False)
+    qtbot.addWidget(p)
+    p.set_project(Project.open(objects))
+    p.form.set_values(size=32)
+    assert p.depths.task is not None  # reading the first project's masks...
+    p.set_project(Project.open(lines))  # ...when the person opens another
+    note = p.form.resize_note
+    qtbot.waitUntil(lambda: note.text().startswith("crop:"), timeout=10_000)
+    assert p.form.values()["resize_mode"] == "crop"
+
+
 def test_train_reads_the_masks_itself_when_pressed_before_the_thread_is_done(qtbot, tmp_path):
     """The settings a run gets never wait on the thread: asked for before it is done, the
     masks are read there and then (the same depth)."""
