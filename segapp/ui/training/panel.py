@@ -90,13 +90,12 @@ class TrainPanel(QWidget):
         self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
     def _build_layout(self) -> None:
-        """Left: the settings (scrolling when the dock is low); right: the run and its curves."""
+        """Left: the settings (scrolling when the dock is low); right: Train, what it will do,
+        the run and its curves."""
         controls = QWidget()
         col = QVBoxLayout(controls)
         col.setContentsMargins(4, 4, 4, 4)
         col.addWidget(self.form)
-        col.addWidget(self.data_label)
-        col.addWidget(self.estimate_label)
         col.addStretch(1)
         scroll = QScrollArea()
         scroll.setWidget(controls)
@@ -112,6 +111,9 @@ class TrainPanel(QWidget):
             bar.addWidget(b)
         bar.addWidget(self.progress, 1)
         run.addLayout(bar)
+        # what Train will do, beside it (the settings column scrolls in a low dock)
+        for label in (self.data_label, self.estimate_label):
+            run.addWidget(label)
         for label in (self.epoch_label, self.status_label, self.error_label):
             run.addWidget(label)
         self.plot_area = QVBoxLayout()

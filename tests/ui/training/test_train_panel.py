@@ -348,6 +348,16 @@ def test_plots_span_the_planned_epochs_before_a_run(qtbot, panel):
     assert x0 <= 0 and 12 <= x1 < 13
 
 
+def test_what_train_will_do_is_beside_it_not_below_the_scrolling_settings(qtbot, panel):
+    from PySide6.QtWidgets import QScrollArea
+
+    settings = panel.findChild(QScrollArea).widget()
+    for label in (panel.data_label, panel.estimate_label):
+        assert not settings.isAncestorOf(label)
+        assert label.parentWidget() is panel.train_btn.parentWidget()
+    assert panel.data_label.isVisible() and panel.data_label.text()
+
+
 def test_plot_axes_show_losses_as_they_are(qtbot, panel):
     """Losses of 0.35-0.40 read so on the axis, not 350-400 "(x0.001)"."""
     plots = panel.ensure_plots()
