@@ -115,6 +115,8 @@ class Project:
     val_stems: list[str] = field(default_factory=list)
     extra: dict = field(default_factory=dict)
     rescaled_masks: set[str] = field(default_factory=set)  # masks read at another resolution
+    # masks found without a status of segapp's (another tool's, a copy): taken as corrected
+    adopted: list[str] = field(default_factory=list)
     # segapp.json as this object last read or wrote it: a save over a file someone else
     # changed since is refused (never rewritten from a stale copy)
     file_stamp: tuple[int, int, int] | None = field(default=None, repr=False, compare=False)
@@ -161,7 +163,7 @@ class Project:
                 if is_image_file(p):
                     mask_files.setdefault(p.stem, p)
         seen: set[str] = set()
-        self.entries = []
+        self.entries, self.adopted = [], []
         for f in files:
             if f.stem in seen:
                 log.warning("%s: another image has the stem %r; skipped", f, f.stem)
@@ -173,6 +175,8 @@ class Project:
             if status not in STATUSES or status == "unlabeled":
                 # a mask that appeared from elsewhere (another tool, a copy) counts as labeled
                 status = "corrected" if mask_path.exists() else "unlabeled"
+                if status == "corrected":
+                    self.adopted.append(f.stem)
             if status != "unlabeled" and not mask_path.exists():
                 status = "unlabeled"
             self.entries.append(

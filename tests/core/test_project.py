@@ -21,6 +21,21 @@ def test_open_images_masks_folder_writes_nothing(tmp_path):
     assert sorted(p.relative_to(data) for p in data.rglob("*")) == before
 
 
+def test_masks_found_without_a_status_are_named_as_adopted(tmp_path):
+    """A mask from elsewhere counts as corrected, and the project says which ones it took
+    (the window tells the person); masks with segapp's own status are not among them."""
+    import shutil
+
+    data = make_dataset(tmp_path / "d", n=5, masks=3)
+    project = Project.open(data)
+    assert project.adopted == ["0", "1", "2"]
+    project.save()  # statuses recorded
+    assert Project.open(data).adopted == []
+    shutil.copy(data / "masks" / "0.png", data / "masks" / "4.png")  # copied in by hand
+    again = Project.open(data)
+    assert again.adopted == ["4"] and again.entry("4").status == "corrected"
+
+
 def test_bare_folder_of_images(tmp_path):
     data = make_dataset(tmp_path / "d", n=3, masks=0)
     images = data / "images"

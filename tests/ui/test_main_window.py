@@ -40,9 +40,12 @@ def test_welcome_page_then_open(make_window, data):
         "New project…",
         "Try the demo",
     }
+    opened = []
+    w.session.message.connect(opened.append)
     assert w.open_path(data)
     assert w.stack.currentWidget() is w.splitter
     assert _statuses(w) == {"0": "corrected", "1": "corrected", "2": "unlabeled", "3": "unlabeled"}
+    assert "2 mask(s) found without a status taken as corrected" in opened[0]  # said, not silent
     assert w.session.current == "2"  # the first image still to do
     assert w.canvas.document() is w.session.doc
     assert w.settings.value("last_project") == str(data.resolve())

@@ -125,7 +125,9 @@ class LabelSession(ProposalsMixin, PaintStateMixin, EffortMixin, QObject):
         self.project = project
         self._entries = {e.stem: e for e in project.entries}
         self.projectChanged.emit(project)
-        self.message.emit(f"opened {project.root} ({len(project.entries)} images)")
+        found = len(project.adopted)
+        found = f"; {found} mask(s) found without a status taken as corrected" if found else ""
+        self.message.emit(f"opened {project.root} ({len(project.entries)} images{found})")
         first = next((e for e in project.entries if e.status != "corrected"), project.entries[0])
         self.select(first.stem)
         return True
