@@ -208,6 +208,14 @@ def _check_train_args(config) -> None:
 
     if config.loss not in LOSSES:
         raise SegappError(f"unknown loss {config.loss!r}; choose one of {', '.join(LOSSES)}")
+    if config.workers is not None and config.workers < 0:
+        raise SegappError("--workers must be >= 0 (0 = load in the training process)")
+    out = Path(config.out)
+    if not config.resume and (out / "model.safetensors").exists():
+        raise SegappError(
+            f"{out}: holds a trained model already; train into a new --out folder (or "
+            "--resume to continue that run): a checkpoint is never replaced by another run"
+        )
 
 
 def collect_images(inputs: list[str]) -> list[Path]:
@@ -249,6 +257,17 @@ def output_names(files: list[Path], out: Path) -> dict[Path, Path]:
     return targets
 
 
+def _refuse_to_overwrite(targets: list[Path], out: Path, overwrite: bool) -> None:
+    """SegappError (before any work) when masks ``predict`` would write are already there."""
+    there = [t for t in targets if t.exists()]
+    if there and not overwrite:
+        raise SegappError(
+            f"{out}: {len(there)} of the {len(targets)} masks to write are already there "
+            f"(e.g. {there[0].name}); predict does not replace masks: choose another --out, "
+            "or add --overwrite"
+        )
+
+
 def cmd_predict(args) -> int:
     from tqdm import tqdm
 
@@ -260,6 +279,7 @@ def cmd_predict(args) -> int:
     files = collect_images(args.inputs)
     out = Path(args.out)
     targets = output_names(files, out)
+    _refuse_to_overwrite(list(targets.values()), out, args.overwrite)
     world, rank = int(os.environ.get("WORLD_SIZE", "1")), int(os.environ.get("RANK", "0"))
     files = files[rank::world]  # torchrun: each rank takes its share
     device = resolve_device(args.device)

@@ -205,6 +205,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", help="checkpoint folder (or a preset, untrained)")
     p.add_argument("inputs", nargs="+", help="image files or folders")
     p.add_argument("--out", required=True, help="folder for the masks")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace masks already in --out (without it, predict refuses to: a project's "
+        "corrected masks or a data set's ground truth are never lost to a proposal)",
+    )
     p.add_argument("--threshold", type=float, default=0.5)
     p.add_argument("--refine", **REFINE_OPTION)
     p.add_argument("--tile", type=int, default=1024, help="tile size for large images")

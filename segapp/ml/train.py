@@ -170,6 +170,11 @@ def _start(
             state.best_iou,
             state.best_epoch,
         )
+    elif config.resume and ctx.is_main:  # said, not silent (a first torchrun attempt lands here)
+        log.warning(
+            "nothing to resume in %s (no checkpoint of an earlier run): from the start",
+            out / "last",
+        )
     if ctx.is_main:
         log.info(
             "plan: %s%s; time budget %s; validation on %d images%s",

@@ -275,6 +275,36 @@ def test_predict_and_evaluate_refine_as_the_model_says_unless_told(trained, tmp_
     assert set(np.unique(masks["model"])) <= {0, 255}
 
 
+def test_predict_never_replaces_masks_unless_told(trained, tmp_path, capsys):
+    """Pointed at a data set's masks/ (ground truth, or a project's corrected masks), predict
+    refuses before any work, one line; --overwrite replaces them."""
+    import shutil
+
+    data, run = trained
+    copy = tmp_path / "data"
+    shutil.copytree(data, copy)
+    truth = {p.name: p.read_bytes() for p in (copy / "masks").iterdir()}
+    argv = ["predict", str(run), str(copy / "images"), "--out", str(copy / "masks")]
+    msg = _error(capsys, [*argv, "--device", "cpu"])
+    assert "already there" in msg and "--overwrite" in msg
+    assert {p.name: p.read_bytes() for p in (copy / "masks").iterdir()} == truth
+    assert main([*argv, "--device", "cpu", "--overwrite"]) == 0
+    assert {p.name: p.read_bytes() for p in (copy / "masks").iterdir()} != truth
+
+
+def test_train_never_replaces_a_trained_model_and_checks_workers(trained, capsys):
+    """Before any work: another run into a checkpoint's folder is refused (its model stays),
+    and a negative --workers is one line, not a traceback."""
+    data, run = trained
+    weights = (run / "model.safetensors").read_bytes()
+    argv = ["train", str(data), "--model", "unet-small", "--epochs", "1", "--size", "32"]
+    msg = _error(capsys, [*argv, "--out", str(run)])
+    assert "holds a trained model already" in msg and "--resume" in msg
+    assert (run / "model.safetensors").read_bytes() == weights
+    msg = _error(capsys, [*argv, "--out", str(run.parent / "other"), "--workers", "-2"])
+    assert "--workers must be >= 0" in msg
+
+
 def test_models_lists_presets(capsys):
     assert main(["models"]) == 0
     out = capsys.readouterr().out

@@ -84,6 +84,19 @@ def _figures(metrics) -> list[dict]:
     return [{k: v for k, v in m.to_dict().items() if k not in timing} for m in metrics]
 
 
+def test_resume_with_nothing_to_resume_says_so_and_starts(tmp_path, monkeypatch, caplog):
+    """--resume into a folder without last/ (a first torchrun attempt, or a wrong --out)
+    trains from the start, and says so."""
+    import logging
+
+    data = make_dataset(tmp_path / "d", n=4, height=32, width=32)
+    _narrow_nets(monkeypatch)
+    with caplog.at_level(logging.WARNING, logger="segapp.ml.train"):
+        epochs = list(train(_config(tmp_path / "fresh", data, epochs=1, resume=True)))
+    assert [m.epoch for m in epochs] == [1]
+    assert any("nothing to resume" in r.getMessage() for r in caplog.records)
+
+
 def test_resume_restores_weights_optimizer_and_schedule(tmp_path, monkeypatch):
     """Stopped after 2 of 4 epochs and resumed, a run ends where the uninterrupted run ends
     (shuffled batches, augmentation and copy-paste included): the weights, AdamW's moments
