@@ -216,6 +216,23 @@ def _check_train_args(config) -> None:
             f"{out}: holds a trained model already; train into a new --out folder (or "
             "--resume to continue that run): a checkpoint is never replaced by another run"
         )
+    _check_writable(out)
+
+
+def _check_writable(out: Path) -> None:
+    """SegappError now, not after the round has trained, when ``out`` cannot be written."""
+    probe = out / f".segapp-write-check-{os.getpid()}"
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"segapp")
+        probe.unlink()
+    except OSError as e:
+        reason = (
+            "a file stands where the path needs a folder"
+            if isinstance(e, NotADirectoryError | FileExistsError)
+            else e.strerror
+        )
+        raise SegappError(f"{out}: cannot write the checkpoint there ({reason or e})") from e
 
 
 def collect_images(inputs: list[str]) -> list[Path]:

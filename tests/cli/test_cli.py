@@ -303,6 +303,10 @@ def test_train_never_replaces_a_trained_model_and_checks_workers(trained, capsys
     assert (run / "model.safetensors").read_bytes() == weights
     msg = _error(capsys, [*argv, "--out", str(run.parent / "other"), "--workers", "-2"])
     assert "--workers must be >= 0" in msg
+    (run.parent / "a-file").write_text("x")  # an --out that cannot be made: said before
+    nowhere = ["train", str(run.parent / "no-such-data"), "--model", "unet-small"]  # any work
+    msg = _error(capsys, [*nowhere, "--out", str(run.parent / "a-file" / "run")])
+    assert "cannot write the checkpoint there" in msg and "a file stands" in msg
 
 
 def test_models_lists_presets(capsys):

@@ -410,6 +410,7 @@ def test_resize_mode_is_picked_from_the_images_and_can_be_changed(qtbot, tmp_pat
     assert p.form.values()["resize_mode"] == "resize" and note.text().startswith("resize:")
     p.form.set_values(size=32, resize_mode="resize")  # the person's choice wins
     assert p.form.values()["resize_mode"] == "resize" and not note.text().startswith("crop")
+    qtbot.waitUntil(lambda: p.depths.task is None, timeout=10_000)  # its thread done
 
 
 def test_large_photos_whose_objects_survive_a_resize_are_trained_whole(qtbot, tmp_path):
@@ -447,6 +448,7 @@ def test_large_photos_whose_objects_survive_a_resize_are_trained_whole(qtbot, tm
         assert note.text().startswith(f"{expected}:")
         p.form.set_values(resize_mode="resize")  # the person's choice: no "why" of auto's
         assert "stay whole" not in p.form.resize_note.text()
+        qtbot.waitUntil(lambda pp=p: pp.depths.task is None, timeout=10_000)
 
 
 def test_a_project_opened_while_the_masks_of_another_are_read_gets_its_own(qtbot, tmp_path):
@@ -461,6 +463,7 @@ def test_a_project_opened_while_the_masks_of_another_are_read_gets_its_own(qtbot
     note = p.form.resize_note
     qtbot.waitUntil(lambda: note.text().startswith("crop:"), timeout=10_000)
     assert p.form.values()["resize_mode"] == "crop"
+    qtbot.waitUntil(lambda: p.depths.task is None, timeout=10_000)
 
 
 def test_train_reads_the_masks_itself_when_pressed_before_the_thread_is_done(qtbot, tmp_path):
