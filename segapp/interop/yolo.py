@@ -47,7 +47,7 @@ def import_yolo(src: Path, sink: ProjectSink) -> None:
             sink.report.unpaired.append(f"{image.name} (no label file: all background)")
 
         def make_mask(shape, path=label_file):
-            return _paint(path, shape, values, sink)
+            return _paint(path, shape, values, sink, named=bool(names))
 
         sink.add(image.stem, image, make_mask, str(image.relative_to(src)))
 
@@ -71,7 +71,11 @@ def _names(src: Path) -> list[str]:
     return names
 
 
-def _paint(path: Path, shape: tuple[int, int], values: list[int], sink: ProjectSink) -> np.ndarray:
+def _paint(
+    path: Path, shape: tuple[int, int], values: list[int], sink: ProjectSink, named: bool = False
+) -> np.ndarray:
+    """The label file's mask; ``named``: data.yaml names the classes, so a class id past
+    them is an error (COCO's unknown category likewise), not a new "class k"."""
     h, w = shape
     polygons = []
     if not path.exists():
@@ -96,6 +100,11 @@ def _paint(path: Path, shape: tuple[int, int], values: list[int], sink: ProjectS
         check_points(coords.reshape(-1, 2) * (w, h), shape, f"{path}: line {n}")
         if k < 0:
             raise InteropError(f"{path}: line {n}: negative class {k}")
+        if named and k >= len(values):
+            raise InteropError(
+                f"{path}: line {n}: class {k}, but data.yaml names {len(values)} classes "
+                f"(0 to {len(values) - 1})"
+            )
         while k >= len(values):
             values.append(sink.class_value(f"class {len(values)}", preferred=len(values) + 1))
         polygons.append((values[k], coords.reshape(-1, 2) * (w, h)))

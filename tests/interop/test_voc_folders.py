@@ -144,3 +144,28 @@ def test_yolo_boxes_counted_missing_label_file_is_background(tmp_path):
     assert class_names(tmp_path / "p") == ["background", "cat", "dog"]
     masks = labels_by_stem(tmp_path / "p")
     assert set(np.unique(masks["a"]).tolist()) == {0, 1, 2} and not masks["b"].any()
+
+
+def test_yolo_class_past_the_named_ones_is_refused_not_invented(tmp_path):
+    """data.yaml names 2 classes and a line says class 9: that file is skipped with its
+    line (as COCO's unknown category is), no "class 2" … "class 9" appear; without a
+    data.yaml the ids still become classes of their own."""
+    src = tmp_path / "yolo"
+    _image(src / "images" / "a.png")
+    _image(src / "images" / "b.png")
+    (src / "labels").mkdir()
+    (src / "labels" / "a.txt").write_text("9 0.1 0.1 0.5 0.1 0.5 0.5\n")
+    (src / "labels" / "b.txt").write_text("1 0.1 0.1 0.5 0.1 0.5 0.5\n")
+    (src / "data.yaml").write_text("names: [cat, dog]\n")
+    sink = ProjectSink(tmp_path / "p")
+    import_yolo(src, sink)
+    report = sink.finish()
+    [(name, why)] = report.skipped
+    assert name == "images/a.png" and "line 1: class 9, but data.yaml names 2 classes" in why
+    assert report.added == 1  # b.png, whose class 1 is "dog"
+    assert class_names(tmp_path / "p") == ["background", "cat", "dog"]
+    (src / "data.yaml").unlink()
+    sink = ProjectSink(tmp_path / "q")
+    import_yolo(src, sink)
+    sink.finish()
+    assert class_names(tmp_path / "q")[-1] == "class 9"
