@@ -272,10 +272,10 @@ def choose_resize_mode(
     crops against 0.70 resized); membranes a few pixels thick at 4096² are not."""
     if not image_sizes:
         return "resize"
-    shorter = sorted(min(h, w) for h, w in image_sizes)[len(image_sizes) // 2]
+    shorter = _median_side(image_sizes, min)
     if shorter <= CROP_FROM_SHRINK * size:
         return "resize"
-    longer = sorted(max(h, w) for h, w in image_sizes)[len(image_sizes) // 2]
+    longer = _median_side(image_sizes, max)
     if (
         depth is not None
         and longer <= MAX_WHOLE_SIDE
@@ -285,13 +285,18 @@ def choose_resize_mode(
     return "crop"
 
 
+def _median_side(image_sizes: list[tuple[int, int]], side: Callable[[int, int], int]) -> int:
+    """The median image's shorter (``side=min``) or longer (``max``) side."""
+    return sorted(side(h, w) for h, w in image_sizes)[len(image_sizes) // 2]
+
+
 def depth_decides(image_sizes: list[tuple[int, int]], size: int = DEFAULT_SIZE) -> bool:
     """Whether ``choose_resize_mode`` needs the masks' depth for these images (large enough
     for crops by size, not so large that they crop whatever their masks): only then are
     masks read for it."""
     if choose_resize_mode(image_sizes, size) != "crop":
         return False
-    return sorted(max(h, w) for h, w in image_sizes)[len(image_sizes) // 2] <= MAX_WHOLE_SIDE
+    return _median_side(image_sizes, max) <= MAX_WHOLE_SIDE
 
 
 def resolve_resize_mode(
