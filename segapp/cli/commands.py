@@ -10,7 +10,7 @@ import sys
 import threading
 from pathlib import Path
 
-from segapp.core.imageio import SegappError, is_image_file
+from segapp.core.imageio import SegappError, describe_write_error, is_image_file
 
 log = logging.getLogger("segapp")
 
@@ -220,19 +220,15 @@ def _check_train_args(config) -> None:
 
 
 def _check_writable(out: Path) -> None:
-    """SegappError now, not after the round has trained, when ``out`` cannot be written."""
+    """SegappError now, not after the work is done, when the folder ``out`` cannot be
+    written (it is made if need be)."""
     probe = out / f".segapp-write-check-{os.getpid()}"
     try:
         out.mkdir(parents=True, exist_ok=True)
         probe.write_bytes(b"segapp")
         probe.unlink()
     except OSError as e:
-        reason = (
-            "a file stands where the path needs a folder"
-            if isinstance(e, NotADirectoryError | FileExistsError)
-            else e.strerror
-        )
-        raise SegappError(f"{out}: cannot write the checkpoint there ({reason or e})") from e
+        raise SegappError(describe_write_error(out, e)) from e
 
 
 def collect_images(inputs: list[str]) -> list[Path]:
@@ -316,7 +312,7 @@ def cmd_predict(args) -> int:
             labels = predictor.predict_labels(read_image(f), args.threshold)
         except SegappError as e:
             failures += 1
-            print(f"segapp: skipped {e}", file=sys.stderr)
+            tqdm.write(f"segapp: skipped {e}", file=sys.stderr)  # on a line of its own
             continue
         mask = labels * 255 if binary else labels
         target = targets[f]
@@ -358,6 +354,8 @@ def cmd_evaluate(args) -> int:
     else:
         if args.max_clicks is not None or args.start is not None:
             raise SegappError("--max-clicks and --from go with --clicks")
+        if args.sheet:  # found now, not after every model has been scored
+            _check_writable(Path(args.sheet).expanduser().absolute().parent)
         results = evaluate.evaluate_models(
             args.models,
             args.data,

@@ -272,11 +272,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     args.started_at = started_at
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    handler = _BarAwareHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, handlers=[handler])
     if args.command is None:
         return _open_window(["-v"] * args.verbose)
     try:
@@ -290,6 +288,19 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("segapp: interrupted", file=sys.stderr)
         return 130
+
+
+class _BarAwareHandler(logging.StreamHandler):
+    """Log lines on a line of their own while a progress bar is drawn (``tqdm.write``
+    lifts the bar, writes the line, draws the bar again), not glued to the bar's text."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from tqdm import tqdm
+
+        try:
+            tqdm.write(self.format(record), file=self.stream)
+        except Exception:  # noqa: BLE001 - as logging.StreamHandler does
+            self.handleError(record)
 
 
 def _names_no_command(argv: list[str]) -> bool:

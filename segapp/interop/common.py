@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from segapp.core.imageio import SegappError, read_image
+from segapp.core.imageio import SegappError, describe_write_error, read_image
 from segapp.core.project import ImageEntry, Project
 from segapp.interop.progress import tick
 
@@ -40,6 +40,7 @@ class ImportReport:
     unpaired: list[str] = field(default_factory=list)
     classes_added: list[str] = field(default_factory=list)
     cancelled: bool = False  # stopped by the person; what was imported is kept
+    notes: list[str] = field(default_factory=list)  # how the source was read, where it matters
 
     def lines(self) -> list[str]:
         """The summary, one line per fact (skipped pairs are in ``skipped``)."""
@@ -69,7 +70,7 @@ class ImportReport:
             out.append(f"shapes not painted: {kinds}")
         if self.unpaired:
             out.append(f"{len(self.unpaired)} unpaired files: {_few(self.unpaired)}")
-        return out
+        return out + self.notes
 
 
 @dataclass
@@ -205,15 +206,18 @@ def new_folder(dest: str | os.PathLike) -> Iterator[Path]:
         tmp = dest.parent / f".{dest.name}.{uuid.uuid4().hex[:8]}.partial"
         tmp.mkdir()
     except OSError as e:
-        raise InteropError(f"{dest}: cannot create the folder ({e.strerror or e})") from e
+        raise InteropError(describe_write_error(dest, e)) from e
     try:
         yield tmp
         if dest.exists():
             dest.rmdir()
         os.replace(tmp, dest)
-    except OSError as e:
+    except (OSError, SegappError) as e:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise InteropError(f"{dest}: cannot write the export ({e.strerror or e})") from e
+        # the person chose dest: the hidden folder's name would only puzzle them
+        said = describe_write_error(dest, e) if isinstance(e, OSError) else str(e)
+        said = said.replace(str(tmp), str(dest))
+        raise InteropError(f"{said} (the unfinished export was removed)") from e
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

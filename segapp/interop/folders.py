@@ -37,6 +37,8 @@ from segapp.interop.common import (
 from segapp.interop.sink import ProjectSink, ValueMap
 
 MAX_LEVELS = 64  # more distinct values than this is a photo or a JPEG-damaged mask
+# 0/255 masks with other values on fewer than this share of their non-zero pixels: binary
+STRAY_SHARE = 0.01
 
 
 def import_folders(
@@ -84,7 +86,7 @@ def _survey(
 ) -> tuple[list[tuple[Path, Path]], ValueMap]:
     """Read every mask once: the readable pairs and what the mask values mean."""
     names = read_class_names(labels) if labels else None
-    seen: set[int] = set()
+    counts = np.zeros(256, np.int64)  # pixels of each value over all masks
     palette = None
     readable = []
     for image, mask_path in pairs:
@@ -94,24 +96,42 @@ def _survey(
             sink.report.skipped.append((mask_path.name, str(e).removeprefix(f"{mask_path}: ")))
             continue
         palette = palette or pal
-        seen.update(np.unique(mask).tolist())
+        counts += np.bincount(mask.ravel(), minlength=256)
         readable.append((image, mask_path))
+    seen = set(np.flatnonzero(counts).tolist())
     if len(seen) > MAX_LEVELS:
         raise InteropError(
             f"the masks hold {len(seen)} distinct values: not label masks "
             "(saved as JPEG? masks must be lossless: PNG, TIFF, BMP or GIF)"
         )
-    if seen <= {0, 255} or seen <= {0, 1}:  # binary, whatever the file type
-        fg = max(seen - {0}, default=255)
-        name = (names or [])[1:2] or ["foreground"]
-        color = tuple(palette[fg]) if palette and fg < len(palette) else None
-        binary = ValueMap(sink, names)
-        binary.lut = {0: 0, fg: sink.class_value(name[0], preferred=1, color=color)}
+    stray = seen - {0, 255}
+    if 255 in seen and stray and counts[sorted(stray)].sum() < STRAY_SHARE * counts[1:].sum():
+        # black-and-white masks with a few other values (a drawing program's smoothed
+        # edges): not classes, and 255 is not "ignore" here but the foreground
+        shown = ", ".join(map(str, sorted(stray)[:6])) + (", ..." if len(stray) > 6 else "")
+        sink.report.notes.append(
+            f"the masks are black and white but for {counts[sorted(stray)].sum()} pixels of "
+            f"{len(stray)} other values ({shown}): taken as foreground from 128 up, else "
+            "background"
+        )
+        binary = _binary(sink, names, palette, 255)
+        binary.lut |= {v: binary.lut[255 if v >= 128 else 0] for v in stray}
         return readable, binary
+    if seen <= {0, 255} or seen <= {0, 1}:  # binary, whatever the file type
+        return readable, _binary(sink, names, palette, max(seen - {0}, default=255))
     values = ValueMap(sink, names, palette)
     for v in sorted(seen):
         values.value_of(v)  # classes in value order
     return readable, values
+
+
+def _binary(sink: ProjectSink, names: list[str] | None, palette: list | None, fg: int) -> ValueMap:
+    """Background 0 and one foreground value ``fg``."""
+    name = (names or [])[1:2] or ["foreground"]
+    color = tuple(palette[fg]) if palette and fg < len(palette) else None
+    binary = ValueMap(sink, names)
+    binary.lut = {0: 0, fg: sink.class_value(name[0], preferred=1, color=color)}
+    return binary
 
 
 def export_folders(project: Project, dest: Path, proposed: bool = False) -> ExportReport:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from segapp.core.imageio import describe_write_error
 from segapp.interop.common import InteropError
 
 TOLERANCE = 1e-3  # largest |logit difference| accepted between ONNX Runtime and PyTorch
@@ -68,7 +69,7 @@ def export_onnx(model_ref: str | os.PathLike, dest: str | os.PathLike) -> dict[s
             raise InteropError(f"the ONNX export differs from PyTorch by {err:.2g}; not kept")
         os.replace(tmp, dest)
     except OSError as e:
-        raise InteropError(f"{dest}: cannot write ({e.strerror or e})") from e
+        raise InteropError(describe_write_error(dest, e)) from e
     finally:
         tmp.unlink(missing_ok=True)
     return meta | {"max_difference": f"{err:.2g}"}

@@ -116,7 +116,8 @@ def plan_schedule(
     """The schedule for ``images`` training images; any given value overrides the recipe.
 
     ``epochs`` given: the classic schedule (``repeats`` passes per epoch, default 1);
-    ``steps`` given: that many optimizer steps; neither: the recipe's sample count.
+    ``steps`` given: that many optimizer steps (in epochs of equal length: 37 steps of
+    10-step epochs are 4 x 9); neither: the recipe's sample count.
     """
     if images < 1:
         raise ValueError("a round needs at least one training image")
@@ -126,11 +127,12 @@ def plan_schedule(
     epoch_samples = images * repeats
     # a partial last batch is dropped when there is more than one batch (see distributed.loader)
     steps_per_epoch = max(1, epoch_samples // batch if epoch_samples > batch else 1)
-    if epochs is None:
-        if steps is None:
-            samples = min(MAX_SAMPLES, max(MIN_SAMPLES, SAMPLES_PER_IMAGE * images))
-            steps = math.ceil(samples / batch)
-        epochs = max(1, round(steps / steps_per_epoch))
+    if epochs is None and steps is not None:  # asked for: that many, in epochs of equal length
+        epochs = math.ceil(max(1, steps) / steps_per_epoch)
+        steps_per_epoch = max(1, round(steps / epochs))  # no more than a full epoch's batches
+    elif epochs is None:
+        samples = min(MAX_SAMPLES, max(MIN_SAMPLES, SAMPLES_PER_IMAGE * images))
+        epochs = max(1, round(math.ceil(samples / batch) / steps_per_epoch))
     return Schedule(images, batch, repeats, max(1, epochs), steps_per_epoch)
 
 

@@ -47,6 +47,8 @@ def select_entries(project: Project, config: TrainConfig):
             f"{project.root}: {len(project.entries)} images but none has a mask in "
             f"{project.masks_dir} (masks pair with images by file stem)"
         )
+    for option, stems in (("--images", config.images), ("--val-images", config.val_images)):
+        _warn_unknown(option, stems, pool)
     train_e, val_e = project.split(
         config.val_fraction, config.seed, pool, config.val_images or None
     )
@@ -55,6 +57,20 @@ def select_entries(project: Project, config: TrainConfig):
     if not train_e:
         raise DataError("every labeled image is in the validation set; label more images")
     return train_e, val_e, skipped
+
+
+def _warn_unknown(option: str, stems: list[str] | None, pool: list) -> None:
+    """Say which listed stems are not images with masks (a typo, a mask removed since)."""
+    unknown = sorted(set(stems or []) - {e.stem for e in pool})
+    if unknown:
+        shown = ", ".join(unknown[:5]) + (", ..." if len(unknown) > 5 else "")
+        log.warning(
+            "%d of the %d stems %s lists are not images with masks here, left out: %s",
+            len(unknown),
+            len(set(stems or [])),
+            option,
+            shown,
+        )
 
 
 @dataclass

@@ -246,6 +246,21 @@ def test_evaluate_table_and_sheet(trained, tmp_path, capsys):
     assert sheet.shape[1] == 4 * 256 and sheet.shape[0] > 2 * 256
 
 
+def test_evaluate_refuses_a_sheet_it_cannot_write_before_scoring(
+    trained, tmp_path, capsys, monkeypatch
+):
+    data, run = trained
+    from segapp.ml import evaluate
+
+    scored = []
+    monkeypatch.setattr(evaluate, "evaluate_models", lambda *a, **k: scored.append(1) or [])
+    (tmp_path / "a-file").write_text("x")
+    sheet = tmp_path / "a-file" / "sheet.png"
+    argv = ["evaluate", str(run), "--data", str(data), "--sheet", str(sheet)]
+    msg = _error(capsys, argv)
+    assert f"{tmp_path / 'a-file'} is a file, not a folder" in msg and not scored
+
+
 def test_evaluate_json_matches_metrics(trained, capsys):
     data, run = trained
     assert main(["evaluate", str(run), "--data", str(data), "--device", "cpu", "--json"]) == 0
@@ -306,7 +321,7 @@ def test_train_never_replaces_a_trained_model_and_checks_workers(trained, capsys
     (run.parent / "a-file").write_text("x")  # an --out that cannot be made: said before
     nowhere = ["train", str(run.parent / "no-such-data"), "--model", "unet-small"]  # any work
     msg = _error(capsys, [*nowhere, "--out", str(run.parent / "a-file" / "run")])
-    assert "cannot write the checkpoint there" in msg and "a file stands" in msg
+    assert f"{run.parent / 'a-file'} is a file, not a folder; choose another place" in msg
 
 
 def test_models_lists_presets(capsys):

@@ -113,3 +113,28 @@ def test_an_export_folder_gets_the_permissions_of_any_new_folder(tmp_path):
         os.umask(old)
     assert stat.S_IMODE((tmp_path / "out").stat().st_mode) == 0o755
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_an_export_that_cannot_be_written_names_the_chosen_folder(tmp_path, monkeypatch):
+    """A path through a file says which file; a full disk names the folder the person chose,
+    not the hidden one the export is written into, and leaves nothing behind."""
+    import errno
+
+    from segapp.core import imageio
+    from segapp.interop.common import InteropError
+
+    project = make_project(tmp_path / "p", n=2)
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(InteropError, match="a-file is a file, not a folder"):
+        folders.export_folders(project, tmp_path / "a-file" / "out")
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(imageio.os, "replace", full)  # every atomic write ends in a rename
+    with pytest.raises(InteropError) as raised:
+        folders.export_folders(project, tmp_path / "out")
+    said = str(raised.value)
+    assert said.startswith(f"{tmp_path / 'out'}") and "disk is full" in said
+    assert ".partial" not in said and "the unfinished export was removed" in said
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "p"]

@@ -10,7 +10,7 @@ from interop_helpers import class_names, labels_by_stem
 from PIL import Image
 
 from segapp.core.palette import voc_colormap
-from segapp.core.project import Project
+from segapp.core.project import IGNORE_INDEX, Project
 from segapp.interop.common import InteropError
 from segapp.interop.folders import import_folders
 from segapp.interop.sink import ProjectSink
@@ -96,6 +96,43 @@ def test_folders_binary_masks(tmp_path, foreground):
     import_folders(src, sink, images="Training_Images", masks="Ground_Truth")
     sink.finish()
     assert labels_by_stem(tmp_path / "p")["a"].sum() == 36
+
+
+def test_folders_black_and_white_masks_with_a_few_stray_values_stay_binary(tmp_path):
+    """A drawing program's smoothed edge left 1, 128 and 254 in one 0/255 mask: not three
+    classes with the people as "ignore", but foreground from 128 up, and said so. Masks of
+    classes with a 255 border (VOC's void) keep 255 as ignore."""
+    src = tmp_path / "d"
+    for stem in ("a", "b"):
+        _image(src / "images" / f"{stem}.png", 40, 48)
+    (src / "masks").mkdir()
+    mask = np.zeros((40, 48), np.uint8)
+    mask[3:33, 3:33] = 255
+    cv2.imwrite(str(src / "masks" / "a.png"), mask)
+    mask[3, 3], mask[32, 32], mask[35, 35] = 254, 128, 1
+    cv2.imwrite(str(src / "masks" / "b.png"), mask)
+    sink = ProjectSink(tmp_path / "p")
+    import_folders(src, sink)
+    report = sink.finish()
+    labels = labels_by_stem(tmp_path / "p")
+    assert class_names(tmp_path / "p") == ["background", "foreground"]
+    assert labels["a"].sum() == 900 and labels["b"].sum() == 900  # 254, 128 in; 1 out
+    assert any(
+        "black and white but for 3 pixels of 3 other values (1, 128, 254)" in line
+        for line in report.lines()
+    )
+
+    voc = tmp_path / "v"
+    _image(voc / "images" / "c.png")
+    (voc / "masks").mkdir()
+    classes = np.zeros((20, 24), np.uint8)
+    classes[2:10, 2:10], classes[10:18, 10:18] = 1, 2
+    classes[cv2.morphologyEx(classes, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) > 0] = 255
+    cv2.imwrite(str(voc / "masks" / "c.png"), classes)
+    sink = ProjectSink(tmp_path / "q")
+    import_folders(voc, sink)
+    sink.finish()
+    assert (labels_by_stem(tmp_path / "q")["c"] == IGNORE_INDEX).sum() == (classes == 255).sum()
 
 
 def test_folders_gray_index_masks_named_by_class_names(tmp_path):

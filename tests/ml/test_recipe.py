@@ -31,7 +31,15 @@ def test_explicit_values_win():
     s = recipe.plan_schedule(40, batch_size=4, epochs=3)
     assert (s.batch_size, s.epochs, s.repeats, s.steps_per_epoch) == (4, 3, 1, 10)
     s = recipe.plan_schedule(40, batch_size=8, steps=100)
-    assert s.total_steps == pytest.approx(100, abs=s.steps_per_epoch)
+    assert (s.epochs, s.steps_per_epoch) == (10, 10)
+    # fewer steps than an epoch of the images holds: that many, not a whole epoch's 14
+    assert recipe.plan_schedule(10, steps=1).total_steps == 1
+    assert recipe.plan_schedule(10, steps=12).total_steps == 12
+    assert recipe.plan_schedule(10, steps=30).total_steps == 30
+    odd = recipe.plan_schedule(40, batch_size=8, steps=37)
+    assert (odd.epochs, odd.steps_per_epoch) == (4, 9)  # equal epochs, the nearest total
+    # the recipe's own plan is as before: 10 images, 7 epochs of 14 steps of 5
+    assert (recipe.plan_schedule(10).epochs, recipe.plan_schedule(10).steps_per_epoch) == (7, 14)
     with pytest.raises(ValueError):
         recipe.plan_schedule(0)
 

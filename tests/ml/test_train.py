@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import math
 import time
 
@@ -326,6 +327,19 @@ def test_a_small_fixed_validation_subset_is_scored_but_not_used_to_choose(tmp_pa
     assert [m.best_epoch for m in metrics] == [1, 2, 3, 4]  # the newest is kept
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert sorted(config["val_images"]) == val and config["metrics"]["epoch"] == 4
+
+
+def test_listed_stems_that_are_not_images_with_masks_are_named(tmp_path, caplog):
+    data = make_dataset(tmp_path / "d", n=12, height=32, width=32)
+    val = ["0", "1", "nope", "Nope2"]  # typos, or masks removed since the list was made
+    with caplog.at_level(logging.WARNING, logger="segapp.ml.train_setup"):
+        list(train(_config(tmp_path, data, epochs=1, val_images=val, val_fraction=0.0)))
+    said = [r.getMessage() for r in caplog.records if "--val-images" in r.getMessage()]
+    assert said == [
+        "2 of the 4 stems --val-images lists are not images with masks here, left out: Nope2, nope"
+    ]
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert sorted(config["val_images"]) == ["0", "1"]  # --val-fraction 0: exactly those
 
 
 def test_time_budget_cuts_the_planned_epochs(tmp_path):
