@@ -4,7 +4,7 @@
     python benchmarks/bench_fewshot.py --k 10 --set encoder_lr_scale=1.0
     python benchmarks/bench_fewshot.py --k 10 --set model='"pretrained-lite0"' --seed 1
     python benchmarks/bench_fewshot.py --k 10 --unlabeled 150 --set unlabeled=150
-    python benchmarks/bench_fewshot.py --k 10 --tta                  # also flip TTA
+    python benchmarks/bench_fewshot.py --k 10 --one-pass             # also without the mirror
     python benchmarks/bench_fewshot.py --k 10 --propose-size 384 448 # also at other sizes
 
 On ../shared/datasets/human-segmentation: a project holding ids 1..K with their masks (and,
@@ -41,6 +41,7 @@ def _numbered(folder: Path) -> dict[int, Path]:
 
 
 def build_project(data: Path, root: Path, k: int, unlabeled: int, test_lo: int) -> None:
+    data = data.resolve()  # the project links to its files: a relative --data would dangle
     images, masks = _numbered(data / "images"), _numbered(data / "masks")
     (root / "images").mkdir(parents=True)
     (root / "masks").mkdir()
@@ -57,18 +58,19 @@ def score(
     data: Path,
     lo: int,
     hi: int,
-    tta: bool = False,
+    mirror: bool | None = None,
     device: str = "cpu",
     size: int | None = None,
     refine: str | None = None,
     closer: bool = True,
 ) -> dict[str, float]:
     """Proposals of a checkpoint on ids lo..hi as the window makes them (default backend,
-    refined as the checkpoint says unless ``refine`` is given), with horizontal-flip TTA if
-    ``tta``, at ``size`` px instead of the training size if given; SegMetrics' figures, and
+    refined as the checkpoint says unless ``refine`` is given, with its mirrored pass unless
+    ``mirror`` says otherwise), at ``size`` px instead of the training size if given; SegMetrics' figures, and
     the labelling's time per image (``labels_ms``: thresholding and any refinement).
     ``closer=False``: without a refining model's closer look (``closer_look.py``)."""
-    predictor = Predictor(load_model(run, device), device, resize_to=size, refine=refine)
+    loaded = load_model(run, device)
+    predictor = Predictor(loaded, device, resize_to=size, refine=refine, mirror=mirror)
     predictor.closer_look = closer
     source = Project.open(data)
     metrics = SegMetrics(2)
@@ -77,9 +79,6 @@ def score(
         if e.stem.isdigit() and lo <= int(e.stem) <= hi:
             image = source.read_image(e)
             probs = predictor.propose(image)
-            if tta:
-                flipped = predictor.propose(np.ascontiguousarray(image[:, ::-1]))
-                probs = (probs + flipped[:, :, ::-1]) / 2
             t0 = time.perf_counter()
             labels = predictor.to_labels(image, probs)
             times.append(1000 * (time.perf_counter() - t0))
@@ -95,7 +94,7 @@ def main() -> None:
     p.add_argument("--unlabeled", type=int, default=0, help="ids K+1.. in the project, no masks")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--set", action="append", default=[], metavar="FIELD=JSON")
-    p.add_argument("--tta", action="store_true", help="also score with horizontal-flip TTA")
+    p.add_argument("--one-pass", action="store_true", help="also score without the mirrored pass")
     p.add_argument(
         "--propose-size",
         type=int,
@@ -126,9 +125,9 @@ def main() -> None:
             "train_s": round(seconds, 1),
             "epochs": epochs[-1],
         }
-        for tta in (False, True) if args.tta else (False,):
-            r = score(root / "run", data, lo, hi, tta)
-            key = "tta_" if tta else ""
+        for mirror in (None, False) if args.one_pass else (None,):
+            r = score(root / "run", data, lo, hi, mirror)
+            key = "one_pass_" if mirror is False else ""
             result[f"{key}image_iou"] = round(r["mean_image_iou"], 4)
             result[f"{key}iou"] = round(r["iou"], 4)
         result["refine"] = refine_of(root / "run")

@@ -4,7 +4,7 @@
     python benchmarks/bench_predict.py --memory        # peak memory on a 4096x4096 image
     python benchmarks/bench_predict.py --presets unet-paper,pretrained-lite0 --sizes 512
     python benchmarks/bench_predict.py --training      # training images/s per preset
-    python benchmarks/bench_predict.py --photos CHECKPOINT [--data DIR] [--sizes 640,4000]
+    python benchmarks/bench_predict.py --photos CHECKPOINT [--data DIR] [--sizes 640,4000] [--one-pass]
 
 What is measured is what a checkpoint trained with the defaults does: the default preset
 (``registry.DEFAULT_PRESET``) trained briefly with ``TrainConfig``'s defaults (``--size``,
@@ -127,7 +127,6 @@ def _image(size: int) -> np.ndarray:
 def _engine_predictor(folder: Path):
     """The window's engine path: the checkpoint's cached export, no torch."""
     from segapp.ml import onnx_predictor as onnx
-    from segapp.ml.tiling import keeps_aspect, resize_target
 
     config = onnx.read_checkpoint_config(folder)
     path = onnx.export_path(folder, config)
@@ -135,7 +134,7 @@ def _engine_predictor(folder: Path):
     if meta is None:
         raise SystemExit(f"no cached export of {folder}: run the latency benchmark first")
     train = config.get("train", {})
-    return onnx.OnnxPredictor(path, meta, resize_target(train), keep_aspect=keeps_aspect(train))
+    return onnx.for_checkpoint(path, meta, train)
 
 
 def bench_checkpoints(workdir: Path, sizes: list[int], reps: int) -> None:
@@ -176,17 +175,22 @@ def bench_checkpoints(workdir: Path, sizes: list[int], reps: int) -> None:
     print(f"largest ONNX/PyTorch difference {worst:.1e} (tests allow {PROBABILITY_TOLERANCE:g})")
 
 
-def bench_photos(folder: Path, data: Path, ids: range, sizes: list[int], reps: int) -> None:
+def bench_photos(
+    folder: Path, data: Path, ids: range, sizes: list[int], reps: int, one_pass: bool = False
+) -> None:
     from segapp.core.project import Project
     from segapp.ml.proposal_refine import proposal_labels, proposal_probs, refine_of
 
     engine = _engine_predictor(folder)
+    if one_pass:  # without the mirrored pass the version's proposals average in
+        engine.mirror = False
     refine = refine_of(folder)
     source = Project.open(data)
     photos = [
         source.read_image(e) for e in source.entries if e.stem.isdigit() and int(e.stem) in ids
     ]
-    print(f"{folder} ({refine}), {len(photos)} photos of {data}")
+    passes = "mirrored pass" if engine.mirror else "one pass"
+    print(f"{folder} ({refine}, {passes}), {len(photos)} photos of {data}")
     print(f"{'longer side':>11} {'probabilities ms':>17} {'labels ms':>10} {'total ms':>9}")
     for size in sizes:
         probs_ms, labels_ms = [], []
@@ -345,6 +349,7 @@ def main() -> None:
     p.add_argument("--photos", type=Path, help="a trained checkpoint: its proposals of photos")
     p.add_argument("--data", type=Path, default=PHOTOS, help="--photos: a folder or project")
     p.add_argument("--photo-ids", default="161-170", help="--photos: the images lo-hi by stem")
+    p.add_argument("--one-pass", action="store_true", help="--photos: without the mirrored pass")
     args = p.parse_args()
     logging.basicConfig(level=logging.WARNING)
     sizes = [int(s) for s in args.sizes.split(",")]
@@ -357,7 +362,7 @@ def main() -> None:
 
         export_checkpoint(args.photos)
         lo, hi = (int(x) for x in args.photo_ids.split("-"))
-        bench_photos(args.photos, args.data, range(lo, hi + 1), sizes, args.reps)
+        bench_photos(args.photos, args.data, range(lo, hi + 1), sizes, args.reps, args.one_pass)
         return
     if args.presets:
         bench_presets(args.presets.split(","), sizes, args.reps)

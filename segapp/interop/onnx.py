@@ -31,7 +31,7 @@ def export_onnx(model_ref: str | os.PathLike, dest: str | os.PathLike) -> dict[s
     from segapp.ml.checkpoint import load_model
     from segapp.ml.onnx_backend import OnnxNet
     from segapp.ml.preprocess import input_stats
-    from segapp.ml.tiling import keeps_aspect, resize_target
+    from segapp.ml.tiling import keeps_aspect, mirrors, resize_target
 
     dest = Path(dest).expanduser().absolute()
     if dest.exists():
@@ -55,6 +55,8 @@ def export_onnx(model_ref: str | os.PathLike, dest: str | os.PathLike) -> dict[s
         "size_multiple": str(model.valid_input_size(1)),
         "resize_to": str(resize_target(train) or 0),
         "keep_aspect": str(int(keeps_aspect(train))),
+        # segapp averages the pass over the left-right mirrored input in (tiling.mirrors)
+        "mirror": str(int(mirrors(train))),
         "model_spec": json.dumps(spec.to_dict()),
     }
     tmp = dest.with_name(f".{dest.name}.{os.getpid()}.partial")

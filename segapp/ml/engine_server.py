@@ -38,7 +38,6 @@ from segapp.ml.engine_client import read_frame, write_frame
 from segapp.ml.interactive import Refiner
 from segapp.ml.proposal_refine import proposal_labels, proposal_probs
 from segapp.ml.spec import ModelError, ModelSpec
-from segapp.ml.tiling import keeps_aspect, resize_target
 
 log = logging.getLogger(__name__)
 
@@ -135,10 +134,7 @@ class Engine:
         meta = onnx.read_meta(path) if path is not None else None
         if meta is not None:
             train = config.get("train", {})
-            predictor = onnx.OnnxPredictor(
-                path, meta, resize_target(train), keep_aspect=keeps_aspect(train)
-            )
-            model = _Model(predictor)
+            model = _Model(onnx.for_checkpoint(path, meta, train))
             log.info("%s proposes from its ONNX export (no PyTorch)", folder.name)
         else:
             model = self._torch_model(folder, config, classes, notify)

@@ -28,6 +28,7 @@ from segapp.ml.tiling import (  # noqa: F401 - plan_tiles and the rest: their ol
     TilePlan,
     input_size_for_output,
     keeps_aspect,
+    mirrors,
     plan_tiles,
     predict_resized,
     probs_to_labels,
@@ -90,6 +91,7 @@ class Predictor:
         onnx_export: str = "inline",
         onnx_path: Path | None = None,
         refine: str | None = None,
+        mirror: bool | None = None,
     ):
         self.loaded = loaded
         self.spec: ModelSpec = loaded.spec
@@ -111,6 +113,8 @@ class Predictor:
         train = loaded.train_config
         self.resize_to = resize_to if resize_to is not None else resize_target(train)
         self.keep_aspect = keeps_aspect(train) if keep_aspect is None else keep_aspect
+        # the mirrored pass averaged in (tiling.mirrors): the checkpoint's training decides
+        self.mirror = mirrors(train) if mirror is None else mirror and bool(self.resize_to)
         # how predict_labels refines a proposal: the checkpoint's choice unless told
         self.refine = refine or proposal_refine.method_of(loaded.config)
         self.closer_look = True  # a refining model's closer look (proposal_probs); off: measuring
@@ -148,14 +152,18 @@ class Predictor:
     def device_name(self) -> str:
         return describe_device(self.device)
 
-    def predict(self, image: np.ndarray, progress: Progress | None = None) -> np.ndarray:
-        """Probabilities (K, H, W) at the image's own size."""
+    def predict(
+        self, image: np.ndarray, progress: Progress | None = None, mirror: bool | None = None
+    ) -> np.ndarray:
+        """Probabilities (K, H, W) at the image's own size (``mirror``: average the mirrored
+        pass in; default: ``self.mirror``)."""
         return predict_resized(
             image,
             self.resize_to,
             lambda img: to_model_input(img, self.spec),
             lambda x: self._run(x, progress),
             self.keep_aspect,
+            self.mirror if mirror is None else mirror,
         )
 
     @property

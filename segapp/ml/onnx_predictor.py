@@ -22,7 +22,17 @@ import numpy as np
 from segapp.core.imageio import write_bytes_atomic
 from segapp.ml.preprocess import match_channels, normalize_with, with_click_channels
 from segapp.ml.spec import ModelError
-from segapp.ml.tiling import BATCH, OVERLAP, TILE, NetGeometry, activate, predict_resized
+from segapp.ml.tiling import (
+    BATCH,
+    OVERLAP,
+    TILE,
+    NetGeometry,
+    activate,
+    keeps_aspect,
+    mirrors,
+    predict_resized,
+    resize_target,
+)
 from segapp.ml.tiling import tile_predict as _tile_predict
 
 log = logging.getLogger(__name__)
@@ -136,6 +146,7 @@ class OnnxPredictor:
         overlap: int = OVERLAP,
         batch: int = BATCH,
         threads: int | None = None,
+        mirror: bool = False,
     ) -> None:
         import onnxruntime as ort
 
@@ -146,6 +157,7 @@ class OnnxPredictor:
         self.geometry = NetGeometry(int(meta["size_multiple"]), int(meta["valid_depth"]))
         self.resize_to = resize_to
         self.keep_aspect = keep_aspect
+        self.mirror = mirror and bool(resize_to)  # the mirrored pass averaged in (tiling.mirrors)
         self.tile, self.overlap, self.batch = tile, overlap, batch
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or num_threads()
@@ -169,7 +181,21 @@ class OnnxPredictor:
     def _probs(self, tiles: np.ndarray) -> np.ndarray:
         return activate(self.session.run(None, {"x": np.ascontiguousarray(tiles)})[0])
 
-    def predict(self, image: np.ndarray) -> np.ndarray:
-        """Probabilities (K, H, W) at the image's own size."""
+    def predict(self, image: np.ndarray, mirror: bool | None = None) -> np.ndarray:
+        """Probabilities (K, H, W) at the image's own size (``mirror``: as ``Predictor``'s)."""
+        mirror = self.mirror if mirror is None else mirror
+        return predict_resized(
+            image, self.resize_to, self._input, self.run_input, self.keep_aspect, mirror
+        )
 
-        return predict_resized(image, self.resize_to, self._input, self.run_input, self.keep_aspect)
+
+def for_checkpoint(onnx_path: Path, meta: dict[str, Any], train: dict[str, Any]) -> OnnxPredictor:
+    """The predictor of a checkpoint's cached export, making proposals as the checkpoint's
+    training says (its size and mode, letterboxed or not, with the mirrored pass or not)."""
+    return OnnxPredictor(
+        onnx_path,
+        meta,
+        resize_target(train),
+        keep_aspect=keeps_aspect(train),
+        mirror=mirrors(train),
+    )

@@ -65,7 +65,8 @@ def score_images(
             image = project.read_image(project.entry(stem))
         except Exception:  # noqa: BLE001 - no weight: it weighs the others' mean
             continue
-        found[stem] = max(FLOOR, image_uncertainty(predictor.predict(image)))
+        # one pass: a ranking, not a proposal (the mirrored pass would double the reading)
+        found[stem] = max(FLOOR, image_uncertainty(predictor.predict(image, mirror=False)))
         if progress is not None:
             progress(i, len(stems))
     return found

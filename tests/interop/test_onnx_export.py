@@ -112,6 +112,7 @@ def test_the_readme_recipe_letterboxes_as_segapp_does(tmp_path, monkeypatch):
     names: dict = {}
     exec(compile(_readme_snippet(), "README.md", "exec"), names)
     theirs = names["probs"]
+    assert names["meta"]["mirror"] == "1"  # the mirrored pass is averaged in, as segapp does
     loaded = load_model(folder)
     ours = Predictor(loaded, "cpu", backend="torch").predict(image)
     squashed = Predictor(loaded, "cpu", backend="torch", keep_aspect=False).predict(image)

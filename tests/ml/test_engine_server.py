@@ -54,6 +54,29 @@ def test_a_cached_export_proposes_like_pytorch(tmp_path, classes):
     assert labels.shape == IMAGE.shape[:2]
 
 
+def test_a_resize_mode_version_proposes_with_its_mirrored_pass_on_both_backends(tmp_path):
+    """The window's engine (ONNX Runtime) averages the mirrored pass in as PyTorch does; an
+    unmirrored pass of a network that is not mirror-symmetric differs."""
+    from segapp.ml.checkpoint import save_checkpoint
+    from segapp.ml.registry import create_model, preset_spec
+
+    torch.manual_seed(0)
+    spec = preset_spec("unet-small", classes=1)
+    folder = tmp_path / "m"
+    train = {"resize_mode": "resize", "size": 64, "augment": "medium"}
+    save_checkpoint(folder, create_model(spec).eval(), spec, {"train": train})
+    export_checkpoint(folder)
+    engine = Engine("cpu", backend="auto")
+    _, probs = engine.predict(str(folder), 2, IMAGE)
+    model = next(iter(engine._models.values()))
+    assert isinstance(model.predictor, onnx_predictor.OnnxPredictor) and model.predictor.mirror
+    torch_predictor = Predictor(load_model(folder), "cpu", backend="torch")
+    assert torch_predictor.mirror
+    np.testing.assert_allclose(probs, torch_predictor.predict(IMAGE), atol=PROBABILITY_TOLERANCE)
+    one_pass = torch_predictor.predict(IMAGE, mirror=False)
+    assert np.abs(probs - one_pass).max() > 10 * PROBABILITY_TOLERANCE
+
+
 def test_without_an_export_pytorch_proposes_and_the_export_completes(tmp_path):
     folder = tiny_checkpoint(tmp_path / "m", foreground=2.0, export=False)
     engine = Engine("cpu", backend="auto")

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from segapp.ml.letterbox import fit_box, letterbox, unletterbox
-from segapp.ml.tiling import keeps_aspect, predict_resized, resize_target
+from segapp.ml.tiling import keeps_aspect, mirrors, predict_resized, resize_target
 
 
 @pytest.mark.parametrize(
@@ -68,6 +68,36 @@ def test_predict_resized_letterboxes_when_the_model_was_trained_so():
         assert probs[0, :, :95].max() < 0.05 and probs[0, :, 105:].min() > 0.95
 
 
+def test_mirror_averages_the_pass_over_the_mirrored_input():
+    """A stand-in network that sees only the left edge: alone its answer is lopsided; with
+    the mirrored pass averaged in (flipped back) it is the same at both edges."""
+    image = np.full((50, 80, 3), 128, np.uint8)
+    seen = []
+
+    def run(x):
+        seen.append(x[0, 0, :2].copy())
+        out = np.zeros((1, *x.shape[1:]), np.float32)
+        out[0, :, :10] = 1.0  # "the object is at the left edge"
+        return out
+
+    to_input = lambda img: img.transpose(2, 0, 1).astype(np.float32)  # noqa: E731
+    one = predict_resized(image, 40, to_input, run)
+    both = predict_resized(image, 40, to_input, run, mirror=True)
+    assert len(seen) == 3  # one pass, then two
+    assert one[0, :, :15].min() > 0.9 and one[0, :, -15:].max() < 0.1
+    np.testing.assert_allclose(both, both[:, :, ::-1], atol=1e-6)
+    assert abs(both[0, 25, 5] - 0.5) < 0.05  # each pass saw the object at another edge
+    assert predict_resized(image, None, to_input, run, mirror=True).shape == (1, 50, 80)
+    assert len(seen) == 4  # crop mode (no resize): one pass at the image's size
+
+
+def test_which_checkpoints_mirror_their_proposals():
+    assert mirrors({"resize_mode": "resize", "size": 64, "augment": "medium"})
+    assert mirrors({"resize_mode": "resize", "size": 64})  # trained before the key: medium
+    assert not mirrors({"resize_mode": "resize", "size": 64, "augment": "none"})  # no flips
+    assert not mirrors({"resize_mode": "crop", "size": 64, "augment": "medium"})
+
+
 def test_which_checkpoints_keep_aspect():
     assert keeps_aspect({"resize_mode": "resize", "size": 64, "keep_aspect": True})
     assert not keeps_aspect({"resize_mode": "resize", "size": 64})  # trained before: squash
@@ -102,7 +132,7 @@ def test_a_round_letterboxes_its_images_and_its_proposals_follow(tmp_path):
     )
     list(train(cfg))
     predictor = Predictor(load_model(tmp_path / "run", "cpu"), "cpu")
-    assert predictor.resize_to == 32 and predictor.keep_aspect
+    assert predictor.resize_to == 32 and predictor.keep_aspect and predictor.mirror
     assert predictor.predict(np.zeros((40, 80, 3), np.uint8)).shape == (1, 40, 80)
 
 

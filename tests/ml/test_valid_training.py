@@ -115,7 +115,8 @@ def _spy_tiles(monkeypatch, module: str) -> list[np.ndarray]:
 
 def test_inference_runs_the_tile_training_saw(tmp_path, monkeypatch):
     """A resize-mode checkpoint: the tile PyTorch and ONNX Runtime run on an image is the
-    input its training view was, and their probabilities agree."""
+    input its training view was (then its mirror: the mirrored pass), and their
+    probabilities agree."""
     from segapp.ml import onnx_predictor
     from segapp.ml.onnx_backend import export_checkpoint
 
@@ -132,14 +133,17 @@ def test_inference_runs_the_tile_training_saw(tmp_path, monkeypatch):
     torch_tiles = _spy_tiles(monkeypatch, "segapp.ml.infer.tile_predict")
     torch_pred = Predictor(loaded, "cpu", backend="torch")
     ref = torch_pred.predict(pair.image)
-    assert len(torch_tiles) == 1 and torch_tiles[0].shape == (1, 3, tile.input, tile.input)
+    assert len(torch_tiles) == 2 and torch_tiles[0].shape == (1, 3, tile.input, tile.input)
     np.testing.assert_array_equal(torch_tiles[0][0], x.numpy())
+    np.testing.assert_array_equal(torch_tiles[1][0], x.numpy()[..., ::-1])
 
     path = export_checkpoint(folder)
     onnx_tiles = _spy_tiles(monkeypatch, "segapp.ml.onnx_predictor._tile_predict")
-    onnx = onnx_predictor.OnnxPredictor(path, onnx_predictor.read_meta(path), resize_to=SIZE)
+    train = {"size": SIZE, "resize_mode": "resize"}
+    onnx = onnx_predictor.for_checkpoint(path, onnx_predictor.read_meta(path), train)
     np.testing.assert_allclose(onnx.predict(pair.image), ref, atol=PROBABILITY_TOLERANCE)
     np.testing.assert_array_equal(onnx_tiles[0][0], x.numpy())
+    np.testing.assert_array_equal(onnx_tiles[1][0], x.numpy()[..., ::-1])
     other = np.random.default_rng(1).integers(0, 255, (57, 35, 3), np.uint8)  # squashed to 40
     np.testing.assert_allclose(
         onnx.predict(other), torch_pred.predict(other), atol=PROBABILITY_TOLERANCE
