@@ -170,6 +170,7 @@ def _done_line(args, last) -> str:
             "best_epoch": last.best_epoch,
             "best_val_iou": last.to_dict()["best_iou"],
             "stopped": last.stopped,
+            "left_out": _left_out(Path(args.out)),
         }
         return json.dumps(done)
     if last.extra.get("val_trusted"):
@@ -180,6 +181,14 @@ def _done_line(args, last) -> str:
         f"kept the last epoch ({last.epoch}): fewer than {recipe.MIN_VAL_IMAGES} "
         f"validation images; checkpoint: {args.out}"
     )
+
+
+def _left_out(out: Path) -> list[str]:
+    """Why the pairs the run could not use were left out (its config.json's ``left_out``)."""
+    try:
+        return list(json.loads((out / "config.json").read_text()).get("left_out", []))
+    except (OSError, ValueError):
+        return []
 
 
 def _check_train_args(config) -> None:

@@ -290,7 +290,7 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
         tmp_name = None
         _sync_folder(path.parent)
     except OSError as e:
-        raise WriteError(_describe_os_error(path, e)) from e
+        raise WriteError(describe_write_error(path, e)) from e
     finally:
         if tmp_name is not None:
             with contextlib.suppress(OSError):

@@ -44,12 +44,14 @@ def load_pairs(
     resize_mode: str = "resize",
     threads: int = 4,
     keep_aspect: bool = False,
+    unusable: list[str] | None = None,
 ) -> list[Pair]:
     """Decode image/mask pairs (in parallel), checking sizes and mask values.
 
     In ``resize`` mode each pair is brought to ``size`` x ``size`` once here (letterboxed with
-    ``keep_aspect``, else squashed), so epochs only augment small arrays. Every unusable pair
-    is reported in one DataError.
+    ``keep_aspect``, else squashed), so epochs only augment small arrays. Unusable pairs (a
+    mask of another size, an unreadable file): with ``unusable`` given, left out and their
+    reasons appended to it; else reported in one DataError.
     """
 
     def load(entry: ImageEntry) -> Pair:
@@ -69,7 +71,9 @@ def load_pairs(
                 pairs.append(fut.result())
             except SegappError as e:
                 errors.append(str(e))
-    if errors:
+    if errors and unusable is not None:
+        unusable.extend(errors)
+    elif errors:
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         raise DataError(f"{errors[0]}{more}")
     return pairs

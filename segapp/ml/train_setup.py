@@ -130,8 +130,18 @@ def prepare(config: TrainConfig, ctx: dist.Context) -> Run:
         spec = spec.replace(click_channels=CLICK_CHANNELS)
 
     size, mode, fit = tile.size, config.resize_mode, config.keep_aspect
-    pairs_train = load_pairs(project, train_e, spec.in_channels, size, mode, keep_aspect=fit)
-    pairs_val = load_pairs(project, val_e, spec.in_channels, size, mode, keep_aspect=fit)
+    unusable: list[str] = []  # left out of the round, said, not fatal to it
+    pairs_train = load_pairs(
+        project, train_e, spec.in_channels, size, mode, keep_aspect=fit, unusable=unusable
+    )
+    pairs_val = load_pairs(
+        project, val_e, spec.in_channels, size, mode, keep_aspect=fit, unusable=unusable
+    )
+    if ctx.is_main:
+        for reason in unusable:
+            log.warning("left out of this round: %s", reason)
+    if not pairs_train:
+        raise DataError(f"no usable training image: {unusable[0] if unusable else 'none'}")
     if ctx.is_main and project.rescaled_masks:
         log.info(
             "%d masks were scaled to their image's size (same aspect ratio, other resolution)",
@@ -171,6 +181,7 @@ def prepare(config: TrainConfig, ctx: dist.Context) -> Run:
         "val_images": [p.stem for p in pairs_val],
         "skipped_without_mask": skipped,
         "rescaled_masks": len(project.rescaled_masks),
+        "left_out": unusable,  # pairs that could not be used, and why
         "world_size": ctx.world_size,
         "schedule": dataclasses.asdict(schedule),
         "frozen_parameters": frozen_params,

@@ -1,10 +1,11 @@
-"""A one-line label that ends in "…" where its text does not fit, for the status bar."""
+"""Status-bar text that ends in "…" where it does not fit, whole in its tooltip: a one-line
+label (``ElidedLabel``) and the status bar's own messages (``ElidingStatusBar``)."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QResizeEvent
-from PySide6.QtWidgets import QLabel, QWidget
+from PySide6.QtCore import QRect, QSize, Qt
+from PySide6.QtGui import QPainter, QPaintEvent, QResizeEvent
+from PySide6.QtWidgets import QLabel, QStatusBar, QStyle, QStyleOption, QWidget
 
 MIN_WIDTH = 80  # px it may shrink to, so the status bar's messages keep room
 
@@ -44,3 +45,56 @@ class ElidedLabel(QLabel):
         width = self.width() if self.isVisible() else self.maximumWidth()
         metrics = self.fontMetrics()
         super().setText(metrics.elidedText(self._full, Qt.TextElideMode.ElideRight, width - 4))
+
+
+class ElidingStatusBar(QStatusBar):
+    """A status bar whose message, where it is longer than the room left of the permanent
+    widgets, ends in "…" instead of being cut mid-word; the tooltip holds it whole."""
+
+    MARGIN = 6  # px, as QStatusBar leaves around its message
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.messageChanged.connect(self._set_tooltip)
+
+    def _set_tooltip(self, message: str) -> None:
+        self.setToolTip(message)
+
+    def message_rect(self) -> QRect:
+        """Where the message is drawn: from the left edge to the first widget shown beside
+        it (while a message shows, only the permanent widgets and the size grip are)."""
+        shown = [
+            w
+            for w in self.findChildren(QWidget, options=Qt.FindChildOption.FindDirectChildrenOnly)
+            if w.isVisible() and not w.isWindow()
+        ]
+        right = min((w.geometry().left() for w in shown), default=self.width())
+        return QRect(self.MARGIN, 0, max(0, right - 2 * self.MARGIN), self.height())
+
+    def shown_message(self) -> str:
+        """The message as drawn: cut with "…" to ``message_rect``'s width."""
+        mode = Qt.TextElideMode.ElideRight
+        return self.fontMetrics().elidedText(
+            self.currentMessage(), mode, self.message_rect().width()
+        )
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 (Qt API)
+        if not self.currentMessage():
+            super().paintEvent(event)
+            return
+        # what QStatusBar paints, with the message elided
+        painter = QPainter(self)
+        option = QStyleOption()
+        option.initFrom(self)
+        self.style().drawPrimitive(QStyle.PrimitiveElement.PE_PanelStatusBar, option, painter, self)
+        for w in self.findChildren(QWidget, options=Qt.FindChildOption.FindDirectChildrenOnly):
+            if w.isVisible() and not w.isWindow():
+                frame = QStyleOption()
+                frame.rect = w.geometry().adjusted(-2, -1, 2, 1)
+                frame.palette = self.palette()
+                element = QStyle.PrimitiveElement.PE_FrameStatusBarItem
+                self.style().drawPrimitive(element, frame, painter, w)
+        painter.setPen(self.palette().windowText().color())
+        align = Qt.AlignmentFlag.AlignLeading | Qt.AlignmentFlag.AlignVCenter
+        flags = align | Qt.TextFlag.TextSingleLine
+        painter.drawText(self.message_rect(), flags, self.shown_message())

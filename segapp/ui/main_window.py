@@ -23,6 +23,7 @@ from segapp.core.project import IGNORE_INDEX
 from segapp.ml.spec import ModelError
 from segapp.ui.actions import build_actions, build_toolbar
 from segapp.ui.canvas.canvas import Canvas
+from segapp.ui.elided_label import ElidingStatusBar
 from segapp.ui.import_export import InteropJob, ask_export, ask_import
 from segapp.ui.labeling.autosave import Autosaver
 from segapp.ui.labeling.class_panel import ClassPanel
@@ -114,7 +115,9 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ wiring
     def _build_status_bar(self) -> None:
-        sb = self.statusBar()
+        # a message longer than its room ends in "…", the whole of it in the tooltip
+        sb = ElidingStatusBar(self)
+        self.setStatusBar(sb)
         self.pos_label, self.value_label, self.class_label = QLabel(), QLabel(), QLabel()
         self.zoom_label, self.brush_label = QLabel(), QLabel()
         self.device_label = QLabel("loading model engine…")
@@ -125,8 +128,6 @@ class MainWindow(QMainWindow):
         for w in (self.value_label, self.class_label, self.brush_label, self.zoom_label):
             w.setStyleSheet("QLabel { border-left: 1px solid palette(mid); padding-left: 6px; }")
         self.device_label.setStyleSheet(self.zoom_label.styleSheet())
-        # a message longer than its room is cut off: the whole of it in the tooltip
-        sb.messageChanged.connect(sb.setToolTip)
 
     def _connect(self) -> None:
         s, w, mp = self.session, self.welcome, self.model_panel

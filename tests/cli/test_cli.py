@@ -161,6 +161,7 @@ def test_train_json_lines_say_what_happened(tmp_path, capsys, n_images):
         "best_epoch": last["best_epoch"],
         "best_val_iou": last["best_iou"],
         "stopped": False,
+        "left_out": [],  # pairs the run could not use, with why (config.json's left_out)
     }
     assert config["metrics"]["epoch"] == done["best_epoch"]  # the checkpoint it names
     assert config["metrics"]["best_val_iou"] == done["best_val_iou"]
@@ -366,67 +367,34 @@ def test_truncated_image(trained, tmp_path, capsys):
     assert (tmp_path / "o" / "0.png").exists() and not (tmp_path / "o" / "cut.png").exists()
 
 
-def test_zero_byte_image_in_training(tmp_path, capsys):
+BREAKERS = {
+    "mask is 32x31 but its image is 32x32": lambda d, i: cv2.imwrite(
+        str(d / "masks" / f"{i}.png"), np.zeros((31, 32), np.uint8)
+    ),
+    "values [7] are not classes": lambda d, i: cv2.imwrite(
+        str(d / "masks" / f"{i}.png"), np.full((32, 32), 7, np.uint8)
+    ),
+    "file is empty": lambda d, i: (d / "images" / f"{i}.png").write_bytes(b""),
+}
+
+
+@pytest.mark.parametrize("reason", list(BREAKERS))
+def test_a_broken_pair_is_left_out_with_its_reason(tmp_path, capsys, caplog, reason):
+    """The run trains on the other pairs and says, in its log and its done line, which
+    pair it left out and why; when every pair is broken it stops with that reason."""
     data = make_dataset(tmp_path / "d", n=4, height=32, width=32)
-    (data / "images" / "1.png").write_bytes(b"")
-    msg = _error(
-        capsys,
-        [
-            "train",
-            str(data),
-            "--model",
-            "unet-small",
-            "--out",
-            str(tmp_path / "r"),
-            "--epochs",
-            "1",
-            "--size",
-            "32",
-        ],
-    )
-    assert "1.png: file is empty" in msg
-
-
-def test_wrong_mask_size(tmp_path, capsys):
-    data = make_dataset(tmp_path / "d", n=4, height=32, width=32)
-    cv2.imwrite(str(data / "masks" / "0.png"), np.zeros((31, 32), np.uint8))
-    msg = _error(
-        capsys,
-        [
-            "train",
-            str(data),
-            "--model",
-            "unet-small",
-            "--out",
-            str(tmp_path / "r"),
-            "--epochs",
-            "1",
-            "--size",
-            "32",
-        ],
-    )
-    assert "mask is 32x31 but its image is 32x32" in msg
-
-
-def test_mask_values_not_classes(tmp_path, capsys):
-    data = make_dataset(tmp_path / "d", n=4, height=32, width=32)
-    cv2.imwrite(str(data / "masks" / "3.png"), np.full((32, 32), 7, np.uint8))
-    msg = _error(
-        capsys,
-        [
-            "train",
-            str(data),
-            "--model",
-            "unet-small",
-            "--out",
-            str(tmp_path / "r"),
-            "--epochs",
-            "1",
-            "--size",
-            "32",
-        ],
-    )
-    assert "values [7] are not classes" in msg
+    BREAKERS[reason](data, 0)
+    argv = ["train", str(data), "--model", "unet-small", "--epochs", "1", "--size", "32"]
+    assert main([*argv, "--out", str(tmp_path / "r"), "--json"]) == 0
+    out = capsys.readouterr().out
+    said = [r.getMessage() for r in caplog.records if "left out of this round" in r.getMessage()]
+    assert len(said) == 1 and f"0.png: {reason}" in said[0]
+    done = json.loads(out.strip().splitlines()[-1])
+    assert len(done["left_out"]) == 1 and reason in done["left_out"][0]
+    for i in (1, 2, 3):
+        BREAKERS[reason](data, i)
+    msg = _error(capsys, [*argv, "--out", str(tmp_path / "r2")])
+    assert "no usable training image" in msg and reason in msg
 
 
 def test_empty_folder(tmp_path, capsys):

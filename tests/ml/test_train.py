@@ -257,11 +257,25 @@ def test_no_masks_at_all(tmp_path):
         list(train(_config(tmp_path, data)))
 
 
-def test_mask_of_wrong_size(tmp_path):
+def test_mask_of_wrong_size_is_left_out_and_said(tmp_path, caplog):
+    """One broken pair does not cost the round: it trains on the others and says why that
+    one was left out (the log, config.json); with no usable pair at all it stops."""
     data = make_dataset(tmp_path / "d", n=4, height=32, width=32)
     cv2.imwrite(str(data / "masks" / "2.png"), np.zeros((10, 12), np.uint8))
-    with pytest.raises(DataError, match="2.png: mask is 12x10 but its image is 32x32"):
-        list(train(_config(tmp_path, data)))
+    with caplog.at_level(logging.WARNING, logger="segapp.ml.train_setup"):
+        list(train(_config(tmp_path, data, epochs=1)))
+    reason = "2.png: mask is 12x10 but its image is 32x32"
+    assert any(
+        "left out of this round" in r.getMessage() and reason in r.getMessage()
+        for r in caplog.records
+    )
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert "2" not in config["images"] + config["val_images"] and len(config["images"]) == 3
+    assert len(config["left_out"]) == 1 and reason in config["left_out"][0]
+    for i in (0, 1, 3):
+        cv2.imwrite(str(data / "masks" / f"{i}.png"), np.zeros((10, 12), np.uint8))
+    with pytest.raises(DataError, match="no usable training image: .*mask is 12x10"):
+        list(train(_config(tmp_path, data, out=str(tmp_path / "run2"))))
 
 
 def test_mask_at_other_resolution_same_aspect_is_scaled(tmp_path):

@@ -37,3 +37,25 @@ def test_the_click_hint_leaves_the_status_bar_room_for_messages(make_window, qtb
         c.width() for c in w.statusBar().findChildren(type(w.pos_label)) if c.isVisible()
     )
     assert room >= w.statusBar().fontMetrics().horizontalAdvance(message) * 0.6
+
+
+def test_a_long_status_message_ends_in_an_ellipsis_and_is_whole_in_the_tooltip(
+    make_window, qtbot, tmp_path
+):
+    """Not cut mid-word at the first permanent widget: "…", and the tooltip holds it all
+    (the tooltip was connected to a C++ setter PySide could not call in the real window)."""
+    w = make_window(make_dataset(tmp_path / "d", n=2))
+    w.resize(1024, 700)
+    sb = w.statusBar()
+    long = "/root/a/rather/long/folder/name/masks/11.png: cannot write (File exists); " * 3
+    sb.showMessage(long)
+    qtbot.waitUntil(lambda: sb.toolTip() == long)
+    shown = sb.shown_message()
+    room = sb.message_rect()
+    assert shown.endswith("…") and long.startswith(shown[:-1])
+    assert sb.fontMetrics().horizontalAdvance(shown) <= room.width()
+    permanent = [c for c in sb.findChildren(type(w.pos_label)) if c.isVisible()]
+    assert permanent and room.right() < min(c.geometry().left() for c in permanent)
+    sb.grab()  # paints through the override without error
+    sb.showMessage("saved 13.png")
+    assert sb.shown_message() == "saved 13.png" and sb.toolTip() == "saved 13.png"

@@ -338,6 +338,12 @@ class TrainPanel(QWidget):
         self.status_label.setText(
             f"{name} trained{stopped}; scoring it against the active version…"
         )
+        left_out = (done or {}).get("left_out") or []
+        if left_out:  # a broken mask does not stop the round: it says which, and why
+            more = f" (and {len(left_out) - 1} more)" if len(left_out) > 1 else ""
+            self._error(
+                f"{len(left_out)} corrected image(s) left out of this round: {left_out[0]}{more}"
+            )
         self._promote()
 
     def _on_failed(self, message: str) -> None:

@@ -96,12 +96,30 @@ def test_a_failing_run_shows_its_message_and_the_panel_stays_usable(qtbot, panel
     assert "learning rate" in panel.error_label.text()
     assert not panel.running
     panel.form.lr_combo.setCurrentText("5e-4")
-    (project.entry("3").image_path).write_bytes(b"not a png")  # corrupt, but has a mask
+    for entry in project.entries:  # every image corrupt, each with its mask: nothing to learn
+        entry.image_path.write_bytes(b"not a png")
     with qtbot.waitSignal(panel.process.failed, timeout=TIMEOUT):
         assert panel.start_training()
-    assert "3.png" in panel.error_label.text()
+    assert "no usable training image" in panel.error_label.text()
     assert not (project.models_dir / "v001").exists()  # nothing to keep: the folder is gone
     assert panel.train_btn.isEnabled() and not panel.stop_btn.isEnabled()
+
+
+def test_a_broken_pair_is_left_out_of_the_round_and_named(qtbot, panel, project):
+    """One mask of another size (or an unreadable image) among the corrected ones: the
+    round trains on the others and the panel says which was left out, and why."""
+    import cv2
+    import numpy as np
+
+    cv2.imwrite(str(project.masks_dir / "3.png"), np.zeros((10, 12), np.uint8))
+    panel.form.set_values(**RUN, epochs=1)
+    with qtbot.waitSignal(panel.process.finished, timeout=TIMEOUT):
+        assert panel.start_training()
+    said = panel.error_label.text()
+    assert said.startswith("1 corrected image(s) left out of this round: ")
+    assert "3.png: mask is 12x10 but its image is 48x48" in said
+    assert (project.models_dir / "v001" / "model.safetensors").exists()
+    qtbot.waitUntil(lambda: not panel.scoring, timeout=TIMEOUT)
 
 
 @pytest.mark.parametrize(
