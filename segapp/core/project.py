@@ -22,6 +22,7 @@ from segapp.core.imageio import (
     MaskValueError,
     SegappError,
     WriteError,
+    describe_write_error,
     fit_mask,
     is_image_file,
     read_image,
@@ -293,6 +294,17 @@ class Project:
         entry.status, entry.proposed_by = status, by
         if status == "corrected":
             append_record(self.journal_path, entry.stem, record, sync=False)
+
+    def clear_labels(self, entry: ImageEntry) -> None:
+        """The entry back to no mask: its mask file removed, then "unlabeled" journalled (a
+        crash between the two leaves a "corrected" record without a mask, which reads as
+        unlabeled; the other order would leave a mask that reads as corrected)."""
+        try:
+            entry.mask_path.unlink(missing_ok=True)
+        except OSError as e:
+            raise WriteError(describe_write_error(entry.mask_path, e)) from e
+        entry.status, entry.proposed_by, entry.proposal_iou = "unlabeled", None, None
+        append_record(self.journal_path, entry.stem, _record(entry, "unlabeled", None), sync=True)
 
     def record_effort(self, entry: ImageEntry) -> None:
         """Journal the entry's record as it stands (its effort changed, its mask did not)."""

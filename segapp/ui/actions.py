@@ -117,7 +117,7 @@ def _file(win: ActionHost, act: _Actions) -> None:
     tip = "the corrected masks as COCO, VOC, labelme, YOLO or plain folders"
     m.addAction(act("export", "Export…", win.ask_export, None, tip))
     m.addSeparator()
-    m.addAction(act("save", "Save", s.save, "Ctrl+S", "save this mask (Ctrl+S)"))
+    m.addAction(act("save", "Save", s.save_everything, "Ctrl+S", "save the unsaved masks (Ctrl+S)"))
     m.addAction(act("close", "Close project", s.close_project, "Ctrl+W"))
     m.addSeparator()
     m.addAction(act("quit", "Quit", win.close, "Ctrl+Q"))

@@ -456,3 +456,49 @@ def test_failed_autosave_keeps_the_edit_and_says_so(make_window, qtbot, data, mo
     drag(qtbot, w.canvas, [(5, 5), (15, 5)])
     qtbot.waitUntil(lambda: any("autosave" in m for m in said), timeout=5000)
     assert w.session.doc.dirty and w.error_box is None  # no dialog for a background save
+
+
+def test_undoing_every_edit_of_an_unlabeled_image_leaves_it_unlabeled(make_window, qtbot, tmp_path):
+    """Painted, saved, then every stroke undone: no empty mask saved as "corrected" (it
+    would teach the next round that the image holds nothing); the mask file goes."""
+    src = make_dataset(tmp_path / "src", n=2, height=32, width=32, masks=0)
+    w = make_window(src)
+    stem = w.session.current
+    drag(qtbot, w.canvas, [(5, 5), (15, 5)])
+    key(qtbot, w, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+    mask = w.session.project.entry(stem).mask_path
+    assert mask.exists() and w.session.project.entry(stem).status == "corrected"
+    key(qtbot, w, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert w.session.status_of(stem) == ("unlabeled", True)
+    key(qtbot, w, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+    assert not mask.exists() and w.session.status_of(stem) == ("unlabeled", False)
+    assert Project.open(src).entry(stem).status == "unlabeled"  # the journal says so too
+    key(
+        qtbot,
+        w,
+        Qt.Key.Key_Z,
+        Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
+    )
+    key(qtbot, w, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)  # redone: corrected again
+    assert mask.exists() and Project.open(src).entry(stem).status == "corrected"
+
+
+def test_save_retries_every_mask_a_failed_save_kept(make_window, qtbot, data, monkeypatch):
+    """Two images' saves failed (a full disk); once there is room, one Save writes both,
+    not only the image on screen."""
+    w = make_window(data)
+    first = w.session.current
+
+    def fail(path, mask):
+        raise WriteError(f"{path}: the disk is full")
+
+    monkeypatch.setattr("segapp.core.project.write_mask", fail)
+    drag(qtbot, w.canvas, [(5, 5), (15, 5)])
+    key(qtbot, w, Qt.Key.Key_D)  # switching tries to save: fails, the edit stays in memory
+    second = w.session.current
+    drag(qtbot, w.canvas, [(5, 20), (15, 20)])
+    assert set(w.session.unsaved) == {first, second}
+    monkeypatch.undo()  # room again
+    key(qtbot, w, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+    assert w.session.unsaved == []
+    assert disk_labels(w, first)[5, 10] == 1 and disk_labels(w, second)[20, 10] == 1

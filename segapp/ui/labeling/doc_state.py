@@ -22,6 +22,7 @@ class DocState:
     doc: MaskDocument
     entry: ImageEntry
     proposed_state: int | None = None  # history state right after the last proposal
+    blank_state: int | None = None  # the state it opened in when it had no mask (unlabeled)
     proposed_by: str | None = None
     probs: np.ndarray | None = None  # the last proposal's probabilities (binary threshold)
     refine: str = "none"  # how the model that made it refines a proposal (proposal_refine)

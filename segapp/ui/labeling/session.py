@@ -238,6 +238,8 @@ class LabelSession(ProposalsMixin, PaintStateMixin, EffortMixin, QObject):
         labels = read.labels
         doc = MaskDocument(read.image, labels)
         ds = DocState(doc, entry, display=read.display)
+        if entry.status == "unlabeled" and labels is None:  # undone back to this: unlabeled
+            ds.blank_state = doc.history.state
         if entry.status == "proposed" and labels is not None:  # e.g. from "propose all"
             ds.proposal = labels.copy()  # (its IoU with the correction is recorded on save)
         ds.unsubscribe = doc.on_change(lambda rect, stem=entry.stem: self._on_doc_change(stem))
@@ -363,6 +365,8 @@ class LabelSession(ProposalsMixin, PaintStateMixin, EffortMixin, QObject):
     @staticmethod
     def _status_for(ds: DocState) -> tuple[str, str | None]:
         history = ds.doc.history
+        if ds.blank_state is not None and history.state == ds.blank_state and not history.pending:
+            return "unlabeled", None  # every edit undone: no mask, not an empty "corrected" one
         if ds.proposed_state is not None and history.state == ds.proposed_state:
             if history.pending:  # a brush drag on the proposal, not committed yet
                 return "corrected", ds.proposed_by
@@ -381,7 +385,10 @@ class LabelSession(ProposalsMixin, PaintStateMixin, EffortMixin, QObject):
         self._record_proposal_iou(ds, status, labels)
         self._effort_saving(ds.entry, status)
         try:
-            self.project.write_labels(ds.entry, labels, status, by)
+            if status == "unlabeled":
+                self.project.clear_labels(ds.entry)
+            else:
+                self.project.write_labels(ds.entry, labels, status, by)
         except WriteError as e:
             if report:
                 self.error.emit(
@@ -407,6 +414,27 @@ class LabelSession(ProposalsMixin, PaintStateMixin, EffortMixin, QObject):
         if ok:
             self.message.emit(f"saved {ds.entry.mask_path.name}")
         return ok
+
+    def save_everything(self) -> bool:
+        """Save (Ctrl+S): this image's mask, then every other one still unsaved because its
+        save failed before (the folder was read-only, the disk full: fixed since, one Save
+        writes them all). False if any write failed."""
+        ds = self.state
+        ok = self.save()
+        retried = [stem for stem in self.unsaved if ds is None or stem != ds.entry.stem]
+        if not retried:
+            return ok
+        failed = [stem for stem in retried if not self._save_state(self._docs[stem], False)]
+        written = len(retried) - len(failed)
+        if written:
+            self.message.emit(f"saved {written} more mask(s) that could not be saved before")
+        if failed:
+            said = f"{len(failed)} mask(s) could not be written ({', '.join(failed[:5])})"
+            if ok:
+                self.error.emit("Could not save", f"{said}; they are kept in memory.")
+            else:  # this image's dialog is up already
+                self.message.emit(f"{said} either")
+        return ok and not failed
 
     def save_all(self) -> list[str]:
         """Save every unsaved document; returns the stems that could not be saved."""
