@@ -33,6 +33,7 @@ from segapp.ui.labeling.image_list import ImageListPanel
 from segapp.ui.labeling.model_panel import ModelPanel, read_model_folder
 from segapp.ui.labeling.propose_worker import ProposeEngine
 from segapp.ui.labeling.session import LabelSession
+from segapp.ui.side_scroll import SideScroll
 from segapp.ui.tasks import Task, run_task
 from segapp.ui.training.dock import install_training
 from segapp.ui.welcome import WelcomePage
@@ -83,10 +84,11 @@ class MainWindow(QMainWindow):
         side_lay.addWidget(self.model_panel)
         side_lay.addWidget(self.class_panel)
         side_lay.addStretch(1)
+        self.side_scroll = SideScroll(side)  # a low window scrolls them, cuts nothing
         self.splitter = QSplitter()
         self.splitter.addWidget(self.image_list)
         self.splitter.addWidget(self.canvas)
-        self.splitter.addWidget(side)
+        self.splitter.addWidget(self.side_scroll)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setSizes([220, 800, 280])
         self.stack = QStackedWidget()

@@ -502,3 +502,20 @@ def test_save_retries_every_mask_a_failed_save_kept(make_window, qtbot, data, mo
     key(qtbot, w, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
     assert w.session.unsaved == []
     assert disk_labels(w, first)[5, 10] == 1 and disk_labels(w, second)[20, 10] == 1
+
+
+def test_a_low_window_scrolls_the_side_panels_instead_of_cutting_them(make_window, qtbot, data):
+    """At 1024 x 600 the Model panel's hint was cut through a line and the Classes table
+    showed a row and a half: the side panels scroll now, each at the height it needs."""
+    w = make_window(data)
+    w.resize(1024, 600)
+    qtbot.wait(50)
+    hint = w.model_panel.hint_label
+    assert w.model_panel.hint.isVisible()
+    assert hint.height() >= hint.heightForWidth(hint.width())  # every line of it shown
+    side = w.side_scroll.widget()
+    assert w.side_scroll.width() >= side.minimumSizeHint().width()  # nothing cut at the right
+    assert side.height() >= side.minimumSizeHint().height()
+    w.resize(1024, 420)  # lower than the panels: what does not fit is scrolled to
+    qtbot.waitUntil(lambda: w.side_scroll.verticalScrollBar().maximum() > 0)
+    assert hint.height() >= hint.heightForWidth(hint.width())
