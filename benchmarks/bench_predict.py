@@ -1,6 +1,6 @@
 """Proposal latency and memory of a trained default checkpoint, and per-preset speed.
 
-    python benchmarks/bench_predict.py                 # latency, both modes, 512/1024/4096 px
+    python benchmarks/bench_predict.py [--one-pass]    # latency, both modes, 512/1024/4096 px
     python benchmarks/bench_predict.py --memory        # peak memory on a 4096x4096 image
     python benchmarks/bench_predict.py --presets unet-paper,pretrained-lite0 --sizes 512
     python benchmarks/bench_predict.py --training      # training images/s per preset
@@ -95,7 +95,8 @@ def _write_pairs(root: Path, n: int, height: int, width: int, seed: int) -> Path
 
 def default_checkpoint(mode: str, workdir: Path) -> Path:
     """A checkpoint of the default preset trained with the default config (a few steps)
-    on images that make ``--resize-mode auto`` choose ``mode``."""
+    in ``mode`` (``--resize-mode``: the generated scans' discs would survive a resize, so
+    ``auto``, which reads the masks, would train them whole), on images of that kind."""
     from segapp.ml.checkpoint import read_config
     from segapp.ml.train import TrainConfig, train
 
@@ -106,7 +107,9 @@ def default_checkpoint(mode: str, workdir: Path) -> Path:
         data = _write_pairs(workdir / "photos", 8, 480, 640, seed=0)
     else:  # scans: 2048 px, over 3x the training size
         data = _write_pairs(workdir / "scans", 3, 2048, 2048, seed=1)
-    config = TrainConfig(data=str(data), out=str(folder), steps=TRAIN_STEPS, time_budget=0)
+    config = TrainConfig(
+        data=str(data), out=str(folder), steps=TRAIN_STEPS, time_budget=0, resize_mode=mode
+    )
     t0 = time.perf_counter()
     for _ in train(config):
         pass
@@ -137,7 +140,7 @@ def _engine_predictor(folder: Path):
     return onnx.for_checkpoint(path, meta, train)
 
 
-def bench_checkpoints(workdir: Path, sizes: list[int], reps: int) -> None:
+def bench_checkpoints(workdir: Path, sizes: list[int], reps: int, one_pass: bool = False) -> None:
     import torch
 
     from segapp.ml.checkpoint import load_model
@@ -158,6 +161,8 @@ def bench_checkpoints(workdir: Path, sizes: list[int], reps: int) -> None:
         cli = Predictor(load_model(folder), "cpu")  # segapp predict: ONNX Runtime on the CPU
         eager = Predictor(load_model(folder), "cpu", backend="torch")
         assert cli.backend == "onnx"
+        if one_pass:  # without the mirrored pass a resize-mode checkpoint averages in
+            engine.mirror = cli.mirror = eager.mirror = False
         for size in sizes:
             image = _image(size)
             r = reps if size <= 1024 else max(1, reps // 3)
@@ -349,7 +354,7 @@ def main() -> None:
     p.add_argument("--photos", type=Path, help="a trained checkpoint: its proposals of photos")
     p.add_argument("--data", type=Path, default=PHOTOS, help="--photos: a folder or project")
     p.add_argument("--photo-ids", default="161-170", help="--photos: the images lo-hi by stem")
-    p.add_argument("--one-pass", action="store_true", help="--photos: without the mirrored pass")
+    p.add_argument("--one-pass", action="store_true", help="without the mirrored pass")
     args = p.parse_args()
     logging.basicConfig(level=logging.WARNING)
     sizes = [int(s) for s in args.sizes.split(",")]
@@ -373,7 +378,7 @@ def main() -> None:
     if args.memory:
         bench_memory(workdir, args.memory_size, [int(t) for t in args.tiles.split(",")])
     else:
-        bench_checkpoints(workdir, sizes, args.reps)
+        bench_checkpoints(workdir, sizes, args.reps, args.one_pass)
 
 
 if __name__ == "__main__":
