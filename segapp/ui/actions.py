@@ -63,6 +63,7 @@ def _slider(lo: int, hi: int, value: int, width: int = 90) -> QSlider:
     s.setRange(lo, hi)
     s.setValue(value)
     s.setMaximumWidth(width)
+    s.setMinimumWidth(min(width, 60))  # a narrow window's toolbar shrank it to a nub
     return s
 
 

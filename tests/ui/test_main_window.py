@@ -309,12 +309,14 @@ def test_brush_size_and_class_keys_work_wherever_the_focus_is(make_window, qtbot
 def test_propose_and_train_stay_on_the_toolbar_of_a_narrow_window(make_window, qtbot, data):
     """At the window's default width (1280 px) the toolbar overflows (>>): clean-up hides
     there, not the loop's two buttons."""
-    from PySide6.QtWidgets import QToolBar
+    from PySide6.QtWidgets import QSlider, QToolBar
 
     w = make_window(data)
-    w.resize(1100, 820)
+    w.resize(1024, 820)
     tb = w.findChild(QToolBar, "toolsToolbar")
-    qtbot.waitUntil(lambda: tb.width() <= 1100)
+    qtbot.waitUntil(lambda: tb.width() <= 1024)
+    sliders = [s for s in tb.findChildren(QSlider) if s.isVisible()]
+    assert sliders and all(s.width() >= 60 for s in sliders)  # opacity: not a nub
     for name, action in (("propose", w.actions_by_name["propose"]), ("train", w.training.action)):
         button = tb.widgetForAction(action)
         assert button is not None and button.isVisible(), name
