@@ -69,6 +69,10 @@ FINAL_LR_FRACTION = 0.01
 # what a round does after its last epoch: the checkpoint, the process's exit and the window's
 # check of the new version against the active one (1.7 s for 8 validation images, 2-core CPU)
 FINISH_SECONDS = 3.0
+# ... and, from MIN_VAL_IMAGES validation images on, the window's check scores both versions'
+# proposals on each of them (mirrored passes, closer looks, GrabCut): 15 s for 32 images
+# after the loop's 160-image round on the 2-core CPU
+CHECK_SECONDS_PER_IMAGE = 0.5
 
 
 @dataclass(frozen=True)
@@ -142,17 +146,31 @@ def default_time_budget(images: int) -> float:
     return float(min(900, 120 + 5 * max(0, images - 40)))
 
 
+def finish_seconds(val_images: int) -> float:
+    """Seconds a round keeps for what follows its last epoch: the checkpoint and the exit,
+    and with ``MIN_VAL_IMAGES`` validation images or more the window's check of the new
+    version against the active one on them."""
+    check = CHECK_SECONDS_PER_IMAGE * val_images if val_images >= MIN_VAL_IMAGES else 0.0
+    return FINISH_SECONDS + check
+
+
 def epochs_within_budget(
-    schedule: Schedule, epochs_done: int, elapsed: float, epoch_seconds: float, budget: float
+    schedule: Schedule,
+    epochs_done: int,
+    elapsed: float,
+    epoch_seconds: float,
+    budget: float,
+    finish: float = FINISH_SECONDS,
 ) -> int:
     """The planned epochs, cut to what fits in ``budget`` seconds at ``epoch_seconds`` each,
-    ``FINISH_SECONDS`` left over for the finish (never fewer than the epochs already done).
+    ``finish`` seconds left over for the finish (``finish_seconds``; never fewer than the
+    epochs already done).
 
     ``elapsed`` counts from the round's start as a person sees it (the ``segapp train``
     process's start: importing torch, building the model and reading the images too)."""
     if budget <= 0 or epoch_seconds <= 0:
         return schedule.epochs
-    fit = epochs_done + int((budget - FINISH_SECONDS - elapsed) / epoch_seconds)
+    fit = epochs_done + int((budget - finish - elapsed) / epoch_seconds)
     return max(epochs_done, min(schedule.epochs, fit))
 
 

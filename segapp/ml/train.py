@@ -200,7 +200,10 @@ def _fit_budget(state: _Progress, run: Run, epoch: int, ctx: dist.Context) -> No
     # and is slower, and the unlabeled images' loss makes the later ones slower than it
     per_epoch = now - state.t_last_epoch
     state.t_last_epoch = now
-    fit = recipe.epochs_within_budget(state.schedule, epoch, elapsed, per_epoch, state.budget)
+    finish = recipe.finish_seconds(len(run.pairs_val))  # the window's check of the version too
+    fit = recipe.epochs_within_budget(
+        state.schedule, epoch, elapsed, per_epoch, state.budget, finish
+    )
     fit = int(dist.min_over_ranks(fit, ctx))
     if fit < state.schedule.epochs:
         if ctx.is_main:

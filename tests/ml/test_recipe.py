@@ -64,6 +64,17 @@ def test_epochs_within_budget_cut_but_never_below_done():
     assert recipe.epochs_within_budget(s, 3, 35.0, 10.0, 116.0) == 3 + 7
 
 
+def test_a_round_keeps_time_for_the_windows_check_of_the_new_version():
+    """From MIN_VAL_IMAGES validation images on, the window scores both versions on them
+    after the run (15 s for 32 images on the 2-core CPU): the budget keeps that time too."""
+    assert recipe.finish_seconds(0) == recipe.finish_seconds(9) == recipe.FINISH_SECONDS
+    assert recipe.finish_seconds(32) == recipe.FINISH_SECONDS + 32 * recipe.CHECK_SECONDS_PER_IMAGE
+    s = recipe.plan_schedule(160, epochs=40)
+    # 720 s budget, 505 s gone, 20 s an epoch: 10 more without the check, 9 with 32 images
+    assert recipe.epochs_within_budget(s, 20, 505.0, 20.0, 720.0, recipe.finish_seconds(0)) == 30
+    assert recipe.epochs_within_budget(s, 20, 505.0, 20.0, 720.0, recipe.finish_seconds(32)) == 29
+
+
 def test_lr_factor_warms_up_then_decays_to_the_floor():
     total, warm = 100, 5
     curve = [recipe.lr_factor(i, total, warm) for i in range(total)]
