@@ -7,7 +7,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from segapp.core.project import ClassInfo, Project
+from segapp.core.classes import ClassInfo
+from segapp.core.project import Project
 
 CLASSES = ["background", "cat", "dog"]
 

@@ -355,10 +355,6 @@ def describe_write_error(path: str | os.PathLike, e: OSError) -> str:
         in_the_way = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), None)
         if in_the_way is not None:
             return f"{path}: {in_the_way} is a file, not a folder; choose another place"
-    return _describe_os_error(path, e)
-
-
-def _describe_os_error(path: Path, e: OSError) -> str:
     if e.errno == errno.ENOSPC:
         return f"{path}: the disk is full; free some space and save again (nothing was overwritten)"
     if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):

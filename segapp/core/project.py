@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from segapp.core.classes import ClassInfo, binary_classes
 from segapp.core.effort import Effort
 from segapp.core.imageio import (
     ImageReadError,
@@ -53,37 +54,6 @@ IGNORE_INDEX = 255
 def labelled_objects(labels: np.ndarray) -> np.ndarray:
     """Where class-index ``labels`` hold a class other than background (ignore is no class)."""
     return (labels > 0) & (labels != IGNORE_INDEX)
-
-
-@dataclass
-class ClassInfo:
-    """One label class: its name, display colour and the pixel value stored in mask PNGs."""
-
-    name: str
-    color: tuple[int, int, int]
-    value: int
-
-
-DEFAULT_COLORS = [
-    (0, 0, 0),
-    (255, 64, 64),
-    (64, 160, 255),
-    (80, 220, 80),
-    (255, 200, 0),
-    (200, 80, 255),
-    (0, 220, 220),
-    (255, 128, 0),
-]
-
-
-def binary_classes() -> list[ClassInfo]:
-    """Background (0) and foreground (stored as 255, as most tools expect)."""
-    return [ClassInfo("background", (0, 0, 0), 0), ClassInfo("foreground", (255, 64, 64), 255)]
-
-
-def multiclass(names: list[str]) -> list[ClassInfo]:
-    """Classes stored by index (0 = the first name, usually background)."""
-    return [ClassInfo(n, DEFAULT_COLORS[i % len(DEFAULT_COLORS)], i) for i, n in enumerate(names)]
 
 
 @dataclass

@@ -104,13 +104,14 @@ def _survey(
             f"the masks hold {len(seen)} distinct values: not label masks "
             "(saved as JPEG? masks must be lossless: PNG, TIFF, BMP or GIF)"
         )
-    stray = seen - {0, 255}
-    if 255 in seen and stray and counts[sorted(stray)].sum() < STRAY_SHARE * counts[1:].sum():
+    stray = sorted(seen - {0, 255})
+    n_stray = int(counts[stray].sum())
+    if 255 in seen and stray and n_stray < STRAY_SHARE * counts[1:].sum():
         # black-and-white masks with a few other values (a drawing program's smoothed
         # edges): not classes, and 255 is not "ignore" here but the foreground
-        shown = ", ".join(map(str, sorted(stray)[:6])) + (", ..." if len(stray) > 6 else "")
+        shown = ", ".join(map(str, stray[:6])) + (", ..." if len(stray) > 6 else "")
         sink.report.notes.append(
-            f"the masks are black and white but for {counts[sorted(stray)].sum()} pixels of "
+            f"the masks are black and white but for {n_stray} pixels of "
             f"{len(stray)} other values ({shown}): taken as foreground from 128 up, else "
             "background"
         )

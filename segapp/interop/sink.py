@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from segapp.core.classes import DEFAULT_COLORS, ClassInfo
 from segapp.core.imageio import (
     IMAGE_EXTENSIONS,
     TEMP_SUFFIX,
@@ -33,13 +34,7 @@ from segapp.core.imageio import (
 from segapp.core.journal import append_record
 from segapp.core.lock import ProjectLock, open_for_writing
 from segapp.core.palette import BACKGROUND_NAMES, IGNORE_NAME, voc_colormap
-from segapp.core.project import (
-    DEFAULT_COLORS,
-    IGNORE_VALUE,
-    PROJECT_FILE,
-    ClassInfo,
-    ImageEntry,
-)
+from segapp.core.project import IGNORE_VALUE, PROJECT_FILE, ImageEntry
 from segapp.interop.common import ImportReport, InteropError
 from segapp.interop.progress import tick
 

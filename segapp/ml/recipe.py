@@ -66,8 +66,7 @@ VAL_FRACTION = 0.2  # of the corrected images, once that is at least MIN_VAL_IMA
 # 40-image round scored higher training on all 40 (docs/first-rounds.md)
 MIN_VAL_IMAGES = 10
 FINAL_LR_FRACTION = 0.01
-# what a round does after its last epoch: the checkpoint, the process's exit and the window's
-# check of the new version against the active one (1.7 s for 8 validation images, 2-core CPU)
+# what a round does after its last epoch: the checkpoint and the process's exit
 FINISH_SECONDS = 3.0
 # ... and, from MIN_VAL_IMAGES validation images on, the window's check scores both versions'
 # proposals on each of them (mirrored passes, closer looks, GrabCut): 15 s for 32 images

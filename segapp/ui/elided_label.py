@@ -57,18 +57,17 @@ class ElidingStatusBar(QStatusBar):
         super().__init__(parent)
         self.messageChanged.connect(self._set_tooltip)
 
-    def _set_tooltip(self, message: str) -> None:
+    def _set_tooltip(self, message: str) -> None:  # a Python slot: PySide cannot call the setter
         self.setToolTip(message)
 
+    def _shown_widgets(self) -> list[QWidget]:
+        """The widgets beside the message (while one shows: the permanent ones, the grip)."""
+        children = self.findChildren(QWidget, options=Qt.FindChildOption.FindDirectChildrenOnly)
+        return [w for w in children if w.isVisible() and not w.isWindow()]
+
     def message_rect(self) -> QRect:
-        """Where the message is drawn: from the left edge to the first widget shown beside
-        it (while a message shows, only the permanent widgets and the size grip are)."""
-        shown = [
-            w
-            for w in self.findChildren(QWidget, options=Qt.FindChildOption.FindDirectChildrenOnly)
-            if w.isVisible() and not w.isWindow()
-        ]
-        right = min((w.geometry().left() for w in shown), default=self.width())
+        """Where the message is drawn: from the left edge to the first widget shown beside it."""
+        right = min((w.geometry().left() for w in self._shown_widgets()), default=self.width())
         return QRect(self.MARGIN, 0, max(0, right - 2 * self.MARGIN), self.height())
 
     def shown_message(self) -> str:
@@ -87,13 +86,12 @@ class ElidingStatusBar(QStatusBar):
         option = QStyleOption()
         option.initFrom(self)
         self.style().drawPrimitive(QStyle.PrimitiveElement.PE_PanelStatusBar, option, painter, self)
-        for w in self.findChildren(QWidget, options=Qt.FindChildOption.FindDirectChildrenOnly):
-            if w.isVisible() and not w.isWindow():
-                frame = QStyleOption()
-                frame.rect = w.geometry().adjusted(-2, -1, 2, 1)
-                frame.palette = self.palette()
-                element = QStyle.PrimitiveElement.PE_FrameStatusBarItem
-                self.style().drawPrimitive(element, frame, painter, w)
+        for w in self._shown_widgets():
+            frame = QStyleOption()
+            frame.rect = w.geometry().adjusted(-2, -1, 2, 1)
+            frame.palette = self.palette()
+            element = QStyle.PrimitiveElement.PE_FrameStatusBarItem
+            self.style().drawPrimitive(element, frame, painter, w)
         painter.setPen(self.palette().windowText().color())
         align = Qt.AlignmentFlag.AlignLeading | Qt.AlignmentFlag.AlignVCenter
         flags = align | Qt.TextFlag.TextSingleLine

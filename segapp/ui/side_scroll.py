@@ -24,5 +24,5 @@ class SideScroll(QScrollArea):
 
     def sizeHint(self) -> QSize:  # noqa: N802 (Qt API)
         inner = self.widget().sizeHint()
-        bar = self.verticalScrollBar().sizeHint().width()
-        return QSize(max(inner.width(), self.minimumSizeHint().width()) + bar, inner.height())
+        width = max(inner.width(), self.widget().minimumSizeHint().width())
+        return QSize(width + self.verticalScrollBar().sizeHint().width(), inner.height())

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from segapp.core.classes import multiclass
 from segapp.core.imageio import ImageReadError, MaskValueError, read_image, read_mask
 from segapp.core.palette import read_class_names, voc_colormap
-from segapp.core.project import IGNORE_INDEX, Project, multiclass
+from segapp.core.project import IGNORE_INDEX, Project
 
 RGB = np.zeros((20, 30, 3), np.uint8)
 RGB[:, :10], RGB[:, 10:20], RGB[:, 20:] = (255, 0, 0), (0, 255, 0), (0, 0, 255)

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from conftest import make_dataset
 
+from segapp.core.classes import multiclass
 from segapp.core.imageio import MaskValueError, read_mask
-from segapp.core.project import Project, ProjectError, multiclass
+from segapp.core.project import Project, ProjectError
 
 
 def test_open_images_masks_folder_writes_nothing(tmp_path):

@@ -25,8 +25,9 @@ import pytest
 from conftest import make_dataset
 from fault_corpus import mask_version as version
 
+from segapp.core.classes import multiclass
 from segapp.core.imageio import is_temp_file, read_mask
-from segapp.core.project import Project, multiclass
+from segapp.core.project import Project
 
 KILLS = 50
 SIZE = 48  # fault_corpus.mask_version's size

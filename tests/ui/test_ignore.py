@@ -6,8 +6,9 @@ import numpy as np
 import qt_helpers
 from conftest import make_dataset
 
+from segapp.core.classes import multiclass
 from segapp.core.imageio import read_mask
-from segapp.core.project import IGNORE_INDEX, Project, multiclass
+from segapp.core.project import IGNORE_INDEX, Project
 from segapp.ui.canvas.items import HATCH, LabelOverlayItem
 
 make_window = qt_helpers.make_window

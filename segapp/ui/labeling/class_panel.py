@@ -25,7 +25,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from segapp.core.project import DEFAULT_COLORS, IGNORE_INDEX
+from segapp.core.classes import DEFAULT_COLORS
+from segapp.core.project import IGNORE_INDEX
 from segapp.ui.labeling.session import LabelSession
 
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from segapp.core.classes import ClassInfo
 from segapp.core.imageio import WriteError
-from segapp.core.project import IGNORE_INDEX, ClassInfo
+from segapp.core.project import IGNORE_INDEX
 
 if TYPE_CHECKING:
     from segapp.core.document import MaskDocument

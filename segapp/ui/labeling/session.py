@@ -23,7 +23,6 @@ from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 
-import numpy as np
 from PySide6.QtCore import QObject, Qt, Signal
 
 from segapp.core.document import MaskDocument
@@ -37,6 +36,7 @@ from segapp.ui.labeling.prefetch import ImagePrefetcher, ReadResult, read_entry
 from segapp.ui.labeling.proposals import ProposalsMixin
 from segapp.ui.labeling.propose_worker import ProposeEngine
 from segapp.ui.labeling.rethreshold import Rethreshold
+from segapp.ui.labeling.saving import SavingMixin
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ def _ask_nothing(title: str, text: str) -> bool:
     return True
 
 
-class LabelSession(ProposalsMixin, PaintStateMixin, EffortMixin, QObject):
+class LabelSession(SavingMixin, ProposalsMixin, PaintStateMixin, EffortMixin, QObject):
     """Project + per-image documents + saving + proposals, without widgets."""
 
     projectChanged = Signal(object)  # Project | None
@@ -138,7 +138,7 @@ class LabelSession(ProposalsMixin, PaintStateMixin, EffortMixin, QObject):
         ``class_names``: None or fewer than 3 names = binary; else the classes, first is
         background. The images are not touched. An existing project is just opened.
         """
-        from segapp.core.project import binary_classes, multiclass
+        from segapp.core.classes import binary_classes, multiclass
 
         if self.project is not None and self.project.root == Path(folder).resolve():
             return self.open_project(folder)  # open here already
@@ -352,106 +352,6 @@ class LabelSession(ProposalsMixin, PaintStateMixin, EffortMixin, QObject):
     def entry_of(self, stem: str) -> ImageEntry:
         """The project's entry for ``stem`` (KeyError if there is none)."""
         return self._entries[stem]
-
-    # ------------------------------------------------------------------ status
-    def status_of(self, stem: str) -> tuple[str, bool]:
-        """(status, unsaved): what the list shows; unsaved edits show the status they will get."""
-        assert self.project is not None
-        ds = self._docs.get(stem)
-        if ds is not None and ds.doc.dirty:
-            return self._status_for(ds)[0], True
-        return self.entry_of(stem).status, False
-
-    @staticmethod
-    def _status_for(ds: DocState) -> tuple[str, str | None]:
-        history = ds.doc.history
-        if ds.blank_state is not None and history.state == ds.blank_state and not history.pending:
-            return "unlabeled", None  # every edit undone: no mask, not an empty "corrected" one
-        if ds.proposed_state is not None and history.state == ds.proposed_state:
-            if history.pending:  # a brush drag on the proposal, not committed yet
-                return "corrected", ds.proposed_by
-            return "proposed", ds.proposed_by
-        return "corrected", ds.proposed_by  # keeps which model the correction started from
-
-    # ------------------------------------------------------------------ saving
-    def _save_state(self, ds: DocState, report: bool = True) -> bool:
-        assert self.project is not None
-        doc = ds.doc
-        if not doc.dirty:
-            return True
-        doc.end_stroke()
-        status, by = self._status_for(ds)
-        labels = np.array(doc.labels)
-        self._record_proposal_iou(ds, status, labels)
-        self._effort_saving(ds.entry, status)
-        try:
-            if status == "unlabeled":
-                self.project.clear_labels(ds.entry)
-            else:
-                self.project.write_labels(ds.entry, labels, status, by)
-        except WriteError as e:
-            if report:
-                self.error.emit(
-                    "Could not save the mask",
-                    f"{e}\n\nYour edits to {ds.entry.stem} are kept in memory; fix the "
-                    "problem (free space, write permission) and save again (Ctrl+S).",
-                )
-            self._emit_entry(ds.entry.stem)
-            return False
-        doc.mark_saved()
-        self._emit_entry(ds.entry.stem)
-        if ds.entry.stem == self.current:
-            self.documentEdited.emit()
-        return True
-
-    def save(self, *, report: bool = True) -> bool:
-        """Save the current image's mask if it changed. False if the write failed
-        (``report``: the failure is shown in a dialog)."""
-        ds = self.state
-        if ds is None or not ds.doc.dirty:
-            return True
-        ok = self._save_state(ds, report)
-        if ok:
-            self.message.emit(f"saved {ds.entry.mask_path.name}")
-        return ok
-
-    def save_everything(self) -> bool:
-        """Save (Ctrl+S): this image's mask, then every other one still unsaved because its
-        save failed before (the folder was read-only, the disk full: fixed since, one Save
-        writes them all). False if any write failed."""
-        ds = self.state
-        ok = self.save()
-        retried = [stem for stem in self.unsaved if ds is None or stem != ds.entry.stem]
-        if not retried:
-            return ok
-        failed = [stem for stem in retried if not self._save_state(self._docs[stem], False)]
-        written = len(retried) - len(failed)
-        if written:
-            self.message.emit(f"saved {written} more mask(s) that could not be saved before")
-        if failed:
-            said = f"{len(failed)} mask(s) could not be written ({', '.join(failed[:5])})"
-            if ok:
-                self.error.emit("Could not save", f"{said}; they are kept in memory.")
-            else:  # this image's dialog is up already
-                self.message.emit(f"{said} either")
-        return ok and not failed
-
-    def save_all(self) -> list[str]:
-        """Save every unsaved document; returns the stems that could not be saved."""
-        failed = [
-            stem for stem, ds in list(self._docs.items()) if not self._save_state(ds, report=False)
-        ]
-        if failed:
-            self.error.emit(
-                "Could not save",
-                f"{len(failed)} mask(s) could not be written ({', '.join(failed[:5])}); "
-                "they are kept in memory.",
-            )
-        return failed
-
-    @property
-    def unsaved(self) -> list[str]:
-        return [s for s, ds in self._docs.items() if ds.doc.dirty]
 
     # ------------------------------------------------------------------ editing
     def undo(self) -> None:

@@ -1,0 +1,119 @@
+"""What an image's mask is saved as, and saving: the status an edit gives it (corrected,
+still the proposal, or unlabeled again when every edit was undone), the current image's
+save, and the saves retried after a failure.
+
+The saving half of :class:`~segapp.ui.labeling.session.LabelSession` (uses its project,
+documents and signals). A failed write is reported and the edit stays in memory, dirty.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from segapp.core.imageio import WriteError
+from segapp.ui.labeling.doc_state import DocState
+
+
+class SavingMixin:
+    """Statuses of edited documents and the writes of their masks."""
+
+    def status_of(self, stem: str) -> tuple[str, bool]:
+        """(status, unsaved): what the list shows; unsaved edits show the status they will get."""
+        assert self.project is not None
+        ds = self._docs.get(stem)
+        if ds is not None and ds.doc.dirty:
+            return self._status_for(ds)[0], True
+        return self.entry_of(stem).status, False
+
+    @staticmethod
+    def _status_for(ds: DocState) -> tuple[str, str | None]:
+        history = ds.doc.history
+        if ds.blank_state is not None and history.state == ds.blank_state and not history.pending:
+            return "unlabeled", None  # every edit undone: no mask, not an empty "corrected" one
+        if ds.proposed_state is not None and history.state == ds.proposed_state:
+            if history.pending:  # a brush drag on the proposal, not committed yet
+                return "corrected", ds.proposed_by
+            return "proposed", ds.proposed_by
+        return "corrected", ds.proposed_by  # keeps which model the correction started from
+
+    def _save_state(self, ds: DocState, report: bool = True) -> bool:
+        assert self.project is not None
+        doc = ds.doc
+        if not doc.dirty:
+            return True
+        doc.end_stroke()
+        status, by = self._status_for(ds)
+        labels = np.array(doc.labels)
+        self._record_proposal_iou(ds, status, labels)
+        self._effort_saving(ds.entry, status)
+        try:
+            if status == "unlabeled":
+                self.project.clear_labels(ds.entry)
+            else:
+                self.project.write_labels(ds.entry, labels, status, by)
+        except WriteError as e:
+            if report:
+                self.error.emit(
+                    "Could not save the mask",
+                    f"{e}\n\nYour edits to {ds.entry.stem} are kept in memory; fix the "
+                    "problem (free space, write permission) and save again (Ctrl+S).",
+                )
+            self._emit_entry(ds.entry.stem)
+            return False
+        doc.mark_saved()
+        self._emit_entry(ds.entry.stem)
+        if ds.entry.stem == self.current:
+            self.documentEdited.emit()
+        return True
+
+    def save(self, *, report: bool = True) -> bool:
+        """Save the current image's mask if it changed. False if the write failed
+        (``report``: the failure is shown in a dialog)."""
+        ds = self.state
+        if ds is None or not ds.doc.dirty:
+            return True
+        ok = self._save_state(ds, report)
+        if ok:
+            self.message.emit(f"saved {ds.entry.mask_path.name}")
+        return ok
+
+    def save_everything(self) -> bool:
+        """Save (Ctrl+S): this image's mask, then every other one still unsaved because its
+        save failed before (the folder was read-only, the disk full: fixed since, one Save
+        writes them all). False if any write failed."""
+        ds = self.state
+        ok = self.save()
+        retried = [stem for stem in self.unsaved if ds is None or stem != ds.entry.stem]
+        if not retried:
+            return ok
+        failed = self._save_quietly(retried)
+        written = len(retried) - len(failed)
+        if written:
+            self.message.emit(f"saved {written} more mask(s) that could not be saved before")
+        if failed and ok:
+            self._report_unsaved(failed)
+        elif failed:  # this image's dialog is up already
+            self.message.emit(f"{_could_not_write(failed)} either")
+        return ok and not failed
+
+    def save_all(self) -> list[str]:
+        """Save every unsaved document; returns the stems that could not be saved."""
+        failed = self._save_quietly(list(self._docs))
+        if failed:
+            self._report_unsaved(failed)
+        return failed
+
+    def _save_quietly(self, stems: list[str]) -> list[str]:
+        """Save these documents without a dialog each; the stems that could not be."""
+        return [stem for stem in stems if not self._save_state(self._docs[stem], report=False)]
+
+    def _report_unsaved(self, failed: list[str]) -> None:
+        self.error.emit("Could not save", f"{_could_not_write(failed)}; they are kept in memory.")
+
+    @property
+    def unsaved(self) -> list[str]:
+        return [s for s, ds in self._docs.items() if ds.doc.dirty]
+
+
+def _could_not_write(stems: list[str]) -> str:
+    return f"{len(stems)} mask(s) could not be written ({', '.join(stems[:5])})"
