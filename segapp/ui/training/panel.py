@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from segapp.core.image_size import image_sizes
 from segapp.core.project import Project
 from segapp.ml import recipe, versions
+from segapp.ui.folding_label import FoldingLabel
 from segapp.ui.tasks import remove_folder
 from segapp.ui.training import promotion
 from segapp.ui.training.estimate import EstimateLabel
@@ -81,11 +82,9 @@ class TrainPanel(QWidget):
         self.cancel_btn.setToolTip("stop now and discard this run")
         self.run_progress = RunProgress(self)
         self.progress, self.epoch_label = self.run_progress.bar, self.run_progress.label
-        self.status_label = QLabel()
-        self.status_label.setWordWrap(True)
-        self.error_label = QLabel()
+        self.status_label = FoldingLabel()
+        self.error_label = FoldingLabel()
         self.error_label.setObjectName("trainError")
-        self.error_label.setWordWrap(True)
         self.error_label.setStyleSheet("color: #b00020")
         self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 

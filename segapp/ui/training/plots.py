@@ -13,6 +13,8 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QHBoxLayout, QWidget
 
 BATCH_REDRAW_MS = 200
+# a low dock squeezes the curves to this before it cuts anything (axis titles included)
+MIN_PLOT_HEIGHT = 120
 
 pg.setConfigOptions(antialias=True, background="w", foreground="#333")
 
@@ -54,7 +56,7 @@ class TrainPlots(QWidget):
             plot.showGrid(x=True, y=True, alpha=0.25)
             plot.addLegend(offset=corner, labelTextSize="8pt")
             plot.setMenuEnabled(False)
-            plot.setMinimumSize(220, 150)
+            plot.setMinimumSize(220, MIN_PLOT_HEIGHT)
         self.metric_plot.setYRange(0, 1, padding=0.02)
         self.metric_plot.getViewBox().setLimits(yMin=-0.05, yMax=1.05)
         for name in NAMES:

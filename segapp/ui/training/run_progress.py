@@ -5,8 +5,9 @@ from __future__ import annotations
 import time
 
 from PySide6.QtCore import QObject, QTimer
-from PySide6.QtWidgets import QLabel, QProgressBar
+from PySide6.QtWidgets import QProgressBar
 
+from segapp.ui.folding_label import FoldingLabel
 from segapp.ui.training.estimate import describe_epoch
 
 
@@ -19,8 +20,7 @@ class RunProgress(QObject):
         self.bar = QProgressBar()
         self.bar.setRange(0, 1000)
         self.bar.setFormat("")
-        self.label = QLabel()
-        self.label.setWordWrap(True)
+        self.label = FoldingLabel()
         self.epochs = 1  # planned; the time budget may shorten it (``epoch``)
         self._epoch_info: tuple[float, float] | None = None  # (eta seconds, at time)
         self._last_epoch: dict = {}

@@ -376,6 +376,28 @@ def test_what_train_will_do_is_beside_it_not_below_the_scrolling_settings(qtbot,
     assert panel.data_label.isVisible() and panel.data_label.text()
 
 
+def test_a_low_dock_squeezes_the_curves_and_cuts_none_of_them(qtbot, make_window, project):
+    """At 1024 x 700 the lines of what Train will do pushed the curves below the dock's
+    edge, cutting their axis titles; empty message lines took room too."""
+    w = make_window(project.root)
+    w.resize(1024, 700)
+    w.training.show()
+    panel = w.training.train_panel
+    plots = panel.ensure_plots()
+    long = "lines of text in a low dock, as a person reads them before a run; " * 6
+    panel.data_label.setText(long)
+    panel.estimate_label.setText(long)
+    qtbot.waitUntil(lambda: plots.isVisible() and plots.height() > 0)
+    qtbot.wait(50)
+    for label in (panel.epoch_label, panel.status_label, panel.error_label):
+        assert not label.text() and not label.isVisible()  # no run yet: no room taken
+    for plot in (plots.loss_plot, plots.metric_plot):
+        bottom = plot.mapTo(panel, plot.rect().bottomLeft()).y()
+        assert bottom < panel.height()  # the whole plot shows, its axis title included
+    panel.status_label.setText("the run failed; no version was added")
+    assert panel.status_label.isVisible()
+
+
 def test_plot_axes_show_losses_as_they_are(qtbot, panel):
     """Losses of 0.35-0.40 read so on the axis, not 350-400 "(x0.001)"."""
     plots = panel.ensure_plots()
