@@ -68,6 +68,7 @@ class ImageEntry:
     proposal_iou: float | None = None
     error: str | None = None
     effort: Effort | None = None  # what correcting it cost (None: nothing recorded)
+    mask_error: str | None = None  # why its mask file could not be used, once read (not saved)
 
     @property
     def has_mask(self) -> bool:
@@ -261,7 +262,7 @@ class Project:
         if status != "corrected":
             append_record(self.journal_path, entry.stem, record, sync=True)
         write_mask(entry.mask_path, mask)
-        entry.status, entry.proposed_by = status, by
+        entry.status, entry.proposed_by, entry.mask_error = status, by, None
         if status == "corrected":
             append_record(self.journal_path, entry.stem, record, sync=False)
 
@@ -274,6 +275,7 @@ class Project:
         except OSError as e:
             raise WriteError(describe_write_error(entry.mask_path, e)) from e
         entry.status, entry.proposed_by, entry.proposal_iou = "unlabeled", None, None
+        entry.mask_error = None
         append_record(self.journal_path, entry.stem, _record(entry, "unlabeled", None), sync=True)
 
     def record_effort(self, entry: ImageEntry) -> None:

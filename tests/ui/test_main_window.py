@@ -169,6 +169,31 @@ def test_unreadable_image_gets_error_mark(make_window, qtbot, data):
     qtbot.waitUntil(lambda: "unreadable" in w.image_list.counts.text(), timeout=2000)
 
 
+def test_a_mask_that_cannot_be_used_is_marked_in_the_list_until_replaced(make_window, qtbot, data):
+    """A mask of another size showed "corrected" with a green dot, like any other, after
+    its dialog was closed; the list now says so (and why) until an edit replaces it."""
+    import cv2
+
+    cv2.imwrite(str(data / "masks" / "1.png"), np.zeros((10, 12), np.uint8))
+    w = make_window(data)
+    m = w.image_list.model
+
+    def shown(role=Qt.ItemDataRole.DisplayRole):
+        return m.data(m.index(m.row_of("1")), role)
+
+    assert "mask unusable" not in shown()  # not known before the image is read
+    assert w.session.select("1")
+    qtbot.waitUntil(lambda: w.last_error is not None, timeout=5000)
+    assert w.last_error[0] == "The mask cannot be used"
+    assert shown() == "1\ncorrected, mask unusable"
+    assert "mask is 12x10 but its image is 48x48" in shown(Qt.ItemDataRole.ToolTipRole)
+    assert "mask unusable" not in m.data(m.index(m.row_of("0")), Qt.ItemDataRole.DisplayRole)
+    drag(qtbot, w.canvas, [(5, 20), (15, 20)])
+    assert w.session.save()
+    assert shown() == "1\ncorrected"
+    assert disk_labels(w, "1").shape == (48, 48)
+
+
 def _foreground_model(project_root) -> str:
     """A checkpoint in the project's models/ that marks most pixels foreground."""
     return str(tiny_checkpoint(project_root / "models" / "fg", foreground=2.0))

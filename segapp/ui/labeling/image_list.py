@@ -138,27 +138,30 @@ class ImageListModel(QAbstractListModel):
         if role == StemRole:
             return stem
         status, unsaved = self.status(stem)
+        entry = self.session.entry_of(stem)
         if role == Qt.ItemDataRole.DisplayRole:
             label = "unreadable" if status == "error" else status
+            if entry.mask_error and status != "error":
+                label += ", mask unusable"
             return f"{stem}\n{label}{'  • unsaved' if unsaved else ''}"
         if role == StatusRole:
             return status
         if role == Qt.ItemDataRole.ToolTipRole:
-            entry = self.session.entry_of(stem)
-            if entry.error:
-                return entry.error
+            if entry.error or entry.mask_error:
+                return entry.error or entry.mask_error
             by = f" by {entry.proposed_by}" if entry.proposed_by else ""
             return f"{entry.image_path.name}: {status}{by if status == 'proposed' else ''}"
         if role == Qt.ItemDataRole.DecorationRole:
             if self.thumbnails and stem not in self._asked:
                 self._asked.add(stem)
-                entry = self.session.entry_of(stem)
                 self._pool.start(_ThumbJob(self._signals, self._generation, stem, entry.image_path))
-            return self._icon(stem, status)
+            return self._icon(stem, status, bool(entry.mask_error))
         return None
 
-    def _icon(self, stem: str, status: str) -> QIcon:
-        key = f"{stem}\0{status}"
+    def _icon(self, stem: str, status: str, broken: bool = False) -> QIcon:
+        """The thumbnail with its status dot; "!" on it when the image (``error``) or its
+        mask (``broken``) cannot be used."""
+        key = f"{stem}\0{status}\0{broken}"
         icon = self._icons.get(key)
         if icon is None:
             pm = QPixmap(THUMB, THUMB)
@@ -171,7 +174,7 @@ class ImageListModel(QAbstractListModel):
             p.setPen(QColor(20, 20, 20))
             p.setBrush(STATUS_COLORS[status])
             p.drawEllipse(THUMB - 15, THUMB - 15, 13, 13)
-            if status == "error":
+            if status == "error" or broken:
                 p.setPen(QColor(255, 255, 255))
                 p.drawText(THUMB - 15, THUMB - 15, 13, 13, Qt.AlignmentFlag.AlignCenter, "!")
             p.end()

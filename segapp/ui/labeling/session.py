@@ -229,6 +229,10 @@ class LabelSession(SavingMixin, ProposalsMixin, PaintStateMixin, EffortMixin, QO
             entry.error = str(read.image_error)
             raise read.image_error
         entry.error = None
+        had = entry.mask_error
+        entry.mask_error = None if read.mask_error is None else str(read.mask_error)
+        if entry.mask_error != had:  # the image list marks it
+            self.entryChanged.emit(entry.stem)
         if read.mask_error is not None:
             self.error.emit(
                 "The mask cannot be used",
