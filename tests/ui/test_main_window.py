@@ -188,9 +188,13 @@ def test_a_mask_that_cannot_be_used_is_marked_in_the_list_until_replaced(make_wi
     assert shown() == "1\ncorrected, mask unusable"
     assert "mask is 12x10 but its image is 48x48" in shown(Qt.ItemDataRole.ToolTipRole)
     assert "mask unusable" not in m.data(m.index(m.row_of("0")), Qt.ItemDataRole.DisplayRole)
+    w.training.show()  # what Train will do says it too
+    said = w.training.train_panel.data_label
+    qtbot.waitUntil(lambda: "1 of them (1) with a mask that cannot be used" in said.text())
     drag(qtbot, w.canvas, [(5, 20), (15, 20)])
     assert w.session.save()
     assert shown() == "1\ncorrected"
+    qtbot.waitUntil(lambda: "cannot be used" not in said.text())
     assert disk_labels(w, "1").shape == (48, 48)
 
 

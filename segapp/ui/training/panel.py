@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from segapp.core.image_size import image_sizes
-from segapp.core.project import Project
+from segapp.core.project import ImageEntry, Project
 from segapp.ml import recipe, versions
 from segapp.ui.folding_label import FoldingLabel
 from segapp.ui.tasks import remove_folder
@@ -172,7 +172,9 @@ class TrainPanel(QWidget):
                     "(a proposal you fixed and saved counts) to train."
                 )
             else:
-                self.data_label.setText(recipe.describe_split(len(train), len(val)))
+                self.data_label.setText(
+                    recipe.describe_split(len(train), len(val)) + _unusable_note(corrected)
+                )
         self._update_buttons()
         self._estimate_timer.start()
 
@@ -425,3 +427,15 @@ class TrainPanel(QWidget):
         self.stop_btn.setEnabled(running and not self.process.stopping)
         self.cancel_btn.setEnabled(running)
         self.form.setEnabled(not running)
+
+
+def _unusable_note(entries: list[ImageEntry]) -> str:
+    """What Train will leave out: the corrected images whose mask the window found unusable."""
+    broken = [e.stem for e in entries if e.mask_error]
+    if not broken:
+        return ""
+    named = ", ".join(broken[:3]) + (", …" if len(broken) > 3 else "")
+    return (
+        f" {len(broken)} of them ({named}) with a mask that cannot be used will be left out;"
+        " open one to see why."
+    )
