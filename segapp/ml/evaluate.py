@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,8 @@ from segapp.ml.click_eval import latency_ms, project_samples, run_annotators
 from segapp.ml.device import resolve_device
 from segapp.ml.infer import Predictor
 from segapp.ml.metrics import SegMetrics
+
+log = logging.getLogger(__name__)
 
 
 def evaluate_models(
@@ -76,11 +79,20 @@ def evaluate_models(
 
 
 def _labeled(data: str) -> tuple[Project, list[ImageEntry]]:
-    """The project at ``data`` and its images with a mask (SegappError if none has one)."""
+    """The project at ``data`` and its images with a corrected mask (SegappError if none
+    has one): a proposal nobody checked is no ground truth."""
     project = Project.open(data)
-    labeled = project.labeled()
+    labeled = project.corrected()
+    unreviewed = len(project.labeled()) - len(labeled)
+    if unreviewed:
+        log.warning(
+            "left out %d masks that are proposals nobody corrected (segapp.json says "
+            "'proposed'): they are no ground truth",
+            unreviewed,
+        )
     if not labeled:
-        raise SegappError(f"{data}: no image has a mask to compare with")
+        what = f"a corrected mask (its {unreviewed} are proposals)" if unreviewed else "a mask"
+        raise SegappError(f"{data}: no image has {what} to compare with")
     return project, labeled
 
 

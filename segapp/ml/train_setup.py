@@ -34,14 +34,23 @@ log = logging.getLogger(__name__)
 
 
 def select_entries(project: Project, config: TrainConfig):
-    pool = project.labeled()
-    skipped = len(project.entries) - len(pool)  # images without masks
+    """(train, validation, images without masks, proposals nobody corrected): the corrected
+    images only; a mask segapp.json records as a proposal was never checked by anyone."""
+    pool = project.corrected()
+    unreviewed = [e for e in project.labeled() if e.status != "corrected"]
+    skipped = len(project.entries) - len(project.labeled())  # images without masks
     if config.images is not None:  # a chosen list: only its images without masks count
         wanted = set(config.images) | set(config.val_images or [])
         pool = [e for e in pool if e.stem in wanted]
-        skipped = len(wanted & {e.stem for e in project.entries}) - len(pool)
+        unreviewed = [e for e in unreviewed if e.stem in wanted]
+        skipped = len(wanted & {e.stem for e in project.entries}) - len(pool) - len(unreviewed)
     if not project.entries:
         raise DataError(f"{project.images_dir}: no images (PNG/JPEG/TIFF/BMP) found")
+    if not pool and unreviewed:
+        raise DataError(
+            f"{project.root}: the {len(unreviewed)} masks here are proposals nobody corrected "
+            "(segapp.json says 'proposed'); check and save them in the window first"
+        )
     if not pool:
         raise DataError(
             f"{project.root}: {len(project.entries)} images but none has a mask in "
@@ -56,7 +65,7 @@ def select_entries(project: Project, config: TrainConfig):
         train_e, val_e = recipe.keep_validation(train_e, val_e)
     if not train_e:
         raise DataError("every labeled image is in the validation set; label more images")
-    return train_e, val_e, skipped
+    return train_e, val_e, skipped, len(unreviewed)
 
 
 def _warn_unknown(option: str, stems: list[str] | None, pool: list) -> None:
@@ -102,9 +111,15 @@ def prepare(config: TrainConfig, ctx: dist.Context) -> Run:
     device = ctx.device
     project = Project.open(config.data)
     classes = 1 if project.is_binary else project.num_classes
-    train_e, val_e, skipped = select_entries(project, config)
+    train_e, val_e, skipped, unreviewed = select_entries(project, config)
     if ctx.is_main and skipped:
         log.info("skipped %d images without masks", skipped)
+    if ctx.is_main and unreviewed:
+        log.warning(
+            "left out %d masks that are proposals nobody corrected (segapp.json says "
+            "'proposed'); check and save them in the window to train on them",
+            unreviewed,
+        )
     if config.resize_mode == "auto":  # the checkpoint records the mode its images chose
         sizes = image_sizes(e.image_path for e in train_e + val_e)
         mode, by_masks = recipe.resolve_resize_mode(
@@ -180,6 +195,7 @@ def prepare(config: TrainConfig, ctx: dist.Context) -> Run:
         "images": [p.stem for p in pairs_train],
         "val_images": [p.stem for p in pairs_val],
         "skipped_without_mask": skipped,
+        "skipped_proposed": unreviewed,  # masks nobody corrected
         "rescaled_masks": len(project.rescaled_masks),
         "left_out": unusable,  # pairs that could not be used, and why
         "world_size": ctx.world_size,

@@ -397,6 +397,38 @@ def test_a_broken_pair_is_left_out_with_its_reason(tmp_path, capsys, caplog, rea
     assert "no usable training image" in msg and reason in msg
 
 
+def test_proposals_nobody_corrected_are_neither_trained_on_nor_scored_against(
+    trained, tmp_path, capsys, caplog
+):
+    """A project after "Propose all unlabeled" holds masks segapp.json records as
+    proposals: `segapp train` trained on them and `evaluate` scored a model against them
+    (against its own proposals, for a version that made them)."""
+    from segapp.core.project import Project
+
+    data = make_dataset(tmp_path / "d", n=5, height=32, width=32)
+    project = Project.open(data)
+    for stem in ("3", "4"):  # the model's proposals, as the window saves them
+        entry = project.entry(stem)
+        project.write_labels(entry, project.read_labels(entry), "proposed", "v001")
+    project.save()
+    argv = ["train", str(data), "--model", "unet-small", "--epochs", "1", "--size", "32"]
+    assert main([*argv, "--out", str(tmp_path / "r"), "--val-fraction", "0"]) == 0
+    config = json.loads((tmp_path / "r" / "config.json").read_text())
+    assert sorted(config["images"]) == ["0", "1", "2"] and config["skipped_proposed"] == 2
+    said = " ".join(r.getMessage() for r in caplog.records)
+    assert "left out 2 masks that are proposals nobody corrected" in said
+    capsys.readouterr()
+    assert main(["evaluate", str(trained[1]), "--data", str(data), "--json"]) == 0
+    scored = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert scored["images"] == 3
+    for stem in ("0", "1", "2"):
+        entry = project.entry(stem)
+        project.write_labels(entry, project.read_labels(entry), "proposed", "v001")
+    msg = _error(capsys, [*argv, "--out", str(tmp_path / "r2")])
+    assert "the 5 masks here are proposals nobody corrected" in msg
+    assert "corrected mask (its 5 are proposals)" in _error(capsys, ["evaluate", str(trained[1]), "--data", str(data)])
+
+
 def test_empty_folder(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     assert "no images" in _error(
