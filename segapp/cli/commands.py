@@ -151,11 +151,15 @@ class _TrainProgress:
         if self.json_lines:
             print(json.dumps({"event": "epoch"} | m.to_dict()), flush=True)
             return
+        val = (
+            f"val loss {m.val_loss:.4f}  val IoU {m.val_iou:.4f}  Dice {m.val_dice:.4f}"
+            if m.extra.get("val_images")
+            else "no validation images"
+        )
+        best = m.extra.get("val_trusted") and m.best_epoch == m.epoch  # else: the last is kept
         tqdm.write(
-            f"epoch {m.epoch}/{m.epochs}  train loss {m.train_loss:.4f}  val loss "
-            f"{m.val_loss:.4f}  val IoU {m.val_iou:.4f}  Dice {m.val_dice:.4f}  "
-            f"{m.seconds:.1f}s  ETA {m.eta_seconds / 60:.1f} min"
-            + ("  (best)" if m.best_epoch == m.epoch else "")
+            f"epoch {m.epoch}/{m.epochs}  train loss {m.train_loss:.4f}  {val}  "
+            f"{m.seconds:.1f}s  ETA {m.eta_seconds / 60:.1f} min" + ("  (best)" if best else "")
         )
 
 
@@ -302,6 +306,7 @@ def cmd_predict(args) -> int:
     out = Path(args.out)
     targets = output_names(files, out)
     _refuse_to_overwrite(list(targets.values()), out, args.overwrite)
+    _check_writable(out)  # before the model loads, not at the first mask
     world, rank = int(os.environ.get("WORLD_SIZE", "1")), int(os.environ.get("RANK", "0"))
     files = files[rank::world]  # torchrun: each rank takes its share
     device = resolve_device(args.device)

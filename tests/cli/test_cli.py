@@ -308,6 +308,23 @@ def test_predict_never_replaces_masks_unless_told(trained, tmp_path, capsys):
     assert {p.name: p.read_bytes() for p in (copy / "masks").iterdir()} != truth
 
 
+def test_predict_says_its_out_cannot_be_written_before_the_model_loads(
+    trained, tmp_path, capsys, monkeypatch
+):
+    """An --out that is a file was found at the first mask, after the model had loaded and
+    the progress bar had started."""
+    from segapp.ml import checkpoint
+
+    def never(*a, **k):
+        raise AssertionError("the model was loaded")
+
+    monkeypatch.setattr(checkpoint, "load_model", never)
+    data, run = trained
+    (tmp_path / "afile").write_text("x")
+    msg = _error(capsys, ["predict", str(run), str(data), "--out", str(tmp_path / "afile")])
+    assert f"{tmp_path / 'afile'} is a file, not a folder; choose another place" in msg
+
+
 def test_train_never_replaces_a_trained_model_and_checks_workers(trained, capsys):
     """Before any work: another run into a checkpoint's folder is refused (its model stays),
     and a negative --workers is one line, not a traceback."""
@@ -426,7 +443,27 @@ def test_proposals_nobody_corrected_are_neither_trained_on_nor_scored_against(
         project.write_labels(entry, project.read_labels(entry), "proposed", "v001")
     msg = _error(capsys, [*argv, "--out", str(tmp_path / "r2")])
     assert "the 5 masks here are proposals nobody corrected" in msg
-    assert "corrected mask (its 5 are proposals)" in _error(capsys, ["evaluate", str(trained[1]), "--data", str(data)])
+    assert "corrected mask (its 5 are proposals)" in _error(
+        capsys, ["evaluate", str(trained[1]), "--data", str(data)]
+    )
+
+
+def test_epoch_lines_say_when_there_is_nothing_to_validate_on(tmp_path, capsys):
+    """Without validation images each epoch line read "val loss nan  val IoU nan  Dice nan
+    ... (best)"; with a few, too few to choose an epoch, no epoch is called best."""
+    data = make_dataset(tmp_path / "d", n=4, height=32, width=32)
+    argv = ["train", str(data), "--model", "unet-small", "--epochs", "2", "--size", "32"]
+    assert main([*argv, "--out", str(tmp_path / "r"), "--val-fraction", "0"]) == 0
+    lines = [x for x in capsys.readouterr().out.splitlines() if x.startswith("epoch ")]
+    assert len(lines) == 2
+    assert all("no validation images" in x and "nan" not in x and "best" not in x for x in lines)
+    (tmp_path / "val.txt").write_text("3\n")
+    assert (
+        main([*argv, "--out", str(tmp_path / "r2"), "--val-images", str(tmp_path / "val.txt")]) == 0
+    )
+    lines = [x for x in capsys.readouterr().out.splitlines() if x.startswith("epoch ")]
+    assert len(lines) == 2 and all("val IoU 0." in x or "val IoU 1." in x for x in lines)
+    assert not any("(best)" in x for x in lines)
 
 
 def test_empty_folder(tmp_path, capsys):
