@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from segapp.core.clicks import Click, Window, refine_window
+from segapp.core.clicks import ALONE, ALONE_WITHOUT_MODEL, Click, Window, refine_window
 from segapp.core.imageio import to_rgb
 from segapp.core.tools import disk_kernel
 
@@ -79,7 +79,7 @@ def grabcut_refine(
     prev = prev.astype(bool)
     if probs is not None and not prev.any():
         prev = probs > 0.5
-    window = refine_window(prev, clicks)
+    window = refine_window(prev, clicks, alone=ALONE if probs is not None else ALONE_WITHOUT_MODEL)
     x, y, w, h = window
     scale = min(1.0, WORK_SIDE / max(w, h))
     size = (max(1, round(w * scale)), max(1, round(h * scale)))

@@ -42,6 +42,20 @@ def test_one_click_on_an_empty_mask_cuts_the_object_under_it():
     assert iou(_whole(prev, inside, window), truth) > 0.9
 
 
+def test_one_click_on_an_object_filling_most_of_the_image_takes_all_of_it():
+    """A portrait: the person fills most of the photo. Without a model the first click
+    looked a quarter of the image across around itself and cut the person square (IoU
+    0.11 after one click on portraits of human-segmentation); it looks further now."""
+    rng = np.random.default_rng(1)
+    image = rng.integers(20, 60, (300, 240, 3)).astype(np.uint8)
+    truth = np.zeros((300, 240), bool)
+    cv2.ellipse(truth.view(np.uint8), (120, 170), (95, 135), 0, 0, 360, 1, -1)
+    image[truth] = rng.integers(180, 230, (int(truth.sum()), 3)).astype(np.uint8)
+    prev = np.zeros_like(truth)
+    inside, window = grabcut_refine(image, prev, [Click(120, 150, True)])
+    assert iou(_whole(prev, inside, window), truth) > 0.9
+
+
 def test_a_negative_click_removes_a_wrong_blob_and_keeps_the_object():
     image, truth = _scene()
     image[20:50, 240:300] = 90  # a patch the mask took by mistake, attached to nothing
