@@ -13,13 +13,15 @@ from segapp.core.imageio import read_mask
 
 @pytest.fixture
 def make_window(qtbot, tmp_path):
-    """``make_window(path=None)``: a shown MainWindow with its own settings file."""
+    """``make_window(path=None, propose_on_open=False)``: a shown MainWindow with its own
+    settings file (automatic proposals off unless asked for: tests propose explicitly)."""
     from segapp.ui.main_window import MainWindow
 
     windows = []
 
-    def make(path: Path | None = None, **kw):
+    def make(path: Path | None = None, propose_on_open: bool = False, **kw):
         settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+        settings.setValue("propose_on_open", propose_on_open)
         w = MainWindow(settings=settings, **kw)
         w.session.confirm = lambda title, text: True
         w.autosaver.timer.setInterval(3_600_000)  # tests save explicitly (autosave: its own test)

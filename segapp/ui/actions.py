@@ -190,6 +190,15 @@ def _model(win: ActionHost, act: _Actions) -> None:
     m.addAction(act("propose", "Propose mask", win.propose, "Ctrl+P", "propose a mask (Ctrl+P)"))
     m.addAction(act("propose_all", "Propose all unlabeled", win.propose_all, "Ctrl+Shift+P"))
     m.addAction(act("cancel_batch", "Cancel proposing", win.session.cancel_batch))
+    auto = act(
+        "propose_on_open",
+        "Propose on opening an unlabeled image",
+        win.set_propose_on_open,
+        None,
+        "once a trained model is chosen, an image without a mask gets its proposal when shown",
+        True,
+    )
+    m.addAction(auto)
     m.addSeparator()
     m.addAction(
         act(

@@ -42,8 +42,8 @@ log = logging.getLogger(__name__)
 
 MAX_RECENT = 8
 DEMO_HINT = (
-    "Demo: Propose (Ctrl+P) draws the coin model's mask; correct it with the brush (B) or "
-    "clicks (C), then Train (Ctrl+T)"
+    "Demo: the coin model proposes each unlabeled image's mask as it is shown (Ctrl+P: again); "
+    "correct it with the brush (B) or clicks (C), then Train (Ctrl+T)"
 )
 
 
@@ -102,6 +102,8 @@ class MainWindow(QMainWindow):
         self.toolbar = tools.bar
         self.opacity_slider, self.islands_spin = tools.opacity_slider, tools.islands_spin
         self._connect()
+        auto = self.settings.value("propose_on_open", True, type=bool)
+        self.actions_by_name["propose_on_open"].setChecked(auto)  # (on: set_propose_on_open)
         mp = self.model_panel  # the Click tool refines with the model that proposes
         self.clicks = ClickSeries(self.session, mp.model_ref, mp.threshold, self)
         self.clicks.attach(self.canvas, self.statusBar())
@@ -161,6 +163,8 @@ class MainWindow(QMainWindow):
         self._prepare_timer = QTimer(self, singleShot=True, interval=0)
         self._prepare_timer.timeout.connect(lambda: s.prepare_model(mp.model_ref()))
         mp.modelChanged.connect(self._prepare_timer.start)
+        # a version that became active proposes on the image shown if it has no mask yet
+        mp.modelChanged.connect(lambda _ref: self._propose_on_open())
         self.class_panel.classPicked.connect(lambda i: self._update_cursor_info())
         c = self.canvas
         c.cursorMoved.connect(self._on_cursor)
@@ -357,6 +361,18 @@ class MainWindow(QMainWindow):
         self._set_busy(loading)
         self._update_title()
         self._update_cursor_info()
+        if doc is not None:
+            self._propose_on_open()
+
+    def _propose_on_open(self) -> None:
+        self.session.propose_on_open(self.model_panel.model_ref(), self.model_panel.threshold())
+
+    def set_propose_on_open(self, on: bool) -> None:
+        """Model > Propose on opening an unlabeled image (remembered)."""
+        self.session.auto_propose = on
+        self.settings.setValue("propose_on_open", on)
+        if on:
+            self._propose_on_open()
 
     def _set_busy(self, busy: bool) -> None:
         """The busy cursor while the shown image is being read (the window keeps working)."""

@@ -362,10 +362,14 @@ def test_the_demo_says_what_to_do_first(make_window, qtbot, tmp_path, monkeypatc
     from segapp.ui.main_window import DEMO_HINT
 
     monkeypatch.setenv("SEGAPP_DATA", str(tmp_path / "user"))
-    w = make_window()
+    w = make_window(propose_on_open=True)  # as a person gets it
     assert w.open_demo()
     qtbot.waitUntil(lambda: w.session.project is not None, timeout=60_000)
-    assert w.statusBar().currentMessage() == DEMO_HINT and "Propose (Ctrl+P)" in DEMO_HINT
+    assert w.statusBar().currentMessage() == DEMO_HINT and "proposes" in DEMO_HINT
+    stem = w.session.current  # an unlabeled view: the coin model proposes on it unasked
+    qtbot.waitUntil(lambda: w.session.status_of(stem) == ("proposed", True), timeout=60_000)
+    assert w.session.doc.labels.any()
+    assert w.statusBar().currentMessage() == DEMO_HINT  # still there to read
 
 
 def test_classes_add_pick_protect(make_window, qtbot, data):

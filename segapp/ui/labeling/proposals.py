@@ -67,6 +67,12 @@ class ProposalsMixin:
             "(You can undo it with Ctrl+Z.)",
         ):
             return False
+        self._send_proposal(ds, model_ref, threshold)
+        return True
+
+    def _send_proposal(
+        self, ds: DocState, model_ref: str, threshold: float, auto: bool = False
+    ) -> None:
         req = ProposeRequest(
             model_ref,
             self.project.num_classes,
@@ -78,17 +84,47 @@ class ProposalsMixin:
         rid = self.engine.propose(req)
         self._pending[rid] = (ds.entry.stem, time.perf_counter())
         self.proposalBusy.emit(True)
+        if auto:  # applied only to the document as it was asked for (see _on_proposal); no
+            self._auto_sent[rid] = ds.doc.history.state  # status message: the mask says it
+            return
         if not self.engine.ready:
             self.message.emit("proposing… (the model engine is still loading)")
         else:
             self.message.emit(f"proposing {ds.entry.stem}…")
+
+    def propose_on_open(self, model_ref: str, threshold: float = 0.5) -> bool:
+        """With ``auto_propose`` on, propose on the current image if nothing was ever drawn
+        or saved for it and ``model_ref`` is a trained model; True if asked for. One such
+        request runs at a time: opening images faster than they are proposed asks for the
+        latest only once it is done, and a proposal arriving after the image was left or
+        edited is dropped (the image stays unlabeled and is proposed on the next visit)."""
+        ds = self.state
+        if not self.auto_propose or ds is None or self.project is None or self.batch_running:
+            return False
+        entry = ds.entry
+        fresh = entry.status == "unlabeled" and not entry.has_mask and not entry.mask_error
+        if not fresh or ds.doc.dirty or not is_trained_ref(model_ref):
+            return False
+        if any(stem == entry.stem for stem, _ in self._pending.values()):
+            return False
+        if self._auto_sent:  # one at a time: this one when the running one is done
+            self._auto_next = (model_ref, threshold)
+            return False
+        self._auto_next = None
+        self._send_proposal(ds, model_ref, threshold, auto=True)
         return True
 
     def _on_proposal(self, rid: int, stem: str, labels, probs, name: str, refine: str) -> None:
         pending = self._pending.pop(rid, None)
         self.proposalBusy.emit(bool(self._pending))
+        asked_at = self._auto_sent.pop(rid, None)
         if pending is None or self.project is None:
             return
+        if asked_at is not None:
+            wanted = self._still_as_asked(stem, asked_at)
+            self._auto_continue()
+            if not wanted:
+                return
         try:
             ds = self.document(stem)
         except ImageReadError as e:
@@ -102,7 +138,9 @@ class ProposalsMixin:
         ds.refine = refine
         ds.proposal = np.array(labels)
         self._emit_entry(stem)
-        self.message.emit(f"{stem}: proposed by {name} in {time.perf_counter() - pending[1]:.1f} s")
+        if asked_at is None:
+            took = time.perf_counter() - pending[1]
+            self.message.emit(f"{stem}: proposed by {name} in {took:.1f} s")
 
     def _record_proposal_iou(self, ds: DocState, status: str, labels: np.ndarray) -> None:
         """Before a save: how much of the model's proposal the correction kept.
@@ -118,7 +156,28 @@ class ProposalsMixin:
     def _on_proposal_failed(self, rid: int, stem: str, msg: str) -> None:
         self._pending.pop(rid, None)
         self.proposalBusy.emit(bool(self._pending))
+        if self._auto_sent.pop(rid, None) is not None:  # no dialog at each image opened
+            self.message.emit(f"no proposal for {stem}: {msg}")
+            self._auto_continue()
+            return
         self.error.emit("The proposal failed", msg)
+
+    def _still_as_asked(self, stem: str, asked_at: int) -> bool:
+        """Is ``stem`` still the current image, unlabeled and as it was when proposed on?"""
+        ds = self._docs.get(stem)
+        return (
+            stem == self.current
+            and ds is not None
+            and ds.entry.status == "unlabeled"
+            and ds.doc.history.state == asked_at
+            and not ds.doc.in_stroke
+        )
+
+    def _auto_continue(self) -> None:
+        """The automatic proposal wanted while one ran: for the image shown now."""
+        wanted, self._auto_next = self._auto_next, None
+        if wanted is not None:
+            self.propose_on_open(*wanted)
 
     def set_threshold(self, threshold: float) -> None:
         """Re-threshold the current proposal in place while it is still untouched (refined

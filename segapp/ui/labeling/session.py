@@ -86,6 +86,9 @@ class LabelSession(SavingMixin, ProposalsMixin, PaintStateMixin, EffortMixin, QO
         self.protect_others = False
         self.brush_radius = 5
         self._pending: dict[int, tuple[str, float]] = {}  # stem, start
+        self.auto_propose = False  # propose_on_open: the window turns it on (its setting)
+        self._auto_sent: dict[int, int] = {}  # automatic request -> history state it was for
+        self._auto_next: tuple[str, float] | None = None  # (model, threshold) wanted meanwhile
         self._batch_id: int | None = None
         self._batch_errors: list[str] = []
         self._batch_applied = 0
@@ -180,6 +183,8 @@ class LabelSession(SavingMixin, ProposalsMixin, PaintStateMixin, EffortMixin, QO
         self.prefetcher.clear()
         self.loading = None
         self._pending.clear()
+        self._auto_sent.clear()
+        self._auto_next = None
         self._rethreshold.cancel()
         self._shown.clear()
         if self._batch_id is not None:  # results for this project are dropped from now on

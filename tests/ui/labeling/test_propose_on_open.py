@@ -1,0 +1,109 @@
+"""Proposals without Ctrl+P: an unlabeled image gets the chosen model's proposal when shown."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import qt_helpers
+from conftest import make_dataset
+from PySide6.QtCore import QSettings
+from qt_helpers import drag, tiny_checkpoint, wait_proposal
+
+make_window = qt_helpers.make_window  # the window fixture
+
+
+@pytest.fixture
+def data(tmp_path):
+    root = make_dataset(tmp_path / "data", n=5, height=48, width=48, masks=1)  # 0: corrected
+    tiny_checkpoint(root / "models" / "fg", foreground=2.0)  # proposes mostly foreground
+    return root
+
+
+def _window(make_window, qtbot, data, on=True):
+    """The window on image 1 (the first not corrected), the model chosen: with the setting
+    on, 1 is proposed (a model chosen proposes on the unlabeled image shown)."""
+    w = make_window(data, propose_on_open=on)
+    qtbot.waitUntil(lambda: w.session.current == "1" and w.session.doc is not None)
+    assert w.model_panel.select(str(data / "models" / "fg"))
+    if on:
+        qtbot.waitUntil(lambda: w.session.status_of("1") == ("proposed", True), timeout=30_000)
+    return w
+
+
+def _sent(w, monkeypatch) -> list[str]:
+    """The stems the window asks the engine to propose on, from now on."""
+    sent, propose = [], w.session.engine.propose
+    monkeypatch.setattr(
+        w.session.engine, "propose", lambda req: sent.append(req.stem) or propose(req)
+    )
+    return sent
+
+
+def test_an_unlabeled_image_is_proposed_when_shown_and_a_corrected_one_is_not(
+    make_window, qtbot, data, monkeypatch
+):
+    w = _window(make_window, qtbot, data)
+    assert w.actions_by_name["propose_on_open"].isChecked()
+    sent = _sent(w, monkeypatch)
+    w.session.select("2")
+    qtbot.waitUntil(lambda: w.session.status_of("2") == ("proposed", True), timeout=30_000)
+    assert w.session.doc.labels.any() and sent == ["2"]
+    w.session.select("0")  # corrected: left alone
+    w.session.select("1")  # proposed already: not again
+    qtbot.wait(200)
+    assert sent == ["2"] and not w.session._pending
+
+
+def test_a_proposal_that_arrives_after_an_edit_or_a_switch_is_dropped(
+    make_window, qtbot, data, monkeypatch
+):
+    w = _window(make_window, qtbot, data)
+    sent = _sent(w, monkeypatch)
+    w.session.select("2")
+    drag(qtbot, w.canvas, [(2, 2), (6, 2)])  # painted before the proposal came back
+    painted = w.session.doc.labels.copy()
+    wait_proposal(qtbot, w)
+    assert sent == ["2"]
+    assert np.array_equal(w.session.doc.labels, painted)  # the strokes stay, alone
+    assert w.session.status_of("2")[0] == "corrected"
+    w.session.select("3")
+    w.session.select("4")  # left 3 before its proposal came: 3 stays unlabeled
+    qtbot.waitUntil(lambda: w.session.status_of("4") == ("proposed", True), timeout=30_000)
+    assert sent == ["2", "3", "4"]
+    assert w.session.status_of("3") == ("unlabeled", False)
+    w.session.select("3")  # proposed on the next visit
+    qtbot.waitUntil(lambda: w.session.status_of("3") == ("proposed", True), timeout=30_000)
+
+
+def test_opening_images_faster_than_they_are_proposed_asks_for_the_latest_only(
+    make_window, qtbot, data, monkeypatch
+):
+    w = _window(make_window, qtbot, data)
+    sent = _sent(w, monkeypatch)
+    for stem in ("2", "3", "4"):  # one request at a time: 2 runs, 4 waits, 3 is skipped
+        w.session.select(stem)
+    qtbot.waitUntil(lambda: w.session.status_of("4") == ("proposed", True), timeout=30_000)
+    assert sent == ["2", "4"]
+    assert [w.session.status_of(s)[0] for s in "23"] == ["unlabeled"] * 2
+
+
+def test_the_setting_turns_it_off_and_is_remembered(
+    make_window, qtbot, data, monkeypatch, tmp_path
+):
+    w = _window(make_window, qtbot, data, on=False)
+    qtbot.wait(300)
+    assert w.session.status_of("1") == ("unlabeled", False)
+    w.actions_by_name["propose_on_open"].setChecked(True)  # turned on: the image shown now
+    qtbot.waitUntil(lambda: w.session.status_of("1") == ("proposed", True), timeout=30_000)
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    assert settings.value("propose_on_open", type=bool) is True
+
+
+def test_nothing_is_proposed_before_a_trained_model_is_chosen(make_window, qtbot, tmp_path):
+    data = make_dataset(tmp_path / "fresh", n=3, height=48, width=48, masks=1)  # no model
+    w = make_window(data, propose_on_open=True)
+    qtbot.waitUntil(lambda: w.session.current == "1" and w.session.doc is not None)
+    w.session.select("2")
+    qtbot.wait(300)
+    assert w.session.status_of("2") == ("unlabeled", False) and not w.session._pending
+    assert w.last_error is None  # and no dialog: an untrained preset is silently no proposer
