@@ -171,12 +171,9 @@ class Suggester(QObject):
         self._last = stem = picks[0]
         self.session.select(stem)
         self.suggested.emit(stem)
-        how = "unlike" if weights else "the image least like"
-        self.session.message.emit(
-            f"Suggested {stem}: {how} the {len(corrected)} corrected so far"
-            + (" and the one you were on" if current and current not in corrected else "")
-            + (f", and {version} is unsure of it" if weights else "")
-        )
+        on_another = bool(current) and current not in corrected
+        unsure = version if weights else None
+        self.session.message.emit(_said(stem, len(corrected), on_another, unsure))
 
     def _weigh(self, pool: dict, centres: list[str]):
         """(pool, weights, version name): the active version's uncertainty on the images it
@@ -243,3 +240,15 @@ class Suggester(QObject):
         self._reset()
         self._pool.clear()
         self._pool.waitForDone()
+
+
+def _said(stem: str, corrected: int, was_on_another: bool, unsure: str | None) -> str:
+    """The status line of a suggestion: unlike what, and whether ``unsure`` (a version) is."""
+    unlike = [f"the {corrected} corrected so far"] if corrected else []
+    unlike += ["the one you were on"] if was_on_another else []
+    if not unlike:
+        return f"Suggested {stem}: an image to start with"
+    lead = "unlike" if unsure else "the image least like"
+    return f"Suggested {stem}: {lead} {' and '.join(unlike)}" + (
+        f", and {unsure} is unsure of it" if unsure else ""
+    )

@@ -166,3 +166,15 @@ def test_a_newly_active_version_reads_the_images_before_the_next_n(
     with qtbot.waitSignal(suggester.suggested, timeout=1_000):
         key(qtbot, w, Qt.Key.Key_N)
     assert calls == ["v001", "v002"]  # read before: no second reading
+
+
+def test_the_first_suggestion_does_not_speak_of_zero_corrected_images():
+    from segapp.ui.labeling.suggest import _said
+
+    assert _said("7", 0, True, None) == "Suggested 7: the image least like the one you were on"
+    assert _said("7", 0, False, None) == "Suggested 7: an image to start with"
+    assert _said("7", 2, False, None) == "Suggested 7: the image least like the 2 corrected so far"
+    assert _said("7", 2, True, "v001") == (
+        "Suggested 7: unlike the 2 corrected so far and the one you were on, and v001 is "
+        "unsure of it"
+    )
