@@ -30,6 +30,11 @@ def describe_epoch(msg: dict[str, Any], eta: float) -> str:
     )
 
 
+def _source(est: estimate.Estimate) -> str:
+    """Where an estimate's speed comes from: "measured on cpu", or "at v003's speed"."""
+    return est.source if est.source.startswith("measured") else f"at {est.source}'s speed"
+
+
 def _key(settings: dict[str, Any]) -> tuple:
     return tuple(settings[k] for k in ("base", "size", "batch_size", "device"))
 
@@ -147,9 +152,10 @@ class EstimateLabel(QLabel):
             fit = max(1, int(schedule.epochs * budget / seconds))
             self.setText(
                 f"{self._plan_text()}. ≈ {estimate.format_duration(seconds)} in full, so the "
-                f"budget stops it after about {fit} of {schedule.epochs} epochs ({est.source})"
+                f"budget stops it after about {fit} of {schedule.epochs} epochs "
+                f"({_source(est)})"
             )
         else:
             self.setText(
-                f"{self._plan_text()}. ≈ {estimate.format_duration(seconds)} ({est.source})"
+                f"{self._plan_text()}. ≈ {estimate.format_duration(seconds)} ({_source(est)})"
             )

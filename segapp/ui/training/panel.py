@@ -172,9 +172,8 @@ class TrainPanel(QWidget):
                     "(a proposal you fixed and saved counts) to train."
                 )
             else:
-                self.data_label.setText(
-                    recipe.describe_split(len(train), len(val)) + _unusable_note(corrected)
-                )
+                text = recipe.describe_split(len(train), len(val)) + _unusable_note(corrected)
+                self.data_label.setText(f"Next run: {text}" if self.running else text)
         self._update_buttons()
         self._estimate_timer.start()
 
@@ -280,6 +279,7 @@ class TrainPanel(QWidget):
         )
         self.estimate_label.hide()  # the progress line tells the time from now on
         self.process.start(argv, self.run_dir)
+        self.refresh()  # what Train will do now speaks of the next run
         self._update_buttons()
         self.runningChanged.emit(True)
         return True
@@ -311,8 +311,14 @@ class TrainPanel(QWidget):
 
     def _on_epoch(self, msg: dict) -> None:
         self.ensure_plots().add_epoch(msg)
+        planned = self.run_progress.epochs
         if self.run_progress.epoch(msg):  # the time budget shortened the run
             self.ensure_plots().set_epochs(self.run_progress.epochs)
+            if self.run_progress.epochs < planned and not self.process.stopping:
+                self.status_label.setText(
+                    f"{self.status_label.text().split(' · ')[0]} · the time budget fits "
+                    f"{self.run_progress.epochs} epochs of the {planned} planned"
+                )
 
     def _run_ended(self) -> None:
         self.run_progress.stop()
@@ -332,7 +338,7 @@ class TrainPanel(QWidget):
             self._discard_run()
             self._error("the run ended without a checkpoint")
             return
-        self.progress.setValue(1000)
+        self.run_progress.finish(bool(done and done.get("stopped")))
         self.versionsChanged.emit()
         self.refresh()
         stopped = " (stopped)" if done and done.get("stopped") else ""

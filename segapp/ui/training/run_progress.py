@@ -57,6 +57,19 @@ class RunProgress(QObject):
         """The run ended: the ETA stops ticking."""
         self._timer.stop()
 
+    def finish(self, stopped: bool) -> None:
+        """A run that ended with a checkpoint: the bar and the line say how far it went."""
+        self.stop()
+        done = int(self._last_epoch.get("epoch", 0))
+        if stopped and done < self.epochs:
+            self.bar.setValue(int(1000 * done / max(1, self.epochs)))
+            self.bar.setFormat(f"stopped after {done} of {self.epochs} epochs")
+        else:
+            self.bar.setValue(1000)
+            self.bar.setFormat(f"{done} / {done} epochs done")
+        self._epoch_info = None
+        self.label.setText("")
+
     def _show_eta(self) -> None:
         if self._epoch_info is None:
             return

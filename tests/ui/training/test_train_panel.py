@@ -62,9 +62,15 @@ def test_stop_keeps_the_best_checkpoint(qtbot, panel, project):
     assert panel.plots.best_point is not None
     assert "epochs done" in panel.progress.format() and panel.progress.value() > 0
     assert "ETA" in panel.epoch_label.text()
+    assert panel.data_label.text().startswith("Next run: ")  # not the run under way
     qtbot.mouseClick(panel.stop_btn, Qt.MouseButton.LeftButton)
     assert not panel.stop_btn.isEnabled()
     qtbot.waitUntil(lambda: _idle(panel), timeout=TIMEOUT)
+    # the bar says how far it went (it was full, reading "3 / 200 epochs done", "ETA 0.0 s")
+    ran = _points(panel, "val_iou")  # one point an epoch
+    assert panel.progress.format() == f"stopped after {ran} of 200 epochs"
+    assert panel.progress.value() < 1000 and "ETA" not in panel.epoch_label.text()
+    assert not panel.data_label.text().startswith("Next run")
     v1 = project.models_dir / "v001"
     assert (v1 / "model.safetensors").exists(), panel.error_label.text()
     assert panel.process.done is not None and panel.process.done["stopped"] is True
@@ -74,6 +80,17 @@ def test_stop_keeps_the_best_checkpoint(qtbot, panel, project):
     assert panel.form.base_combo.findData(str(v1)) >= 0
     assert panel.error_label.text() == ""
     assert panel.train_btn.isEnabled()
+
+
+def test_a_run_the_time_budget_shortens_says_so(qtbot, panel):
+    """The bar went from "2 / 200 epochs done" to "5 / 5" with no word of why."""
+    panel.form.set_values(epochs=200, time_budget=10, **RUN)
+    qtbot.mouseClick(panel.train_btn, Qt.MouseButton.LeftButton)
+    said = panel.status_label
+    qtbot.waitUntil(lambda: "the time budget fits" in said.text(), timeout=TIMEOUT)
+    assert said.text().startswith("training v001 on 40 images (10 to validate) · ")
+    assert said.text().endswith(f"fits {panel.run_progress.epochs} epochs of the 200 planned")
+    qtbot.waitUntil(lambda: _idle(panel), timeout=TIMEOUT)
 
 
 def test_cancel_discards_the_run(qtbot, panel, project):
@@ -187,6 +204,7 @@ def test_estimate_from_an_earlier_version(qtbot, panel, project):
     text = panel.estimate_label.text()
     assert "50 steps of 8 images" in text and "2 min 53 s" in text
     assert "budget stops it after about 6 of 10 epochs" in text  # auto budget: 2 min
+    assert text.endswith("(at v001's speed)")  # it read "(v001)"
     panel.form.set_values(time_budget=300)
     panel.update_estimate()
     text = panel.estimate_label.text()
