@@ -158,7 +158,9 @@ class TrainingDock(QObject):
             return True
         return self.session.confirm(
             "A training is running",
-            "Stop the training and close? The best checkpoint so far is kept as a version.",
+            "Stop the training and close? The best checkpoint so far is kept as a version, "
+            "but it is not checked against the active one, so it does not become active: "
+            "pick it in the Versions tab to propose with it.",
         )
 
     def shutdown(self, then: Callable[[], None]) -> bool:

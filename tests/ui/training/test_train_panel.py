@@ -429,6 +429,8 @@ def test_plot_axes_show_losses_as_they_are(qtbot, panel):
 def test_closing_the_window_during_a_run_does_not_wait_for_it(qtbot, tmp_path, make_window):
     """Stop is asked and the close returns at once; the window closes when the run ended."""
     w = make_window(make_dataset(tmp_path / "d", n=3))
+    asked = []
+    w.session.confirm = lambda title, text: asked.append(text) or True
     process = w.training.train_panel.process
     stops_after_a_while = "import sys, time; sys.stdin.readline(); time.sleep(1.0)"
     with qtbot.waitSignal(process.started):
@@ -436,6 +438,8 @@ def test_closing_the_window_during_a_run_does_not_wait_for_it(qtbot, tmp_path, m
     assert not w.close()  # not yet: the run is stopping, and the GUI thread did not wait
     assert process.running and process.stopping and w.isVisible()
     assert "stopping the training" in w.statusBar().currentMessage()
+    # the kept version is not promoted (no time to score it): the question says so
+    assert "does not become active" in asked[0] and "Versions tab" in asked[0]
     qtbot.waitUntil(lambda: not w.isVisible(), timeout=TIMEOUT)
     assert not process.running
 
