@@ -33,6 +33,7 @@ from segapp.ui.labeling.image_list import ImageListPanel
 from segapp.ui.labeling.model_panel import ModelPanel, read_model_folder
 from segapp.ui.labeling.propose_worker import ProposeEngine
 from segapp.ui.labeling.session import LabelSession
+from segapp.ui.recent import RecentProjects
 from segapp.ui.side_scroll import SideScroll
 from segapp.ui.tasks import Task, run_task
 from segapp.ui.training.dock import install_training
@@ -40,7 +41,6 @@ from segapp.ui.welcome import WelcomePage
 
 log = logging.getLogger(__name__)
 
-MAX_RECENT = 8
 DEMO_HINT = (
     "Demo: the coin model proposes each unlabeled image's mask as it is shown (Ctrl+P: again); "
     "correct it with the brush (B) or clicks (C), then Train (Ctrl+T)"
@@ -59,6 +59,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.setWindowTitle("segapp")
         self.settings = settings if settings is not None else QSettings("segapp", "segapp")
+        self.recent = RecentProjects(self.settings)
         self.session = LabelSession(engine, self)
         self.session.confirm = self.confirm
         self.autosaver = Autosaver(self.session)  # a crash loses at most the last moments
@@ -101,6 +102,9 @@ class MainWindow(QMainWindow):
         tools = build_toolbar(self, self.actions_by_name)
         self.toolbar = tools.bar
         self.opacity_slider, self.islands_spin = tools.opacity_slider, tools.islands_spin
+        opacity = self.opacity_slider  # remembered, as the person left it
+        opacity.setValue(self.settings.value("opacity", opacity.value(), type=int))
+        opacity.valueChanged.connect(lambda v: self.settings.setValue("opacity", v))
         self._connect()
         auto = self.settings.value("propose_on_open", True, type=bool)
         self.actions_by_name["propose_on_open"].setChecked(auto)  # (on: set_propose_on_open)
@@ -142,6 +146,7 @@ class MainWindow(QMainWindow):
         w.recentRequested.connect(self.open_path)
         s.projectChanged.connect(self._on_project)
         s.currentChanged.connect(self._on_current)
+        s.currentChanged.connect(self._remember_image)
         s.documentReady.connect(self._on_current)
         s.documentEdited.connect(self._update_title)
         s.documentEdited.connect(self._update_cursor_info)  # a fill or an undo under the cursor
@@ -267,11 +272,17 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ projects
     def open_path(self, path: str | Path, extra_models=()) -> bool:
+        """Open a folder or project, on the image last shown in it (if still there)."""
         self.extra_models = list(extra_models)
-        ok = self.session.open_project(path)
+        start = self.recent.last_image(path)
+        ok = self.session.open_project(path, start)
         if ok:
             self._remember(self.session.project.root)
         return ok
+
+    def _remember_image(self, stem: str) -> None:
+        if self.session.project is not None and stem:
+            self.recent.shown(self.session.project.root, stem)
 
     def open_demo(self) -> bool:
         """Open the demo; made first (scikit-image's watershed) in a thread: True when it
@@ -320,15 +331,10 @@ class MainWindow(QMainWindow):
         return True
 
     def _remember(self, root: Path) -> None:
-        recent = [str(root)] + [p for p in self.recent_projects() if p != str(root)]
-        self.settings.setValue("recent", recent[:MAX_RECENT])
-        self.settings.setValue("last_project", str(root))
+        self.recent.opened(root)
 
     def recent_projects(self) -> list[str]:
-        value = self.settings.value("recent", [])
-        if isinstance(value, str):
-            value = [value]
-        return [p for p in (value or []) if Path(p).is_dir()]
+        return self.recent.projects()
 
     def _on_project(self, project) -> None:
         self.stack.setCurrentIndex(0 if project is None else 1)

@@ -104,9 +104,10 @@ class LabelSession(SavingMixin, ProposalsMixin, PaintStateMixin, EffortMixin, QO
         )
 
     # ------------------------------------------------------------------ project
-    def open_project(self, path: str | Path) -> bool:
-        """Open a folder (project, images/+masks/, or bare images); the current one is saved.
-        The project is locked while open: a second window on it is told so (core/lock.py)."""
+    def open_project(self, path: str | Path, start: str | None = None) -> bool:
+        """Open a folder (project, images/+masks/, or bare images) on image ``start`` if it
+        has one (else the first not corrected); the current one is saved. The project is
+        locked while open: a second window on it is told so (core/lock.py)."""
         same = self.project is not None and self.project.root == Path(path).resolve()
         if same and not self.close_project():
             return False
@@ -132,7 +133,7 @@ class LabelSession(SavingMixin, ProposalsMixin, PaintStateMixin, EffortMixin, QO
         found = f"; {found} mask(s) found without a status taken as corrected" if found else ""
         self.message.emit(f"opened {project.root} ({len(project.entries)} images{found})")
         first = next((e for e in project.entries if e.status != "corrected"), project.entries[0])
-        self.select(first.stem)
+        self.select(start if start in self._entries else first.stem)
         return True
 
     def new_project(self, folder: str | Path, class_names: list[str] | None = None) -> bool:
