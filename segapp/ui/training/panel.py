@@ -162,6 +162,8 @@ class TrainPanel(QWidget):
             self.form.set_versions(self._versions, active and active.name)
             train, val = versions.plan_split(project)
             self._split_counts = (len(train), len(val))
+            if not self.running:  # a run's plot says what that run validates on
+                self._say_validation(len(val))
             corrected = [project.entry(s) for s in train + val]
             self.depths.set_entries(project, corrected)
             self.form.set_image_sizes(image_sizes(e.image_path for e in corrected))
@@ -192,8 +194,15 @@ class TrainPanel(QWidget):
 
             self.plots = TrainPlots()
             self.plots.set_epochs(self.planned_epochs())
+            self._say_validation(self._split_counts[1])
             self.plot_area.addWidget(self.plots)
         return self.plots
+
+    def _say_validation(self, images: int) -> None:
+        if self.plots is not None:
+            first = recipe.images_for_validation()
+            why = f"no validation images yet\n(kept apart from {first} corrected images on)"
+            self.plots.set_no_validation("" if images else why)
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
@@ -271,6 +280,7 @@ class TrainPanel(QWidget):
         plots = self.ensure_plots()
         plots.clear()
         plots.set_epochs(epochs)
+        self._say_validation(len(val))
         self.last_result = None
         self.run_progress.start(epochs)
         self.status_label.setText(

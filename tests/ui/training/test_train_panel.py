@@ -416,6 +416,22 @@ def test_a_low_dock_squeezes_the_curves_and_cuts_none_of_them(qtbot, make_window
     assert panel.status_label.isVisible()
 
 
+def test_the_validation_plot_says_why_it_is_empty(qtbot, tmp_path):
+    """With no validation subset yet it showed axes and a legend and nothing else."""
+    few = Project.open(make_dataset(tmp_path / "few", n=6, height=48, width=48))
+    p = TrainPanel(auto_estimate=False)
+    qtbot.addWidget(p)
+    p.set_project(few)
+    plots = p.ensure_plots()
+    assert plots.no_val.textItem.toPlainText() == (
+        f"no validation images yet\n(kept apart from {recipe.images_for_validation()} "
+        "corrected images on)"
+    )
+    many = Project.open(make_dataset(tmp_path / "many", n=50, height=48, width=48))
+    p.set_project(many)  # 10 of 50 validate
+    assert plots.no_val.textItem.toPlainText() == ""
+
+
 def test_plot_axes_show_losses_as_they_are(qtbot, panel):
     """Losses of 0.35-0.40 read so on the axis, not 350-400 "(x0.001)"."""
     plots = panel.ensure_plots()
