@@ -84,8 +84,10 @@ class TrainPlots(QWidget):
         self.best_text = pg.TextItem(anchor=(0.5, -0.3), color=(90, 60, 0))  # below the star
         self.metric_plot.addItem(self.best_text)
         self.best_point: tuple[int, float] | None = None
-        self.no_val = pg.TextItem("", anchor=(0.5, 0.5), color=(110, 110, 110))
-        self.metric_plot.addItem(self.no_val)  # why this plot stays empty, when it does
+        # why the plot is empty, when it is: top left (the legend is bottom right)
+        self.no_val = pg.TextItem("", anchor=(0, 0), color=(110, 110, 110))
+        self.no_val.setPos(0, 1.0)
+        self.metric_plot.addItem(self.no_val)
         self.epochs = 1
         self._redraw = QTimer(self, singleShot=True, interval=BATCH_REDRAW_MS)
         self._redraw.timeout.connect(self._draw_batches)
@@ -108,12 +110,10 @@ class TrainPlots(QWidget):
         self.epochs = max(1, epochs)
         for plot in (self.loss_plot, self.metric_plot):
             plot.setXRange(0, self.epochs, padding=0.02)
-        self.no_val.setPos(self.epochs / 2, 0.5)
 
     def set_no_validation(self, why: str) -> None:
         """Say in the validation plot why it has no curves ("" once it has validation)."""
         self.no_val.setText(why)
-        self.no_val.setPos(self.epochs / 2, 0.5)
 
     def _append(self, name: str, x: float, y: float, draw: bool = True) -> None:
         xs, ys = self.data[name]
