@@ -202,10 +202,6 @@ def test_a_project_reopens_on_the_image_last_shown_with_the_opacity_left(
     make_window, qtbot, data, tmp_path
 ):
     """It reopened on the first image not corrected, at 50 % opacity, whatever was shown."""
-    from PySide6.QtCore import QSettings
-
-    from segapp.ui.main_window import MainWindow
-
     other = make_dataset(tmp_path / "other", n=2, height=32, width=32)
     w = make_window(data)
     assert w.session.current == "2"  # the first not corrected
@@ -213,10 +209,8 @@ def test_a_project_reopens_on_the_image_last_shown_with_the_opacity_left(
     w.opacity_slider.setValue(80)
     assert w.open_path(other) and w.open_path(data)
     assert w.session.current == "3"
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    later = MainWindow(settings=settings)  # the next session's window
+    later = make_window()  # another window, as the next session's (the same settings)
     assert later.opacity_slider.value() == 80
-    later.deleteLater()
     assert w.open_path(other)
     (data / "images" / "3.png").unlink()  # gone since: the first not corrected again
     assert w.open_path(data) and w.session.current == "2"
