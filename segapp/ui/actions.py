@@ -163,6 +163,17 @@ MASK_OPS = [
 
 def _mask(win: ActionHost, act: _Actions) -> None:
     m = win.menuBar().addMenu("&Mask")
+    m.addAction(
+        act(
+            "mark_corrected",
+            "Mark as corrected",
+            win.session.mark_corrected,
+            "Ctrl+Return",
+            "the mask is right as it is, a proposal or no object at all: save it as corrected "
+            "for the next round (Ctrl+Enter)",
+        )
+    )
+    m.addSeparator()
     for op, text, tip in MASK_OPS:
         m.addAction(act(op, text, lambda _c=False, op=op: win.cleanup(op), None, tip))
 

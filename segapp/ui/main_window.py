@@ -340,6 +340,7 @@ class MainWindow(QMainWindow):
         self.stack.setCurrentIndex(0 if project is None else 1)
         self.toolbar.setVisible(project is not None)
         names = ("save", "close", "export", "propose", "propose_all", "open_model", "next")
+        names += ("mark_corrected",)
         for name in (*names, "previous"):
             self.actions_by_name[name].setEnabled(project is not None)
         if project is None:

@@ -216,6 +216,33 @@ def test_a_project_reopens_on_the_image_last_shown_with_the_opacity_left(
     assert w.open_path(data) and w.session.current == "2"
 
 
+def test_a_proposal_right_as_it_is_or_an_empty_image_is_marked_corrected(make_window, qtbot, data):
+    """An untouched proposal was saved as "proposed" whatever the person thought of it, so
+    a perfect one never trained the next round unless it was edited; nor could an image
+    with no object be said to have none."""
+    from segapp.ml import versions
+
+    model = _foreground_model(data)
+    w = make_window(data)
+    assert w.model_panel.select(model)
+    stem = w.session.current
+    w.propose()
+    wait_proposal(qtbot, w)
+    proposal = w.session.doc.labels.copy()
+    assert w.session.save() and w.session.project.entry(stem).status == "proposed"
+    key(qtbot, w, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    entry = w.session.project.entry(stem)
+    assert (entry.status, entry.proposed_by, entry.proposal_iou) == ("corrected", "fg", 1.0)
+    assert np.array_equal(disk_labels(w, stem), proposal)
+    assert stem in versions.plan_split(w.session.project)[0]  # the next round trains on it
+    assert not w.session.doc.dirty
+    w.session.select("3")  # unlabeled, nothing drawn: "there is no object here"
+    key(qtbot, w, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    assert w.session.project.entry("3").status == "corrected"
+    assert not disk_labels(w, "3").any()
+    assert "3 marked corrected (no object: background only)" in w.statusBar().currentMessage()
+
+
 def _foreground_model(project_root) -> str:
     """A checkpoint in the project's models/ that marks most pixels foreground."""
     return str(tiny_checkpoint(project_root / "models" / "fg", foreground=2.0))

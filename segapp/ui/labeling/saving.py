@@ -36,13 +36,16 @@ class SavingMixin:
             return "proposed", ds.proposed_by
         return "corrected", ds.proposed_by  # keeps which model the correction started from
 
-    def _save_state(self, ds: DocState, report: bool = True) -> bool:
+    def _save_state(self, ds: DocState, report: bool = True, as_corrected: bool = False) -> bool:
+        """Write ``ds``'s mask if it changed (``as_corrected``: even unchanged, as corrected)."""
         assert self.project is not None
         doc = ds.doc
-        if not doc.dirty:
+        if not doc.dirty and not as_corrected:
             return True
         doc.end_stroke()
         status, by = self._status_for(ds)
+        if as_corrected:
+            status, by = "corrected", ds.proposed_by
         labels = np.array(doc.labels)
         self._record_proposal_iou(ds, status, labels)
         self._effort_saving(ds.entry, status)
@@ -61,10 +64,28 @@ class SavingMixin:
             self._emit_entry(ds.entry.stem)
             return False
         doc.mark_saved()
+        if as_corrected:  # an undo back to the proposal no longer makes it "proposed"
+            ds.proposed_state = None
         self._emit_entry(ds.entry.stem)
         if ds.entry.stem == self.current:
             self.documentEdited.emit()
         return True
+
+    def mark_corrected(self) -> bool:
+        """The mask on screen is right as it is (a proposal, or no object at all): saved as
+        corrected, so the next round trains on it. False if the write failed."""
+        ds = self.state
+        if ds is None or self.project is None:
+            return False
+        if ds.entry.status == "corrected" and ds.entry.has_mask and not ds.doc.dirty:
+            self.message.emit(f"{ds.entry.stem} is corrected already")
+            return True
+        ok = self._save_state(ds, as_corrected=True)
+        if ok:
+            empty = not ds.doc.labels.any()
+            what = " (no object: background only)" if empty else ""
+            self.message.emit(f"{ds.entry.stem} marked corrected{what}")
+        return ok
 
     def save(self, *, report: bool = True) -> bool:
         """Save the current image's mask if it changed. False if the write failed
