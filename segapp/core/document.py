@@ -166,6 +166,10 @@ class MaskDocument:
         self.end_stroke()
         self._saved_state = self._history.state
 
+    def mark_unsaved(self) -> None:
+        """Record that no state of the labels is saved: ``dirty`` until the next save."""
+        self._saved_state = None
+
     # ------------------------------------------------------------------ callbacks
 
     def on_change(self, callback: ChangeCallback) -> Callable[[], None]:

@@ -412,7 +412,7 @@ def test_the_demo_says_what_to_do_first(make_window, qtbot, tmp_path, monkeypatc
     qtbot.waitUntil(lambda: w.session.project is not None, timeout=60_000)
     assert w.statusBar().currentMessage() == DEMO_HINT and "proposes" in DEMO_HINT
     stem = w.session.current  # an unlabeled view: the coin model proposes on it unasked
-    qtbot.waitUntil(lambda: w.session.status_of(stem) == ("proposed", True), timeout=60_000)
+    qtbot.waitUntil(lambda: w.session.status_of(stem) == ("proposed", False), timeout=60_000)
     assert w.session.doc.labels.any()
     assert w.statusBar().currentMessage() == DEMO_HINT  # still there to read
 

@@ -29,6 +29,9 @@ class DocState:
     proposal: np.ndarray | None = None  # the last proposal's labels (proposal IoU on save)
     unsubscribe: Callable[[], None] | None = None
     display: list[np.ndarray] | None = None  # what the canvas draws (made while loading)
+    # an automatic proposal on screen, not written: masks/ holds only what people did or
+    # asked for; an edit or Mark as corrected saves it (as corrected)
+    held: bool = False
 
     @property
     def nbytes(self) -> int:

@@ -93,8 +93,10 @@ class ProposalsMixin:
             self.message.emit(f"proposing {ds.entry.stem}…")
 
     def propose_on_open(self, model_ref: str, threshold: float = 0.5) -> bool:
-        """With ``auto_propose`` on, propose on the current image if nothing was ever drawn
-        or saved for it and ``model_ref`` is a trained model; True if asked for. One such
+        """With ``auto_propose`` on, propose on the current image if nothing was ever drawn,
+        proposed or saved for it and ``model_ref`` is a trained model; True if asked for.
+        The proposal is shown, not written (``DocState.held``): an edit or Mark as corrected
+        saves it, as corrected; leaving it untouched writes nothing. One such
         request runs at a time: opening images faster than they are proposed asks for the
         latest only once it is done, and a proposal arriving after the image was left or
         edited is dropped (the image stays unlabeled and is proposed on the next visit)."""
@@ -103,7 +105,9 @@ class ProposalsMixin:
             return False
         entry = ds.entry
         fresh = entry.status == "unlabeled" and not entry.has_mask and not entry.mask_error
-        if not fresh or ds.doc.dirty or not is_trained_ref(model_ref):
+        if not fresh or ds.doc.dirty or ds.proposed_state is not None:  # (one shown already)
+            return False
+        if not is_trained_ref(model_ref):
             return False
         if any(stem == entry.stem for stem, _ in self._pending.values()):
             return False
@@ -137,6 +141,11 @@ class ProposalsMixin:
         ds.probs = probs if probs is not None and probs.shape[0] == 1 else None
         ds.refine = refine
         ds.proposal = np.array(labels)
+        if asked_at is not None:  # not written unless edited or marked corrected (.held)
+            ds.doc.mark_saved()
+        elif ds.held:  # asked for over one only shown (the same labels, maybe): written
+            ds.doc.mark_unsaved()
+        ds.held = asked_at is not None
         self._emit_entry(stem)
         if asked_at is None:
             took = time.perf_counter() - pending[1]
@@ -204,6 +213,8 @@ class ProposalsMixin:
         ds.proposal = labels
         ds.doc.set_labels(labels, as_proposal=True)
         ds.proposed_state = ds.doc.history.state
+        if ds.held:  # still only shown
+            ds.doc.mark_saved()
 
     def propose_all(self, model_ref: str, threshold: float = 0.5) -> int:
         """Propose every unlabeled, readable image in the worker; returns how many."""

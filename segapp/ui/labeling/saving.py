@@ -23,6 +23,8 @@ class SavingMixin:
         ds = self._docs.get(stem)
         if ds is not None and ds.doc.dirty:
             return self._status_for(ds)[0], True
+        if ds is not None and ds.held and ds.doc.history.state == ds.proposed_state:
+            return "proposed", False  # shown, not written (an automatic proposal)
         return self.entry_of(stem).status, False
 
     @staticmethod
@@ -64,6 +66,7 @@ class SavingMixin:
             self._emit_entry(ds.entry.stem)
             return False
         doc.mark_saved()
+        ds.held = False
         if as_corrected:  # an undo back to the proposal no longer makes it "proposed"
             ds.proposed_state = None
         self._emit_entry(ds.entry.stem)

@@ -26,7 +26,7 @@ def _window(make_window, qtbot, data, on=True):
     qtbot.waitUntil(lambda: w.session.current == "1" and w.session.doc is not None)
     assert w.model_panel.select(str(data / "models" / "fg"))
     if on:
-        qtbot.waitUntil(lambda: w.session.status_of("1") == ("proposed", True), timeout=30_000)
+        qtbot.waitUntil(lambda: w.session.status_of("1") == ("proposed", False), timeout=30_000)
     return w
 
 
@@ -46,12 +46,39 @@ def test_an_unlabeled_image_is_proposed_when_shown_and_a_corrected_one_is_not(
     assert w.actions_by_name["propose_on_open"].isChecked()
     sent = _sent(w, monkeypatch)
     w.session.select("2")
-    qtbot.waitUntil(lambda: w.session.status_of("2") == ("proposed", True), timeout=30_000)
+    qtbot.waitUntil(lambda: w.session.status_of("2") == ("proposed", False), timeout=30_000)
     assert w.session.doc.labels.any() and sent == ["2"]
     w.session.select("0")  # corrected: left alone
     w.session.select("1")  # proposed already: not again
     qtbot.wait(200)
     assert sent == ["2"] and not w.session._pending
+
+
+def test_an_automatic_proposal_is_shown_not_written_until_edited_or_accepted(
+    make_window, qtbot, data
+):
+    """Browsing wrote every image's automatic proposal into masks/, where any other tool
+    reads it as a mask: it is written once the person edits it or marks it corrected."""
+    from segapp.ml.versions import plan_split
+
+    w = _window(make_window, qtbot, data)
+    masks = data / "masks"
+    assert not (masks / "1.png").exists() and not w.session.save_all()  # nothing to write
+    assert not (masks / "1.png").exists()
+    assert w.session.project.entry("1").status == "unlabeled"
+    w.session.select("2")
+    qtbot.waitUntil(lambda: w.session.status_of("2") == ("proposed", False), timeout=30_000)
+    w.set_tool("eraser")  # the proposal is all foreground: an edit takes some away
+    drag(qtbot, w.canvas, [(2, 2), (6, 2)])  # an edit of it: a correction, written
+    assert w.session.save()
+    entry = w.session.project.entry("2")
+    assert entry.status == "corrected" and entry.proposed_by == "fg" and (masks / "2.png").exists()
+    assert entry.proposal_iou is not None and entry.proposal_iou < 1.0
+    w.session.select("1")  # still shown, still unwritten
+    assert w.session.status_of("1") == ("proposed", False) and w.session.doc.labels.any()
+    w.session.mark_corrected()  # right as it is
+    assert w.session.project.entry("1").status == "corrected" and (masks / "1.png").exists()
+    assert {"1", "2"} <= set(plan_split(w.session.project)[0])
 
 
 def test_a_proposal_that_arrives_after_an_edit_or_a_switch_is_dropped(
@@ -68,11 +95,11 @@ def test_a_proposal_that_arrives_after_an_edit_or_a_switch_is_dropped(
     assert w.session.status_of("2")[0] == "corrected"
     w.session.select("3")
     w.session.select("4")  # left 3 before its proposal came: 3 stays unlabeled
-    qtbot.waitUntil(lambda: w.session.status_of("4") == ("proposed", True), timeout=30_000)
+    qtbot.waitUntil(lambda: w.session.status_of("4") == ("proposed", False), timeout=30_000)
     assert sent == ["2", "3", "4"]
     assert w.session.status_of("3") == ("unlabeled", False)
     w.session.select("3")  # proposed on the next visit
-    qtbot.waitUntil(lambda: w.session.status_of("3") == ("proposed", True), timeout=30_000)
+    qtbot.waitUntil(lambda: w.session.status_of("3") == ("proposed", False), timeout=30_000)
 
 
 def test_opening_images_faster_than_they_are_proposed_asks_for_the_latest_only(
@@ -82,7 +109,7 @@ def test_opening_images_faster_than_they_are_proposed_asks_for_the_latest_only(
     sent = _sent(w, monkeypatch)
     for stem in ("2", "3", "4"):  # one request at a time: 2 runs, 4 waits, 3 is skipped
         w.session.select(stem)
-    qtbot.waitUntil(lambda: w.session.status_of("4") == ("proposed", True), timeout=30_000)
+    qtbot.waitUntil(lambda: w.session.status_of("4") == ("proposed", False), timeout=30_000)
     assert sent == ["2", "4"]
     assert [w.session.status_of(s)[0] for s in "23"] == ["unlabeled"] * 2
 
@@ -94,7 +121,7 @@ def test_the_setting_turns_it_off_and_is_remembered(
     qtbot.wait(300)
     assert w.session.status_of("1") == ("unlabeled", False)
     w.actions_by_name["propose_on_open"].setChecked(True)  # turned on: the image shown now
-    qtbot.waitUntil(lambda: w.session.status_of("1") == ("proposed", True), timeout=30_000)
+    qtbot.waitUntil(lambda: w.session.status_of("1") == ("proposed", False), timeout=30_000)
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
     assert settings.value("propose_on_open", type=bool) is True
 
@@ -107,3 +134,13 @@ def test_nothing_is_proposed_before_a_trained_model_is_chosen(make_window, qtbot
     qtbot.wait(300)
     assert w.session.status_of("2") == ("unlabeled", False) and not w.session._pending
     assert w.last_error is None  # and no dialog: an untrained preset is silently no proposer
+
+
+def test_ctrl_p_over_a_shown_proposal_writes_it_as_asked(make_window, qtbot, data):
+    """The same labels again made no change, so the proposal asked for stayed unwritten."""
+    w = _window(make_window, qtbot, data)
+    w.propose()
+    wait_proposal(qtbot, w)
+    assert w.session.status_of("1") == ("proposed", True)
+    assert w.session.save() and (data / "masks" / "1.png").exists()
+    assert w.session.project.entry("1").status == "proposed"
