@@ -190,6 +190,12 @@ class Project:
     def corrected(self) -> list[ImageEntry]:
         return [e for e in self.entries if e.status == "corrected" and e.has_mask]
 
+    def reviewed(self) -> tuple[list[ImageEntry], list[ImageEntry]]:
+        """(corrected, proposals nobody corrected) among the entries with a mask on disk."""
+        labeled = self.labeled()
+        corrected = [e for e in labeled if e.status == "corrected"]
+        return corrected, [e for e in labeled if e.status != "corrected"]
+
     # ----------------------------------------------------------------- masks
     def labels_from_mask(self, mask: np.ndarray, source: str | Path = "mask") -> np.ndarray:
         """Stored pixel values -> class indices 0..C-1 (ignore stays IGNORE_INDEX); other

@@ -82,8 +82,8 @@ def _labeled(data: str) -> tuple[Project, list[ImageEntry]]:
     """The project at ``data`` and its images with a corrected mask (SegappError if none
     has one): a proposal nobody checked is no ground truth."""
     project = Project.open(data)
-    labeled = project.corrected()
-    unreviewed = len(project.labeled()) - len(labeled)
+    labeled, proposals = project.reviewed()
+    unreviewed = len(proposals)
     if unreviewed:
         log.warning(
             "left out %d masks that are proposals nobody corrected (segapp.json says "

@@ -36,9 +36,8 @@ log = logging.getLogger(__name__)
 def select_entries(project: Project, config: TrainConfig):
     """(train, validation, images without masks, proposals nobody corrected): the corrected
     images only; a mask segapp.json records as a proposal was never checked by anyone."""
-    pool = project.corrected()
-    unreviewed = [e for e in project.labeled() if e.status != "corrected"]
-    skipped = len(project.entries) - len(project.labeled())  # images without masks
+    pool, unreviewed = project.reviewed()
+    skipped = len(project.entries) - len(pool) - len(unreviewed)  # images without masks
     if config.images is not None:  # a chosen list: only its images without masks count
         wanted = set(config.images) | set(config.val_images or [])
         pool = [e for e in pool if e.stem in wanted]

@@ -10,7 +10,6 @@ from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
     QInputDialog,
-    QLabel,
     QMainWindow,
     QMessageBox,
     QSplitter,
@@ -19,7 +18,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from segapp.core.project import IGNORE_INDEX
 from segapp.ml.spec import ModelError
 from segapp.ui.actions import build_actions, build_toolbar
 from segapp.ui.canvas.canvas import Canvas
@@ -35,6 +33,7 @@ from segapp.ui.labeling.propose_worker import ProposeEngine
 from segapp.ui.labeling.session import LabelSession
 from segapp.ui.recent import RecentProjects
 from segapp.ui.side_scroll import SideScroll
+from segapp.ui.status_readout import StatusReadout
 from segapp.ui.tasks import Task, run_task
 from segapp.ui.training.dock import install_training
 from segapp.ui.welcome import WelcomePage
@@ -67,7 +66,6 @@ class MainWindow(QMainWindow):
         self.last_error: tuple[str, str] | None = None
         self.error_box: QMessageBox | None = None
         self._shown = False
-        self._cursor = (-1, -1)  # image pixel under the mouse
         self._demo_task: Task | None = None  # the demo being made
         self._busy = False  # the busy cursor is shown
         self.interop_job: InteropJob | None = None  # the last File > Import / Export
@@ -124,18 +122,10 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ wiring
     def _build_status_bar(self) -> None:
         # a message longer than its room ends in "…", the whole of it in the tooltip
-        sb = ElidingStatusBar(self)
-        self.setStatusBar(sb)
-        self.pos_label, self.value_label, self.class_label = QLabel(), QLabel(), QLabel()
-        self.zoom_label, self.brush_label = QLabel(), QLabel()
-        self.device_label = QLabel("loading model engine…")
-        for w in (self.pos_label, self.value_label, self.class_label, self.brush_label):
-            sb.addPermanentWidget(w)
-        for w in (self.zoom_label, self.device_label):
-            sb.addPermanentWidget(w)
-        for w in (self.value_label, self.class_label, self.brush_label, self.zoom_label):
-            w.setStyleSheet("QLabel { border-left: 1px solid palette(mid); padding-left: 6px; }")
-        self.device_label.setStyleSheet(self.zoom_label.styleSheet())
+        self.setStatusBar(ElidingStatusBar(self))
+        self.readout = r = StatusReadout(self.statusBar())
+        self.pos_label, self.value_label = r.pos_label, r.value_label  # (tests read them)
+        self.class_label, self.device_label = r.class_label, r.device_label
 
     def _connect(self) -> None:
         s, w, mp = self.session, self.welcome, self.model_panel
@@ -173,7 +163,7 @@ class MainWindow(QMainWindow):
         self.class_panel.classPicked.connect(lambda i: self._update_cursor_info())
         c = self.canvas
         c.cursorMoved.connect(self._on_cursor)
-        c.zoomChanged.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f}%"))
+        c.zoomChanged.connect(lambda z: self.readout.zoom_label.setText(f"{z * 100:.0f}%"))
         c.brushSizeChanged.connect(self._on_brush_size)
         c.editFinished.connect(self._update_title)
 
@@ -420,7 +410,7 @@ class MainWindow(QMainWindow):
         self.session.cleanup(op, self.islands_spin.value())
 
     def _on_engine_ready(self, device: str) -> None:
-        self.device_label.setText(device)
+        self.readout.device_label.setText(device)
         self.model_panel.set_device(device)
         if not self.statusBar().currentMessage():  # the device label says it too: a hint stays
             self.statusBar().showMessage(f"model engine ready on {device}", 5000)
@@ -429,32 +419,11 @@ class MainWindow(QMainWindow):
         doc = self.session.doc
         if doc is not None:
             self.session.brush_radius = doc.brush_radius
-        self.brush_label.setText(f"brush radius {size} px")
+        self.readout.brush_label.setText(f"brush radius {size} px")
 
     def _on_cursor(self, x: int, y: int) -> None:
-        self._cursor = (x, y)
+        self.readout.cursor = (x, y)
         self._update_cursor_info()
 
     def _update_cursor_info(self) -> None:
-        doc, project = self.session.doc, self.session.project
-        x, y = self._cursor
-        if doc is None or project is None or not (0 <= y < doc.shape[0] and 0 <= x < doc.shape[1]):
-            self.pos_label.setText("")
-            self.value_label.setText("")
-        else:
-            v = doc.image[y, x]
-            value = "/".join(str(int(c)) for c in v) if getattr(v, "ndim", 0) else str(int(v))
-            self.pos_label.setText(f"x {x}, y {y}")
-            label = int(doc.labels[y, x])
-            name = _class_name(project, label)
-            self.value_label.setText(f"value {value}: {name}")
-        self.value_label.setVisible(bool(self.value_label.text()))
-        if project is not None:
-            self.class_label.setText(f"paint: {_class_name(project, self.session.active_class)}")
-
-
-def _class_name(project, index: int) -> str:
-    """A class index's name; "ignore" for the ignore value (255)."""
-    if 0 <= index < project.num_classes:
-        return project.classes[index].name
-    return "ignore" if index == IGNORE_INDEX else str(index)
+        self.readout.show_pixel(self.session.doc, self.session.project, self.session.active_class)

@@ -45,9 +45,7 @@ class SavingMixin:
         if not doc.dirty and not as_corrected:
             return True
         doc.end_stroke()
-        status, by = self._status_for(ds)
-        if as_corrected:
-            status, by = "corrected", ds.proposed_by
+        status, by = ("corrected", ds.proposed_by) if as_corrected else self._status_for(ds)
         labels = np.array(doc.labels)
         self._record_proposal_iou(ds, status, labels)
         self._effort_saving(ds.entry, status)

@@ -24,11 +24,17 @@ from PySide6.QtWidgets import (
 )
 
 from segapp.core.image_size import image_sizes
-from segapp.core.project import ImageEntry, Project
+from segapp.core.project import Project
 from segapp.ml import recipe, versions
 from segapp.ui.folding_label import FoldingLabel
 from segapp.ui.tasks import remove_folder
 from segapp.ui.training import promotion
+from segapp.ui.training.describe import (
+    MIN_IMAGES,
+    budget_note,
+    no_validation_note,
+    what_train_will_do,
+)
 from segapp.ui.training.estimate import EstimateLabel
 from segapp.ui.training.form import TrainForm
 from segapp.ui.training.mask_depth import MaskDepth
@@ -38,7 +44,6 @@ from segapp.ui.training.run_progress import RunProgress
 log = logging.getLogger(__name__)
 
 CONTROLS_WIDTH = 340  # the settings column; the curves take the rest
-MIN_IMAGES = 2
 
 
 class TrainPanel(QWidget):
@@ -167,15 +172,8 @@ class TrainPanel(QWidget):
             corrected = [project.entry(s) for s in train + val]
             self.depths.set_entries(project, corrected)
             self.form.set_image_sizes(image_sizes(e.image_path for e in corrected))
-            n = len(train) + len(val)
-            if n < MIN_IMAGES:
-                self.data_label.setText(
-                    f"{n} corrected image(s): correct at least {MIN_IMAGES} masks "
-                    "(a proposal you fixed and saved counts) to train."
-                )
-            else:
-                text = recipe.describe_split(len(train), len(val)) + _unusable_note(corrected)
-                self.data_label.setText(f"Next run: {text}" if self.running else text)
+            said = what_train_will_do(len(train), len(val), corrected, self.running)
+            self.data_label.setText(said)
         self._update_buttons()
         self._estimate_timer.start()
 
@@ -200,9 +198,7 @@ class TrainPanel(QWidget):
 
     def _say_validation(self, images: int) -> None:
         if self.plots is not None:
-            first = recipe.images_for_validation()
-            why = f"no validation images yet\n(kept apart from {first} corrected images on)"
-            self.plots.set_no_validation("" if images else why)
+            self.plots.set_no_validation(no_validation_note(images))
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
@@ -325,10 +321,8 @@ class TrainPanel(QWidget):
         if self.run_progress.epoch(msg):  # the time budget shortened the run
             self.ensure_plots().set_epochs(self.run_progress.epochs)
             if self.run_progress.epochs < planned and not self.process.stopping:
-                self.status_label.setText(
-                    f"{self.status_label.text().split(' · ')[0]} · the time budget fits "
-                    f"{self.run_progress.epochs} epochs of the {planned} planned"
-                )
+                said = budget_note(self.status_label.text(), self.run_progress.epochs, planned)
+                self.status_label.setText(said)
 
     def _run_ended(self) -> None:
         self.run_progress.stop()
@@ -443,15 +437,3 @@ class TrainPanel(QWidget):
         self.stop_btn.setEnabled(running and not self.process.stopping)
         self.cancel_btn.setEnabled(running)
         self.form.setEnabled(not running)
-
-
-def _unusable_note(entries: list[ImageEntry]) -> str:
-    """What Train will leave out: the corrected images whose mask the window found unusable."""
-    broken = [e.stem for e in entries if e.mask_error]
-    if not broken:
-        return ""
-    named = ", ".join(broken[:3]) + (", …" if len(broken) > 3 else "")
-    return (
-        f" {len(broken)} of them ({named}) with a mask that cannot be used will be left out;"
-        " open one to see why."
-    )
