@@ -66,11 +66,11 @@ def list_versions(project: Project) -> list[ModelVersion]:
     """Complete checkpoints under models/, oldest first."""
     if not project.models_dir.is_dir():
         return []
-    found = (_read_version(d) for d in sorted(project.models_dir.iterdir()))
+    found = (read_version(d) for d in sorted(project.models_dir.iterdir()))
     return [v for v in found if v is not None]
 
 
-def _read_version(d: Path) -> ModelVersion | None:
+def read_version(d: Path) -> ModelVersion | None:
     """The version in folder ``d``, or None: hidden (e.g. a cancelled run being deleted),
     incomplete or broken (a broken folder is listed nowhere)."""
     if d.name.startswith(".") or not (d / CONFIG_FILE).exists() or not (d / WEIGHTS_FILE).exists():
@@ -102,7 +102,7 @@ def active_version(
     if listed is None:
         if not isinstance(name, str) or Path(name).name != name or name in ("", ".", ".."):
             return None  # not a folder of models/ (a hand-edited segapp.json)
-        return _read_version(project.models_dir / name)
+        return read_version(project.models_dir / name)
     for v in listed:
         if v.name == name:
             return v

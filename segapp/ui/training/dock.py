@@ -158,9 +158,9 @@ class TrainingDock(QObject):
             return True
         return self.session.confirm(
             "A training is running",
-            "Stop the training and close? The best checkpoint so far is kept as a version, "
-            "but it is not checked against the active one, so it does not become active: "
-            "pick it in the Versions tab to propose with it.",
+            "Stop the training and close? The best checkpoint so far is kept as a version; "
+            "it is checked against the active one when you open this project again, and "
+            "becomes active if it does better.",
         )
 
     def shutdown(self, then: Callable[[], None]) -> bool:

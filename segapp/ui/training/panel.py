@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 
 from segapp.core.image_size import image_sizes
 from segapp.core.project import Project
-from segapp.ml import recipe, versions
+from segapp.ml import recipe, unfinished, versions
 from segapp.ui.folding_label import FoldingLabel
 from segapp.ui.tasks import remove_folder
 from segapp.ui.training import promotion
@@ -152,6 +152,7 @@ class TrainPanel(QWidget):
         self.project = project
         self.form.forget_base_choice()
         self.refresh()
+        self._check_unchecked()
 
     def refresh(self) -> None:
         """Re-read versions and corrected images (after a save, a new version ...)."""
@@ -267,6 +268,7 @@ class TrainPanel(QWidget):
             argv = versions.train_command(
                 project, self.run_dir, train_stems=train, val_stems=val, **settings
             )
+            unfinished.mark_unchecked(project, self.run_dir.name)
         except Exception as e:  # noqa: BLE001 - a read-only folder, a full disk ...
             self._error(f"cannot prepare the run: {e}")
             return False
@@ -373,6 +375,8 @@ class TrainPanel(QWidget):
     def _on_cancelled(self) -> None:
         self._run_ended()
         name = self.run_dir.name if self.run_dir else ""
+        if self.run_project is not None and name:
+            unfinished.clear_unchecked(self.run_project, name)
         self.status_label.setText(f"cancelled; {name} discarded")
         self.epoch_label.setText("")
         self.run_dir = None
@@ -381,6 +385,8 @@ class TrainPanel(QWidget):
     def _discard_run(self) -> None:
         if self.run_dir is not None:
             remove_folder(self.run_dir)
+            if self.run_project is not None:
+                unfinished.clear_unchecked(self.run_project, self.run_dir.name)
         self.run_dir = None
 
     def _error(self, text: str) -> None:
@@ -410,10 +416,11 @@ class TrainPanel(QWidget):
     def _promoted(self, project: Project, new: Path, result: promotion.Result) -> None:
         self.scoring = False
         self.last_result = result
-        if project is not self.project:
+        if project is not self.project:  # checked on its next open
             self._update_buttons()
             return
         text, activated = promotion.record(project, new, result, len(self.val_stems))
+        unfinished.clear_unchecked(project, new.name)
         if activated:
             self.activeModelChanged.emit(str(new))
         self.status_label.setText(text)
@@ -423,8 +430,23 @@ class TrainPanel(QWidget):
 
     def _promote_failed(self, new: Path, message: str) -> None:
         self.scoring = False
+        if self.run_project is not None:  # said once, not on every open
+            unfinished.clear_unchecked(self.run_project, new.name)
         self._error(f"could not score {new.name}: {message}")
         self._update_buttons()
+
+    def _check_unchecked(self) -> None:
+        """Score a version whose run ended while the window was closed (or the project
+        switched) against the active one now, as a finished run would have been."""
+        project = self.project
+        if project is None or self.running or self.scoring:
+            return
+        pending = promotion.unchecked_run(project)
+        if pending is not None:
+            self.run_dir, self.val_stems, said = pending
+            self.run_project = project
+            self.status_label.setText(said)
+            self._promote()
 
     def _update_buttons(self) -> None:
         running = self.process.running

@@ -14,7 +14,7 @@ from PySide6.QtCore import QObject
 
 from segapp.core.imageio import SegappError
 from segapp.core.project import Project
-from segapp.ml import versions
+from segapp.ml import unfinished, versions
 from segapp.ui.tasks import run_task
 
 Result = tuple[bool, float, float | None]  # promoted, new IoU, active IoU
@@ -53,6 +53,24 @@ def record(project: Project, new: Path, result: Result, n_val: int) -> tuple[str
     except SegappError as e:
         return f"{new.name} kept but not made active: {e}", False
     return text, True
+
+
+def unchecked_run(project: Project) -> tuple[Path, list[str], str] | None:
+    """A version whose run ended with nobody to check it (the window closed, or the project
+    was switched, during the run): (its folder, its validation images still corrected, what
+    to say), or None; a record of the active version itself is forgotten."""
+    version = unfinished.unchecked_version(project)
+    if version is None:
+        return None
+    active = versions.active_version(project)
+    if active is not None and active.name == version.name:
+        unfinished.clear_unchecked(project, version.name)
+        return None
+    corrected = {e.stem for e in project.corrected()}
+    val = [s for s in version.config.get("val_images", []) if s in corrected]
+    ending = unfinished.run_ending(version) or "its run ended while the project was closed"
+    said = f"{version.name} ({ending}) was not checked yet; scoring it against the active version…"
+    return version.path, val, said
 
 
 def describe(new: str, result: Result, old: str | None, n_val: int) -> str:

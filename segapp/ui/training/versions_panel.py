@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 
 from segapp.core.imageio import SegappError
 from segapp.core.project import Project
-from segapp.ml import versions
+from segapp.ml import unfinished, versions
 
 log = logging.getLogger(__name__)
 
@@ -136,8 +136,11 @@ class VersionsPanel(QWidget):
             is_active = active is not None and v.name == active.name
             n_corr, mean_iou = stats.get(v.name, (0, None))
             effort = self.effort.get(v.name)
+            ending = unfinished.run_ending(v)  # "stopped after 3 of 8 epochs", or ""
             cells = (
-                ("● " if is_active else "") + v.name,
+                ("● " if is_active else "")
+                + v.name
+                + (f" ({ending.split()[0]})" if ending else ""),
                 _base_text(v),
                 str(v.images),
                 "" if v.val_iou is None else f"{v.val_iou:.3f}",
@@ -153,9 +156,12 @@ class VersionsPanel(QWidget):
                     item.setTextAlignment(
                         Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
                     )
+                tips = [f"its run {ending}"] if ending else []
                 if is_active:
                     item.setFont(bold)
-                    item.setToolTip(f"{v.name} is the active model: it makes the proposals")
+                    tips.insert(0, f"{v.name} is the active model: it makes the proposals")
+                if tips:
+                    item.setToolTip("; ".join(tips))
                 self.table.setItem(row, col, item)
         if selected:
             self.select(selected)

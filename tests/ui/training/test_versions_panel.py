@@ -128,3 +128,20 @@ def test_compare_on_this_image(qtbot, project):
     assert "agree on" in dialog.summary.text()
     assert "IoU with the saved mask" in dialog.captions["a"].text()  # "2" is corrected
     dialog.close()
+
+
+def test_a_version_whose_run_was_stopped_or_cut_off_says_so(qtbot, project):
+    """A version kept from a stopped run looked like any other in the table."""
+    import json
+
+    last = {"epoch": 3, "planned_epochs": 8, "history": [{"epoch": 3, "stopped": True}]}
+    (project.models_dir / "v001" / "last").mkdir()
+    (project.models_dir / "v001" / "last" / "config.json").write_text(json.dumps({"state": last}))
+    panel = VersionsPanel()
+    qtbot.addWidget(panel)
+    panel.set_project(project)
+    assert _row(panel, "v001")["Version"] == "v001 (stopped)"
+    assert _row(panel, "v002")["Version"] == "● v002"  # no record: nothing said
+    item = panel.table.item(1, 0)
+    assert item.toolTip() == "its run stopped after 3 of 8 epochs"
+    assert panel.select("v001")  # the name still selects it

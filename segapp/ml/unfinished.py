@@ -1,0 +1,77 @@
+"""Versions whose run did not end as planned, or that nobody checked against the active one.
+
+- :func:`run_ending` reads a version's ``last/`` record: a run stopped (Stop, Ctrl+C, the
+  window closing) or cut off (killed, crashed) before its plan ended says so in Versions.
+- The window records the version a run writes (:func:`mark_unchecked`) before it starts and
+  forgets it once the version is scored against the active one (:func:`clear_unchecked`).
+  A version still recorded when the project opens again (the window closed, or the project
+  was switched, during the run) is checked then, as a finished run would have been.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from segapp.core.project import Project
+from segapp.ml.versions import CONFIG_FILE, ModelVersion, read_version
+
+log = logging.getLogger(__name__)
+
+UNCHECKED_KEY = "unchecked_version"
+
+
+def run_ending(version: ModelVersion) -> str:
+    """'stopped after 3 of 8 epochs' or 'cut off after 3 of 8 epochs' when the version's
+    run ended short of its plan; '' when it ran its plan (as the time budget cut it), stopped
+    early because validation stopped improving, or left no readable record."""
+    try:
+        state = json.loads((version.path / "last" / CONFIG_FILE).read_text())["state"]
+        last = state["history"][-1]
+        done, planned = int(state["epoch"]), int(state["planned_epochs"])
+    except (OSError, ValueError, KeyError, IndexError, TypeError):
+        return ""
+    if done >= planned:
+        return ""
+    patience = version.config.get("train", {}).get("patience")
+    best = last.get("best_epoch")
+    numbers = isinstance(patience, int) and isinstance(best, int)
+    if last.get("val_trusted") and numbers and done - best >= patience:
+        return ""  # early stop: validation stopped improving
+    how = "stopped" if last.get("stopped") else "cut off"
+    return f"{how} after {done} of {planned} epochs"
+
+
+def mark_unchecked(project: Project, name: str) -> None:
+    """Record, in segapp.json, that version ``name`` is being trained and not yet checked
+    (raises as ``Project.save`` does: the run should not start unrecorded)."""
+    project.extra[UNCHECKED_KEY] = name
+    project.save()
+
+
+def clear_unchecked(project: Project, name: str) -> None:
+    """Forget the record once ``name`` is checked or discarded; a segapp.json that cannot be
+    written is logged (the next open checks the version again, which is harmless)."""
+    if project.extra.get(UNCHECKED_KEY) != name:
+        return
+    project.extra.pop(UNCHECKED_KEY, None)
+    try:
+        project.save()
+    except Exception as e:  # noqa: BLE001 - a read-only file or a full disk
+        log.warning("could not record that %s was checked: %s", name, e)
+
+
+def unchecked_version(project: Project) -> ModelVersion | None:
+    """The recorded version, when its folder holds a complete checkpoint; a record of a run
+    that left none is forgotten."""
+    name = project.extra.get(UNCHECKED_KEY)
+    if name is None:
+        return None
+    if not isinstance(name, str) or Path(name).name != name or name in ("", ".", ".."):
+        project.extra.pop(UNCHECKED_KEY, None)  # not a folder of models/ (hand-edited)
+        return None
+    version = read_version(project.models_dir / name)
+    if version is None:
+        clear_unchecked(project, name)
+    return version
