@@ -34,9 +34,11 @@ from segapp.core.imageio import (
 from segapp.core.journal import JOURNAL_FILE, append_record, read_records
 from segapp.core.palette import palette_classes
 from segapp.core.project_file import (
+    DAMAGED_SUFFIX,
     ProjectError,
+    backup_path,
     file_stamp,
-    read_project_file,
+    read_project_file_or_backup,
     remove_temp_files,
 )
 
@@ -92,6 +94,8 @@ class Project:
     # segapp.json as this object last read or wrote it: a save over a file someone else
     # changed since is refused (never rewritten from a stale copy)
     file_stamp: tuple[int, int, int] | None = field(default=None, repr=False, compare=False)
+    # opened from segapp.json.bak because segapp.json was damaged: what to tell the person
+    recovered: str = field(default="", compare=False)
 
     # ----------------------------------------------------------------- opening
     @classmethod
@@ -105,7 +109,9 @@ class Project:
                 f"{root}: not a folder (give the folder that holds images/ and masks/)"
             )
         stamp = file_stamp(root / PROJECT_FILE)  # before reading: a change meanwhile is caught
-        meta = read_project_file(root / PROJECT_FILE, FORMAT_VERSION)
+        meta, recovered = read_project_file_or_backup(root / PROJECT_FILE, FORMAT_VERSION)
+        if recovered:
+            log.warning("%s", recovered)
         if meta.get("images_dir"):
             images_dir = root / meta["images_dir"]
         elif (root / "images").is_dir():
@@ -119,6 +125,7 @@ class Project:
         ] or _palette_classes(root, masks_dir)
         project = cls(root, images_dir, masks_dir, classes, file_stamp=stamp)
         project.val_stems = list(meta.get("val_stems", []))
+        project.recovered = recovered
         project.extra = {k: v for k, v in meta.items() if k not in _META_KEYS}
         records = dict(meta.get("images", {}))
         records.update(read_records(root / JOURNAL_FILE, STATUSES))  # statuses saved since
@@ -230,9 +237,10 @@ class Project:
     def read_labels(self, entry: ImageEntry, shape: tuple[int, int] | None = None) -> np.ndarray:
         """The entry's mask as class indices (MaskSizeError if ``shape`` differs)."""
         mask = read_mask(entry.mask_path)
-        if shape is not None and mask.shape != tuple(shape):
+        labels = self.fit_labels(mask, shape, entry.mask_path)
+        if shape is not None and mask.shape != tuple(shape):  # scaled, not refused
             self.rescaled_masks.add(entry.stem)
-        return self.fit_labels(mask, shape, entry.mask_path)
+        return labels
 
     def fit_labels(
         self, mask: np.ndarray, shape: tuple[int, int] | None, source: str | Path = "mask"
@@ -371,12 +379,26 @@ class Project:
                 "not overwritten (the masks are saved); reopen the project"
             )
         data = json.dumps(self.to_meta(), indent=1).encode()
+        if self.recovered:  # the damaged file is kept for a look, not overwritten
+            self._keep_damaged()
         write_bytes_atomic(self.meta_path, data)
         self.file_stamp = file_stamp(self.meta_path)
+        self.recovered = ""
+        try:  # the same contents again: what a damaged segapp.json is recovered from
+            write_bytes_atomic(backup_path(self.meta_path), data)
+        except WriteError as e:
+            log.warning("%s: backup not written (%s)", backup_path(self.meta_path), e)
         try:
             self.journal_path.unlink(missing_ok=True)
         except OSError as e:  # replayed again on the next open: harmless
             log.warning("%s: cannot remove (%s)", self.journal_path, e)
+
+    def _keep_damaged(self) -> None:
+        keep = self.meta_path.with_name(self.meta_path.name + DAMAGED_SUFFIX)
+        try:
+            write_bytes_atomic(keep, self.meta_path.read_bytes())
+        except (OSError, WriteError) as e:
+            log.warning("%s: the damaged project file was not kept (%s)", keep, e)
 
     def remove_temp_files(self) -> int:
         """Delete the temp files a killed save left; only the project's one writer (the

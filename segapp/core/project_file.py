@@ -9,6 +9,7 @@ version does not know are kept as they are (a newer segapp may have written them
 
 from __future__ import annotations
 
+import datetime
 import json
 import logging
 from pathlib import Path, PurePosixPath, PureWindowsPath
@@ -22,6 +23,57 @@ log = logging.getLogger(__name__)
 
 class ProjectError(SegappError):
     """The folder is not a usable project (no images, unreadable segapp.json ...)."""
+
+
+class DamagedProjectFile(ProjectError):
+    """segapp.json does not parse, or holds what segapp never writes (``reason`` says what)."""
+
+    def __init__(self, path: Path, reason: str, advice: str) -> None:
+        super().__init__(f"{path}: {reason}; {advice}")
+        self.reason = reason
+
+
+BACKUP_SUFFIX = ".bak"  # segapp.json.bak: the same contents, written after segapp.json
+DAMAGED_SUFFIX = ".damaged"  # a damaged segapp.json, kept when the backup replaces it
+
+
+def backup_path(path: Path) -> Path:
+    return path.with_name(path.name + BACKUP_SUFFIX)
+
+
+def read_project_file_or_backup(path: Path, format_version: int) -> tuple[dict[str, Any], str]:
+    """segapp.json's checked contents or, when it is damaged (cut short, edited by hand, a
+    sync conflict) or gone beside its backup, the backup's: (contents, what to say of the
+    recovery, else ''). Without a usable backup the damage is raised, with what moving the
+    file aside does."""
+    backup = backup_path(path)
+    try:
+        if path.exists() or not backup.is_file():
+            return read_project_file(path, format_version), ""
+        damage, reason = None, "missing"
+    except DamagedProjectFile as e:
+        damage, reason = e, e.reason
+    try:
+        meta = read_project_file(backup, format_version) if backup.is_file() else {}
+        saved = datetime.datetime.fromtimestamp(backup.stat().st_mtime) if meta else None
+    except (ProjectError, OSError):
+        meta, saved = {}, None
+    if saved is None:
+        if damage is None:  # a backup that is no project file: as if there were none
+            return {}, ""
+        raise DamagedProjectFile(
+            path,
+            reason,
+            "fix it, or move it aside to open the folder without it: every mask then counts "
+            "as corrected, unreviewed proposals too",
+        ) from damage
+    kept = f" The damaged file is kept as {path.name}{DAMAGED_SUFFIX}." if damage else ""
+    return meta, (
+        f"{path.name} is {'damaged' if damage else 'missing'}"
+        + (f" ({reason})" if damage else "")
+        + f"; the project was opened from its backup {backup.name} of {saved:%Y-%m-%d %H:%M}"
+        f" and the statuses saved since.{kept}"
+    )
 
 
 def read_project_file(path: Path, format_version: int) -> dict[str, Any]:
@@ -127,8 +179,8 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _bad(path: Path, what: str) -> ProjectError:
-    return ProjectError(f"{path}: {what}; fix it or move the file aside to reopen the folder")
+def _bad(path: Path, what: str) -> DamagedProjectFile:
+    return DamagedProjectFile(path, what, "fix it or move the file aside to reopen the folder")
 
 
 def file_stamp(path: Path) -> tuple[int, int, int] | None:

@@ -89,6 +89,76 @@ def test_bad_project_file(tmp_path):
         Project.open(data)
 
 
+def _proposed_and_corrected(tmp_path) -> Project:
+    """3 masks: two corrected, one a proposal nobody reviewed (as Propose all leaves it)."""
+    data = make_dataset(tmp_path / "d", n=4, masks=2)
+    project = Project.open(data)
+    labels = np.zeros((32, 32), np.uint8)
+    labels[4:20, 4:20] = 1
+    project.write_labels(project.entry("2"), labels, "proposed", "v001")
+    project.extra["active_model"] = "v001"
+    project.save()
+    return project
+
+
+@pytest.mark.parametrize("damage", [b"", b'{"format": 1, "images": {"0": {"sta', b"[1, 2]"])
+def test_a_damaged_project_file_is_recovered_from_its_backup(tmp_path, damage):
+    """Moving a damaged segapp.json aside, as the error advised, turned every unreviewed
+    proposal into a corrected mask that the next round trained on."""
+    project = _proposed_and_corrected(tmp_path)
+    meta = project.meta_path
+    assert (meta.parent / "segapp.json.bak").read_bytes() == meta.read_bytes()
+    labels = np.ones((32, 32), np.uint8)
+    project.write_labels(project.entry("3"), labels, "corrected")  # journalled, not in .bak
+    meta.write_bytes(damage)  # cut short, a sync conflict, a bad hand edit
+    reopened = Project.open(project.root)
+    statuses = {e.stem: e.status for e in reopened.entries}
+    assert statuses == {"0": "corrected", "1": "corrected", "2": "proposed", "3": "corrected"}
+    assert reopened.entry("2").proposed_by == "v001" and reopened.adopted == []
+    assert reopened.extra["active_model"] == "v001"
+    assert reopened.recovered.startswith("segapp.json is damaged (")
+    assert "opened from its backup segapp.json.bak of " in reopened.recovered
+    reopened.save()  # the window saves on opening: the damaged file is kept for a look
+    assert (meta.parent / "segapp.json.damaged").read_bytes() == damage
+    assert Project.open(project.root).recovered == ""
+    assert Project.open(project.root).entry("2").status == "proposed"
+
+
+def test_a_project_file_gone_beside_its_backup_is_recovered(tmp_path):
+    project = _proposed_and_corrected(tmp_path)
+    project.meta_path.rename(project.root / "elsewhere.json")  # moved aside
+    reopened = Project.open(project.root)
+    assert reopened.entry("2").status == "proposed"
+    assert reopened.recovered.startswith("segapp.json is missing; the project was opened")
+
+
+def test_without_a_usable_backup_the_damage_says_what_moving_it_aside_does(tmp_path):
+    project = _proposed_and_corrected(tmp_path)
+    project.meta_path.write_text("{broken")
+    (project.root / "segapp.json.bak").write_text("{broken too")
+    with pytest.raises(ProjectError, match="unreadable project file") as e:
+        Project.open(project.root)
+    assert "every mask then counts as corrected, unreviewed proposals too" in str(e.value)
+    project.meta_path.unlink()  # moved aside, with a damaged backup: opened as a folder
+    assert Project.open(project.root).entry("2").status == "corrected"
+
+
 def test_missing_folder(tmp_path):
     with pytest.raises(ProjectError, match="not found"):
         Project.open(tmp_path / "nope")
+
+
+def test_a_mask_refused_for_its_size_is_not_counted_as_scaled(tmp_path):
+    """The train log said "1 masks were scaled" of a mask it had refused."""
+    import cv2
+
+    from segapp.core.imageio import MaskSizeError
+
+    data = make_dataset(tmp_path / "d", n=2, height=32, width=32)
+    cv2.imwrite(str(data / "masks" / "0.png"), np.zeros((20, 32), np.uint8))  # another aspect
+    cv2.imwrite(str(data / "masks" / "1.png"), np.zeros((64, 64), np.uint8))  # twice the size
+    project = Project.open(data)
+    with pytest.raises(MaskSizeError):
+        project.read_labels(project.entry("0"), (32, 32))
+    assert project.read_labels(project.entry("1"), (32, 32)).shape == (32, 32)
+    assert project.rescaled_masks == {"1"}

@@ -380,6 +380,28 @@ def test_brush_size_and_class_keys_work_wherever_the_focus_is(make_window, qtbot
         assert w.session.doc.active_class == 1
 
 
+def test_a_damaged_project_file_opens_from_its_backup_and_says_so(make_window, data):
+    import numpy as np
+
+    from segapp.core.project import Project
+
+    project = Project.open(data)
+    labels = np.zeros((48, 48), np.uint8)
+    labels[8:30, 8:30] = 1
+    project.write_labels(project.entry("2"), labels, "proposed", "v001")
+    project.save()  # writes segapp.json and its backup
+    project.meta_path.write_text('{"format": 1, "ima')  # cut short by another program
+    w = make_window()
+    said = []
+    w.session.error.connect(lambda title, text: said.append((title, text)))
+    assert w.open_path(data)
+    assert _statuses(w)["2"] == "proposed"  # not taken for a correction
+    assert said and said[0][0] == "Project file restored from its backup"
+    assert "segapp.json is damaged" in said[0][1]
+    assert (data / "segapp.json.damaged").read_text() == '{"format": 1, "ima'
+    assert Project.open(data).recovered == ""  # rewritten at once: said once
+
+
 def test_propose_and_train_stay_on_the_toolbar_of_a_narrow_window(make_window, qtbot, data):
     """At the window's default width (1280 px) the toolbar overflows (>>): clean-up hides
     there, not the loop's two buttons."""

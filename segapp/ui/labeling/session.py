@@ -125,6 +125,7 @@ class LabelSession(SavingMixin, ProposalsMixin, PaintStateMixin, EffortMixin, QO
                 )
             return False
         self._lock = lock
+        recovered = project.recovered  # the fold's save replaces the damaged file
         self._fold_journal(project)
         self.project = project
         self._entries = {e.stem: e for e in project.entries}
@@ -134,6 +135,8 @@ class LabelSession(SavingMixin, ProposalsMixin, PaintStateMixin, EffortMixin, QO
         self.message.emit(f"opened {project.root} ({len(project.entries)} images{found})")
         first = next((e for e in project.entries if e.status != "corrected"), project.entries[0])
         self.select(start if start in self._entries else first.stem)
+        if recovered:
+            self.error.emit("Project file restored from its backup", recovered)
         return True
 
     def new_project(self, folder: str | Path, class_names: list[str] | None = None) -> bool:
@@ -203,8 +206,9 @@ class LabelSession(SavingMixin, ProposalsMixin, PaintStateMixin, EffortMixin, QO
 
     @staticmethod
     def _fold_journal(project: Project) -> None:
-        """Statuses saved since the last full write go into segapp.json (on open and close)."""
-        if project.journal_path.exists():
+        """Statuses saved since the last full write go into segapp.json (on open and close);
+        a segapp.json recovered from its backup is rewritten (the damaged one kept aside)."""
+        if project.journal_path.exists() or project.recovered:
             try:
                 project.save()
             except WriteError as e:  # the journal stays and is replayed next time
