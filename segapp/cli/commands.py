@@ -238,10 +238,14 @@ def _check_writable(out: Path) -> None:
     probe = out / f".segapp-write-check-{os.getpid()}"
     try:
         out.mkdir(parents=True, exist_ok=True)
-        probe.write_bytes(b"segapp")
-        probe.unlink()
     except OSError as e:
         raise SegappError(describe_write_error(out, e)) from e
+    try:
+        probe.write_bytes(b"segapp")
+        probe.unlink()
+    except OSError as e:  # said of the folder (said of the probe, it named the one above)
+        said = describe_write_error(probe, e)
+        raise SegappError(said.replace(str(probe), str(out), 1)) from e
 
 
 def collect_images(inputs: list[str]) -> list[Path]:

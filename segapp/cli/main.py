@@ -11,6 +11,7 @@ import contextlib
 import logging
 import sys
 import time
+from collections.abc import Callable
 
 from segapp.core.imageio import SegappError
 from segapp.ml import recipe  # no torch: the window's defaults and the options' choices
@@ -23,6 +24,31 @@ REFINE_OPTION = {
     "help": "refine the proposals as the model was trained to (default), by a closer look "
     "and GrabCut where the model is in doubt, or not at all",
 }
+
+
+def _probability(text: str) -> float:
+    """A --threshold: a probability strictly between 0 and 1 (0 or 1 makes every pixel
+    foreground or none)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value < 1:  # NaN too
+        raise argparse.ArgumentTypeError(f"{text} is not between 0 and 1 (0.5 by default)")
+    return value
+
+
+def _at_least(low: int, unit: str = "") -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"{value} is less than {low}{unit}")
+        return value
+
+    return parse
 
 
 def _add_train_parser(sub) -> None:
@@ -211,9 +237,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="replace masks already in --out (without it, predict refuses to: a project's "
         "corrected masks or a data set's ground truth are never lost to a proposal)",
     )
-    p.add_argument("--threshold", type=float, default=0.5)
+    p.add_argument("--threshold", type=_probability, default=0.5)
     p.add_argument("--refine", **REFINE_OPTION)
-    p.add_argument("--tile", type=int, default=1024, help="tile size for large images")
+    p.add_argument(
+        "--tile", type=_at_least(64, " px"), default=1024, help="tile size for large images"
+    )
     p.add_argument("--device", default="auto")
     p.add_argument("--json", action="store_true")
 
@@ -226,11 +254,11 @@ def build_parser() -> argparse.ArgumentParser:
         default="all",
         help="'val': only the images each model did not train on",
     )
-    e.add_argument("--threshold", type=float, default=0.5)
+    e.add_argument("--threshold", type=_probability, default=0.5)
     e.add_argument("--refine", **REFINE_OPTION)
     e.add_argument("--device", default="auto")
     e.add_argument("--sheet", help="draw a comparison sheet PNG of a few samples")
-    e.add_argument("--samples", type=int, default=4, help="rows in the sheet")
+    e.add_argument("--samples", type=_at_least(1), default=4, help="rows in the sheet")
     e.add_argument("--json", action="store_true")
     e.add_argument(
         "--clicks",
@@ -283,11 +311,20 @@ def main(argv: list[str] | None = None) -> int:
         handler = getattr(args, "handler", None) or getattr(commands, f"cmd_{args.command}")
         return handler(args)
     except SegappError as e:
+        _close_progress_bars()  # the error on a line of its own, not glued to a bar's text
         print(f"segapp: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("segapp: interrupted", file=sys.stderr)
         return 130
+
+
+def _close_progress_bars() -> None:
+    """Close the progress bars an error left open (each ends its line as it closes)."""
+    tqdm = sys.modules.get("tqdm")
+    for bar in list(getattr(getattr(tqdm, "tqdm", None), "_instances", None) or []):
+        with contextlib.suppress(Exception):
+            bar.close()
 
 
 class _BarAwareHandler(logging.StreamHandler):

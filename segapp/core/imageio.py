@@ -356,7 +356,7 @@ def describe_write_error(path: str | os.PathLike, e: OSError) -> str:
         if in_the_way is not None:
             return f"{path}: {in_the_way} is a file, not a folder; choose another place"
     if e.errno == errno.ENOSPC:
-        return f"{path}: the disk is full; free some space and save again (nothing was overwritten)"
+        return f"{path}: the disk is full; free some space and try again (nothing was overwritten)"
     if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return f"{path}: no permission to write in {path.parent} (read-only folder?); choose a writable folder"
     return f"{path}: cannot write ({e.strerror or e})"

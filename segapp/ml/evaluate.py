@@ -39,36 +39,49 @@ def evaluate_models(
 
     project, labeled = _labeled(data)
     dev = resolve_device(device)
-    results, sheet_rows = [], {}
+    loaded_models = []  # all of them first: a broken checkpoint is found before any scoring
     for ref in models:
         loaded = load_model(ref, dev)
-        entries = _split(labeled, loaded.config, split, ref, data)
         if loaded.spec.out_classes != project.num_classes:
             raise SegappError(
                 f"{ref} predicts {loaded.spec.out_classes} classes, {data} has {project.num_classes}"
             )
+        loaded_models.append((ref, loaded))
+    results, sheet_rows, left_out = [], {}, {}
+    for ref, loaded in loaded_models:
+        entries = _split(labeled, loaded.config, split, ref, data)
         predictor = Predictor(loaded, dev, refine=refine)
         metrics = SegMetrics(loaded.spec.out_classes)
-        t0 = time.perf_counter()
-        for i, entry in enumerate(tqdm(entries, desc=Path(ref).name, disable=not progress)):
-            image = project.read_image(entry)
-            truth = project.read_labels(entry, image.shape[:2])
+        scored, t0 = 0, time.perf_counter()
+        for entry in tqdm(entries, desc=Path(ref).name, disable=not progress):
+            try:  # an unreadable pair is left out and named, as training does
+                image = project.read_image(entry)
+                truth = project.read_labels(entry, image.shape[:2])
+            except SegappError as e:
+                if entry.stem not in left_out:
+                    left_out[entry.stem] = str(e)
+                    log.warning("left out: %s", e)
+                continue
             pred = predictor.predict_labels(image, threshold)
             metrics.update(pred, truth)
-            if sheet and i < samples:
+            if sheet and scored < samples:
                 sheet_rows.setdefault(entry.stem, [image, truth]).append(pred)
+            scored += 1
+        if not scored:
+            raise SegappError(f"{data}: none of its {len(entries)} image pairs could be read")
         seconds = time.perf_counter() - t0
         scores = metrics.compute()
         results.append(
             {
                 "model": str(ref),
                 "refine": predictor.refine,
-                "images": len(entries),
+                "images": scored,
+                "left_out": len(entries) - scored,
                 "iou": scores["iou"],
                 "mean_image_iou": scores["mean_image_iou"],
                 "dice": scores["dice"],
                 "pixel_accuracy": scores["pixel_accuracy"],
-                "seconds_per_image": seconds / len(entries),
+                "seconds_per_image": seconds / scored,
             }
         )
     if sheet:
@@ -92,7 +105,10 @@ def _labeled(data: str) -> tuple[Project, list[ImageEntry]]:
         )
     if not labeled:
         what = f"a corrected mask (its {unreviewed} are proposals)" if unreviewed else "a mask"
-        raise SegappError(f"{data}: no image has {what} to compare with")
+        raise SegappError(
+            f"{data}: no image has {what} to compare with in {project.masks_dir} (--data "
+            "wants the folder that holds images/ and masks/, or a project)"
+        )
     return project, labeled
 
 
@@ -180,4 +196,7 @@ def format_table(results: list[dict[str, Any]]) -> str:
             f"{r['dice']:>7.4f} {r['pixel_accuracy']:>8.4f} {r['seconds_per_image']:>7.3f} "
             f"{r['refine']:>8}"
         )
+    left = max((r.get("left_out", 0) for r in results), default=0)
+    if left:
+        lines.append(f"({left} image pair(s) could not be read and were left out: see above)")
     return "\n".join(lines)

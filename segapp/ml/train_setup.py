@@ -50,6 +50,13 @@ def select_entries(project: Project, config: TrainConfig):
             f"{project.root}: the {len(unreviewed)} masks here are proposals nobody corrected "
             "(segapp.json says 'proposed'); check and save them in the window first"
         )
+    if not pool and config.images is not None:
+        listed = sorted(set(config.images) | set(config.val_images or []))
+        shown = ", ".join(listed[:5]) + (", ..." if len(listed) > 5 else "")
+        raise DataError(
+            f"--images / --val-images: none of the {len(listed)} stems listed ({shown}) is "
+            f"an image with a corrected mask in {project.root}"
+        )
     if not pool:
         raise DataError(
             f"{project.root}: {len(project.entries)} images but none has a mask in "
@@ -157,9 +164,11 @@ def prepare(config: TrainConfig, ctx: dist.Context) -> Run:
     if not pairs_train:
         raise DataError(f"no usable training image: {unusable[0] if unusable else 'none'}")
     if ctx.is_main and project.rescaled_masks:
+        scaled = sorted(project.rescaled_masks)
         log.info(
-            "%d masks were scaled to their image's size (same aspect ratio, other resolution)",
-            len(project.rescaled_masks),
+            "%d masks were scaled to their image's size (same aspect ratio, other resolution): %s",
+            len(scaled),
+            ", ".join(scaled[:5]) + (f" and {len(scaled) - 5} more" if len(scaled) > 5 else ""),
         )
     schedule = recipe.plan_schedule(
         len(pairs_train), config.batch_size, config.epochs, config.repeats, config.steps

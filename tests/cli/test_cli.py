@@ -529,3 +529,130 @@ def test_console_script_exit_code(tmp_path):
         proc.stderr.strip()
         == f"segapp: error: {Path(tmp_path / 'missing.png')}: no such file or folder"
     )
+
+
+@pytest.mark.parametrize(
+    "extra, said",
+    [
+        (["predict", "--threshold", "5"], "argument --threshold: 5 is not between 0 and 1"),
+        (["predict", "--threshold", "nan"], "argument --threshold: nan is not between 0 and 1"),
+        (["predict", "--threshold", "-1"], "argument --threshold: -1 is not between 0 and 1"),
+        (["evaluate", "--threshold", "2"], "argument --threshold: 2 is not between 0 and 1"),
+        (["predict", "--tile", "0"], "argument --tile: 0 is less than 64 px"),
+        (["predict", "--tile", "-3"], "argument --tile: -3 is less than 64 px"),
+        (["evaluate", "--samples", "0"], "argument --samples: 0 is less than 1"),
+    ],
+)
+def test_options_out_of_range_are_refused_before_any_work(trained, tmp_path, capsys, extra, said):
+    """A threshold of 5 wrote empty masks with exit code 0; --tile 0 never finished."""
+    data, run = trained
+    command, *options = extra
+    where = ["--out", str(tmp_path / "out")] if command == "predict" else ["--data", str(data)]
+    if command == "predict":
+        argv = [command, str(run), str(data), *where, *options]
+    else:
+        argv = [command, str(run), *where, *options]
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 2
+    assert said in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_sheet_in_a_read_only_folder_names_that_folder(trained, tmp_path, capsys, monkeypatch):
+    """It named the folder above ("no permission to write in /root/walk5")."""
+    import errno
+
+    data, run = trained
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    write_bytes = Path.write_bytes
+
+    def read_only(self, data):
+        if self.parent == folder:
+            raise PermissionError(errno.EROFS, "Read-only file system")
+        return write_bytes(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", read_only)
+    msg = _error(
+        capsys, ["evaluate", str(run), "--data", str(data), "--sheet", str(folder / "s.png")]
+    )
+    assert (
+        msg
+        == f"segapp: error: {folder}: no permission to write in {folder} (read-only folder?); choose a writable folder"
+    )
+
+
+def test_an_error_under_a_progress_bar_is_on_a_line_of_its_own(tmp_path):
+    """A full disk at the end of an epoch printed the error glued to the end of the bar's
+    line. (A process of its own: a run that fails mid-way leaves nothing in the tests'.)"""
+    data = make_dataset(tmp_path / "data", n=3, height=40, width=40)
+    out = tmp_path / "run"
+    (out / "metrics.csv").mkdir(parents=True)  # written after the first epoch: it fails
+    argv = ["train", str(data), "--model", "unet-small", "--out", str(out), "--epochs", "2"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "segapp", *argv, "--size", "32", "--device", "cpu"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 2, proc.stderr
+    errors = [ln for ln in proc.stderr.replace("\r", "\n").splitlines() if "segapp: error" in ln]
+    assert errors and all(ln.startswith("segapp: error: ") for ln in errors), proc.stderr
+    assert "metrics.csv" in errors[0]
+
+
+@pytest.mark.parametrize("reason", list(BREAKERS))
+def test_evaluate_leaves_a_broken_pair_out_and_scores_the_rest(
+    trained, tmp_path, capsys, caplog, reason
+):
+    """One unreadable pair stopped the whole evaluation, where train and predict go on."""
+    import shutil
+
+    data, run = trained
+    copy = shutil.copytree(data, tmp_path / "d")
+    if reason.startswith("mask is"):  # the trained set's images are 40x40
+        cv2.imwrite(str(copy / "masks" / "0.png"), np.zeros((39, 40), np.uint8))
+    else:
+        BREAKERS[reason](copy, 0)
+    assert main(["evaluate", str(run), "--data", str(copy), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["images"] == 7 and result["left_out"] == 1
+    said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("left out: ")]
+    assert len(said) == 1 and "0.png" in said[0]
+
+
+def test_evaluate_finds_a_broken_checkpoint_before_scoring_any(
+    trained, tmp_path, capsys, monkeypatch
+):
+    """The first model was scored in full before the second's damage was found."""
+    import shutil
+
+    from segapp.ml import evaluate
+
+    def never(*a, **k):
+        raise AssertionError("a model was scored")
+
+    monkeypatch.setattr(evaluate, "Predictor", never)
+    data, run = trained
+    broken = shutil.copytree(run, tmp_path / "broken")
+    weights = broken / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])
+    err_before = main(["evaluate", str(run), str(broken), "--data", str(data)])
+    captured = capsys.readouterr()
+    assert err_before == 2 and "IoU" not in captured.out  # no table of the first one
+    assert str(broken) in captured.err
+
+
+def test_train_says_when_its_image_list_names_no_image_here(tmp_path, capsys):
+    data = make_dataset(tmp_path / "d", n=3, height=32, width=32)
+    (tmp_path / "stems.txt").write_text("nope\nzzz\n")
+    argv = ["train", str(data), "--model", "unet-small", "--out", str(tmp_path / "r")]
+    msg = _error(capsys, [*argv, "--images", str(tmp_path / "stems.txt")])
+    assert "none of the 2 stems listed (nope, zzz) is an image with a corrected mask" in msg
+
+
+def test_evaluate_pointed_at_the_images_folder_says_what_it_wants(trained, capsys):
+    data, run = trained
+    msg = _error(capsys, ["evaluate", str(run), "--data", str(data / "images")])
+    assert "--data wants the folder that holds images/ and masks/" in msg
