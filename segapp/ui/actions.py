@@ -12,7 +12,18 @@ from typing import TYPE_CHECKING, Protocol
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import QLabel, QMenuBar, QSlider, QSpinBox, QToolBar
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QMenu,
+    QMenuBar,
+    QSlider,
+    QSpinBox,
+    QToolBar,
+    QToolButton,
+    QWidget,
+    QWidgetAction,
+)
 
 if TYPE_CHECKING:
     from segapp.ui.canvas.canvas import Canvas
@@ -247,6 +258,40 @@ def _go(win: ActionHost, act: _Actions) -> None:
     m.addAction(act("show_all", "Show all images", lambda: images.set_filter(None)))
 
 
+def _islands_spin() -> QSpinBox:
+    spin = QSpinBox()
+    spin.setRange(1, 1_000_000)
+    spin.setValue(50)
+    spin.setSuffix(" px")
+    spin.setToolTip("Remove islands: pieces of the active class smaller than this go")
+    return spin
+
+
+def _cleanup_button(acts: dict[str, QAction], islands: QSpinBox) -> QToolButton:
+    """One "Clean up" button for the four mask operations and the islands' size: four
+    buttons and a spin box overflowed a 1280 px toolbar (Shrink, and at 1024 px all of
+    them, were behind its "»"). They are in the Mask menu too."""
+    button = QToolButton()
+    button.setObjectName("cleanupButton")
+    button.setText("Clean up")
+    button.setToolTip("fill holes, remove islands, grow or shrink the active class")
+    button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+    menu = QMenu(button)
+    for op, _, _ in MASK_OPS:
+        menu.addAction(acts[op])
+        if op == "remove_islands":
+            size = QWidget()
+            row = QHBoxLayout(size)
+            row.setContentsMargins(24, 2, 8, 2)
+            row.addWidget(QLabel("smaller than"))
+            row.addWidget(islands)
+            holder = QWidgetAction(menu)
+            holder.setDefaultWidget(size)
+            menu.addAction(holder)
+    button.setMenu(menu)
+    return button
+
+
 def build_toolbar(win: ActionHost, acts: dict[str, QAction]) -> Toolbar:
     """The tools toolbar: save/undo, tools, overlay and opacity, mask clean-up, propose."""
     c = win.canvas
@@ -272,15 +317,5 @@ def build_toolbar(win: ActionHost, acts: dict[str, QAction]) -> Toolbar:
     # hides clean-up, not Propose and Train (the window puts Train after it)
     tb.addAction(acts["propose"])
     loop_end = tb.addSeparator()
-    tb.addAction(acts["fill_holes"])
-    tb.addAction(acts["remove_islands"])
-    islands = QSpinBox()
-    islands.setRange(1, 1_000_000)
-    islands.setValue(50)
-    islands.setPrefix("< ")
-    islands.setSuffix(" px")
-    islands.setToolTip("Remove islands: smallest piece kept")
-    tb.addWidget(islands)
-    tb.addAction(acts["grow"])
-    tb.addAction(acts["shrink"])
+    tb.addWidget(_cleanup_button(acts, islands := _islands_spin()))
     return Toolbar(tb, opacity, islands, loop_end)

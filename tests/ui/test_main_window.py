@@ -418,11 +418,30 @@ def test_propose_and_train_stay_on_the_toolbar_of_a_narrow_window(make_window, q
         assert button is not None and button.isVisible(), name
         assert button.geometry().right() < tb.width(), name
     names = [a.text() for a in tb.actions()]
-    assert (
-        names.index("Propose mask")
-        < names.index(w.training.action.text())
-        < names.index("Fill holes")
-    )
+    assert names.index("Propose mask") < names.index(w.training.action.text())
+
+
+def test_every_toolbar_button_fits_a_1024_px_window(make_window, qtbot, data):
+    """Remove islands, Grow and Shrink were behind the toolbar's "»" at 1024 px (Shrink at
+    1280): the clean-up operations are one "Clean up" menu now, with the islands' size."""
+    from PySide6.QtWidgets import QToolBar, QToolButton
+
+    w = make_window(data)
+    w.resize(1024, 700)
+    tb = w.findChild(QToolBar, "toolsToolbar")
+    qtbot.waitUntil(lambda: tb.width() <= 1024)
+    for action in tb.actions():
+        if action.isSeparator():
+            continue
+        button = tb.widgetForAction(action)
+        assert button is not None and button.isVisible(), action.text()
+        assert button.geometry().right() < tb.width(), action.text() or button
+    cleanup = tb.findChild(QToolButton, "cleanupButton")
+    menu = [a for a in cleanup.menu().actions() if a.text()]
+    assert [a.text() for a in menu] == ["Fill holes", "Remove islands", "Grow 1 px", "Shrink 1 px"]
+    assert menu == [
+        w.actions_by_name[op] for op in ("fill_holes", "remove_islands", "grow", "shrink")
+    ]
 
 
 def test_the_demo_says_what_to_do_first(make_window, qtbot, tmp_path, monkeypatch):
