@@ -45,6 +45,7 @@ class ProjectLock:
         self.purpose = purpose
         self._fd: int | None = None
         self._os_lock = False
+        self.unwritable = ""  # why the folder could hold no lock file (read-only ...)
 
     @property
     def held(self) -> bool:
@@ -60,6 +61,7 @@ class ProjectLock:
                 fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
             except OSError as e:
                 log.warning("%s: no lock file (%s); the project opens unlocked", self.path, e)
+                self.unwritable = e.strerror or str(e)
                 return False
             try:
                 if self._lock(fd) and self._same_file(fd):

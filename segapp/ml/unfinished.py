@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 from pathlib import Path
 
 from segapp.core.project import Project
@@ -20,6 +21,7 @@ from segapp.ml.versions import CONFIG_FILE, ModelVersion, read_version
 log = logging.getLogger(__name__)
 
 UNCHECKED_KEY = "unchecked_version"
+RUN_LISTS = {"train-images.txt", "val-images.txt"}  # written before a run starts
 
 
 def run_ending(version: ModelVersion) -> str:
@@ -71,7 +73,21 @@ def unchecked_version(project: Project) -> ModelVersion | None:
     if not isinstance(name, str) or Path(name).name != name or name in ("", ".", ".."):
         project.extra.pop(UNCHECKED_KEY, None)  # not a folder of models/ (hand-edited)
         return None
-    version = read_version(project.models_dir / name)
+    folder = project.models_dir / name
+    version = read_version(folder)
     if version is None:
+        _remove_if_only_lists(folder)
         clear_unchecked(project, name)
     return version
+
+
+def _remove_if_only_lists(folder: Path) -> None:
+    """A run killed before its first checkpoint leaves a folder with only the lists of
+    images the window wrote for it: nothing to keep."""
+    try:
+        names = {p.name for p in folder.iterdir()}
+        if names and names <= RUN_LISTS:
+            shutil.rmtree(folder)
+            log.info("%s: removed (a run that left no checkpoint)", folder)
+    except OSError as e:
+        log.warning("%s: not removed (%s)", folder, e)

@@ -81,3 +81,22 @@ def test_a_record_without_a_complete_checkpoint_is_forgotten(project):
     for bad in ("../elsewhere", "", 7):  # a hand-edited segapp.json
         project.extra[unfinished.UNCHECKED_KEY] = bad
         assert unfinished.unchecked_version(project) is None
+
+
+def test_the_folder_of_a_run_killed_before_its_first_checkpoint_goes(project):
+    """Killing the window during the first epoch left models/v003 with two lists in it."""
+    run = project.models_dir / "v003"
+    run.mkdir(parents=True)
+    (run / "train-images.txt").write_text("0\n1\n")
+    (run / "val-images.txt").write_text("")
+    unfinished.mark_unchecked(project, "v003")
+    assert unfinished.unchecked_version(Project.open(project.root)) is None
+    assert not run.exists()
+    # a folder holding anything else is left alone (someone else's files)
+    other = project.models_dir / "v004"
+    other.mkdir()
+    (other / "train-images.txt").write_text("0\n")
+    (other / "notes.txt").write_text("mine")
+    unfinished.mark_unchecked(Project.open(project.root), "v004")
+    assert unfinished.unchecked_version(Project.open(project.root)) is None
+    assert (other / "notes.txt").exists()

@@ -640,3 +640,27 @@ def test_a_low_window_scrolls_the_side_panels_instead_of_cutting_them(make_windo
     w.resize(1024, 420)  # lower than the panels: what does not fit is scrolled to
     qtbot.waitUntil(lambda: w.side_scroll.verticalScrollBar().maximum() > 0)
     assert hint.height() >= hint.heightForWidth(hint.width())
+
+
+def test_a_read_only_folder_says_so_when_opened(make_window, data, monkeypatch):
+    """It opened as if writable, and the first word of it was a failed autosave."""
+    import errno
+    import os
+
+    from segapp.core import lock
+
+    real_open = os.open
+
+    def read_only(path, *a, **k):
+        if str(path).endswith(lock.LOCK_FILE):
+            raise OSError(errno.EROFS, "Read-only file system")
+        return real_open(path, *a, **k)
+
+    monkeypatch.setattr(lock.os, "open", read_only)
+    w = make_window()
+    said = []
+    w.session.error.connect(lambda title, text: said.append((title, text)))
+    assert w.open_path(data)
+    assert said[-1][0] == "Read-only folder"
+    assert "cannot be written (Read-only file system)" in said[-1][1]
+    assert "File > Export" in said[-1][1]

@@ -137,6 +137,13 @@ class LabelSession(SavingMixin, ProposalsMixin, PaintStateMixin, EffortMixin, QO
         self.select(start if start in self._entries else first.stem)
         if recovered:
             self.error.emit("Project file restored from its backup", recovered)
+        if lock.unwritable:  # said now, not at the first failed autosave
+            self.error.emit(
+                "Read-only folder",
+                f"{project.root} cannot be written ({lock.unwritable}): masks edited here "
+                "cannot be saved. Copy the folder somewhere writable and open the copy, or "
+                "use File > Export… to keep its corrected masks elsewhere.",
+            )
         return True
 
     def new_project(self, folder: str | Path, class_names: list[str] | None = None) -> bool:

@@ -163,7 +163,7 @@ class TrainProcess(QObject):
             return errors[-1].removeprefix("segapp: error:").strip()
         tail = [ln for ln in lines if not ln.startswith(("INFO ", "WARNING ", "DEBUG "))][-3:]
         if crashed:
-            head = "the training process crashed"
+            head = "the training process was killed or crashed (the versions before it are kept)"
         else:
             head = f"the training process ended with exit code {exit_code}"
         if any("out of memory" in ln.lower() or "memoryerror" in ln.lower() for ln in lines):
