@@ -162,6 +162,9 @@ def test_unreadable_image_gets_error_mark(make_window, qtbot, data):
     (data / "images" / "broken.png").write_bytes(b"not a png at all")
     w = make_window(data)
     qtbot.waitUntil(lambda: _statuses(w)["broken"] == "error", timeout=5000)  # thumbnail
+    # counted as its thumbnail finds it (it read "… unlabeled" until the image was shown)
+    qtbot.waitUntil(lambda: "1 unreadable" in w.image_list.counts.text(), timeout=2000)
+    assert "2 unlabeled" in w.image_list.counts.text()
     m = w.image_list.model
     assert "cannot decode" in m.data(m.index(m.row_of("broken")), Qt.ItemDataRole.ToolTipRole)
     assert w.session.select("broken")
@@ -664,3 +667,28 @@ def test_a_read_only_folder_says_so_when_opened(make_window, data, monkeypatch):
     assert said[-1][0] == "Read-only folder"
     assert "cannot be written (Read-only file system)" in said[-1][1]
     assert "File > Export" in said[-1][1]
+
+
+def test_closing_with_edits_that_cannot_be_saved_asks_once_and_says_why(
+    make_window, data, monkeypatch
+):
+    """The "could not save" notice opened behind the "Close anyway?" question, hidden."""
+    from segapp.core.imageio import WriteError
+    from segapp.core.project import Project
+
+    w = make_window(data)
+    s = w.session
+    s.doc.begin_stroke(5, 5)
+    s.doc.end_stroke()
+
+    def full(self, entry, *a, **k):
+        raise WriteError(f"{entry.mask_path}: the disk is full; free some space and try again")
+
+    monkeypatch.setattr(Project, "write_labels", full)
+    asked = []
+    s.confirm = lambda title, text: asked.append(text) or False  # "No": keep working
+    assert not s.close_project()
+    assert len(asked) == 1 and "the disk is full" in asked[0]
+    assert asked[0].endswith("Close anyway and lose these edits?")
+    assert w.error_box is None  # nothing hidden behind the question
+    assert s.doc.dirty  # the edit is still there

@@ -278,6 +278,8 @@ class ImageListPanel(QWidget):
         self._counts_timer.setInterval(30)
         self._counts_timer.timeout.connect(self._update_counts)
         session.entryChanged.connect(lambda _s: self._counts_timer.start())
+        # a thumbnail that finds its image unreadable changes the counts too
+        self.model.dataChanged.connect(lambda *_a: self._counts_timer.start())
         session.projectChanged.connect(lambda _p: self._update_counts())
 
     # ------------------------------------------------------------------ filter / counts

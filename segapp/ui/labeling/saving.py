@@ -17,6 +17,8 @@ from segapp.ui.labeling.doc_state import DocState
 class SavingMixin:
     """Statuses of edited documents and the writes of their masks."""
 
+    last_save_error = ""  # why the latest failed write failed (the close question says it)
+
     def status_of(self, stem: str) -> tuple[str, bool]:
         """(status, unsaved): what the list shows; unsaved edits show the status they will get."""
         assert self.project is not None
@@ -55,6 +57,7 @@ class SavingMixin:
             else:
                 self.project.write_labels(ds.entry, labels, status, by)
         except WriteError as e:
+            self.last_save_error = str(e)
             if report:
                 self.error.emit(
                     "Could not save the mask",

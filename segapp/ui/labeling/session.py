@@ -178,11 +178,12 @@ class LabelSession(SavingMixin, ProposalsMixin, PaintStateMixin, EffortMixin, QO
         if self.project is None:
             return True
         self._effort_leave()
-        failed = self.save_all()
+        # one question that says why, not a notice hidden behind it (save_all's own)
+        failed = self._save_quietly(list(self._docs))
         if failed and not self.confirm(
             "Unsaved edits",
-            f"{len(failed)} image(s) could not be saved ({', '.join(failed[:5])}). "
-            "Close anyway and lose these edits?",
+            f"{len(failed)} image(s) could not be saved ({', '.join(failed[:5])}): "
+            f"{self.last_save_error}\n\nClose anyway and lose these edits?",
         ):
             self._effort_open(self.current)
             return False
