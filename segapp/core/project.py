@@ -28,18 +28,16 @@ from segapp.core.imageio import (
     is_image_file,
     read_image,
     read_mask,
-    write_bytes_atomic,
     write_mask,
 )
 from segapp.core.journal import JOURNAL_FILE, append_record, read_records
 from segapp.core.palette import palette_classes
 from segapp.core.project_file import (
-    DAMAGED_SUFFIX,
     ProjectError,
-    backup_path,
     file_stamp,
     read_project_file_or_backup,
     remove_temp_files,
+    write_project_file,
 )
 
 log = logging.getLogger(__name__)
@@ -379,26 +377,13 @@ class Project:
                 "not overwritten (the masks are saved); reopen the project"
             )
         data = json.dumps(self.to_meta(), indent=1).encode()
-        if self.recovered:  # the damaged file is kept for a look, not overwritten
-            self._keep_damaged()
-        write_bytes_atomic(self.meta_path, data)
+        write_project_file(self.meta_path, data, keep_damaged=bool(self.recovered))
         self.file_stamp = file_stamp(self.meta_path)
         self.recovered = ""
-        try:  # the same contents again: what a damaged segapp.json is recovered from
-            write_bytes_atomic(backup_path(self.meta_path), data)
-        except WriteError as e:
-            log.warning("%s: backup not written (%s)", backup_path(self.meta_path), e)
         try:
             self.journal_path.unlink(missing_ok=True)
         except OSError as e:  # replayed again on the next open: harmless
             log.warning("%s: cannot remove (%s)", self.journal_path, e)
-
-    def _keep_damaged(self) -> None:
-        keep = self.meta_path.with_name(self.meta_path.name + DAMAGED_SUFFIX)
-        try:
-            write_bytes_atomic(keep, self.meta_path.read_bytes())
-        except (OSError, WriteError) as e:
-            log.warning("%s: the damaged project file was not kept (%s)", keep, e)
 
     def remove_temp_files(self) -> int:
         """Delete the temp files a killed save left; only the project's one writer (the

@@ -16,7 +16,13 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 from segapp.core.effort import Effort
-from segapp.core.imageio import IMAGE_EXTENSIONS, SegappError, is_temp_file
+from segapp.core.imageio import (
+    IMAGE_EXTENSIONS,
+    SegappError,
+    WriteError,
+    is_temp_file,
+    write_bytes_atomic,
+)
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +80,23 @@ def read_project_file_or_backup(path: Path, format_version: int) -> tuple[dict[s
         + f"; the project was opened from its backup {backup.name} of {saved:%Y-%m-%d %H:%M}"
         f" and the statuses saved since.{kept}"
     )
+
+
+def write_project_file(path: Path, data: bytes, keep_damaged: bool = False) -> None:
+    """Write segapp.json atomically, then the same bytes as its backup (a failed backup is
+    logged, not raised). ``keep_damaged``: the file there now was damaged (the project was
+    opened from the backup): it is kept as segapp.json.damaged for a look first."""
+    if keep_damaged:
+        keep = path.with_name(path.name + DAMAGED_SUFFIX)
+        try:
+            write_bytes_atomic(keep, path.read_bytes())
+        except (OSError, WriteError) as e:
+            log.warning("%s: the damaged project file was not kept (%s)", keep, e)
+    write_bytes_atomic(path, data)
+    try:
+        write_bytes_atomic(backup_path(path), data)
+    except WriteError as e:
+        log.warning("%s: backup not written (%s)", backup_path(path), e)
 
 
 def read_project_file(path: Path, format_version: int) -> dict[str, Any]:

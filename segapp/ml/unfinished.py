@@ -16,7 +16,7 @@ import shutil
 from pathlib import Path
 
 from segapp.core.project import Project
-from segapp.ml.versions import CONFIG_FILE, ModelVersion, read_version
+from segapp.ml.versions import CONFIG_FILE, ModelVersion, is_version_name, read_version
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ def unchecked_version(project: Project) -> ModelVersion | None:
     name = project.extra.get(UNCHECKED_KEY)
     if name is None:
         return None
-    if not isinstance(name, str) or Path(name).name != name or name in ("", ".", ".."):
+    if not is_version_name(name):
         project.extra.pop(UNCHECKED_KEY, None)  # not a folder of models/ (hand-edited)
         return None
     folder = project.models_dir / name

@@ -100,13 +100,18 @@ def active_version(
     it only the active version's folder is read, not every version's)."""
     name = project.extra.get(ACTIVE_KEY)
     if listed is None:
-        if not isinstance(name, str) or Path(name).name != name or name in ("", ".", ".."):
+        if not is_version_name(name):
             return None  # not a folder of models/ (a hand-edited segapp.json)
         return read_version(project.models_dir / name)
     for v in listed:
         if v.name == name:
             return v
     return None
+
+
+def is_version_name(name: object) -> bool:
+    """Whether a name segapp.json records can be a folder of models/ (not a hand-edited path)."""
+    return isinstance(name, str) and Path(name).name == name and name not in ("", ".", "..")
 
 
 def set_active(project: Project, name: str | None) -> None:

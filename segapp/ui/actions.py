@@ -317,5 +317,6 @@ def build_toolbar(win: ActionHost, acts: dict[str, QAction]) -> Toolbar:
     # hides clean-up, not Propose and Train (the window puts Train after it)
     tb.addAction(acts["propose"])
     loop_end = tb.addSeparator()
-    tb.addWidget(_cleanup_button(acts, islands := _islands_spin()))
+    islands = _islands_spin()
+    tb.addWidget(_cleanup_button(acts, islands))
     return Toolbar(tb, opacity, islands, loop_end)

@@ -88,6 +88,8 @@ class _ThumbJob(QRunnable):
 class ImageListModel(QAbstractListModel):
     """One row per project entry; reads status from the session."""
 
+    unreadable = Signal(str)  # a thumbnail found its image unreadable (the counts change)
+
     def __init__(self, session: LabelSession, thumbnails: bool = True, parent=None) -> None:
         super().__init__(parent)
         self.session = session
@@ -198,6 +200,7 @@ class ImageListModel(QAbstractListModel):
         entry = self.session.entry_of(stem)
         if qimg is None:
             entry.error = error
+            self.unreadable.emit(stem)
         else:
             self._thumbs[stem] = qimg
         self._icons = {k: v for k, v in self._icons.items() if not k.startswith(stem + "\0")}
@@ -278,8 +281,7 @@ class ImageListPanel(QWidget):
         self._counts_timer.setInterval(30)
         self._counts_timer.timeout.connect(self._update_counts)
         session.entryChanged.connect(lambda _s: self._counts_timer.start())
-        # a thumbnail that finds its image unreadable changes the counts too
-        self.model.dataChanged.connect(lambda *_a: self._counts_timer.start())
+        self.model.unreadable.connect(lambda _s: self._counts_timer.start())
         session.projectChanged.connect(lambda _p: self._update_counts())
 
     # ------------------------------------------------------------------ filter / counts

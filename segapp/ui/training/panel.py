@@ -15,11 +15,8 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
-    QHBoxLayout,
     QLabel,
     QPushButton,
-    QScrollArea,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -38,12 +35,11 @@ from segapp.ui.training.describe import (
 from segapp.ui.training.estimate import EstimateLabel
 from segapp.ui.training.form import TrainForm
 from segapp.ui.training.mask_depth import MaskDepth
+from segapp.ui.training.panel_layout import lay_out
 from segapp.ui.training.process import TrainProcess
 from segapp.ui.training.run_progress import RunProgress
 
 log = logging.getLogger(__name__)
-
-CONTROLS_WIDTH = 340  # the settings column; the curves take the rest
 
 
 class TrainPanel(QWidget):
@@ -66,7 +62,7 @@ class TrainPanel(QWidget):
         self._versions: list[versions.ModelVersion] = []  # as of the last refresh
         self._split_counts = (0, 0)  # (train, val) corrected images, as of the last refresh
         self._build_widgets(auto_estimate)
-        self._build_layout()
+        lay_out(self)
         self._connect_signals()
         self._update_buttons()
 
@@ -92,40 +88,6 @@ class TrainPanel(QWidget):
         self.error_label.setObjectName("trainError")
         self.error_label.setStyleSheet("color: #b00020")
         self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-
-    def _build_layout(self) -> None:
-        """Left: the settings (scrolling when the dock is low); right: Train, what it will do,
-        the run and its curves."""
-        controls = QWidget()
-        col = QVBoxLayout(controls)
-        col.setContentsMargins(4, 4, 4, 4)
-        col.addWidget(self.form)
-        col.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidget(controls)
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setFixedWidth(CONTROLS_WIDTH)
-        run = QVBoxLayout()
-        run.setContentsMargins(4, 4, 4, 0)
-        run.setSpacing(2)
-        bar = QHBoxLayout()
-        for b in (self.train_btn, self.stop_btn, self.cancel_btn):
-            bar.addWidget(b)
-        bar.addWidget(self.progress, 1)
-        run.addLayout(bar)
-        # what Train will do, beside it (the settings column scrolls in a low dock)
-        for label in (self.data_label, self.estimate_label):
-            run.addWidget(label)
-        for label in (self.epoch_label, self.status_label, self.error_label):
-            run.addWidget(label)
-        self.plot_area = QVBoxLayout()
-        run.addLayout(self.plot_area, 1)
-        lay = QHBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.addWidget(scroll)
-        lay.addLayout(run, 1)
 
     def _connect_signals(self) -> None:
         self.train_btn.clicked.connect(self.start_training)
