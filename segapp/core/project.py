@@ -268,6 +268,11 @@ class Project:
         """
         if status not in STATUSES:
             raise ValueError(f"unknown status {status!r}")
+        if not entry.image_path.is_file():  # moved or deleted while the project was open
+            raise WriteError(
+                f"{entry.image_path}: the image is no longer there, so its mask was not saved "
+                "(a mask without its image is lost to training); put the image back and save again"
+            )
         mask = self.mask_from_labels(labels)
         by = entry.proposed_by if proposed_by is None else proposed_by
         record = _record(entry, status, by)

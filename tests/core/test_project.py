@@ -9,7 +9,7 @@ import pytest
 from conftest import make_dataset
 
 from segapp.core.classes import multiclass
-from segapp.core.imageio import MaskValueError, read_mask
+from segapp.core.imageio import MaskValueError, WriteError, read_mask
 from segapp.core.project import Project, ProjectError
 
 
@@ -141,6 +141,16 @@ def test_without_a_usable_backup_the_damage_says_what_moving_it_aside_does(tmp_p
     assert "every mask then counts as corrected, unreviewed proposals too" in str(e.value)
     project.meta_path.unlink()  # moved aside, with a damaged backup: opened as a folder
     assert Project.open(project.root).entry("2").status == "corrected"
+
+
+def test_no_mask_is_written_for_an_image_no_longer_there(tmp_path):
+    project = Project.open(make_dataset(tmp_path / "d", n=2, masks=0))
+    entry = project.entries[0]
+    entry.image_path.unlink()  # deleted or moved while the project was open
+    with pytest.raises(WriteError, match="no longer there"):
+        project.write_labels(entry, np.ones((32, 32), np.uint8), "corrected")
+    assert not entry.mask_path.exists() and entry.status == "unlabeled"
+    assert not project.journal_path.exists()  # nothing journalled either
 
 
 def test_missing_folder(tmp_path):

@@ -172,6 +172,41 @@ def test_unreadable_image_gets_error_mark(make_window, qtbot, data):
     qtbot.waitUntil(lambda: "unreadable" in w.image_list.counts.text(), timeout=2000)
 
 
+def test_an_image_removed_from_disk_while_open_is_said_gone_and_no_mask_is_saved_without_it(
+    make_window, qtbot, data, tmp_path
+):
+    """Moved away with the window open: shown from memory and saved as a mask without its
+    image (walk-through 5, #12). Now showing it says it is gone, and a save of edits made
+    before it went fails with why, the edits kept, until the image is back."""
+    w = make_window(data)
+    first = w.session.current
+    others = [s for s in w.image_list.model.stems() if s != first]
+    assert w.session.select(others[0]) and w.session.select(first)  # both in memory now
+    qtbot.waitUntil(
+        lambda: (
+            not w.session.prefetcher._futures
+            or all(f.done() for f in w.session.prefetcher._futures.values())
+        ),
+        timeout=5000,
+    )
+    gone = w.session.entry_of(others[0]).image_path
+    gone.rename(tmp_path / gone.name)
+    assert w.session.select(others[0])
+    assert w.canvas.document() is None  # not shown from memory
+    assert "file not found" in (w.session.entry_of(others[0]).error or "")
+    qtbot.waitUntil(lambda: _statuses(w)[others[0]] == "error", timeout=2000)
+
+    assert w.session.select(first)
+    drag(qtbot, w.canvas, [(5, 5), (15, 5)])
+    image = w.session.entry.image_path
+    image.rename(tmp_path / image.name)
+    assert not w.session.save()
+    assert "no longer there" in w.last_error[1] and w.session.doc.dirty
+    assert not w.session.entry.mask_path.exists()
+    (tmp_path / image.name).rename(image)
+    assert w.session.save() and disk_labels(w, first)[5, 10] == 1
+
+
 def test_a_mask_that_cannot_be_used_is_marked_in_the_list_until_replaced(make_window, qtbot, data):
     """A mask of another size showed "corrected" with a green dot, like any other, after
     its dialog was closed; the list now says so (and why) until an edit replaces it."""

@@ -52,6 +52,8 @@ def read_entry(project: Project, entry: ImageEntry, prefetched: Future | None) -
             decoded = prefetched.result()
         except Exception as e:  # noqa: BLE001 - read again below, and reported from there
             log.debug("prefetch of %s failed: %s", entry.image_path, e)
+    if decoded is not None and not entry.image_path.is_file():
+        decoded = None  # gone since it was prefetched: read below, which says so
     if decoded is None:
         try:
             decoded = _decode(entry.image_path)

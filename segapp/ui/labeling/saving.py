@@ -62,7 +62,7 @@ class SavingMixin:
                 self.error.emit(
                     "Could not save the mask",
                     f"{e}\n\nYour edits to {ds.entry.stem} are kept in memory; fix the "
-                    "problem (free space, write permission) and save again (Ctrl+S).",
+                    "problem (above) and save again (Ctrl+S).",
                 )
             self._emit_entry(ds.entry.stem)
             return False

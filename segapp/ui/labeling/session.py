@@ -313,6 +313,7 @@ class LabelSession(SavingMixin, ProposalsMixin, PaintStateMixin, EffortMixin, QO
         self.save()
         self.current, self.loading = stem, None
         self._effort_open(stem)
+        self._forget_if_gone(stem)
         if stem in self._docs:
             self._apply_brush_state(self.document(stem).doc)
         else:
@@ -327,6 +328,16 @@ class LabelSession(SavingMixin, ProposalsMixin, PaintStateMixin, EffortMixin, QO
         self.currentChanged.emit(stem)
         self._prefetch_around(stem)
         return True
+
+    def _forget_if_gone(self, stem: str) -> None:
+        """Drop the kept document of an image deleted or moved since (unless it holds unsaved
+        edits), so that showing it reads the file again and says it is gone."""
+        ds = self._docs.get(stem)
+        if ds is None or ds.doc.dirty or ds.entry.image_path.is_file():
+            return
+        if ds.unsubscribe:
+            ds.unsubscribe()
+        del self._docs[stem]
 
     def _adopt(self, stem: str, read: ReadResult) -> None:
         had_error = self.entry_of(stem).error is not None

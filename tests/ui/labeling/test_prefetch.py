@@ -53,3 +53,21 @@ def test_session_prefetches_neighbours_and_uses_them(qtbot, tmp_path):
     assert not held
     session.prefetcher.shutdown()
     session.engine.shutdown()
+
+
+def test_an_image_removed_after_its_prefetch_is_said_gone_not_shown(qtbot, tmp_path):
+    data = make_dataset(tmp_path / "d", n=4)
+    session = LabelSession()
+    session.load_wait_s = None
+    assert session.open_project(data)
+    session.select("1")
+    entry = session.entry_of("2")
+    held = session.prefetcher._futures
+    qtbot.waitUntil(lambda: held[entry.image_path].done(), timeout=5000)  # decoded
+    entry.image_path.unlink()
+    session.select("2")
+    assert session.doc is None  # not the decode of a file no longer there
+    assert "file not found" in entry.error
+    session.close_project()
+    session.prefetcher.shutdown()
+    session.engine.shutdown()
