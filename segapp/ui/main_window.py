@@ -231,7 +231,7 @@ class MainWindow(QMainWindow):
 
     def ask_new_project(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "New project: choose the folder of images")
-        if not folder:
+        if not folder or not self.training.confirm_switch():
             return
         text, ok = QInputDialog.getText(
             self,
@@ -262,7 +262,10 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ projects
     def open_path(self, path: str | Path, extra_models=()) -> bool:
-        """Open a folder or project, on the image last shown in it (if still there)."""
+        """Open a folder or project, on the image last shown in it (if still there); asks
+        first when that would stop a training run."""
+        if not self.training.confirm_switch():
+            return False
         self.extra_models = list(extra_models)
         start = self.recent.last_image(path)
         ok = self.session.open_project(path, start)

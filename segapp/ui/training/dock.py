@@ -154,12 +154,21 @@ class TrainingDock(QObject):
 
     def confirm_close(self) -> bool:
         """Closing the window during a run stops it (the best checkpoint so far is kept)."""
-        if not self.train_panel.running:
+        return self._confirm_stop("close")
+
+    def confirm_switch(self) -> bool:
+        """Opening a project during a run stops it too: asked, as closing is (it was not)."""
+        return self._confirm_stop("open the other project")
+
+    def _confirm_stop(self, then: str) -> bool:
+        tp = self.train_panel
+        if not tp.running:
             return True
+        name = tp.run_project.root.name if tp.run_project is not None else "this project"
         return self.session.confirm(
             "A training is running",
-            "Stop the training and close? The best checkpoint so far is kept as a version; "
-            "it is checked against the active one when you open this project again, and "
+            f"Stop the training of {name} and {then}? The best checkpoint so far is kept as a "
+            f"version; it is checked against the active one when you open {name} again, and "
             "becomes active if it does better.",
         )
 

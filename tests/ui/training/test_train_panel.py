@@ -320,6 +320,26 @@ def test_window_trains_and_the_new_version_proposes(qtbot, tmp_path, make_window
     assert "5 corrected images" in panel.data_label.text()
 
 
+def test_opening_another_project_during_a_run_asks_first(qtbot, tmp_path, make_window, project):
+    """It stopped the run without a word; now it asks, as closing the window does."""
+    other = make_dataset(tmp_path / "other", n=3, height=32, width=32)
+    w = make_window(project.root)
+    panel = w.training.train_panel
+    panel.form.set_values(epochs=200, **RUN)
+    assert panel.start_training(), panel.error_label.text()
+    qtbot.waitUntil(lambda: len(panel.process.epochs) >= 1, timeout=TIMEOUT)
+    asked = []
+    w.session.confirm = lambda title, text: asked.append(text) is not None  # No
+    assert not w.open_path(other)
+    assert panel.running and w.session.project.root == project.root
+    assert "Stop the training of data and open the other project?" in asked[0]
+    w.session.confirm = lambda title, text: True
+    assert w.open_path(other) and w.session.project.root == other.resolve()
+    qtbot.waitUntil(lambda: _idle(panel), timeout=TIMEOUT)
+    assert panel.status_label.text() == "v001 trained in data"  # checked when data reopens
+    assert unfinished.unchecked_version(Project.open(project.root)).name == "v001"
+
+
 def test_estimate_measured_in_a_thread_without_history(qtbot, project):
     p = TrainPanel(auto_estimate=True)
     qtbot.addWidget(p)
