@@ -25,6 +25,8 @@ from PySide6.QtWidgets import (
     QWidgetAction,
 )
 
+from segapp.ui.save_elsewhere import ask_save_unsaved_elsewhere
+
 if TYPE_CHECKING:
     from segapp.ui.canvas.canvas import Canvas
     from segapp.ui.labeling.image_list import ImageListPanel
@@ -130,6 +132,9 @@ def _file(win: ActionHost, act: _Actions) -> None:
     m.addAction(act("export", "Export…", win.ask_export, None, tip))
     m.addSeparator()
     m.addAction(act("save", "Save", s.save_everything, "Ctrl+S", "save the unsaved masks (Ctrl+S)"))
+    tip = "write the unsaved masks to another folder (when the project's cannot take them)"
+    save_to = lambda: ask_save_unsaved_elsewhere(win)  # noqa: E731
+    m.addAction(act("save_elsewhere", "Save unsaved masks to…", save_to, None, tip))
     m.addAction(act("close", "Close project", s.close_project, "Ctrl+W"))
     m.addSeparator()
     m.addAction(act("quit", "Quit", win.close, "Ctrl+Q"))

@@ -13,7 +13,7 @@ from conftest import make_dataset
 from PySide6.QtCore import QPointF, Qt
 from qt_helpers import disk_labels, drag, key, tiny_checkpoint, wait_proposal
 
-from segapp.core.imageio import WriteError
+from segapp.core.imageio import WriteError, read_mask
 from segapp.core.project import Project
 from segapp.ui.labeling import rethreshold
 from segapp.ui.labeling.image_list import StatusRole
@@ -724,6 +724,43 @@ def test_closing_with_edits_that_cannot_be_saved_asks_once_and_says_why(
     s.confirm = lambda title, text: asked.append(text) or False  # "No": keep working
     assert not s.close_project()
     assert len(asked) == 1 and "the disk is full" in asked[0]
-    assert asked[0].endswith("Close anyway and lose these edits?")
+    assert "Close anyway and lose these edits? No keeps them open: File > Save unsaved" in asked[0]
     assert w.error_box is None  # nothing hidden behind the question
     assert s.doc.dirty  # the edit is still there
+
+
+def test_unsaved_edits_the_project_cannot_take_are_saved_to_another_folder(
+    make_window, qtbot, data, tmp_path, monkeypatch
+):
+    """A project folder that went read-only (or a stick unplugged) left one choice on
+    closing: lose the edits. File > Save unsaved masks to… writes them elsewhere."""
+    w = make_window(data)
+    s = w.session
+    first = s.current
+    drag(qtbot, w.canvas, [(5, 5), (15, 5)])
+    monkeypatch.setattr(
+        "segapp.core.project.write_mask",
+        lambda p, m: (_ for _ in ()).throw(WriteError(f"{p}: read-only file system")),
+    )
+    assert not s.save()
+    second = next(x for x in w.image_list.model.stems() if x not in (first, s.current, "0", "1"))
+    assert s.select(second)  # its autosave fails too: two unsaved
+    drag(qtbot, w.canvas, [(30, 30), (40, 30)])
+    copies = tmp_path / "copies"
+    copies.mkdir()
+    monkeypatch.setattr(
+        "segapp.ui.save_elsewhere.QFileDialog.getExistingDirectory", lambda *a: str(copies)
+    )
+    save_to = next(a for a in w.actions() if a.text() == "Save unsaved masks to…")
+    save_to.trigger()
+    assert sorted(p.name for p in copies.iterdir()) == sorted([f"{first}.png", f"{second}.png"])
+    assert read_mask(copies / f"{first}.png")[5, 10] == 255  # the project's values (binary)
+    assert read_mask(copies / f"{second}.png")[30, 35] == 255
+    assert "2 unsaved mask(s) written to" in w.statusBar().currentMessage()
+    assert s.unsaved == [first, second]  # still unsaved in the project
+    asked = []
+    s.confirm = lambda title, text: asked.append(text) or False
+    assert not s.close_project()
+    assert f"A copy of each is in {copies}." in asked[0]
+    drag(qtbot, w.canvas, [(40, 40)])  # changed since the copy: no longer said
+    assert not s.close_project() and "A copy" not in asked[1]

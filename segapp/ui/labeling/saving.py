@@ -8,9 +8,11 @@ documents and signals). A failed write is reported and the edit stays in memory,
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
-from segapp.core.imageio import WriteError
+from segapp.core.imageio import WriteError, write_mask
 from segapp.ui.labeling.doc_state import DocState
 
 
@@ -18,6 +20,7 @@ class SavingMixin:
     """Statuses of edited documents and the writes of their masks."""
 
     last_save_error = ""  # why the latest failed write failed (the close question says it)
+    saved_elsewhere: dict[str, tuple[Path, int]]  # stem: (folder, history state) of a copy
 
     def status_of(self, stem: str) -> tuple[str, bool]:
         """(status, unsaved): what the list shows; unsaved edits show the status they will get."""
@@ -62,7 +65,8 @@ class SavingMixin:
                 self.error.emit(
                     "Could not save the mask",
                     f"{e}\n\nYour edits to {ds.entry.stem} are kept in memory; fix the "
-                    "problem (above) and save again (Ctrl+S).",
+                    "problem (above) and save again (Ctrl+S), or keep a copy in another folder "
+                    "(File > Save unsaved masks to…).",
                 )
             self._emit_entry(ds.entry.stem)
             return False
@@ -134,6 +138,30 @@ class SavingMixin:
 
     def _report_unsaved(self, failed: list[str]) -> None:
         self.error.emit("Could not save", f"{_could_not_write(failed)}; they are kept in memory.")
+
+    def save_unsaved_to(self, folder: Path) -> list[str]:
+        """Write every unsaved mask as ``folder/STEM.png`` (the project's pixel values), for
+        edits the project's own folder cannot take (read-only, unplugged, full). They stay
+        unsaved in the project. Returns the stems written; WriteError if one cannot be."""
+        assert self.project is not None
+        folder = Path(folder)
+        written = []
+        for stem in self.unsaved:
+            doc = self._docs[stem].doc
+            doc.end_stroke()
+            write_mask(folder / f"{stem}.png", self.project.mask_from_labels(doc.labels))
+            self.saved_elsewhere[stem] = (folder, doc.history.state)
+            written.append(stem)
+        return written
+
+    def copies_of(self, stems: list[str]) -> Path | None:
+        """The folder holding a copy of each of these masks as they are now, if one does."""
+        copies = {self.saved_elsewhere.get(s) for s in stems}
+        if len(copies) != 1 or None in copies:
+            return None
+        folder, _ = next(iter(copies))
+        now = {(folder, self._docs[s].doc.history.state) for s in stems}
+        return folder if now == copies else None
 
     @property
     def unsaved(self) -> list[str]:

@@ -70,6 +70,7 @@ class LabelSession(SavingMixin, ProposalsMixin, PaintStateMixin, EffortMixin, QO
         self.project: Project | None = None
         self.current: str | None = None
         self._docs: OrderedDict[str, DocState] = OrderedDict()
+        self.saved_elsewhere = {}
         self._entries: dict[str, ImageEntry] = {}
         self._shown: dict[str, tuple[str, bool]] = {}  # what the list shows, per stem
         self.engine = engine or ProposeEngine(parent=self)
@@ -180,10 +181,16 @@ class LabelSession(SavingMixin, ProposalsMixin, PaintStateMixin, EffortMixin, QO
         self._effort_leave()
         # one question that says why, not a notice hidden behind it (save_all's own)
         failed = self._save_quietly(list(self._docs))
+        copies = self.copies_of(failed) if failed else None
+        keep = (
+            f"A copy of each is in {copies}."
+            if copies
+            else "No keeps them open: File > Save unsaved masks to… writes them to another folder."
+        )
         if failed and not self.confirm(
             "Unsaved edits",
             f"{len(failed)} image(s) could not be saved ({', '.join(failed[:5])}): "
-            f"{self.last_save_error}\n\nClose anyway and lose these edits?",
+            f"{self.last_save_error}\n\nClose anyway and lose these edits? {keep}",
         ):
             self._effort_open(self.current)
             return False
@@ -192,6 +199,7 @@ class LabelSession(SavingMixin, ProposalsMixin, PaintStateMixin, EffortMixin, QO
             if ds.unsubscribe:
                 ds.unsubscribe()
         self._docs.clear()
+        self.saved_elsewhere = {}
         self.prefetcher.clear()
         self.loading = None
         self._pending.clear()
