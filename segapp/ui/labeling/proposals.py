@@ -259,6 +259,8 @@ class ProposalsMixin:
             ds.doc.set_labels(labels, as_proposal=True)
             ds.proposed_state, ds.proposed_by, ds.probs = ds.doc.history.state, name, None
             ds.proposal = np.array(labels)
+            if ds.held:  # only shown so far (the same labels, maybe): written now, as asked
+                ds.doc.mark_unsaved()
             ok = self._save_state(ds, report=False)
         else:
             try:

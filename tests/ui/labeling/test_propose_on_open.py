@@ -144,3 +144,17 @@ def test_ctrl_p_over_a_shown_proposal_writes_it_as_asked(make_window, qtbot, dat
     assert w.session.status_of("1") == ("proposed", True)
     assert w.session.save() and (data / "masks" / "1.png").exists()
     assert w.session.project.entry("1").status == "proposed"
+
+
+def test_propose_all_writes_the_shown_proposal_too(make_window, qtbot, data):
+    """It counted the image on screen as proposed but never wrote it (walk-through 6, #1):
+    the same labels again left its document clean, so the save wrote nothing."""
+    w = _window(make_window, qtbot, data)
+    assert not (data / "masks" / "1.png").exists()  # shown, not written
+    assert w.session.propose_all(str(data / "models" / "fg")) == 4
+    qtbot.waitUntil(lambda: not w.session.batch_running, timeout=30_000)
+    for stem in "1234":
+        assert (data / "masks" / f"{stem}.png").exists(), stem
+        assert w.session.project.entry(stem).status == "proposed"
+    assert w.session.status_of("1") == ("proposed", False)
+    assert "4 of 4 images proposed" in w.statusBar().currentMessage()
