@@ -148,12 +148,20 @@ class Suggester(QObject):
         self._go()
 
     def _candidates(self) -> tuple[set[str], list[str], dict]:
-        """(corrected, centres: the corrected and the one on screen, pool: all but skipped)."""
+        """(corrected, centres, pool): the pool's images farthest from the centres are
+        suggested; a centre never is, nor is an image skipped (sent to and left uncorrected).
+
+        Once images are corrected the centres are those and the one on screen (unless it was
+        skipped: the corrected ones still lack its kind). With none corrected yet they are
+        every image skipped and the one on screen, so that N tours the project's kinds of
+        image (a skipped image fell out of the distances, and N went on in file order)."""
         current = self.session.current
         corrected = {s for s in self.signatures if self._corrected(s)}
-        centres = [*corrected, *([current] if current and current not in corrected else [])]
-        # skipped images are not suggested again (but count as centres once corrected)
-        pool = {s: v for s, v in self.signatures.items() if s not in self._left or s in corrected}
+        seen = {current} if current else set()
+        seen = seen - self._left if corrected else seen | self._left
+        centres = [*corrected, *sorted(s for s in seen - corrected if s in self.signatures)]
+        keep = set(centres)
+        pool = {s: v for s, v in self.signatures.items() if s not in self._left or s in keep}
         return corrected, centres, pool
 
     def _go(self) -> None:
@@ -171,9 +179,10 @@ class Suggester(QObject):
         self._last = stem = picks[0]
         self.session.select(stem)
         self.suggested.emit(stem)
-        on_another = bool(current) and current not in corrected
         unsure = version if weights else None
-        self.session.message.emit(_said(stem, len(corrected), on_another, unsure))
+        self.session.message.emit(
+            _said(stem, len(corrected), len(centres) - len(corrected), unsure)
+        )
 
     def _weigh(self, pool: dict, centres: list[str]):
         """(pool, weights, version name): the active version's uncertainty on the images it
@@ -242,10 +251,12 @@ class Suggester(QObject):
         self._pool.waitForDone()
 
 
-def _said(stem: str, corrected: int, was_on_another: bool, unsure: str | None) -> str:
-    """The status line of a suggestion: unlike what, and whether ``unsure`` (a version) is."""
+def _said(stem: str, corrected: int, left: int, unsure: str | None) -> str:
+    """The status line of a suggestion: unlike what (the corrected images and the ``left``
+    uncorrected ones seen: skipped, or on screen), and whether ``unsure`` (a version) is."""
     unlike = [f"the {corrected} corrected so far"] if corrected else []
-    unlike += ["the one you were on"] if was_on_another else []
+    if left:
+        unlike.append("the one you were on" if left == 1 else f"the {left} you saw and left")
     if not unlike:
         return f"Suggested {stem}: an image to start with"
     lead = "unlike" if unsure else "the image least like"

@@ -171,10 +171,36 @@ def test_a_newly_active_version_reads_the_images_before_the_next_n(
 def test_the_first_suggestion_does_not_speak_of_zero_corrected_images():
     from segapp.ui.labeling.suggest import _said
 
-    assert _said("7", 0, True, None) == "Suggested 7: the image least like the one you were on"
-    assert _said("7", 0, False, None) == "Suggested 7: an image to start with"
-    assert _said("7", 2, False, None) == "Suggested 7: the image least like the 2 corrected so far"
-    assert _said("7", 2, True, "v001") == (
+    assert _said("7", 0, 1, None) == "Suggested 7: the image least like the one you were on"
+    assert _said("7", 0, 0, None) == "Suggested 7: an image to start with"
+    assert _said("7", 0, 3, None) == "Suggested 7: the image least like the 3 you saw and left"
+    assert _said("7", 2, 0, None) == "Suggested 7: the image least like the 2 corrected so far"
+    assert _said("7", 2, 1, "v001") == (
         "Suggested 7: unlike the 2 corrected so far and the one you were on, and v001 is "
         "unsure of it"
     )
+
+
+def test_with_nothing_corrected_n_tours_the_kinds_of_image_not_the_file_order(
+    make_window, qtbot, tmp_path
+):
+    """Each N after the first went to the next file: the image just skipped fell out of the
+    distances, so every distance was infinite (walk-through 6, #2)."""
+    root = tmp_path / "p"
+    (root / "images").mkdir(parents=True)
+    kinds = ["portrait", "portrait", "street", "street", "field", "field"]  # in file order
+    for i, kind in enumerate(kinds):
+        if kind == "field":  # a third kind: green grass
+            img = np.full((48, 64, 3), (40, 160, 60), np.uint8) + np.uint8(i)
+        else:
+            img = _picture(kind, i)
+        cv2.imwrite(str(root / "images" / f"{i}.png"), img)
+    w = make_window(root)
+    assert w.session.current == "0"
+    went = []
+    for _ in range(3):
+        with qtbot.waitSignal(w.image_list.suggester.suggested, timeout=10_000) as sig:
+            key(qtbot, w, Qt.Key.Key_N)
+        went.append(sig.args[0])
+    # one of each kind (it went street or field, then "0", then "1": two portraits)
+    assert sorted(kinds[int(s)] for s in went) == ["field", "portrait", "street"], went
