@@ -143,6 +143,7 @@ class Canvas(PanZoomView):
         if doc is None:
             self._scene.setSceneRect(QRectF())
             self._update_cursor_item(None)
+            self._refresh_pointer()
             return
         h, w = doc.shape
         self._image_item = ImageItem(doc.image, levels=display)
@@ -158,6 +159,7 @@ class Canvas(PanZoomView):
         self._scene.setSceneRect(QRectF(0, 0, w, h))
         self._unsubscribe = doc.on_change(_weak_callback(self))
         self.fit()
+        self._refresh_pointer()
         self.brushSizeChanged.emit(doc.brush_radius)
 
     def _on_doc_change(self, rect: Rect | None) -> None:
@@ -254,10 +256,21 @@ class Canvas(PanZoomView):
         self._update_cursor_item(self._last_scene_pos())  # hidden while Space pans
 
     def _on_zoom_changed(self) -> None:
-        if self._last_pixel is not None and self.viewport().underMouse():
-            scene = self.mapToScene(self.viewport().mapFromGlobal(QCursor.pos()))
-            self._last_pixel = self._pixel(scene)
+        if self._last_pixel is not None:
+            self._refresh_pointer()
         self._update_cursor_item(self._last_scene_pos())
+
+    def _refresh_pointer(self) -> None:
+        """The pixel under a mouse that did not move while the view did (a zoom, another
+        image), said again: the readout kept the old position and read the new image there."""
+        if self._doc is None or not self.viewport().underMouse():
+            self._last_pixel = None
+            self.cursorMoved.emit(-1, -1)
+            return
+        px, py = self._pixel(self.mapToScene(self.viewport().mapFromGlobal(QCursor.pos())))
+        self._last_pixel = (px, py)
+        inside = self._inside(px, py)
+        self.cursorMoved.emit(px if inside else -1, py if inside else -1)
 
     def _scene_pos(self, view_pos: QPointF) -> QPointF:
         return self.mapToScene(view_pos.toPoint())
