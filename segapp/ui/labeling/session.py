@@ -127,6 +127,7 @@ class LabelSession(SavingMixin, ProposalsMixin, PaintStateMixin, EffortMixin, QO
             return False
         self._lock = lock
         recovered = project.recovered  # the fold's save replaces the damaged file
+        known = project.meta_path.exists()  # before the fold writes it
         self._fold_journal(project)
         self.project = project
         self._entries = {e.stem: e for e in project.entries}
@@ -138,6 +139,8 @@ class LabelSession(SavingMixin, ProposalsMixin, PaintStateMixin, EffortMixin, QO
         self.select(start if start in self._entries else first.stem)
         if recovered:
             self.error.emit("Project file restored from its backup", recovered)
+        if project.adopted and known:  # added since, by hand or another tool: said to stay
+            self.error.emit("Masks taken as corrected", _adopted_note(project))
         if lock.unwritable:  # said now, not at the first failed autosave
             self.error.emit(
                 "Read-only folder",
@@ -411,3 +414,12 @@ class LabelSession(SavingMixin, ProposalsMixin, PaintStateMixin, EffortMixin, QO
         rect = doc.remove_islands(arg) if op == "remove_islands" else getattr(doc, op)()
         if rect is None:
             self.message.emit(f"{op.replace('_', ' ')}: nothing to change")
+
+
+def _adopted_note(project: Project) -> str:
+    names = ", ".join(project.adopted[:5]) + (" …" if len(project.adopted) > 5 else "")
+    return (
+        f"{len(project.adopted)} mask(s) appeared in {project.masks_dir.name}/ without a status "
+        f"of segapp's ({names}): they count as corrected, so the next round trains on them. "
+        "Open any that may be wrong and correct it (or remove its file)."
+    )
