@@ -94,6 +94,29 @@ def test_tool_keys_overlay_and_status_bar(make_window, qtbot, data):
     assert w.pos_label.text() == ""
 
 
+def test_the_pixel_readout_follows_a_zoom_and_a_switch_under_a_still_mouse(
+    make_window, qtbot, data, monkeypatch
+):
+    """It kept the old position after a wheel zoom, and after a switch read the new image
+    at the old image's coordinates (walk-through 6, #4)."""
+    from PySide6.QtCore import QPoint
+
+    w = make_window(data)
+    c, vp = w.canvas, w.canvas.viewport()
+    at = vp.mapToGlobal(QPoint(vp.width() // 2, vp.height() // 2))  # the still mouse
+    monkeypatch.setattr("segapp.ui.canvas.canvas.QCursor.pos", staticmethod(lambda: at))
+    monkeypatch.setattr(type(vp), "underMouse", lambda self: True)
+    qtbot.mouseMove(vp, QPoint(vp.width() // 2, vp.height() // 2))
+    c._last_pixel = (0, 0)  # as if the mouse had been over the image's corner
+    w.canvas.cursorMoved.emit(0, 0)
+    c.zoom_by(2.0)  # the readout said the corner; the mouse is over the centre
+    centre = c.mapToScene(vp.mapFromGlobal(at))
+    assert w.pos_label.text() == f"x {int(centre.x())}, y {int(centre.y())}" != "x 0, y 0"
+    monkeypatch.setattr(type(vp), "underMouse", lambda self: False)
+    key(qtbot, w, Qt.Key.Key_D)  # another image, the mouse now outside the view
+    assert w.pos_label.text() == "" and not w.value_label.isVisibleTo(w)
+
+
 def test_paint_undo_redo_save_and_switch_autosaves(make_window, qtbot, data):
     w = make_window(data)
     stem = w.session.current
@@ -764,3 +787,23 @@ def test_unsaved_edits_the_project_cannot_take_are_saved_to_another_folder(
     assert f"A copy of each is in {copies}." in asked[0]
     drag(qtbot, w.canvas, [(40, 40)])  # changed since the copy: no longer said
     assert not s.close_project() and "A copy" not in asked[1]
+
+
+def test_masks_added_behind_segapps_back_are_said_to_count_as_corrected(
+    make_window, qtbot, data, tmp_path
+):
+    """It was a status-bar line for 8 s, gone before the window had settled (walk-through 6,
+    #5), though those masks are what the next round trains on."""
+    import shutil
+
+    w = make_window(data)  # a folder with two masks: taken as corrected, said in passing
+    assert w.last_error is None
+    assert w.session.close_project()
+    shutil.copy(data / "masks" / "0.png", data / "masks" / "3.png")  # another tool's mask
+    assert w.open_path(data)
+    title, text = w.last_error
+    assert title == "Masks taken as corrected" and "1 mask(s) appeared in masks/" in text
+    assert "(3)" in text and w.session.project.entry("3").status == "corrected"
+    w.last_error = None
+    assert w.session.close_project() and w.open_path(data)
+    assert w.last_error is None  # said once: its status is segapp's now

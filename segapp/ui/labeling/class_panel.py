@@ -108,8 +108,17 @@ class ClassPanel(QGroupBox):
                 )
                 self.table.setItem(ignore_row, column, item)
         self._filling = False
-        self.table.setMaximumHeight(36 + 30 * max(2, min(self.table.rowCount(), 8)))
+        self._fit_rows()
         self.show_active(self.session.active_class)
+
+    def _fit_rows(self, most: int = 8) -> None:
+        """As tall as its rows (up to ``most``, then it scrolls): a maximum alone left a
+        scroll bar over a half-cut last row with room to spare below (walk-through 6)."""
+        t = self.table
+        rows = min(max(t.rowCount(), 2), most)
+        heights = sum(t.rowHeight(r) for r in range(min(rows, t.rowCount())))
+        heights += t.verticalHeader().defaultSectionSize() * max(0, rows - t.rowCount())
+        t.setFixedHeight(t.horizontalHeader().height() + heights + 2 * t.frameWidth())
 
     def show_active(self, index: int) -> None:
         row = self._ignore_row() if index == IGNORE_INDEX else index

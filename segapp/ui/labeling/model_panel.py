@@ -208,6 +208,7 @@ class ModelPanel(QGroupBox):
         self.combo.setCurrentIndex(0 if seen else -1)
         self.combo.setEnabled(bool(seen))
         self.hint.setVisible(not seen)
+        self._show_threshold()
 
     def has_model(self) -> bool:
         return self.combo.count() > 0
@@ -224,10 +225,17 @@ class ModelPanel(QGroupBox):
 
     # ------------------------------------------------------------------ threshold
     def set_binary(self, binary: bool) -> None:
+        self._binary = binary
+        self._show_threshold()
+
+    def _show_threshold(self) -> None:
+        """The slider, for a binary project's trained model only (without one it moved
+        nothing; a multi-class model's proposal is its likeliest class)."""
+        shown = self._binary and self.has_model()
         for i in range(self.threshold_row.count()):
             w = self.threshold_row.itemAt(i).widget()
             if w is not None:
-                w.setVisible(binary)
+                w.setVisible(shown)
 
     def threshold(self) -> float:
         return self.slider.value() / 100.0

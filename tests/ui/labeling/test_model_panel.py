@@ -39,6 +39,7 @@ def test_without_a_trained_model_propose_explains_and_writes_nothing(make_window
     assert mp.combo.count() == 0 and not mp.combo.isEnabled() and mp.model_ref() == ""
     assert mp.combo.placeholderText() == "no trained model yet"
     assert mp.hint.isVisibleTo(mp) and f"at least {FIRST_ROUND_IMAGES} images" in NO_TRAINED_MODEL
+    assert not mp.slider.isVisibleTo(mp)  # a threshold of nothing (walk-through 6)
     said = _said(w)
     qtbot.mouseClick(mp.propose_btn, Qt.MouseButton.LeftButton)
     key(qtbot, w, Qt.Key.Key_P, Qt.KeyboardModifier.ControlModifier)
@@ -67,7 +68,7 @@ def test_a_new_checkpoint_enables_propose(make_window, qtbot, data):
     w.training.train_panel.versionsChanged.emit()  # as after a training run
     mp = w.model_panel
     assert mp.model_ref() == str(model) and mp.combo.isEnabled()
-    assert not mp.hint.isVisibleTo(mp)
+    assert not mp.hint.isVisibleTo(mp) and mp.slider.isVisibleTo(mp)
     assert all(mp.combo.itemData(i) not in PRESETS for i in range(mp.combo.count()))
     key(qtbot, w, Qt.Key.Key_P, Qt.KeyboardModifier.ControlModifier)
     wait_proposal(qtbot, w)
