@@ -433,7 +433,9 @@ def grow(
 
 
 def shrink(mask: np.ndarray, value: int, pixels: int = 1) -> Patch | None:
-    """Erode class ``value`` by ``pixels``; the pixels it loses become background.
+    """Erode class ``value`` by ``pixels``; each pixel it loses takes the nearest other
+    label: background, or the class around it (glasses shrunk inside a face stay face, not
+    a ring of background nobody painted).
 
     The image border does not erode: an object cut by the image frame stays cut there.
     """
@@ -443,7 +445,23 @@ def shrink(mask: np.ndarray, value: int, pixels: int = 1) -> Patch | None:
     box = class_bbox(mask, value) if value != BACKGROUND else None
     if box is None or pixels < 1:
         return None
-    x, y, w, h = rect = _pad(box, pixels, mask.shape)
-    cls = (mask[y : y + h, x : x + w] == value).view(np.uint8)
-    kept = cv2.erode(cls, disk_kernel(pixels)).view(bool)
-    return _paint_selection(mask, rect, cls.view(bool) & ~kept, BACKGROUND, None)
+    x, y, w, h = _pad(box, pixels, mask.shape)
+    crop = mask[y : y + h, x : x + w]
+    cls = (crop == value).view(np.uint8)
+    lost = cls.view(bool) & ~cv2.erode(cls, disk_kernel(pixels)).view(bool)
+    if not lost.any():
+        return None
+    values = crop.copy()
+    values[lost] = _nearest_other(crop, cls)[lost]
+    return Patch(x, y, values)
+
+
+def _nearest_other(crop: np.ndarray, cls: np.ndarray) -> np.ndarray:
+    """Each pixel's nearest label outside ``cls`` (1 on the class; background if none)."""
+    others = cls == 0
+    if not others.any():
+        return np.zeros_like(crop)
+    _, nearest = cv2.distanceTransformWithLabels(
+        cls, cv2.DIST_L2, 3, labelType=cv2.DIST_LABEL_PIXEL
+    )  # numbers the pixels outside the class in raster order, from 1
+    return crop[others][nearest - 1]
