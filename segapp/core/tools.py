@@ -374,21 +374,22 @@ def fill_holes(mask: np.ndarray, value: int | None = None) -> Patch | None:
 def remove_islands(
     mask: np.ndarray, min_px: int, value: int | None = None, connectivity: int = 8
 ) -> Patch | None:
-    """Connected pieces of a class smaller than ``min_px`` pixels become background.
+    """Connected pieces of a class smaller than ``min_px`` pixels take the nearest other
+    label: background, or the class around them (as :func:`shrink`).
 
     ``value=None`` cleans every class. Pieces are 8-connected by default.
     """
     _check_mask(mask)
     classes = _classes_present(mask) if value is None else [_check_value(value)]
     total: Rect | None = None
-    work_parts: list[tuple[Rect, np.ndarray]] = []
+    work_parts: list[tuple[Rect, np.ndarray, np.ndarray]] = []
     for c in classes:
         if c == BACKGROUND:
             continue
         box = class_bbox(mask, c)
         if box is None:
             continue
-        x, y, w, h = box
+        x, y, w, h = box = _pad(box, 1, mask.shape)  # the labels around a piece at its edge
         sub = mask[y : y + h, x : x + w]
         n, labels, stats, _ = cv2.connectedComponentsWithStats(
             (sub == c).view(np.uint8), connectivity=connectivity
@@ -397,14 +398,15 @@ def remove_islands(
         small[0] = False  # label 0: pixels not of class c
         if n <= 1 or not small.any():
             continue
-        work_parts.append((box, small[labels]))
+        sel = small[labels]
+        work_parts.append((box, sel, _fill_from_around(sub, sel, c)))
         total = union(total, box)
     if total is None:
         return None
     tx, ty, tw, th = total
     work = mask[ty : ty + th, tx : tx + tw].copy()
-    for (x, y, w, h), sel in work_parts:
-        work[y - ty : y - ty + h, x - tx : x - tx + w][sel] = BACKGROUND
+    for (x, y, w, h), sel, filled in work_parts:
+        work[y - ty : y - ty + h, x - tx : x - tx + w][sel] = filled[sel]
     return Patch(tx, ty, work)
 
 
@@ -451,17 +453,28 @@ def shrink(mask: np.ndarray, value: int, pixels: int = 1) -> Patch | None:
     lost = cls.view(bool) & ~cv2.erode(cls, disk_kernel(pixels)).view(bool)
     if not lost.any():
         return None
-    values = crop.copy()
-    values[lost] = _nearest_other(crop, cls)[lost]
-    return Patch(x, y, values)
+    return Patch(x, y, _fill_from_around(crop, lost, value))
 
 
-def _nearest_other(crop: np.ndarray, cls: np.ndarray) -> np.ndarray:
-    """Each pixel's nearest label outside ``cls`` (1 on the class; background if none)."""
-    others = cls == 0
-    if not others.any():
-        return np.zeros_like(crop)
-    _, nearest = cv2.distanceTransformWithLabels(
-        cls, cv2.DIST_L2, 3, labelType=cv2.DIST_LABEL_PIXEL
-    )  # numbers the pixels outside the class in raster order, from 1
-    return crop[others][nearest - 1]
+def _fill_from_around(crop: np.ndarray, lost: np.ndarray, value: int) -> np.ndarray:
+    """``crop`` with each ``lost`` pixel (of class ``value``) given the label of the nearest
+    pixel of another label, grown in ring by ring (4-neighbours); background where no other
+    label is in reach. Works on the lost pixels only: the rim of a 35-megapixel object is a
+    few thousand of them (a distance transform of the whole window took 8x the shrink)."""
+    out = crop.copy()
+    h, w = crop.shape
+    donor = crop != value
+    ys, xs = np.nonzero(lost)
+    while ys.size:
+        got = np.zeros(ys.size, bool)
+        for dy, dx in ((0, 1), (0, -1), (1, 0), (-1, 0)):
+            ny, nx = np.clip(ys + dy, 0, h - 1), np.clip(xs + dx, 0, w - 1)
+            take = ~got & donor[ny, nx]
+            out[ys[take], xs[take]] = out[ny[take], nx[take]]
+            got |= take
+        if not got.any():
+            break
+        donor[ys[got], xs[got]] = True
+        ys, xs = ys[~got], xs[~got]
+    out[ys, xs] = BACKGROUND
+    return out

@@ -233,6 +233,19 @@ def test_remove_islands_removes_small_components_of_the_class_only():
     assert tools.remove_islands(out_all, 10) is None
 
 
+def test_a_removed_island_takes_the_class_around_it():
+    """A speck of one class inside another became a hole of background (walk-through 6)."""
+    mask = np.zeros((30, 30), np.uint8)
+    mask[5:25, 5:25] = 3  # a face
+    mask[10:12, 10:12] = 4  # a speck of glasses inside it
+    mask[0, 29] = 4  # one at the image's corner, on background
+    out = applied(mask, tools.remove_islands(mask, 10, 4))
+    assert (out[10:12, 10:12] == 3).all() and out[0, 29] == 0 and (out == 4).sum() == 0
+    lone = np.full((9, 9), 3, np.uint8)
+    lone[4, 4] = 4  # the class's box is this one pixel: its surroundings still count
+    assert applied(lone, tools.remove_islands(lone, 5, 4))[4, 4] == 3
+
+
 def test_remove_islands_connectivity_4_splits_diagonals():
     mask = np.zeros((10, 10), np.uint8)
     mask[2, 2] = mask[3, 3] = 1
