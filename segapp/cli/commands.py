@@ -135,7 +135,9 @@ class _TrainProgress:
         from tqdm import tqdm
 
         if self.bar is None or self.bar.total != n:
-            self.bar = tqdm(total=n, desc="epoch", unit="batch", leave=False)
+            # disable=None: no bar when stderr is not a terminal (a log file got every
+            # redraw, joined by carriage returns); the epoch lines on stdout say the progress
+            self.bar = tqdm(total=n, desc="epoch", unit="batch", leave=False, disable=None)
         self.bar.n = i
         self.bar.set_postfix(loss=f"{loss:.4f}")
         self.bar.refresh()

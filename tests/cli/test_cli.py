@@ -590,16 +590,59 @@ def test_an_error_under_a_progress_bar_is_on_a_line_of_its_own(tmp_path):
     out = tmp_path / "run"
     (out / "metrics.csv").mkdir(parents=True)  # written after the first epoch: it fails
     argv = ["train", str(data), "--model", "unet-small", "--out", str(out), "--epochs", "2"]
+    code, stderr = _run_on_a_terminal([*argv, "--size", "32", "--device", "cpu"])
+    assert code == 2, stderr
+    assert "epoch:" in stderr  # the bar was drawn (stderr is a terminal)
+    errors = [ln for ln in stderr.replace("\r", "\n").splitlines() if "segapp: error" in ln]
+    assert errors and all(ln.startswith("segapp: error: ") for ln in errors), stderr
+    assert "metrics.csv" in errors[0]
+
+
+def _run_on_a_terminal(argv: list[str]) -> tuple[int, str]:
+    """``python -m segapp ARGV`` with stderr on a pseudo-terminal (so its bars are drawn):
+    (exit code, stderr)."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    main_fd, child_fd = pty.openpty()
+    # a terminal of 24 x 100 (a new one is 0 x 0, and tqdm draws a bar of no width)
+    fcntl.ioctl(child_fd, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "segapp", *argv], stdout=subprocess.DEVNULL, stderr=child_fd
+    )
+    os.close(child_fd)
+    chunks = []
+    while True:
+        try:
+            data = os.read(main_fd, 4096)
+        except OSError:  # the child's end closed
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(main_fd)
+    return proc.wait(timeout=300), b"".join(chunks).decode("utf-8", "replace")
+
+
+def test_a_log_file_gets_the_epoch_lines_not_every_redraw_of_the_bar(tmp_path):
+    """stderr sent to a file filled it with the bar's redraws joined by carriage returns,
+    the last one twice."""
+    data = make_dataset(tmp_path / "data", n=3, height=40, width=40)
+    argv = ["train", str(data), "--model", "unet-small", "--out", str(tmp_path / "run")]
     proc = subprocess.run(
-        [sys.executable, "-m", "segapp", *argv, "--size", "32", "--device", "cpu"],
+        [sys.executable, "-m", "segapp", *argv, "--epochs", "2", "--size", "32", "--device", "cpu"],
         capture_output=True,
         text=True,
         timeout=300,
     )
-    assert proc.returncode == 2, proc.stderr
-    errors = [ln for ln in proc.stderr.replace("\r", "\n").splitlines() if "segapp: error" in ln]
-    assert errors and all(ln.startswith("segapp: error: ") for ln in errors), proc.stderr
-    assert "metrics.csv" in errors[0]
+    assert proc.returncode == 0, proc.stderr
+    assert "\r" not in proc.stderr and "batch/s" not in proc.stderr
+    assert [ln[:9] for ln in proc.stdout.splitlines() if ln.startswith("epoch")] == [
+        "epoch 1/2",
+        "epoch 2/2",
+    ]
 
 
 @pytest.mark.parametrize("reason", list(BREAKERS))
