@@ -34,7 +34,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from segapp.core import tools
+from segapp.core import cleanup, tools
 from segapp.core.history import DEFAULT_MAX_BYTES, History
 from segapp.core.imageio import MaskSizeError, MaskValueError
 from segapp.core.tools import BACKGROUND, Patch, Point, Rect
@@ -270,24 +270,26 @@ class MaskDocument:
         value = None if all_classes else self._active_class
         if value == BACKGROUND:
             return None
-        return self._apply(tools.fill_holes(self._labels, value))
+        return self._apply(cleanup.fill_holes(self._labels, value))
 
     def remove_islands(self, min_px: int, all_classes: bool = False) -> Rect | None:
         """Pieces of the active class (or of any class) under ``min_px`` pixels become background."""
         value = None if all_classes else self._active_class
         if value == BACKGROUND:
             return None
-        return self._apply(tools.remove_islands(self._labels, min_px, value))
+        return self._apply(cleanup.remove_islands(self._labels, min_px, value))
 
     def grow(self, pixels: int = 1) -> Rect | None:
         """Dilate the active class by ``pixels`` (respects ``protect_others``)."""
         if self._active_class == BACKGROUND:
             return None
-        return self._apply(tools.grow(self._labels, self._active_class, pixels, self._overwrite()))
+        return self._apply(
+            cleanup.grow(self._labels, self._active_class, pixels, self._overwrite())
+        )
 
     def shrink(self, pixels: int = 1) -> Rect | None:
         """Erode the active class by ``pixels``; the lost pixels become background."""
-        return self._apply(tools.shrink(self._labels, self._active_class, pixels))
+        return self._apply(cleanup.shrink(self._labels, self._active_class, pixels))
 
     def set_window(self, patch: Patch) -> Rect | None:
         """Write ``patch`` (a rectangle inside the mask) as one undo step, e.g. the Click

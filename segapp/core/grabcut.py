@@ -20,9 +20,9 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
+from segapp.core.cleanup import disk_kernel
 from segapp.core.clicks import ALONE, ALONE_WITHOUT_MODEL, Click, Window, refine_window
 from segapp.core.imageio import to_rgb
-from segapp.core.tools import disk_kernel
 
 WORK_SIDE = 320  # the window is cut at this size at most (GrabCut's cost grows with pixels)
 SURER = 0.0  # logit margin: where the model is surer than this over the click, the mask stays

@@ -11,8 +11,8 @@ together; widgets should call the document, not these functions.
 Cost: the brush tools (:func:`dab`, :func:`segment`, :func:`polygon`) work on the
 bounding box of what they draw, and :func:`flood_fill` on a window that grows with the
 region it fills, so none of them depends on the image size. The whole-class tools
-(:func:`fill_holes`, :func:`remove_islands`, :func:`grow`, :func:`shrink`) scan the image
-once to find the class and then work on the class's bounding box.
+(fill holes, remove islands, grow, shrink: :mod:`segapp.core.cleanup`) scan the image once
+to find the class and then work on the class's bounding box.
 
 Coordinates are image pixels, ``x`` to the right and ``y`` down; points are ``(x, y)`` and
 may be floats (rounded to the nearest pixel). Rectangles are ``(x, y, w, h)``.
@@ -102,7 +102,7 @@ def _writable(crop: np.ndarray, overwrite: Iterable[int] | None) -> np.ndarray |
     return lut[crop]
 
 
-def _paint_selection(
+def paint_selection(
     mask: np.ndarray,
     rect: Rect,
     sel: np.ndarray,
@@ -123,12 +123,12 @@ def _paint_selection(
     return Patch(x, y, values)
 
 
-def _check_mask(mask: np.ndarray) -> None:
+def check_mask(mask: np.ndarray) -> None:
     if mask.ndim != 2 or mask.dtype != np.uint8:
         raise ValueError(f"a label mask must be a 2-D uint8 array, got {mask.dtype} {mask.shape}")
 
 
-def _check_value(value: int) -> int:
+def check_value(value: int) -> int:
     value = int(value)
     if not 0 <= value <= 255:
         raise ValueError(f"class value must be in 0..255, got {value}")
@@ -163,14 +163,14 @@ def union(a: Rect | None, b: Rect | None) -> Rect | None:
     return (x0, y0, x1 - x0, y1 - y0)
 
 
-def _pad(rect: Rect, pad: int, shape: tuple[int, ...]) -> Rect:
+def pad_rect(rect: Rect, pad: int, shape: tuple[int, ...]) -> Rect:
     x, y, w, h = rect
     out = _clip(x - pad, y - pad, x + w + pad, y + h + pad, shape)
     assert out is not None
     return out
 
 
-def _classes_present(mask: np.ndarray) -> list[int]:
+def classes_present(mask: np.ndarray) -> list[int]:
     counts = cv2.calcHist([np.ascontiguousarray(mask)], [0], None, [256], [0, 256]).ravel()
     return [int(v) for v in np.flatnonzero(counts) if v != BACKGROUND]
 
@@ -205,8 +205,8 @@ def segment(
     Round caps equal to :func:`dab`, so consecutive mouse moves join with no gaps however
     fast the mouse goes. Cost: the segment's bounding box.
     """
-    _check_mask(mask)
-    value = _check_value(value)
+    check_mask(mask)
+    value = check_value(value)
     r = max(int(round(radius)), 0)
     (ax, ay), (bx, by) = _xy(p0), _xy(p1)
     rect = _clip(
@@ -222,7 +222,7 @@ def segment(
         cv2.circle(sel, b, r, 1, thickness=-1)
         # a line of thickness 2r has half-width r and round caps of radius r
         cv2.line(sel, a, b, 1, thickness=max(1, 2 * r))
-    return _paint_selection(mask, rect, sel.view(bool), value, overwrite)
+    return paint_selection(mask, rect, sel.view(bool), value, overwrite)
 
 
 def polygon(
@@ -235,8 +235,8 @@ def polygon(
 
     Fewer than 3 points fill nothing. Cost: the polygon's bounding box.
     """
-    _check_mask(mask)
-    value = _check_value(value)
+    check_mask(mask)
+    value = check_value(value)
     pts = np.round(np.asarray(points, dtype=np.float64).reshape(-1, 2)).astype(np.int64)
     if len(pts) < 3:
         return None
@@ -248,7 +248,7 @@ def polygon(
     sel = np.zeros((h, w), dtype=np.uint8)
     local = (pts - np.array([x, y])).astype(np.int32)
     cv2.fillPoly(sel, [local], 1)
-    return _paint_selection(mask, rect, sel.view(bool), value, overwrite)
+    return paint_selection(mask, rect, sel.view(bool), value, overwrite)
 
 
 def flood_fill(
@@ -264,8 +264,8 @@ def flood_fill(
     around the point that doubles until it holds the region, so about the region's
     bounding box, never the image.
     """
-    _check_mask(mask)
-    value = _check_value(value)
+    check_mask(mask)
+    value = check_value(value)
     px, py = _xy(point)
     H, W = mask.shape
     if not (0 <= px < W and 0 <= py < H):
@@ -307,8 +307,8 @@ def class_window(
     of one class, e.g. from the Click tool). The window is clipped to the mask. Cost:
     the window.
     """
-    _check_mask(mask)
-    value = _check_value(value)
+    check_mask(mask)
+    value = check_value(value)
     h, w = on.shape
     rect = _clip(int(x), int(y), int(x) + w, int(y) + h, mask.shape)
     if rect is None:
@@ -330,151 +330,3 @@ def class_window(
 
 
 # ---------------------------------------------------------------------------- whole-class tools
-
-
-def _holes(cls: np.ndarray) -> np.ndarray:
-    """Pixels outside ``cls`` (bool) not 4-connected to the border of the array."""
-    outside = np.pad((~cls).view(np.uint8), 1, constant_values=1)
-    cv2.floodFill(outside, None, (0, 0), 2, 0, 0, 4)
-    return outside[1:-1, 1:-1] == 1
-
-
-def fill_holes(mask: np.ndarray, value: int | None = None) -> Patch | None:
-    """Background enclosed by a class becomes that class.
-
-    A hole of class ``c`` is a region of pixels that are not ``c`` and not 4-connected to
-    the image border; its background pixels are set to ``c`` (other classes inside it are
-    kept). ``value=None`` fills the holes of every class, innermost classes first (by
-    bounding-box area), so a ring inside a ring keeps its own hole.
-    """
-    _check_mask(mask)
-    classes = _classes_present(mask) if value is None else [_check_value(value)]
-    classes = [c for c in classes if c != BACKGROUND]
-    boxes = {c: class_bbox(mask, c) for c in classes}
-    boxes = {c: b for c, b in boxes.items() if b is not None}
-    if not boxes:
-        return None
-    total: Rect | None = None
-    for b in boxes.values():
-        total = union(total, b)
-    assert total is not None
-    tx, ty, tw, th = total
-    work = mask[ty : ty + th, tx : tx + tw].copy()
-    changed = False
-    for c in sorted(boxes, key=lambda c: boxes[c][2] * boxes[c][3]):
-        x, y, w, h = boxes[c]
-        sub = work[y - ty : y - ty + h, x - tx : x - tx + w]
-        sel = _holes(sub == c) & (sub == BACKGROUND)
-        if sel.any():
-            sub[sel] = c
-            changed = True
-    return Patch(tx, ty, work) if changed else None
-
-
-def remove_islands(
-    mask: np.ndarray, min_px: int, value: int | None = None, connectivity: int = 8
-) -> Patch | None:
-    """Connected pieces of a class smaller than ``min_px`` pixels take the nearest other
-    label: background, or the class around them (as :func:`shrink`).
-
-    ``value=None`` cleans every class. Pieces are 8-connected by default.
-    """
-    _check_mask(mask)
-    classes = _classes_present(mask) if value is None else [_check_value(value)]
-    total: Rect | None = None
-    work_parts: list[tuple[Rect, np.ndarray, np.ndarray]] = []
-    for c in classes:
-        if c == BACKGROUND:
-            continue
-        box = class_bbox(mask, c)
-        if box is None:
-            continue
-        x, y, w, h = box = _pad(box, 1, mask.shape)  # the labels around a piece at its edge
-        sub = mask[y : y + h, x : x + w]
-        n, labels, stats, _ = cv2.connectedComponentsWithStats(
-            (sub == c).view(np.uint8), connectivity=connectivity
-        )
-        small = stats[:, cv2.CC_STAT_AREA] < int(min_px)
-        small[0] = False  # label 0: pixels not of class c
-        if n <= 1 or not small.any():
-            continue
-        sel = small[labels]
-        work_parts.append((box, sel, _fill_from_around(sub, sel, c)))
-        total = union(total, box)
-    if total is None:
-        return None
-    tx, ty, tw, th = total
-    work = mask[ty : ty + th, tx : tx + tw].copy()
-    for (x, y, w, h), sel, filled in work_parts:
-        work[y - ty : y - ty + h, x - tx : x - tx + w][sel] = filled[sel]
-    return Patch(tx, ty, work)
-
-
-def disk_kernel(pixels: int) -> np.ndarray:
-    """The structuring element of a disk of radius ``pixels`` (for 1, the 4 neighbours)."""
-    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * pixels + 1, 2 * pixels + 1))
-
-
-def grow(
-    mask: np.ndarray, value: int, pixels: int = 1, overwrite: Iterable[int] | None = None
-) -> Patch | None:
-    """Dilate class ``value`` by ``pixels`` (a disk; for 1 pixel, the 4 neighbours).
-
-    The pixels it grows into become ``value`` if ``overwrite`` allows their class.
-    """
-    _check_mask(mask)
-    value = _check_value(value)
-    pixels = int(pixels)
-    box = class_bbox(mask, value)
-    if box is None or pixels < 1:
-        return None
-    x, y, w, h = rect = _pad(box, pixels, mask.shape)
-    cls = (mask[y : y + h, x : x + w] == value).view(np.uint8)
-    grown = cv2.dilate(cls, disk_kernel(pixels)).view(bool)
-    return _paint_selection(mask, rect, grown, value, overwrite)
-
-
-def shrink(mask: np.ndarray, value: int, pixels: int = 1) -> Patch | None:
-    """Erode class ``value`` by ``pixels``; each pixel it loses takes the nearest other
-    label: background, or the class around it (glasses shrunk inside a face stay face, not
-    a ring of background nobody painted).
-
-    The image border does not erode: an object cut by the image frame stays cut there.
-    """
-    _check_mask(mask)
-    value = _check_value(value)
-    pixels = int(pixels)
-    box = class_bbox(mask, value) if value != BACKGROUND else None
-    if box is None or pixels < 1:
-        return None
-    x, y, w, h = _pad(box, pixels, mask.shape)
-    crop = mask[y : y + h, x : x + w]
-    cls = (crop == value).view(np.uint8)
-    lost = cls.view(bool) & ~cv2.erode(cls, disk_kernel(pixels)).view(bool)
-    if not lost.any():
-        return None
-    return Patch(x, y, _fill_from_around(crop, lost, value))
-
-
-def _fill_from_around(crop: np.ndarray, lost: np.ndarray, value: int) -> np.ndarray:
-    """``crop`` with each ``lost`` pixel (of class ``value``) given the label of the nearest
-    pixel of another label, grown in ring by ring (4-neighbours); background where no other
-    label is in reach. Works on the lost pixels only: the rim of a 35-megapixel object is a
-    few thousand of them (a distance transform of the whole window took 8x the shrink)."""
-    out = crop.copy()
-    h, w = crop.shape
-    donor = crop != value
-    ys, xs = np.nonzero(lost)
-    while ys.size:
-        got = np.zeros(ys.size, bool)
-        for dy, dx in ((0, 1), (0, -1), (1, 0), (-1, 0)):
-            ny, nx = np.clip(ys + dy, 0, h - 1), np.clip(xs + dx, 0, w - 1)
-            take = ~got & donor[ny, nx]
-            out[ys[take], xs[take]] = out[ny[take], nx[take]]
-            got |= take
-        if not got.any():
-            break
-        donor[ys[got], xs[got]] = True
-        ys, xs = ys[~got], xs[~got]
-    out[ys, xs] = BACKGROUND
-    return out
