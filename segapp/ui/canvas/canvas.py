@@ -23,7 +23,6 @@ from __future__ import annotations
 import logging
 import math
 import weakref
-from collections.abc import Sequence
 
 import numpy as np
 from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
@@ -51,6 +50,7 @@ from shiboken6 import isValid
 from segapp.core.document import MaskDocument
 from segapp.ui.canvas.click_tool import ClickTool
 from segapp.ui.canvas.items import BrushCursorItem, ImageItem, LabelOverlayItem, Rect
+from segapp.ui.canvas.overlay_look import OverlayLookMixin
 from segapp.ui.canvas.polygon import PolygonTool
 from segapp.ui.canvas.view import PanZoomView
 
@@ -61,7 +61,7 @@ MAX_BRUSH_RADIUS = 1000
 _Z_IMAGE, _Z_OVERLAY, _Z_PATH, _Z_CURSOR, _Z_DOTS = 0, 1, 2, 3, 4
 
 
-class Canvas(PanZoomView):
+class Canvas(OverlayLookMixin, PanZoomView):
     """Shows a :class:`MaskDocument` (image + label overlay) and edits it with the mouse.
 
     Signals: ``cursorMoved(x, y)`` (image pixel under the mouse; -1, -1 outside),
@@ -93,10 +93,7 @@ class Canvas(PanZoomView):
         self._unsubscribe = None
         self._image_item: ImageItem | None = None
         self._overlay: LabelOverlayItem | None = None
-        self._colors: list[tuple[int, int, int]] = []
-        self._opacity = 0.5
-        self._overlay_visible = True
-        self._outline = False
+        self._init_look()
         self._tool = "brush"
         self._brush_radius = 5  # used while no document is shown (the document holds it)
         self._wheel_accum = 0
@@ -150,10 +147,7 @@ class Canvas(PanZoomView):
         self._image_item.setZValue(_Z_IMAGE)
         self._overlay = LabelOverlayItem(doc.labels)
         self._overlay.setZValue(_Z_OVERLAY)
-        self._overlay.set_colors(self._colors)
-        self._overlay.set_outline(self._outline)
-        self._overlay.setOpacity(self._opacity)
-        self._overlay.setVisible(self._overlay_visible)
+        self._dress(self._overlay)
         self._scene.addItem(self._image_item)
         self._scene.addItem(self._overlay)
         self._scene.setSceneRect(QRectF(0, 0, w, h))
@@ -165,43 +159,6 @@ class Canvas(PanZoomView):
     def _on_doc_change(self, rect: Rect | None) -> None:
         if self._overlay is not None and isValid(self):
             self._overlay.refresh(rect)
-
-    def overlay_image(self):
-        """The overlay ``QImage`` (``Indexed8``; ``pixel(x, y)`` is the shown colour) or None."""
-        return None if self._overlay is None else self._overlay.image
-
-    # ------------------------------------------------------------------ overlay look
-
-    def set_colors(self, colors: Sequence[Sequence[int]]) -> None:
-        """Colour ``(r, g, b)`` per class index; index 0 (background) is transparent."""
-        self._colors = [(int(c[0]), int(c[1]), int(c[2])) for c in colors]
-        if self._overlay is not None:
-            self._overlay.set_colors(self._colors)
-
-    def set_overlay_opacity(self, opacity: float) -> None:
-        self._opacity = min(max(float(opacity), 0.0), 1.0)
-        if self._overlay is not None:
-            self._overlay.setOpacity(self._opacity)
-
-    def overlay_opacity(self) -> float:
-        return self._opacity
-
-    def set_overlay_visible(self, visible: bool) -> None:
-        self._overlay_visible = bool(visible)
-        if self._overlay is not None:
-            self._overlay.setVisible(self._overlay_visible)
-
-    def overlay_visible(self) -> bool:
-        return self._overlay_visible
-
-    def set_outline_mode(self, on: bool) -> None:
-        """Draw only the class boundaries (True) or filled classes (False)."""
-        self._outline = bool(on)
-        if self._overlay is not None:
-            self._overlay.set_outline(self._outline)
-
-    def outline_mode(self) -> bool:
-        return self._outline
 
     # ------------------------------------------------------------------ tools
 
