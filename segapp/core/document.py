@@ -273,7 +273,8 @@ class MaskDocument:
         return self._apply(cleanup.fill_holes(self._labels, value))
 
     def remove_islands(self, min_px: int, all_classes: bool = False) -> Rect | None:
-        """Pieces of the active class (or of any class) under ``min_px`` pixels become background."""
+        """Pieces of the active class (or of any class) under ``min_px`` pixels take the
+        label around them."""
         value = None if all_classes else self._active_class
         if value == BACKGROUND:
             return None
@@ -288,7 +289,7 @@ class MaskDocument:
         )
 
     def shrink(self, pixels: int = 1) -> Rect | None:
-        """Erode the active class by ``pixels``; the lost pixels become background."""
+        """Erode the active class by ``pixels``; the lost pixels take the label around them."""
         return self._apply(cleanup.shrink(self._labels, self._active_class, pixels))
 
     def set_window(self, patch: Patch) -> Rect | None:

@@ -86,7 +86,7 @@ def write_project_file(path: Path, data: bytes, keep_damaged: bool = False) -> N
     """Write segapp.json atomically, then the same bytes as its backup (a failed backup is
     logged, not raised). ``keep_damaged``: the file there now was damaged (the project was
     opened from the backup): it is kept as segapp.json.damaged for a look first."""
-    if keep_damaged:
+    if keep_damaged and path.exists():  # (a missing one: nothing to keep)
         keep = path.with_name(path.name + DAMAGED_SUFFIX)
         try:
             write_bytes_atomic(keep, path.read_bytes())

@@ -134,18 +134,9 @@ class ProposalsMixin:
         except ImageReadError as e:
             self.message.emit(f"proposal for {stem} dropped: {e}")
             return
-        ds.doc.set_labels(labels, as_proposal=True)
-        ds.proposed_state = ds.doc.history.state
-        ds.proposed_by = name
         self._effort_reset(ds.entry)  # the cost is per proposal
-        ds.probs = probs if probs is not None and probs.shape[0] == 1 else None
+        _take_proposal(ds, labels, name, probs, shown_only=asked_at is not None)
         ds.refine = refine
-        ds.proposal = np.array(labels)
-        if asked_at is not None:  # not written unless edited or marked corrected (.held)
-            ds.doc.mark_saved()
-        elif ds.held:  # asked for over one only shown (the same labels, maybe): written
-            ds.doc.mark_unsaved()
-        ds.held = asked_at is not None
         self._emit_entry(stem)
         if asked_at is None:
             took = time.perf_counter() - pending[1]
@@ -256,11 +247,7 @@ class ProposalsMixin:
             return
         self._effort_reset(entry)
         if ds is not None:
-            ds.doc.set_labels(labels, as_proposal=True)
-            ds.proposed_state, ds.proposed_by, ds.probs = ds.doc.history.state, name, None
-            ds.proposal = np.array(labels)
-            if ds.held:  # only shown so far (the same labels, maybe): written now, as asked
-                ds.doc.mark_unsaved()
+            _take_proposal(ds, labels, name)
             ok = self._save_state(ds, report=False)
         else:
             try:
@@ -291,3 +278,19 @@ class ProposalsMixin:
                 "Some proposals failed",
                 f"{len(self._batch_errors)} problem(s):\n" + "\n".join(self._batch_errors[:10]),
             )
+
+
+def _take_proposal(ds: DocState, labels, name: str, probs=None, shown_only: bool = False) -> None:
+    """``labels`` become ``ds``'s proposal by ``name`` (one undo step). ``shown_only``: an
+    automatic proposal, not written until edited or marked corrected (``held``); else one
+    asked for, to be saved, also over one that was only shown (the same labels again leave
+    the document clean, and the save wrote nothing)."""
+    ds.doc.set_labels(labels, as_proposal=True)
+    ds.proposed_state, ds.proposed_by = ds.doc.history.state, name
+    ds.probs = probs if probs is not None and probs.shape[0] == 1 else None
+    ds.proposal = np.array(labels)
+    if shown_only:
+        ds.doc.mark_saved()
+    elif ds.held:
+        ds.doc.mark_unsaved()
+    ds.held = shown_only

@@ -127,7 +127,7 @@ class LabelSession(SavingMixin, ProposalsMixin, PaintStateMixin, EffortMixin, QO
             return False
         self._lock = lock
         recovered = project.recovered  # the fold's save replaces the damaged file
-        known = project.meta_path.exists()  # before the fold writes it
+        known = project.file_stamp is not None  # it had a segapp.json (the fold may write one)
         self._fold_journal(project)
         self.project = project
         self._entries = {e.stem: e for e in project.entries}
