@@ -307,6 +307,7 @@ def cmd_predict(args) -> int:
     from segapp.ml.checkpoint import load_model
     from segapp.ml.device import resolve_device
     from segapp.ml.infer import Predictor
+    from segapp.ml.progress import progress
 
     files = collect_images(args.inputs)
     out = Path(args.out)
@@ -327,7 +328,7 @@ def cmd_predict(args) -> int:
     predictor = Predictor(loaded, device, tile=args.tile, refine=refine)
     binary = loaded.spec.is_binary
     failures = 0
-    for f in tqdm(files, desc="predict", unit="img", disable=args.json or rank != 0):
+    for f in progress(files, "predict", "img", disable=args.json or rank != 0):
         try:
             labels = predictor.predict_labels(read_image(f), args.threshold)
         except SegappError as e:

@@ -35,7 +35,7 @@ def evaluate_models(
 
     ``refine``: how the proposals are refined (``proposal_refine.METHODS``; None: as each
     model says)."""
-    from tqdm import tqdm
+    from segapp.ml.progress import progress as counted
 
     project, labeled = _labeled(data)
     dev = resolve_device(device)
@@ -53,7 +53,7 @@ def evaluate_models(
         predictor = Predictor(loaded, dev, refine=refine)
         metrics = SegMetrics(loaded.spec.out_classes)
         scored, t0 = 0, time.perf_counter()
-        for entry in tqdm(entries, desc=Path(ref).name, disable=not progress):
+        for entry in counted(entries, Path(ref).name, disable=not progress):
             try:  # an unreadable pair is left out and named, as training does
                 image = project.read_image(entry)
                 truth = project.read_labels(entry, image.shape[:2])
@@ -136,9 +136,8 @@ def evaluate_clicks(
 ) -> list[dict[str, Any]]:
     """The simulated annotator (segapp/ml/click_eval.py) with each checkpoint's refiner: one
     result dict per model, the ClickSummary's figures and the refine latency."""
-    from tqdm import tqdm
-
     from segapp.ml.interactive import load_refiner
+    from segapp.ml.progress import progress as counted
 
     if max_clicks < 1:
         raise SegappError("--max-clicks must be >= 1")
@@ -149,7 +148,7 @@ def evaluate_clicks(
             raise SegappError(f"{ref}: no such checkpoint folder")
         entries = _split(labeled, read_config(ref), split, ref, data)
         refiner = load_refiner(ref, str(resolve_device(device)))
-        bar = tqdm(entries, desc=Path(ref).name, unit="img", disable=not progress)
+        bar = counted(entries, Path(ref).name, disable=not progress)
         timings: list[float] = []
         summary = run_annotators(refiner, project_samples(project, bar), max_clicks, start, timings)
         head = {"model": str(ref), "refiner": refiner.name, "from": start}

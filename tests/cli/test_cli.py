@@ -219,6 +219,9 @@ def test_predict_writes_masks_for_any_size(trained, tmp_path, capsys):
     assert _onnx_export_of(run).is_file()  # the CPU's default: ONNX Runtime predicted
     assert set(np.unique(mask)) <= {0, 255}
     assert cv2.imread(str(tmp_path / "out" / "deep.png"), cv2.IMREAD_UNCHANGED).shape == (33, 45)
+    # stderr is no terminal here (a log file, say): plain lines, not a bar's redraws
+    stderr = capsys.readouterr().err
+    assert "\r" not in stderr and "predict: 2/2 img" in stderr, stderr
 
 
 def test_evaluate_table_and_sheet(trained, tmp_path, capsys):
