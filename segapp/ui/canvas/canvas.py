@@ -139,6 +139,7 @@ class Canvas(OverlayLookMixin, PanZoomView):
         self._last_pixel = None
         if doc is None:
             self._scene.setSceneRect(QRectF())
+            self.setSceneRect(QRectF())  # a zoom's scrollable area (view.py) goes too
             self._update_cursor_item(None)
             self._refresh_pointer()
             return

@@ -28,10 +28,14 @@ class PanZoomView(QGraphicsView):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
-        self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
-        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        # the scrollable area always holds the part to show (_place), so Qt's alignment of a
+        # scene smaller than the view never moves it (centred, it did: by half a scroll bar's
+        # width as the bars came or went, with sizes from before they did)
+        self.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         self.setDragMode(QGraphicsView.DragMode.NoDrag)
         self._auto_fit = True
+        self._zoom_anchor: tuple[QPointF, QPoint] | None = None  # the last zoom's, until a pan
+        self._frame_size = self.size()
         self._pan_button: Qt.MouseButton | None = None
         self._pan_last = QPoint()
         self._space = False  # Space held: the left button pans
@@ -79,7 +83,10 @@ class PanZoomView(QGraphicsView):
         if size is None:
             return
         h, w = size
+        self._zoom_anchor = None
+        self.setSceneRect(QRectF(0, 0, w, h))
         self.fitInView(QRectF(0, 0, w, h), Qt.AspectRatioMode.KeepAspectRatio)
+        self._place(QPointF(w / 2, h / 2), QRectF(self.viewport().rect()).center())  # centred
         self._zoom_changed()
 
     def zoom_1to1(self) -> None:
@@ -100,26 +107,62 @@ class PanZoomView(QGraphicsView):
         return max(min(fit, 1.0) * 0.5, 1e-3)
 
     def _set_scale(self, scale: float, anchor: QPoint) -> None:
-        """Zoom to ``scale`` keeping the scene point under ``anchor`` (view coords) fixed."""
+        """Zoom to ``scale`` keeping the scene point under ``anchor`` (view coords) fixed.
+
+        That holds while the image is smaller than the view too (the scrollable area is the
+        image and the part of the scene to show, so Qt does not centre the image), and when
+        the zoom brings the scroll bars in or out (:meth:`resizeEvent` places it again).
+        """
+        size = self.content_size()
         scale = min(max(scale, self._min_zoom()), MAX_ZOOM)
-        if self.content_size() is None or math.isclose(scale, self.zoom(), rel_tol=1e-9):
+        if size is None or math.isclose(scale, self.zoom(), rel_tol=1e-9):
             return
         self._auto_fit = False
         before = self.mapToScene(anchor)
+        last = self._zoom_anchor  # the same point again: whole scroll pixels must not add up
+        if last and last[1] == anchor and (before - last[0]).manhattanLength() * self.zoom() <= 2:
+            before = last[0]
         self.setTransform(QTransform.fromScale(scale, scale))
-        after = self.mapToScene(anchor)
-        center = self.mapToScene(self.viewport().rect().center())
-        self.centerOn(center + (before - after))
+        self._zoom_anchor = (before, QPoint(anchor))
+        self._place(before, anchor)
         self._zoom_changed()
+
+    def _place(self, point: QPointF, anchor: QPoint | QPointF) -> None:
+        """Scroll so that scene ``point`` is under ``anchor`` (view coords) at this zoom."""
+        size = self.content_size()
+        if size is None:
+            return
+        scale, vp = self.zoom(), self.viewport().rect()
+        shown = QRectF(
+            point.x() - (anchor.x() - vp.left()) / scale,
+            point.y() - (anchor.y() - vp.top()) / scale,
+            vp.width() / scale,
+            vp.height() / scale,
+        )
+        edge = 0.25 / scale  # a hair inside the view: rounding must not call up scroll bars
+        shown.adjust(edge, edge, -edge, -edge)
+        h, w = size
+        self.setSceneRect(QRectF(0, 0, w, h).united(shown))
+        self.centerOn(shown.center())
 
     def _zoom_changed(self) -> None:
         self._on_zoom_changed()
         self.zoomChanged.emit(self.zoom())
 
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt API)
+        old = event.oldSize()
+        to_scene = self.viewportTransform().inverted()[0]  # mapToScene takes whole pixels only
+        centre = to_scene.map(QPointF(old.width() / 2, old.height() / 2)) if old.isValid() else None
         super().resizeEvent(event)
+        if self.size() != self._frame_size:  # the window's resize: the centre stays
+            self._frame_size = self.size()
+            self._zoom_anchor = None
         if self._auto_fit:
             self.fit()
+        elif self._zoom_anchor is not None:  # the zoom brought scroll bars in or out
+            self._place(*self._zoom_anchor)
+        elif centre is not None:
+            self._place(centre, QRectF(self.viewport().rect()).center())
 
     # ------------------------------------------------------------------ panning
 
@@ -134,6 +177,7 @@ class PanZoomView(QGraphicsView):
         self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
 
     def _pan_to(self, pos: QPointF) -> None:
+        self._zoom_anchor = None
         delta = pos.toPoint() - self._pan_last
         self._pan_last = pos.toPoint()
         self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() - delta.x())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtCore import QPoint, QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QImage, QWheelEvent
 from PySide6.QtWidgets import QApplication
 
@@ -213,6 +213,44 @@ def test_wheel_zooms_around_the_cursor_and_fit_1to1(qtbot, canvas):
     assert canvas.zoom() == pytest.approx(fit_zoom)
 
 
+def _wheel(canvas: Canvas, pos: QPointF, dy: int) -> None:
+    event = QWheelEvent(
+        pos,
+        canvas.viewport().mapToGlobal(pos),
+        QPoint(),
+        QPoint(0, dy),
+        Qt.MouseButton.NoButton,
+        NOMOD,
+        Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )
+    QApplication.sendEvent(canvas.viewport(), event)
+
+
+@pytest.mark.parametrize("shape", [(30, 80), (60, 30)])  # margins above and below; at the sides
+def test_the_point_under_the_cursor_stays_while_the_image_is_smaller_than_the_view(
+    qtbot, canvas, shape
+):
+    """Qt centres a scene smaller than its view: the zoom must not let it pull the image."""
+    h, w = shape
+    canvas.set_document(make_doc(h, w))
+    for x, y, dy in ((5, 4, 120), (5, 4, 240), (w - 6, h - 5, 120), (w - 6, h - 5, -360)):
+        pos = QPointF(at(canvas, x, y))
+        before = canvas.mapToScene(pos.toPoint())
+        _wheel(canvas, pos, dy)
+        qtbot.wait(20)  # the scroll bars come or go after the event (a queued call)
+        after = canvas.mapToScene(pos.toPoint())
+        assert abs(after.x() - before.x()) < 0.5 and abs(after.y() - before.y()) < 0.5, (x, y)
+    canvas.fit()  # the whole image, centred again, and no scroll bars
+    qtbot.wait(20)
+    view = canvas.mapToScene(canvas.viewport().rect()).boundingRect()
+    assert view.center().x() == pytest.approx(w / 2, abs=0.5)
+    assert view.center().y() == pytest.approx(h / 2, abs=0.5)
+    assert view.contains(QRectF(0, 0, w, h))
+    bars = canvas.horizontalScrollBar(), canvas.verticalScrollBar()
+    assert not any(bar.isVisible() for bar in bars)
+
+
 def test_middle_drag_pans(qtbot, canvas):
     doc = make_doc()
     canvas.set_document(doc)
@@ -317,3 +355,14 @@ def test_gray_and_16_bit_images_are_shown(qtbot, canvas):
 def test_unknown_tool_is_rejected(canvas):
     with pytest.raises(ValueError):
         canvas.set_tool("magic")
+
+
+def test_a_zoomed_view_keeps_its_centre_when_the_window_grows(qtbot, canvas):
+    canvas.set_document(make_doc(30, 80))
+    canvas.zoom_by(0.6)  # smaller than the view: its margins are the zoom's, not Qt's
+    qtbot.wait(20)
+    centre = canvas.mapToScene(canvas.viewport().rect().center())
+    canvas.resize(600, 500)
+    qtbot.wait(20)
+    after = canvas.mapToScene(canvas.viewport().rect().center())
+    assert abs(after.x() - centre.x()) < 0.5 and abs(after.y() - centre.y()) < 0.5
