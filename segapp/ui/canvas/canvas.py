@@ -231,7 +231,7 @@ class Canvas(OverlayLookMixin, PanZoomView):
         self.cursorMoved.emit(px if inside else -1, py if inside else -1)
 
     def _scene_pos(self, view_pos: QPointF) -> QPointF:
-        return self.mapToScene(view_pos.toPoint())
+        return self.to_scene(view_pos)
 
     def _last_scene_pos(self) -> QPointF | None:
         if self._last_pixel is None:
@@ -367,7 +367,7 @@ class Canvas(OverlayLookMixin, PanZoomView):
                 self._wheel_accum -= steps * 120
                 self.change_brush_size(steps)
         elif dy:
-            self._set_scale(self.zoom() * 2.0 ** (dy / 480.0), event.position().toPoint())
+            self._set_scale(self.zoom() * 2.0 ** (dy / 480.0), event.position())
         event.accept()
 
     def enterEvent(self, event: QEnterEvent) -> None:  # noqa: N802 (Qt API)

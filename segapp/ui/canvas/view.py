@@ -34,7 +34,7 @@ class PanZoomView(QGraphicsView):
         self.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         self.setDragMode(QGraphicsView.DragMode.NoDrag)
         self._auto_fit = True
-        self._zoom_anchor: tuple[QPointF, QPoint] | None = None  # the last zoom's, until a pan
+        self._zoom_anchor: tuple[QPointF, QPointF] | None = None  # the last zoom's, until a pan
         self._frame_size = self.size()
         self._pan_button: Qt.MouseButton | None = None
         self._pan_last = QPoint()
@@ -72,6 +72,12 @@ class PanZoomView(QGraphicsView):
 
     # ------------------------------------------------------------------ zoom
 
+    def to_scene(self, pos: QPointF | QPoint) -> QPointF:
+        """The scene point at view position ``pos``, exactly: ``mapToScene`` takes whole
+        pixels only, and on a screen scaled by 1.5 or 2 a mouse position is fractional (a
+        rounded one named the next image pixel at 100 %)."""
+        return self.viewportTransform().inverted()[0].map(QPointF(pos))
+
     def zoom(self) -> float:
         """Screen pixels per image pixel."""
         return self.transform().m11()
@@ -106,7 +112,7 @@ class PanZoomView(QGraphicsView):
         fit = min(vp.width() / max(w, 1), vp.height() / max(h, 1))
         return max(min(fit, 1.0) * 0.5, 1e-3)
 
-    def _set_scale(self, scale: float, anchor: QPoint) -> None:
+    def _set_scale(self, scale: float, anchor: QPointF | QPoint) -> None:
         """Zoom to ``scale`` keeping the scene point under ``anchor`` (view coords) fixed.
 
         That holds while the image is smaller than the view too (the scrollable area is the
@@ -118,16 +124,17 @@ class PanZoomView(QGraphicsView):
         if size is None or math.isclose(scale, self.zoom(), rel_tol=1e-9):
             return
         self._auto_fit = False
-        before = self.mapToScene(anchor)
+        anchor = QPointF(anchor)
+        before = self.to_scene(anchor)
         last = self._zoom_anchor  # the same point again: whole scroll pixels must not add up
         if last and last[1] == anchor and (before - last[0]).manhattanLength() * self.zoom() <= 2:
             before = last[0]
         self.setTransform(QTransform.fromScale(scale, scale))
-        self._zoom_anchor = (before, QPoint(anchor))
+        self._zoom_anchor = (before, anchor)
         self._place(before, anchor)
         self._zoom_changed()
 
-    def _place(self, point: QPointF, anchor: QPoint | QPointF) -> None:
+    def _place(self, point: QPointF, anchor: QPointF | QPoint) -> None:
         """Scroll so that scene ``point`` is under ``anchor`` (view coords) at this zoom."""
         size = self.content_size()
         if size is None:
@@ -151,8 +158,9 @@ class PanZoomView(QGraphicsView):
 
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt API)
         old = event.oldSize()
-        to_scene = self.viewportTransform().inverted()[0]  # mapToScene takes whole pixels only
-        centre = to_scene.map(QPointF(old.width() / 2, old.height() / 2)) if old.isValid() else None
+        centre = (
+            self.to_scene(QPointF(old.width() / 2, old.height() / 2)) if old.isValid() else None
+        )
         super().resizeEvent(event)
         if self.size() != self._frame_size:  # the window's resize: the centre stays
             self._frame_size = self.size()

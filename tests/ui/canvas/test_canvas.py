@@ -366,3 +366,58 @@ def test_a_zoomed_view_keeps_its_centre_when_the_window_grows(qtbot, canvas):
     qtbot.wait(20)
     after = canvas.mapToScene(canvas.viewport().rect().center())
     assert abs(after.x() - centre.x()) < 0.5 and abs(after.y() - centre.y()) < 0.5
+
+
+def _click_at(canvas: Canvas, pos: QPointF) -> None:
+    """A left click at a fractional view position, as a screen scaled by 1.5 or 2 sends."""
+    from PySide6.QtCore import QEvent
+    from PySide6.QtGui import QMouseEvent
+
+    for kind, buttons in (
+        (QEvent.Type.MouseButtonPress, Qt.MouseButton.LeftButton),
+        (QEvent.Type.MouseButtonRelease, Qt.MouseButton.NoButton),
+    ):
+        glob = QPointF(canvas.viewport().mapToGlobal(pos.toPoint()))
+        event = QMouseEvent(kind, pos, glob, Qt.MouseButton.LeftButton, buttons, NOMOD)
+        QApplication.sendEvent(canvas.viewport(), event)
+
+
+def test_a_click_in_the_right_half_of_a_drawn_pixel_paints_that_pixel(qtbot, canvas):
+    """On a scaled screen, positions like x.5 were rounded up to the next logical pixel: at
+    100 % the brush, fill, polygon and readout took the pixel right of or below the one
+    drawn under the pointer."""
+    doc = make_doc()
+    doc.brush_radius = 0
+    canvas.set_document(doc)
+    canvas.zoom_1to1()
+    qtbot.wait(20)
+    corner = QPointF(canvas.mapFromScene(QPointF(10, 20)))  # pixel (10, 20)'s top left
+    assert canvas.to_scene(corner).x() == pytest.approx(10, abs=1e-6)
+    _click_at(canvas, corner + QPointF(0.75, 0.75))
+    assert doc.labels[20, 10] == 1 and doc.labels.sum() == 1
+
+
+def test_a_partial_repaint_at_a_fractional_zoom_matches_the_whole(qtbot, canvas):
+    """Repainting a part of the image (under the brush circle, beside a stroke) at 141 %
+    shifted that band by a screen pixel: straight edges jogged where the brush had passed."""
+    grid = np.full((150, 200, 3), 255, np.uint8)
+    grid[::10] = 0
+    grid[:, ::10] = 0
+    canvas.resize(500, 400)
+    canvas.set_document(make_doc(image=grid))
+
+    def screen() -> np.ndarray:
+        qtbot.wait(20)
+        shot = QApplication.primaryScreen().grabWindow(canvas.winId()).toImage()
+        shot = shot.convertToFormat(QImage.Format.Format_RGB32)
+        data = np.frombuffer(shot.constBits(), np.uint8, shot.bytesPerLine() * shot.height())
+        return data.reshape(shot.height(), -1).copy()
+
+    for zoom in (1.41, 1.3, 1.7):
+        canvas.zoom_1to1()
+        canvas.zoom_by(zoom)
+        whole = screen()
+        for x in range(0, 200, 7):  # small repaints, as the brush circle makes
+            canvas.scene().update(QRectF(x + 0.3, 50.3, 3.1, 3.1))
+            QApplication.processEvents()  # each painted on its own
+        assert (screen() != whole).sum() == 0, zoom
