@@ -15,6 +15,7 @@ from PySide6.QtCore import (
     QAbstractListModel,
     QModelIndex,
     QObject,
+    QPointF,
     QRunnable,
     QSize,
     QSortFilterProxyModel,
@@ -23,7 +24,7 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPixmap
+from PySide6.QtGui import QColor, QGuiApplication, QIcon, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -56,10 +57,20 @@ class _ThumbSignals(QObject):
     done = Signal(int, str, object, str)  # generation, stem, QImage | None, error
 
 
+def _pixel_ratio() -> float:
+    """Screen pixels per logical pixel (2 on a screen scaled by 200 %): thumbnails are made
+    at that resolution, or the scaled screen stretches them soft."""
+    app = QGuiApplication.instance()
+    return max(1.0, float(app.devicePixelRatio())) if app is not None else 1.0
+
+
 class _ThumbJob(QRunnable):
-    def __init__(self, signals: _ThumbSignals, generation: int, stem: str, path) -> None:
+    def __init__(
+        self, signals: _ThumbSignals, generation: int, stem: str, path, ratio: float = 1.0
+    ) -> None:
         super().__init__()
         self.signals, self.generation, self.stem, self.path = signals, generation, stem, path
+        self.ratio = ratio
 
     def run(self) -> None:
         import cv2
@@ -72,9 +83,9 @@ class _ThumbJob(QRunnable):
             self.signals.done.emit(self.generation, self.stem, None, str(e))
             return
         h, w = rgb.shape[:2]
-        s = THUMB / max(h, w)
-        small = cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), cv2.INTER_AREA)
-        small = np.ascontiguousarray(small)
+        s = THUMB * self.ratio / max(h, w)
+        size = (max(1, round(w * s)), max(1, round(h * s)))
+        small = np.ascontiguousarray(cv2.resize(rgb, size, interpolation=cv2.INTER_AREA))
         qimg = QImage(
             small.data,
             small.shape[1],
@@ -82,6 +93,7 @@ class _ThumbJob(QRunnable):
             small.strides[0],
             QImage.Format.Format_RGB888,
         ).copy()
+        qimg.setDevicePixelRatio(self.ratio)
         self.signals.done.emit(self.generation, self.stem, qimg, "")
 
 
@@ -97,6 +109,7 @@ class ImageListModel(QAbstractListModel):
         self._stems: list[str] = []
         self._rows: dict[str, int] = {}
         self._thumbs: dict[str, QImage] = {}
+        self._ratio = _pixel_ratio()
         self._asked: set[str] = set()
         self._icons: dict[str, QIcon] = {}
         self._generation = 0
@@ -156,7 +169,10 @@ class ImageListModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DecorationRole:
             if self.thumbnails and stem not in self._asked:
                 self._asked.add(stem)
-                self._pool.start(_ThumbJob(self._signals, self._generation, stem, entry.image_path))
+                job = _ThumbJob(
+                    self._signals, self._generation, stem, entry.image_path, self._ratio
+                )
+                self._pool.start(job)
             return self._icon(stem, status, bool(entry.mask_error))
         return None
 
@@ -166,12 +182,16 @@ class ImageListModel(QAbstractListModel):
         key = f"{stem}\0{status}\0{broken}"
         icon = self._icons.get(key)
         if icon is None:
-            pm = QPixmap(THUMB, THUMB)
+            side = round(THUMB * self._ratio)
+            pm = QPixmap(side, side)
+            pm.setDevicePixelRatio(self._ratio)  # drawn in logical pixels, THUMB wide
             pm.fill(QColor(40, 40, 40))
             p = QPainter(pm)
             thumb = self._thumbs.get(stem)
             if thumb is not None:
-                p.drawImage((THUMB - thumb.width()) // 2, (THUMB - thumb.height()) // 2, thumb)
+                size = thumb.deviceIndependentSize()
+                corner = QPointF((THUMB - size.width()) / 2, (THUMB - size.height()) / 2)
+                p.drawImage(corner, thumb)
             p.setRenderHint(QPainter.RenderHint.Antialiasing)
             p.setPen(QColor(20, 20, 20))
             p.setBrush(STATUS_COLORS[status])
