@@ -47,9 +47,25 @@ def run_app(argv: list[str] | None = None) -> int:
     restored = win.settings.value("geometry")
     if restored is not None:
         win.restoreGeometry(restored)
+    else:
+        fit_to_screen(win)
     QTimer.singleShot(0, lambda: open_startup(win, args.path, demo=args.demo))
     win.show()
     return app.exec()
+
+
+def fit_to_screen(win) -> None:
+    """The window's first size (1280 x 820) kept within its screen, with room for the
+    title bar: a 1920 x 1080 laptop screen at 150 % is 1280 x 720, and the status bar
+    and the image counts ran off its bottom."""
+    screen = win.screen()
+    if screen is None:
+        return
+    room = screen.availableGeometry()
+    width = min(win.width(), int(room.width() * 0.96))
+    height = min(win.height(), int(room.height() * 0.92))
+    win.resize(width, height)
+    win.move(room.x() + (room.width() - width) // 2, room.y() + (room.height() - height) // 3)
 
 
 def _report_startup(win, mode: str) -> None:

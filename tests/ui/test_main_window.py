@@ -807,3 +807,15 @@ def test_masks_added_behind_segapps_back_are_said_to_count_as_corrected(
     w.last_error = None
     assert w.session.close_project() and w.open_path(data)
     assert w.last_error is None  # said once: its status is segapp's now
+
+
+def test_the_first_window_fits_its_screen(qtbot, make_window):
+    """1280 x 820 ran off a 1280 x 720 screen (1920 x 1080 at 150 %, common on laptops)."""
+    from segapp.ui.app import fit_to_screen
+
+    win = make_window()
+    room = win.screen().availableGeometry()  # offscreen: 800 x 800
+    assert win.height() > room.height() * 0.92 or win.width() > room.width() * 0.96
+    fit_to_screen(win)
+    assert win.width() <= room.width() * 0.96 and win.height() <= room.height() * 0.92
+    assert room.contains(win.frameGeometry())
