@@ -287,7 +287,7 @@ class ImageListPanel(QWidget):
         self.counts = QLabel()
         self.counts.setWordWrap(True)
         lay = QVBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setContentsMargins(4, 2, 0, 2)  # "Show" and the counts off the window's edge
         top = QHBoxLayout()
         top.addWidget(QLabel("Show"))
         top.addWidget(self.filter, 1)
