@@ -19,7 +19,8 @@ MAX_ZOOM = 64.0
 class PanZoomView(QGraphicsView):
     """A graphics view over an image of :meth:`content_size` with zoom and pan.
 
-    ``zoomChanged(scale)`` reports screen pixels per image pixel. Subclasses give the
+    ``zoomChanged(scale)`` reports screen pixels per image pixel (``zoom()`` times the
+    screen's pixel ratio: 100 % is actual pixels on a scaled screen too). Subclasses give the
     image size and may react to zoom changes in :meth:`_on_zoom_changed`.
     """
 
@@ -79,7 +80,7 @@ class PanZoomView(QGraphicsView):
         return self.viewportTransform().inverted()[0].map(QPointF(pos))
 
     def zoom(self) -> float:
-        """Screen pixels per image pixel."""
+        """Logical pixels per image pixel (screen pixels on an unscaled screen)."""
         return self.transform().m11()
 
     def fit(self) -> None:
@@ -95,9 +96,14 @@ class PanZoomView(QGraphicsView):
         self._place(QPointF(w / 2, h / 2), QRectF(self.viewport().rect()).center())  # centred
         self._zoom_changed()
 
+    def pixel_ratio(self) -> float:
+        """Screen pixels per logical pixel: 2 on a screen scaled by 200 %."""
+        return max(1.0, float(self.devicePixelRatioF()))
+
     def zoom_1to1(self) -> None:
-        """One image pixel per screen pixel, around the view's centre."""
-        self._set_scale(1.0, self.viewport().rect().center())
+        """One image pixel per screen pixel, around the view's centre: on a screen scaled by
+        1.5 a logical 100 % drew image pixels 1 or 2 screen pixels wide, unevenly."""
+        self._set_scale(1.0 / self.pixel_ratio(), self.viewport().rect().center())
 
     def zoom_by(self, factor: float) -> None:
         """Multiply the zoom by ``factor`` around the view's centre."""
@@ -154,7 +160,7 @@ class PanZoomView(QGraphicsView):
 
     def _zoom_changed(self) -> None:
         self._on_zoom_changed()
-        self.zoomChanged.emit(self.zoom())
+        self.zoomChanged.emit(self.zoom() * self.pixel_ratio())
 
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt API)
         old = event.oldSize()

@@ -421,3 +421,14 @@ def test_a_partial_repaint_at_a_fractional_zoom_matches_the_whole(qtbot, canvas)
             canvas.scene().update(QRectF(x + 0.3, 50.3, 3.1, 3.1))
             QApplication.processEvents()  # each painted on its own
         assert (screen() != whole).sum() == 0, zoom
+
+
+def test_actual_pixels_are_screen_pixels_on_a_scaled_screen(qtbot, canvas, monkeypatch):
+    """On a screen scaled by 1.5, "Actual pixels" drew each image pixel 1.5 screen pixels
+    wide (1 or 2, unevenly) and called it 100 %."""
+    canvas.set_document(make_doc())
+    monkeypatch.setattr(canvas, "pixel_ratio", lambda: 2.0)
+    with qtbot.waitSignal(canvas.zoomChanged, timeout=1000) as shown:
+        canvas.zoom_1to1()
+    assert canvas.zoom() == pytest.approx(0.5)  # logical: half, so one screen pixel each
+    assert shown.args == [pytest.approx(1.0)]  # the status bar's 100 %
