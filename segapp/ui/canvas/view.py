@@ -125,9 +125,8 @@ class PanZoomView(QGraphicsView):
         image and the part of the scene to show, so Qt does not centre the image), and when
         the zoom brings the scroll bars in or out (:meth:`resizeEvent` places it again).
         """
-        size = self.content_size()
         scale = min(max(scale, self._min_zoom()), MAX_ZOOM)
-        if size is None or math.isclose(scale, self.zoom(), rel_tol=1e-9):
+        if self.content_size() is None or math.isclose(scale, self.zoom(), rel_tol=1e-9):
             return
         self._auto_fit = False
         anchor = QPointF(anchor)
