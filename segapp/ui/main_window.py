@@ -166,6 +166,7 @@ class MainWindow(QMainWindow):
         c.zoomChanged.connect(lambda z: self.readout.zoom_label.setText(f"{z * 100:.0f}%"))
         c.brushSizeChanged.connect(self._on_brush_size)
         c.editFinished.connect(self._update_title)
+        c.toolChanged.connect(lambda _name: self._update_cursor_info())  # eraser: "erase to"
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
@@ -429,4 +430,7 @@ class MainWindow(QMainWindow):
         self._update_cursor_info()
 
     def _update_cursor_info(self) -> None:
-        self.readout.show_pixel(self.session.doc, self.session.project, self.session.active_class)
+        erasing = self.canvas.tool() == "eraser"
+        self.readout.show_pixel(
+            self.session.doc, self.session.project, self.session.active_class, erasing
+        )

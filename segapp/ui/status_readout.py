@@ -26,8 +26,9 @@ class StatusReadout:
         self.device_label.setStyleSheet(SEPARATED)
         self.cursor = (-1, -1)  # image pixel under the mouse
 
-    def show_pixel(self, doc, project, active_class: int) -> None:
-        """The pixel under the cursor in ``doc`` and the class being painted."""
+    def show_pixel(self, doc, project, active_class: int, erasing: bool = False) -> None:
+        """The pixel under the cursor in ``doc`` and the class being painted (``erasing``:
+        the eraser, which paints background, whatever class is active)."""
         x, y = self.cursor
         if doc is None or project is None or not (0 <= y < doc.shape[0] and 0 <= x < doc.shape[1]):
             self.pos_label.setText("")
@@ -40,7 +41,10 @@ class StatusReadout:
             self.value_label.setText(f"value {value}: {name}")
         self.value_label.setVisible(bool(self.value_label.text()))
         if project is not None:
-            self.class_label.setText(f"paint: {_class_name(project, active_class)}")
+            if erasing:
+                self.class_label.setText(f"erase to: {_class_name(project, 0)}")
+            else:
+                self.class_label.setText(f"paint: {_class_name(project, active_class)}")
 
 
 def _class_name(project, index: int) -> str:

@@ -819,3 +819,13 @@ def test_the_first_window_fits_its_screen(qtbot, make_window):
     fit_to_screen(win)
     assert win.width() <= room.width() * 0.96 and win.height() <= room.height() * 0.92
     assert room.contains(win.frameGeometry())
+
+
+def test_the_status_bar_says_what_the_eraser_paints(make_window, qtbot, data):
+    """With the eraser it said "paint: foreground", though the eraser paints background."""
+    w = make_window(data)
+    assert w.readout.class_label.text() == "paint: foreground"
+    key(qtbot, w, Qt.Key.Key_E)
+    assert w.readout.class_label.text() == "erase to: background"
+    key(qtbot, w, Qt.Key.Key_B)
+    assert w.readout.class_label.text() == "paint: foreground"

@@ -623,14 +623,21 @@ def test_a_run_that_ended_with_the_project_closed_is_checked_on_the_next_open(
 ):
     """Closing the window (or opening another project) during a run kept its version, but
     nothing ever scored it: it stayed inactive however good it was."""
-    from segapp.cli.main import main
+    import subprocess
+    import sys
 
     project.extra.pop(unfinished.UNCHECKED_KEY, None)
     panel.set_project(None)  # the window closed; its run went on and stopped, as below
     unfinished.mark_unchecked(project, "v001")  # as start_training records it
     run = project.models_dir / "v001"
     argv = ["train", str(project.root), "--model", "unet-small", "--out", str(run)]
-    assert main([*argv, "--epochs", "1", "--size", "32", "--device", "cpu", "--json"]) == 0
+    # a process of its own, as the window runs it: trained in this process, the scoring
+    # thread below crashed in 2 of 4 full tests/ui runs (a segfault in a convolution)
+    extra = ["--epochs", "1", "--size", "32", "--device", "cpu", "--json"]
+    done = subprocess.run(
+        [sys.executable, "-m", "segapp", *argv, *extra], capture_output=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
     reopened = Project.open(project.root)
     assert versions.active_version(reopened) is None
     with qtbot.waitSignal(panel.activeModelChanged, timeout=TIMEOUT) as sig:
