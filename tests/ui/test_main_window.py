@@ -829,3 +829,25 @@ def test_the_status_bar_says_what_the_eraser_paints(make_window, qtbot, data):
     assert w.readout.class_label.text() == "erase to: background"
     key(qtbot, w, Qt.Key.Key_B)
     assert w.readout.class_label.text() == "paint: foreground"
+
+
+def test_the_threshold_keeps_edits_that_can_be_redone(make_window, qtbot, data):
+    """Undone back to the proposal, a nudge of the slider proposed again and emptied the
+    redo history: 14 actions of corrections gone (walk-through 8)."""
+    model = _foreground_model(data)
+    w = make_window(data)
+    assert w.model_panel.select(model)
+    key(qtbot, w, Qt.Key.Key_P, Qt.KeyboardModifier.ControlModifier)
+    wait_proposal(qtbot, w)
+    doc = w.session.doc
+    proposal = doc.labels.copy()
+    doc.begin_stroke(5, 5, erase=True)  # a correction
+    doc.end_stroke()
+    corrected = doc.labels.copy()
+    doc.undo()  # back to the untouched proposal, the correction to redo
+    assert np.array_equal(doc.labels, proposal) and doc.can_redo
+    w.model_panel.slider.setValue(99)
+    assert np.array_equal(doc.labels, proposal) and doc.can_redo
+    assert "edits to redo" in w.statusBar().currentMessage()
+    doc.redo()
+    assert np.array_equal(doc.labels, corrected)

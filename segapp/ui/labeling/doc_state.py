@@ -22,6 +22,7 @@ class DocState:
     doc: MaskDocument
     entry: ImageEntry
     proposed_state: int | None = None  # history state right after the last proposal
+    proposed_redo: int = 0  # redo steps then: more later are edits undone back to it
     blank_state: int | None = None  # the state it opened in when it had no mask (unlabeled)
     proposed_by: str | None = None
     probs: np.ndarray | None = None  # the last proposal's probabilities (binary threshold)

@@ -185,6 +185,12 @@ class ProposalsMixin:
         ds = self.state
         if ds is None or ds.probs is None or ds.doc.history.state != ds.proposed_state:
             return
+        if ds.doc.history.redo_count > ds.proposed_redo:  # edits undone back to the proposal
+            self.message.emit(
+                "threshold not applied: this proposal has edits to redo (Ctrl+Shift+Z); "
+                "a new threshold would discard them"
+            )
+            return
         key = (ds, ds.probs)
         if ds.refine == "none":
             self._apply_threshold(key, proposal_labels(ds.doc.image, ds.probs, threshold, "none"))
@@ -198,12 +204,14 @@ class ProposalsMixin:
             self.state is not ds
             or ds.probs is not probs
             or ds.doc.history.state != ds.proposed_state
+            or ds.doc.history.redo_count > ds.proposed_redo
         ):
-            return  # edited, proposed again, left or closed meanwhile
+            return  # edited (or undone to it), proposed again, left or closed meanwhile
         ds.doc.undo()
         ds.proposal = labels
         ds.doc.set_labels(labels, as_proposal=True)
         ds.proposed_state = ds.doc.history.state
+        ds.proposed_redo = ds.doc.history.redo_count
         if ds.held:  # still only shown
             ds.doc.mark_saved()
 
@@ -287,6 +295,7 @@ def _take_proposal(ds: DocState, labels, name: str, probs=None, shown_only: bool
     the document clean, and the save wrote nothing)."""
     ds.doc.set_labels(labels, as_proposal=True)
     ds.proposed_state, ds.proposed_by = ds.doc.history.state, name
+    ds.proposed_redo = ds.doc.history.redo_count
     ds.probs = probs if probs is not None and probs.shape[0] == 1 else None
     ds.proposal = np.array(labels)
     if shown_only:

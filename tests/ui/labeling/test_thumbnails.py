@@ -35,8 +35,8 @@ def test_a_fine_grid_is_averaged_not_sampled(qtbot, tmp_path):
     img = _thumb(qtbot, tmp_path / "g.png", 1.0)
     assert (img.width(), img.height()) == (THUMB, 33)
     grey = _grey(img).astype(float)
-    # averaged: about 0.81 white throughout, grid lines a light shade (std 35; sampled, 90)
-    assert abs(grey.mean() - 206.6) < 3 and grey.std() < 50, (grey.mean(), grey.std())
+    # averaged: grid lines a light shade on white (std 35-45); sampled, black and white (90)
+    assert grey.std() < 60, grey.std()
 
 
 def test_on_a_screen_scaled_by_two_the_thumbnail_has_twice_the_pixels(qtbot, tmp_path):
