@@ -21,6 +21,7 @@ from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QTabWidget
 
 from segapp.ml import versions
+from segapp.ui.training import promotion
 from segapp.ui.training.panel import TrainPanel
 from segapp.ui.training.versions_panel import VersionsPanel
 
@@ -104,6 +105,7 @@ class TrainingDock(QObject):
         self.versions_panel.device = self.session.engine.device_request
 
     def _on_project(self, project) -> None:
+        adopted = promotion.adopt_newest(project) if project is not None else ""
         self.train_panel.set_project(project)
         self.versions_panel.set_project(project)
         self.action.setEnabled(project is not None)
@@ -111,6 +113,10 @@ class TrainingDock(QObject):
             self.dock.hide()
             return
         active = versions.active_version(project)
+        if adopted:  # after the session's "opened …", which would replace it
+            log.info("%s", adopted)
+            bar = self.win.statusBar()
+            QTimer.singleShot(0, bar, lambda: bar.showMessage(adopted, 15000))
         if active is not None:  # propose with the active version, not merely the newest
             self.model_panel.select(str(active.path))
 

@@ -73,6 +73,27 @@ def unchecked_run(project: Project) -> tuple[Path, list[str], str] | None:
     return version.path, val, said
 
 
+def adopt_newest(project: Project) -> str:
+    """With no active version recorded, make the newest version in ``models/`` active (one
+    trained by ``segapp train --out PROJECT/models/vNNN``, which only reads the project):
+    proposals and the next run then continue from it. Returns what to say ('' when nothing
+    changed). A version awaiting its check (``unchecked_run``) is left to that check."""
+    if versions.active_version(project) is not None or unfinished.unchecked_version(project):
+        return ""
+    found = versions.list_versions(project)
+    if not found:
+        return ""
+    newest = max(found, key=lambda v: (v.created, v.name))
+    try:
+        versions.set_active(project, newest.name)
+    except SegappError as e:
+        return f"{newest.name} proposes but could not be made the active version: {e}"
+    return (
+        f"{newest.name}, the newest version in models/, is now the active version "
+        "(none was recorded): proposals and the next Train continue from it"
+    )
+
+
 def describe(new: str, result: Result, old: str | None, n_val: int) -> str:
     promoted, new_iou, active_iou = result
     if promoted and active_iou is None and (n_val == 0 or new_iou != new_iou):
