@@ -31,6 +31,7 @@ from segapp.ui.labeling.image_list import ImageListPanel
 from segapp.ui.labeling.model_panel import ModelPanel, read_model_folder
 from segapp.ui.labeling.propose_worker import ProposeEngine
 from segapp.ui.labeling.session import LabelSession
+from segapp.ui.labeling.threshold_memory import install_threshold
 from segapp.ui.recent import RecentProjects
 from segapp.ui.side_scroll import SideScroll
 from segapp.ui.status_readout import StatusReadout
@@ -153,7 +154,7 @@ class MainWindow(QMainWindow):
         mp.cancelRequested.connect(s.cancel_batch)
         mp.trainRequested.connect(lambda: self.training.show())
         mp.openModelRequested.connect(self.ask_open_model)
-        mp.thresholdChanged.connect(s.set_threshold)
+        install_threshold(s, mp, self.recent)  # remembered per project, said per image
         # the engine builds the chosen model at once (a list refill emits several changes)
         self._prepare_timer = QTimer(self, singleShot=True, interval=0)
         self._prepare_timer.timeout.connect(lambda: s.prepare_model(mp.model_ref()))

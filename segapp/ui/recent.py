@@ -1,5 +1,5 @@
 """What the window remembers of the projects it opened (its QSettings): the recent ones, the
-last one, and the image last shown in each."""
+last one, and the image last shown and the proposal threshold left in each."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ MAX_RECENT = 8
 
 
 class RecentProjects:
-    """The recent projects (newest first) and the image last shown in each."""
+    """The recent projects (newest first), the image last shown and the threshold left in each."""
 
     def __init__(self, settings: QSettings) -> None:
         self.settings = settings
@@ -32,19 +32,33 @@ class RecentProjects:
 
     def last_image(self, path: str | Path) -> str | None:
         """The image last shown in the project at ``path`` (None if none is known)."""
-        return self._last_images().get(str(Path(path).expanduser().resolve()))
+        found = self._per_project("last_images").get(str(Path(path).expanduser().resolve()))
+        return found if isinstance(found, str) else None
 
     def shown(self, root: Path, stem: str) -> None:
         """``stem`` is shown in the project at ``root`` (kept for the recent projects only)."""
-        last = self._last_images()
-        last[str(root)] = stem
-        keep = set(self.projects()) | {str(root)}
-        kept = {k: v for k, v in last.items() if k in keep}
-        self.settings.setValue("last_images", json.dumps(kept))
+        self._keep("last_images", root, stem)
 
-    def _last_images(self) -> dict[str, str]:
+    def threshold(self, root: Path) -> float | None:
+        """The proposal threshold last set in the project at ``root`` (None if none is)."""
+        found = self._per_project("thresholds").get(str(root))
+        ok = isinstance(found, (int, float)) and 0.0 < found < 1.0
+        return float(found) if ok else None
+
+    def set_threshold(self, root: Path, value: float) -> None:
+        self._keep("thresholds", root, round(float(value), 2))
+
+    def _keep(self, key: str, root: Path, value: object) -> None:
+        """``value`` for the project at ``root`` under ``key`` (the recent projects' only)."""
+        found = self._per_project(key)
+        found[str(root)] = value
+        keep = set(self.projects()) | {str(root)}
+        kept = {k: v for k, v in found.items() if k in keep}
+        self.settings.setValue(key, json.dumps(kept))
+
+    def _per_project(self, key: str) -> dict[str, object]:
         try:
-            found = json.loads(self.settings.value("last_images", "{}") or "{}")
+            found = json.loads(self.settings.value(key, "{}") or "{}")
         except (TypeError, ValueError):
             return {}
         return found if isinstance(found, dict) else {}

@@ -25,6 +25,7 @@ class DocState:
     proposed_redo: int = 0  # redo steps then: more later are edits undone back to it
     blank_state: int | None = None  # the state it opened in when it had no mask (unlabeled)
     proposed_by: str | None = None
+    threshold: float | None = None  # the binary threshold the last proposal was made at
     probs: np.ndarray | None = None  # the last proposal's probabilities (binary threshold)
     refine: str = "none"  # how the model that made it refines a proposal (proposal_refine)
     proposal: np.ndarray | None = None  # the last proposal's labels (proposal IoU on save)

@@ -135,6 +135,13 @@ class ModelPanel(QGroupBox):
         self.slider.setToolTip("foreground threshold of the binary proposal")
         self.slider_label = QLabel("0.50")
         self.slider.valueChanged.connect(self._on_slider)
+        # the image shown was proposed at another threshold (before a switch, a reopening)
+        self.image_threshold = QLabel()
+        self.image_threshold.setObjectName("imageThreshold")
+        self.image_threshold.setStyleSheet("color: palette(placeholder-text);")
+        self.image_threshold.setWordWrap(True)
+        self.image_threshold.hide()
+        self._image_threshold: float | None = None
         self.propose_btn = QPushButton("Propose")
         self.propose_btn.setToolTip("propose a mask for this image (Ctrl+P)")
         self.propose_btn.clicked.connect(self.proposeRequested)
@@ -156,6 +163,7 @@ class ModelPanel(QGroupBox):
         self.threshold_row.addWidget(self.slider, 1)
         self.threshold_row.addWidget(self.slider_label)
         lay.addLayout(self.threshold_row)
+        lay.addWidget(self.image_threshold)
         buttons = QHBoxLayout()
         buttons.addWidget(self.propose_btn)
         buttons.addWidget(self.all_btn)
@@ -236,13 +244,38 @@ class ModelPanel(QGroupBox):
             w = self.threshold_row.itemAt(i).widget()
             if w is not None:
                 w.setVisible(shown)
+        self._show_image_threshold()
 
     def threshold(self) -> float:
         return self.slider.value() / 100.0
 
+    def set_threshold(self, value: float) -> None:
+        """Put the slider at ``value`` without re-thresholding anything (a project opens)."""
+        self.slider.blockSignals(True)
+        self.slider.setValue(round(value * 100))
+        self.slider.blockSignals(False)
+        self.slider_label.setText(f"{self.threshold():.2f}")
+        self._show_image_threshold()
+
+    def set_image_threshold(self, value: float | None) -> None:
+        """The threshold the image shown was proposed at (None: no proposal of its own)."""
+        self._image_threshold = value
+        self._show_image_threshold()
+
+    def _show_image_threshold(self) -> None:
+        value = self._image_threshold
+        differs = value is not None and round(value * 100) != self.slider.value()
+        if differs:
+            self.image_threshold.setText(
+                f"this image was proposed at {value:.2f}; the slider sets the next proposals"
+                " and re-thresholds an untouched one"
+            )
+        self.image_threshold.setVisible(differs and self._binary and self.has_model())
+
     def _on_slider(self, value: int) -> None:
         self.slider_label.setText(f"{value / 100:.2f}")
         self.thresholdChanged.emit(value / 100.0)
+        self._show_image_threshold()
 
     # ------------------------------------------------------------------ state
     def set_device(self, text: str) -> None:

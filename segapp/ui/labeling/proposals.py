@@ -82,7 +82,7 @@ class ProposalsMixin:
             image=ds.doc.image,
         )
         rid = self.engine.propose(req)
-        self._pending[rid] = (ds.entry.stem, time.perf_counter())
+        self._pending[rid] = (ds.entry.stem, time.perf_counter(), threshold)
         self.proposalBusy.emit(True)
         if auto:  # applied only to the document as it was asked for (see _on_proposal); no
             self._auto_sent[rid] = ds.doc.history.state  # status message: the mask says it
@@ -109,7 +109,7 @@ class ProposalsMixin:
             return False
         if not is_trained_ref(model_ref):
             return False
-        if any(stem == entry.stem for stem, _ in self._pending.values()):
+        if any(pending[0] == entry.stem for pending in self._pending.values()):
             return False
         if self._auto_sent:  # one at a time: this one when the running one is done
             self._auto_next = (model_ref, threshold)
@@ -136,7 +136,7 @@ class ProposalsMixin:
             return
         self._effort_reset(ds.entry)  # the cost is per proposal
         _take_proposal(ds, labels, name, probs, shown_only=asked_at is not None)
-        ds.refine = refine
+        ds.refine, ds.threshold = refine, pending[2]
         self._emit_entry(stem)
         if asked_at is None:
             took = time.perf_counter() - pending[1]
@@ -183,7 +183,14 @@ class ProposalsMixin:
         """Re-threshold the current proposal in place while it is still untouched (refined
         again, in a thread, as its model refines proposals: ``rethreshold.py``)."""
         ds = self.state
-        if ds is None or ds.probs is None or ds.doc.history.state != ds.proposed_state:
+        if ds is None:
+            return
+        if ds.probs is None or ds.doc.history.state != ds.proposed_state:
+            why = "" if ds.proposed_state is None else f"; {ds.entry.stem}'s proposal is edited"
+            self.message.emit(
+                f"threshold {threshold:.2f}: for the next proposals{why} (Propose, Ctrl+P, "
+                "proposes at it)"
+            )
             return
         if ds.doc.history.redo_count > ds.proposed_redo:  # edits undone back to the proposal
             self.message.emit(
@@ -191,15 +198,15 @@ class ProposalsMixin:
                 "a new threshold would discard them"
             )
             return
-        key = (ds, ds.probs)
+        key = (ds, ds.probs, threshold)
         if ds.refine == "none":
             self._apply_threshold(key, proposal_labels(ds.doc.image, ds.probs, threshold, "none"))
         else:
             self._rethreshold.request(key, ds.doc.image, ds.probs, threshold, ds.refine)
 
-    def _apply_threshold(self, key: tuple[DocState, np.ndarray], labels: np.ndarray) -> None:
+    def _apply_threshold(self, key: tuple[DocState, np.ndarray, float], labels: np.ndarray) -> None:
         """The proposal re-thresholded: replaces it if it is still the untouched proposal."""
-        ds, probs = key
+        ds, probs, threshold = key
         if (
             self.state is not ds
             or ds.probs is not probs
@@ -212,8 +219,10 @@ class ProposalsMixin:
         ds.doc.set_labels(labels, as_proposal=True)
         ds.proposed_state = ds.doc.history.state
         ds.proposed_redo = ds.doc.history.redo_count
+        ds.threshold = threshold
         if ds.held:  # still only shown
             ds.doc.mark_saved()
+        self._emit_entry(ds.entry.stem)
 
     def propose_all(self, model_ref: str, threshold: float = 0.5) -> int:
         """Propose every unlabeled, readable image in the worker; returns how many."""
@@ -232,6 +241,7 @@ class ProposalsMixin:
             model_ref, self.project.num_classes, threshold, self.engine.device_request, batch=batch
         )
         self._batch_errors, self._batch_applied = [], 0
+        self._batch_threshold = threshold
         self._batch_id = self.engine.propose_batch(req)
         self.batchRunning.emit(True)
         self.batchProgress.emit(0, len(batch))
@@ -256,6 +266,7 @@ class ProposalsMixin:
         self._effort_reset(entry)
         if ds is not None:
             _take_proposal(ds, labels, name)
+            ds.threshold = self._batch_threshold
             ok = self._save_state(ds, report=False)
         else:
             try:

@@ -86,12 +86,13 @@ class LabelSession(SavingMixin, ProposalsMixin, PaintStateMixin, EffortMixin, QO
         self.active_class = 1
         self.protect_others = False
         self.brush_radius = 5
-        self._pending: dict[int, tuple[str, float]] = {}  # stem, start
+        self._pending: dict[int, tuple[str, float, float]] = {}  # stem, start, threshold
         self.auto_propose = False  # propose_on_open: the window turns it on (its setting)
         self._auto_sent: dict[int, int] = {}  # automatic request -> history state it was for
         self._auto_next: tuple[str, float] | None = None  # (model, threshold) wanted meanwhile
         self._batch_id: int | None = None
         self._batch_errors: list[str] = []
+        self._batch_threshold: float | None = None
         self._batch_applied = 0
         self._prepared: tuple[str, int] | None = None  # the model the engine was asked to build
         self.prefetcher = ImagePrefetcher()
@@ -237,6 +238,11 @@ class LabelSession(SavingMixin, ProposalsMixin, PaintStateMixin, EffortMixin, QO
     @property
     def state(self) -> DocState | None:
         return self._docs.get(self.current) if self.current else None
+
+    def proposal_threshold(self) -> float | None:
+        """The threshold the current image's last proposal was made at (None: none was)."""
+        ds = self.state
+        return ds.threshold if ds is not None and ds.proposed_state is not None else None
 
     @property
     def doc(self) -> MaskDocument | None:
