@@ -282,6 +282,15 @@ def _cleanup_button(acts: dict[str, QAction], islands: QSpinBox) -> QToolButton:
     button.setToolTip("fill holes, remove islands, grow or shrink the active class")
     button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
     menu = QMenu(button)
+    remove = acts["remove_islands"]  # its size in its name, in this menu and the Mask menu
+    islands.valueChanged.connect(lambda n: remove.setText(f"Remove islands (< {n} px)"))
+    remove.setText(f"Remove islands (< {islands.value()} px)")
+
+    def typed() -> None:  # Enter in the size box: remove them, and the menu goes
+        menu.close()
+        remove.trigger()
+
+    islands.lineEdit().returnPressed.connect(typed)
     for op, _, _ in MASK_OPS:
         menu.addAction(acts[op])
         if op == "remove_islands":

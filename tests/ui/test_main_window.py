@@ -499,10 +499,63 @@ def test_every_toolbar_button_fits_a_1024_px_window(make_window, qtbot, data):
         assert button.geometry().right() < tb.width(), action.text() or button
     cleanup = tb.findChild(QToolButton, "cleanupButton")
     menu = [a for a in cleanup.menu().actions() if a.text()]
-    assert [a.text() for a in menu] == ["Fill holes", "Remove islands", "Grow 1 px", "Shrink 1 px"]
+    names = ["Fill holes", "Remove islands (< 50 px)", "Grow 1 px", "Shrink 1 px"]
+    assert [a.text() for a in menu] == names  # the islands' size in the Mask menu too
     assert menu == [
         w.actions_by_name[op] for op in ("fill_holes", "remove_islands", "grow", "shrink")
     ]
+
+
+def test_clean_up_says_what_it_did_and_enter_in_its_size_box_applies_it(make_window, qtbot, data):
+    """Walk-through 8: with background active Remove islands said only "nothing to change",
+    the size hid in the toolbar menu, nothing was counted, and Enter in the size box left
+    the menu open, swallowing the tool keys."""
+    from PySide6.QtWidgets import QToolButton
+
+    w = make_window(data)
+    w.session.select("3")  # unlabeled
+    doc = w.session.doc
+    labels = np.zeros_like(doc.labels)
+    labels[2:20, 2:20] = 1  # 324 px, with a 16 px hole
+    labels[8:12, 8:12] = 0
+    labels[30:33, 30:33] = 1  # two islands of 9 and 4 px
+    labels[40:42, 5:7] = 1
+    doc.set_labels(labels)
+    w.pick_class(0)  # background active (a person who just erased)
+    w.cleanup("remove_islands")
+    said = w.statusBar().currentMessage()
+    assert (
+        said
+        == "removed 2 island(s) of every class (background is active) smaller than 50 px (13 px)"
+    )
+    assert doc.labels[30:33, 30:33].sum() == 0 and doc.labels[2:20, 2:20].sum() == 324 - 16
+    w.cleanup("grow")
+    assert (
+        w.statusBar().currentMessage() == "grow 1 px: pick the class to grow (background is active)"
+    )
+    w.pick_class(1)
+    w.cleanup("fill_holes")
+    assert w.statusBar().currentMessage().startswith("filled 1 hole(s) of ")
+    assert w.statusBar().currentMessage().endswith(" (16 px)")
+    w.cleanup("remove_islands")
+    assert "no piece of" in w.statusBar().currentMessage()
+    assert "smaller than 50 px" in w.statusBar().currentMessage()
+
+    labels = doc.labels.copy()
+    labels[40:50, 30:40] = 1  # 100 px
+    doc.set_labels(labels)
+    button = w.findChild(QToolButton, "cleanupButton")
+    menu = button.menu()
+    menu.popup(button.mapToGlobal(button.rect().bottomLeft()))
+    qtbot.waitUntil(menu.isVisible)
+    spin = w.islands_spin
+    spin.setFocus()
+    spin.selectAll()
+    qtbot.keyClicks(spin, "200")
+    qtbot.keyClick(spin, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: not menu.isVisible())
+    assert spin.value() == 200 and doc.labels[40:50, 30:40].sum() == 0  # applied at 200
+    assert w.actions_by_name["remove_islands"].text() == "Remove islands (< 200 px)"
 
 
 def test_the_demo_says_what_to_do_first(make_window, qtbot, tmp_path, monkeypatch):

@@ -29,6 +29,7 @@ from segapp.core.document import MaskDocument
 from segapp.core.imageio import ImageReadError, SegappError, WriteError
 from segapp.core.lock import ProjectLock, ProjectLockedError, open_for_writing
 from segapp.core.project import ImageEntry, Project
+from segapp.ui.labeling.cleanup_ops import run_cleanup
 from segapp.ui.labeling.doc_state import DocState
 from segapp.ui.labeling.effort import EffortMixin
 from segapp.ui.labeling.paint_state import PaintStateMixin
@@ -415,11 +416,11 @@ class LabelSession(SavingMixin, ProposalsMixin, PaintStateMixin, EffortMixin, QO
     def cleanup(self, op: str, arg: int = 0) -> None:
         """fill_holes | remove_islands (arg = min px) | grow | shrink on the current mask."""
         doc = self.doc
-        if doc is None:
+        if doc is None or self.project is None:
             return
-        rect = doc.remove_islands(arg) if op == "remove_islands" else getattr(doc, op)()
-        if rect is None:
-            self.message.emit(f"{op.replace('_', ' ')}: nothing to change")
+        classes = self.project.classes
+        name = classes[doc.active_class].name if doc.active_class < len(classes) else "class"
+        self.message.emit(run_cleanup(doc, op, arg, name))
 
 
 def _adopted_note(project: Project) -> str:
