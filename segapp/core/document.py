@@ -260,6 +260,18 @@ class MaskDocument:
         value = BACKGROUND if erase else self._active_class
         return self._apply(tools.flood_fill(self._labels, (x, y), value, self._overwrite()))
 
+    def outside_area(self, x: float, y: float) -> int:
+        """Pixels a fill at (x, y) would give the active class from background that reaches
+        the image's border (the outside of the objects, not a hole); 0 when it would not."""
+        patch = tools.flood_fill(self._labels, (x, y), self._active_class, self._overwrite())
+        if patch is None:
+            return 0
+        region = self._labels[patch.slices] != patch.values
+        seed = self._labels[patch.slices][region]  # one label: the region's
+        if not seed.size or seed[0] != BACKGROUND:
+            return 0
+        return int(seed.size) if tools.fill_reaches_border(self._labels, patch) else 0
+
     def polygon(self, points: Sequence[Point], erase: bool = False) -> Rect | None:
         """Fill the polygon / lasso through ``points`` (x, y) with the active class."""
         value = BACKGROUND if erase else self._active_class

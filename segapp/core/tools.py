@@ -292,6 +292,20 @@ def flood_fill(
         half *= 2
 
 
+def fill_reaches_border(mask: np.ndarray, patch: Patch) -> bool:
+    """Does the region a :func:`flood_fill` ``patch`` changes in ``mask`` touch the image's
+    border (the outside of the objects rather than a hole)?"""
+    height, width = mask.shape[:2]
+    x, y, w, h = patch.rect
+    region = mask[patch.slices] != patch.values
+    return bool(
+        (x == 0 and region[:, 0].any())
+        or (y == 0 and region[0].any())
+        or (x + w == width and region[:, -1].any())
+        or (y + h == height and region[-1].any())
+    )
+
+
 def class_window(
     mask: np.ndarray,
     x: int,

@@ -164,6 +164,7 @@ class MainWindow(QMainWindow):
         self.class_panel.classPicked.connect(lambda i: self._update_cursor_info())
         c = self.canvas
         c.cursorMoved.connect(self._on_cursor)
+        c.message.connect(lambda m: self.statusBar().showMessage(m, 8000))
         c.zoomChanged.connect(lambda z: self.readout.zoom_label.setText(f"{z * 100:.0f}%"))
         c.brushSizeChanged.connect(self._on_brush_size)
         c.editFinished.connect(self._update_title)

@@ -11,7 +11,8 @@ Mouse and keys:
 
 - brush / eraser: drag to paint (one undo step per drag); ``[`` ``]`` or Ctrl+wheel
   change the radius.
-- fill: click fills the region under the cursor.
+- fill: click fills the region under the cursor (background that reaches the image's
+  edge, the outside of the objects, only with Shift).
 - polygon: click points, double-click or Enter closes and fills, Backspace removes the
   last point, Esc cancels; dragging draws a freehand lasso, filled on release.
 - click: left / right (or Shift+left) click = positive / negative (``click_tool.py``).
@@ -66,13 +67,15 @@ class Canvas(OverlayLookMixin, PanZoomView):
 
     Signals: ``cursorMoved(x, y)`` (image pixel under the mouse; -1, -1 outside),
     ``zoomChanged(scale)`` (screen pixels per image pixel), ``brushSizeChanged(radius)``,
-    ``editFinished()`` (a stroke, fill or polygon changed the mask), ``toolChanged(name)``.
+    ``editFinished()`` (a stroke, fill or polygon changed the mask), ``toolChanged(name)``,
+    ``message(text)`` (a fill refused).
     """
 
     cursorMoved = Signal(int, int)
     brushSizeChanged = Signal(int)
     editFinished = Signal()
     toolChanged = Signal(str)
+    message = Signal(str)  # a status-bar note (a fill refused)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -300,7 +303,14 @@ class Canvas(OverlayLookMixin, PanZoomView):
             self._stroking = True
             self._doc.begin_stroke(px, py, erase=self._tool == "eraser")
         elif self._tool == "fill":
-            if self._doc.fill(px, py) is not None:
+            anyway = event.modifiers() & Qt.KeyboardModifier.ShiftModifier
+            outside = 0 if anyway else self._doc.outside_area(px, py)
+            if outside:
+                self.message.emit(
+                    f"fill: this background reaches the image's edge ({outside} px, the outside "
+                    "of the objects, not a hole), so nothing was filled; Shift+click fills it"
+                )
+            elif self._doc.fill(px, py) is not None:
                 self.editFinished.emit()
         elif self._tool == "polygon":
             self._polygon.press(event.position())

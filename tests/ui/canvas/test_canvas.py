@@ -70,6 +70,36 @@ def test_brush_drag_paints_along_the_path_as_one_undo_step(qtbot, canvas):
     assert overlay_rgb(canvas, 25, 30) == (*RED, 255)
 
 
+def test_fill_leaves_the_outside_of_the_objects_unless_shift_is_held(qtbot, canvas):
+    """Walk-through 8: a fill click on background beside a person made the whole image the
+    class (578,000 px, autosaved as corrected)."""
+    labels = np.zeros((60, 80), np.uint8)
+    labels[10:50, 10:40] = 1
+    labels[20:30, 20:30] = 0  # a hole
+    doc = make_doc()
+    doc.set_labels(labels, as_proposal=False)
+    canvas.set_document(doc)
+    canvas.set_tool("fill")
+    said = []
+    canvas.message.connect(said.append)
+    qtbot.mouseClick(canvas.viewport(), LEFT, NOMOD, at(canvas, 60, 30))
+    outside = 60 * 80 - 40 * 30
+    assert (doc.labels == labels).all() and doc.history.undo_count == 0
+    assert said == [
+        f"fill: this background reaches the image's edge ({outside} px, the outside of the "
+        "objects, not a hole), so nothing was filled; Shift+click fills it"
+    ]
+    with qtbot.waitSignal(canvas.editFinished, timeout=1000):
+        qtbot.mouseClick(canvas.viewport(), LEFT, NOMOD, at(canvas, 25, 25))  # the hole
+    assert (doc.labels[10:50, 10:40] == 1).all() and doc.labels[5, 5] == 0
+    shift = Qt.KeyboardModifier.ShiftModifier
+    with qtbot.waitSignal(canvas.editFinished, timeout=1000):
+        qtbot.mouseClick(canvas.viewport(), LEFT, shift, at(canvas, 60, 30))
+    assert (doc.labels == 1).all() and len(said) == 1
+    doc.active_class = 0  # class 1 to background: not the outside of anything
+    assert doc.outside_area(5, 5) == 0
+
+
 def test_eraser_clears_and_active_class_is_painted(qtbot, canvas):
     doc = make_doc()
     canvas.set_document(doc)

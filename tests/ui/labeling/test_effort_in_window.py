@@ -63,7 +63,8 @@ def test_each_action_counts_once_and_active_time_caps_gaps_at_30_s(window, qtbot
     key(qtbot, w, Qt.Key.Key_Return)  # closes and fills the polygon
     w.now[0] += 100  # away: 30 s of it count
     key(qtbot, w, Qt.Key.Key_F)
-    qtbot.mouseClick(w.canvas.viewport(), LEFT, NOMOD, _at(w.canvas, 40, 5))  # fill
+    shift = Qt.KeyboardModifier.ShiftModifier  # (the outside of the objects: with Shift)
+    qtbot.mouseClick(w.canvas.viewport(), LEFT, shift, _at(w.canvas, 40, 5))  # fill
     s.count_effort("clicks")  # what the Click tool calls per click
     with pytest.raises(ValueError, match="unknown effort"):
         s.count_effort("taps")
