@@ -60,6 +60,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("segapp")
         self.settings = settings if settings is not None else QSettings("segapp", "segapp")
         self.recent = RecentProjects(self.settings)
+        self._shown_stem = ""  # the image shown (its status notes go when it is left)
         self.session = LabelSession(engine, self)
         self.session.confirm = self.confirm
         self.autosaver = Autosaver(self.session)  # a crash loses at most the last moments
@@ -356,6 +357,10 @@ class MainWindow(QMainWindow):
             self.class_panel.show_active(self.session.active_class)
 
     def _on_current(self, stem: str) -> None:
+        left, self._shown_stem = self._shown_stem, stem
+        said = self.statusBar().currentMessage()  # a note about the image left goes with it
+        if left and left != stem and said.startswith((f"{left} ", f"{left}:")):
+            self.statusBar().clearMessage()  # ("164 is corrected already" stayed on 166)
         ds = self.session.state
         doc = ds.doc if ds is not None else None
         self.canvas.set_document(doc, ds.display if ds is not None else None)

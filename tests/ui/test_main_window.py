@@ -304,6 +304,20 @@ def test_a_proposal_right_as_it_is_or_an_empty_image_is_marked_corrected(make_wi
     assert "3 marked corrected (no object: background only)" in w.statusBar().currentMessage()
 
 
+def test_a_note_about_an_image_goes_when_another_is_shown(make_window, qtbot, data):
+    """Walk-through 8: "164 is corrected already" stayed in the status bar on 166."""
+    w = make_window(data)
+    w.session.select("0")  # corrected
+    key(qtbot, w, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    assert w.statusBar().currentMessage() == "0 is corrected already"
+    w.statusBar().showMessage("opened somewhere")
+    w.session.select("0")
+    assert w.statusBar().currentMessage() == "opened somewhere"  # other notes stay
+    key(qtbot, w, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    w.session.select("1")
+    assert w.statusBar().currentMessage() == ""
+
+
 def _foreground_model(project_root) -> str:
     """A checkpoint in the project's models/ that marks most pixels foreground."""
     return str(tiny_checkpoint(project_root / "models" / "fg", foreground=2.0))

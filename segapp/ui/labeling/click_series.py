@@ -69,6 +69,7 @@ class ClickSeries(QObject):
         self._in_flight: RefineRequest | None = None
         self._sent_state: tuple | None = None  # what the request in flight was made for
         self.last_latency_s: float | None = None  # click to mask, of the last applied answer
+        self._refiner_name = ""  # what refined the last answer (the status says it)
         self.label = ElidedLabel(HINT)  # in the status bar while the Click tool is chosen
         self.label.setVisible(False)
         self._end()
@@ -193,6 +194,7 @@ class ClickSeries(QObject):
                 self.clicks = list(self._steps[state])
                 self._dirty = self._from_base = False
                 self.dotsChanged.emit(list(self.clicks))
+                self._say()
         elif doc.history.redo_count == 0:  # an edit made during the series (brush ...)
             self._steps[state] = tuple(self.clicks)
             self._base = doc.labels.copy()
@@ -267,14 +269,23 @@ class ClickSeries(QObject):
         self._apply(lambda: ds.doc.set_window(patch) if patch is not None else None)
         self._dirty = self._from_base = False
         self.last_latency_s = time.perf_counter() - req.sent_at
-        n = len(self.clicks)
-        self.label.setText(
-            f"{result.refiner_name}: {n} click{'s' if n != 1 else ''} "
-            f"({self.last_latency_s * 1000:.0f} ms) — Enter keeps, Esc restores"
-        )
+        self._refiner_name = result.refiner_name
+        self._say()
         self.refined.emit(result)
         if self._closing:
             self._close()
+
+    def _say(self) -> None:
+        """The status: the dots' count and the keys first (a narrow bar cuts the end), then
+        what refined and how fast."""
+        n = len(self.clicks)
+        if not n or not self._refiner_name:
+            self.label.setText(HINT)
+            return
+        self.label.setText(
+            f"Click: {n} dot{'s' if n != 1 else ''} — Enter keeps, Esc restores — "
+            f"{self._refiner_name} ({self.last_latency_s * 1000:.0f} ms)"
+        )
 
     def _apply(self, edit: Callable[[], Rect | None]) -> None:
         """Make ``edit`` (one undo step) the mask of the dots shown now."""

@@ -99,8 +99,11 @@ def test_clicks_make_dots_of_their_sign_and_each_answer_is_one_undo_step(win, qt
     engine.answer(window=(15, 15, 15, 15))  # applied inside its window only
     assert doc.history.undo_count == 2
     assert doc.labels[18, 18] == 1 and doc.labels[22, 22] == 0
+    said = win.clicks.label.text()  # the count and the keys first: a narrow bar cuts the end
+    assert said.startswith("Click: 3 dots — Enter keeps, Esc restores — fake refiner")
     win.session.undo()
     assert dots(win) == [(20, 20, True)] and doc.labels[22, 22] == 1
+    assert win.clicks.label.text().startswith("Click: 1 dot — ")  # not still "3" (walk 8)
     win.session.undo()
     assert dots(win) == [] and not doc.labels.any()
     win.session.redo()
