@@ -263,6 +263,11 @@ class Canvas(OverlayLookMixin, PanZoomView):
             self._cursor.setVisible(False)
             return
         px, py = self._pixel(scene)
+        h, w = self._doc.shape
+        dx, dy = max(0 - px, 0, px - (w - 1)), max(0 - py, 0, py - (h - 1))
+        if dx * dx + dy * dy > self.brush_radius() ** 2:  # over the margin, out of reach
+            self._cursor.setVisible(False)  # (near the edge it shows: it paints the border)
+            return
         color = QColor(255, 120, 120) if self._tool == "eraser" else QColor(255, 255, 255)
         self._cursor.set_shape(self.brush_radius() + 0.5, 1.0 / max(self.zoom(), 1e-9), color)
         self._cursor.setPos(px + 0.5, py + 0.5)

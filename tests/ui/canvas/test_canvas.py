@@ -213,6 +213,20 @@ def test_brush_preview_follows_radius_and_cursor(qtbot, canvas):
     assert not cursor.isVisible()
 
 
+def test_the_brush_circle_shows_over_the_margin_only_where_it_reaches_the_image(qtbot, canvas):
+    """Walk-through 7: the circle was drawn over the margin, out of the image's reach."""
+    doc = make_doc(h=60, w=40)  # a 200 px wide image in the 400 px view: margins each side
+    doc.brush_radius = 4
+    canvas.set_document(doc)
+    qtbot.mouseMove(canvas.viewport(), at(canvas, -12, 30))
+    assert not canvas._cursor.isVisible()
+    qtbot.mouseMove(canvas.viewport(), at(canvas, -3, 30))  # 3 px out: it paints the edge
+    assert canvas._cursor.isVisible()
+    with qtbot.waitSignal(canvas.editFinished, timeout=1000):
+        drag(qtbot, canvas, [(-3, 30), (-3, 40)])
+    assert (doc.labels[30:41, :2] == 1).all() and not doc.labels[:, 2:].any()  # x <= -3 + 4
+
+
 def test_wheel_zooms_around_the_cursor_and_fit_1to1(qtbot, canvas):
     doc = make_doc()
     canvas.set_document(doc)
