@@ -14,7 +14,8 @@ Mouse and keys:
 - fill: click fills the region under the cursor (background that reaches the image's
   edge, the outside of the objects, only with Shift).
 - polygon: click points, double-click or Enter closes and fills, Backspace removes the
-  last point, Esc cancels; dragging draws a freehand lasso, filled on release.
+  last point, Esc cancels; dragging draws a freehand lasso, filled on release. Points
+  within a few screen pixels of the image's edge go onto it.
 - click: left / right (or Shift+left) click = positive / negative (``click_tool.py``).
 - wheel zooms around the cursor; middle-drag or Space+left-drag pans.
 """
@@ -59,6 +60,7 @@ log = logging.getLogger(__name__)
 
 TOOLS = ("brush", "eraser", "fill", "polygon", "click")
 MAX_BRUSH_RADIUS = 1000
+EDGE_SNAP_PX = 6  # screen px: polygon points this near the image's edge go onto it
 _Z_IMAGE, _Z_OVERLAY, _Z_PATH, _Z_CURSOR, _Z_DOTS = 0, 1, 2, 3, 4
 
 
@@ -110,7 +112,7 @@ class Canvas(OverlayLookMixin, PanZoomView):
         self._scene.addItem(self._cursor)
         self._polygon = PolygonTool(
             self._scene,
-            lambda view_pos: self._pixel(self._scene_pos(view_pos)),
+            lambda view_pos: self._edge_snapped(self._pixel(self._scene_pos(view_pos))),
             self._fill_polygon,
             _Z_PATH,
         )
@@ -245,6 +247,18 @@ class Canvas(OverlayLookMixin, PanZoomView):
     def _pixel(scene: QPointF) -> tuple[int, int]:
         return math.floor(scene.x()), math.floor(scene.y())
 
+    def _edge_snapped(self, pixel: tuple[int, int]) -> tuple[int, int]:
+        """A polygon point within ``EDGE_SNAP_PX`` screen px of the image's edge, on it: a
+        point meant for the border otherwise left its last rows out (walk-through 8)."""
+        if self._doc is None:
+            return pixel
+        h, w = self._doc.shape
+        near = EDGE_SNAP_PX / max(self.zoom(), 1e-9)
+        x, y = pixel
+        x = 0 if x < near else (w - 1 if x > w - 1 - near else x)
+        y = 0 if y < near else (h - 1 if y > h - 1 - near else y)
+        return x, y
+
     def _inside(self, px: int, py: int) -> bool:
         if self._doc is None:
             return False
@@ -339,7 +353,7 @@ class Canvas(OverlayLookMixin, PanZoomView):
             if self._stroking and self._doc is not None:
                 self._doc.stroke_to(px, py)
         if self._tool == "polygon" and self._doc is not None:
-            self._polygon.move(pos, (px, py))
+            self._polygon.move(pos, self._edge_snapped((px, py)))
         event.accept()
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt API)

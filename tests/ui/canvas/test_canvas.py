@@ -153,6 +153,23 @@ def test_polygon_by_clicks_and_double_click(qtbot, canvas):
     assert doc.labels[8, 72] == 1 and doc.history.undo_count == 2
 
 
+def test_polygon_points_near_the_edge_go_onto_it(qtbot, canvas):
+    """Walk-through 8: points at y 477 of a 480-row image left the last rows unlabelled."""
+    doc = make_doc()
+    canvas.set_document(doc)  # 5 screen px an image px: within 6 screen px is 1 image px
+    canvas.set_tool("polygon")
+    vp = canvas.viewport()
+    for p in [(10, 40), (30, 40), (30, 58)]:
+        qtbot.mouseClick(vp, LEFT, NOMOD, at(canvas, *p))
+    with qtbot.waitSignal(canvas.editFinished, timeout=1000):
+        qtbot.mouseDClick(vp, LEFT, NOMOD, at(canvas, 10, 58))
+    assert (doc.labels[40:60, 10:31] == 1).all()  # down to the last row, 59
+    for p in [(40, 40), (60, 40), (60, 57)]:  # two image px (10 screen px) off: as clicked
+        qtbot.mouseClick(vp, LEFT, NOMOD, at(canvas, *p))
+    qtbot.keyClick(canvas, Qt.Key.Key_Return)
+    assert doc.labels[57, 60] == 1 and not doc.labels[58:, 41:].any()
+
+
 def test_polygon_drag_is_a_freehand_lasso(qtbot, canvas):
     doc = make_doc()
     canvas.set_document(doc)
