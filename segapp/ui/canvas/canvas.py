@@ -326,8 +326,8 @@ class Canvas(OverlayLookMixin, PanZoomView):
             outside = 0 if anyway else self._doc.outside_area(px, py)
             if outside:
                 self.message.emit(
-                    f"fill: this background reaches the image's edge ({outside} px, the outside "
-                    "of the objects, not a hole), so nothing was filled; Shift+click fills it"
+                    "fill: Shift+click fills background that reaches the image's edge (here "
+                    f"{outside} px: the outside of the objects, not a hole)"
                 )
             elif self._doc.fill(px, py) is not None:
                 self.editFinished.emit()

@@ -132,7 +132,10 @@ class ModelPanel(QGroupBox):
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(1, 99)
         self.slider.setValue(50)
-        self.slider.setToolTip("foreground threshold of the binary proposal")
+        self.slider.setToolTip(
+            "foreground threshold of the binary proposal: it re-thresholds the image's "
+            "untouched proposal and sets the next proposals (kept per project)"
+        )
         self.slider_label = QLabel("0.50")
         self.slider.valueChanged.connect(self._on_slider)
         # the image shown was proposed at another threshold (before a switch, a reopening)
@@ -266,10 +269,7 @@ class ModelPanel(QGroupBox):
         value = self._image_threshold
         differs = value is not None and round(value * 100) != self.slider.value()
         if differs:
-            self.image_threshold.setText(
-                f"this image was proposed at {value:.2f}; the slider sets the next proposals"
-                " and re-thresholds an untouched one"
-            )
+            self.image_threshold.setText(f"this image was proposed at {value:.2f}")
         self.image_threshold.setVisible(differs and self._binary and self.has_model())
 
     def _on_slider(self, value: int) -> None:

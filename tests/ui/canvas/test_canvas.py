@@ -86,8 +86,8 @@ def test_fill_leaves_the_outside_of_the_objects_unless_shift_is_held(qtbot, canv
     outside = 60 * 80 - 40 * 30
     assert (doc.labels == labels).all() and doc.history.undo_count == 0
     assert said == [
-        f"fill: this background reaches the image's edge ({outside} px, the outside of the "
-        "objects, not a hole), so nothing was filled; Shift+click fills it"
+        "fill: Shift+click fills background that reaches the image's edge (here "
+        f"{outside} px: the outside of the objects, not a hole)"
     ]
     with qtbot.waitSignal(canvas.editFinished, timeout=1000):
         qtbot.mouseClick(canvas.viewport(), LEFT, NOMOD, at(canvas, 25, 25))  # the hole
