@@ -434,6 +434,9 @@ def test_propose_all_unlabeled_and_cancel(make_window, qtbot, data):
     assert st["0"] == "corrected"  # never touched
     assert w.session.project.entry("3").proposed_by == "fg"
     assert disk_labels(w, "3").shape == (48, 48)
+    assert w.session.current == "2" and w.session.proposal_threshold() == 0.5
+    w.model_panel.slider.setValue(60)  # a batch proposal keeps no probabilities: it says so
+    assert "2's proposal kept no probabilities to re-threshold" in w.statusBar().currentMessage()
 
 
 def test_brush_size_and_class_keys_work_wherever_the_focus_is(make_window, qtbot, data):

@@ -186,7 +186,11 @@ class ProposalsMixin:
         if ds is None:
             return
         if ds.probs is None or ds.doc.history.state != ds.proposed_state:
-            why = "" if ds.proposed_state is None else f"; {ds.entry.stem}'s proposal is edited"
+            why = ""
+            if ds.proposed_state is not None and ds.doc.history.state != ds.proposed_state:
+                why = f"; {ds.entry.stem}'s proposal is edited"
+            elif ds.proposed_state is not None:  # Propose all keeps no probabilities
+                why = f"; {ds.entry.stem}'s proposal kept no probabilities to re-threshold"
             self.message.emit(
                 f"threshold {threshold:.2f}: for the next proposals{why} (Propose, Ctrl+P, "
                 "proposes at it)"
