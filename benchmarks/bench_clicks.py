@@ -3,6 +3,7 @@
     python benchmarks/bench_clicks.py --model DIR              # a trained checkpoint
     python benchmarks/bench_clicks.py --train 40               # segapp train on ids 1..40 first
     python benchmarks/bench_clicks.py --train 40 --train-args "--time-budget 300"
+    python benchmarks/bench_clicks.py --model DIR --annotator casual   # clicks as people click
 
 On ../shared/datasets/human-segmentation, ids ``--test`` (161-200): for the checkpoint's
 refiner (``load_refiner(DIR)``) and for the model-free fallback (``load_refiner(None)``),
@@ -32,6 +33,7 @@ from bench_fewshot import DATA, build_project  # same folder: the few-shot proje
 from segapp.core.project import Project
 from segapp.ml.click_eval import (
     binary_truth,
+    casual_chooser,
     click_trace,
     latency_ms,
     project_samples,
@@ -66,6 +68,16 @@ def big_latency(refiner, image, labels, side: int, clicks: int) -> dict[str, flo
     return {"propose_ms": round(propose_ms, 1), "clicks": len(timings)} | latency_ms(timings)
 
 
+def spot_shares(spots: list[tuple[float, bool]]) -> dict[str, float]:
+    """Of the negative and the positive clicks, the share after which the spot under the
+    click says what the click said (``spot_agrees`` at least 0.8)."""
+    out = {}
+    for name, sign in (("negative_spot_ok", False), ("positive_spot_ok", True)):
+        agree = [share >= 0.8 for share, positive in spots if positive is sign]
+        out[name] = round(sum(agree) / len(agree), 3) if agree else float("nan")
+    return out
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     which = p.add_mutually_exclusive_group(required=True)
@@ -79,6 +91,13 @@ def main() -> None:
     p.add_argument("--big", type=int, default=4096, help="side of the upscaled image (0 = skip)")
     p.add_argument("--big-clicks", type=int, default=5, help="clicks timed on the upscaled image")
     p.add_argument("--device", default="cpu", help="where the refiner runs (the window: cpu)")
+    p.add_argument(
+        "--annotator",
+        choices=("standard", "casual"),
+        default="standard",
+        help="where clicks go: the error's deepest point (standard) or, as a person clicks, "
+        "a random point well inside the largest error (casual, seeded)",
+    )
     p.add_argument("--json", action="store_true", help="one JSON line per row")
     args = p.parse_args()
     logging.basicConfig(level=logging.WARNING)
@@ -100,12 +119,21 @@ def main() -> None:
             refiner = load_refiner(ref, args.device)
             for start in ("proposal", "empty"):
                 timings: list[float] = []
+                spots: list[tuple[float, bool]] = []
+                chooser = casual_chooser(0) if args.annotator == "casual" else None
                 samples = project_samples(source, entries)
                 summary = run_annotators(
-                    refiner, samples, args.max_clicks, start, timings, args.max_brush
+                    refiner,
+                    samples,
+                    args.max_clicks,
+                    start,
+                    timings,
+                    args.max_brush,
+                    chooser,
+                    spots,
                 )
                 head = {"model": str(ref or "(none)"), "refiner": refiner.name, "from": start}
-                rows.append(head | summary.to_dict() | latency_ms(timings))
+                rows.append(head | summary.to_dict() | latency_ms(timings) | spot_shares(spots))
                 if args.json:
                     print(json.dumps(rows[-1]), flush=True)
             if args.big:
@@ -124,6 +152,12 @@ def main() -> None:
                 f"{r['refiner']:32} {r.get('from', ''):>8} at {size}: refine "
                 f"{r['refine_ms_mean']:.1f} ms mean, {r['refine_ms_p95']:.1f} ms p95"
                 + (f"; propose {r['propose_ms']:.1f} ms" if "propose_ms" in r else "")
+                + (
+                    f"; the spot under the click right after it: negative "
+                    f"{r['negative_spot_ok']:.1%}, positive {r['positive_spot_ok']:.1%}"
+                    if "negative_spot_ok" in r
+                    else ""
+                )
             )
 
 

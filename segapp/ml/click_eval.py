@@ -5,23 +5,28 @@ point of the larger error), the refiner redraws the mask from all clicks so far,
 IoU is recorded; the brush annotator instead paints or erases one disk there through the
 project's own brush code (:func:`segapp.core.tools.dab`). A trace is the IoU before any
 action and after each one; it ends early at ``STOP_IOU`` or when no error is left, and the
-summary reads the IoU as staying there. Numpy only: nothing here imports torch.
+summary reads the IoU as staying there. A *casual* annotator (:func:`casual_chooser`)
+clicks as a person does instead: somewhere well inside the largest error, not at its
+deepest point. NumPy and OpenCV only: nothing here imports torch.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Protocol
 
+import cv2
 import numpy as np
 
 from segapp.core import tools
-from segapp.core.clicks import Click, iou, next_click
+from segapp.core.clicks import Click, error_depth, iou, next_click
 from segapp.core.project import IGNORE_INDEX, ImageEntry, Project
 
 STOP_IOU = 0.99
+CASUAL_DEPTH = 0.3  # a casual click lands this deep in its error region at least (of its deepest)
+SPOT_SHARE = 0.01  # spot_agrees looks this share of the longer side around a click
 WORSE_BY = 0.01
 BRUSH_RADIUS_512 = 8  # the brush annotator's radius at 512 px scale
 
@@ -40,9 +45,57 @@ class Refiner(Protocol):
         ...
 
 
-def _done(truth: np.ndarray, mask: np.ndarray, ignore: np.ndarray | None, score: float):
+Chooser = Callable[[np.ndarray, np.ndarray, np.ndarray | None], Click | None]
+
+
+def casual_chooser(seed: int = 0) -> Chooser:
+    """A person's clicks rather than the standard annotator's: on the largest error region
+    (by area; missed or wrongly claimed), at a random point of its inner part (at least
+    ``CASUAL_DEPTH`` of its deepest point's distance from its edge), not at its deepest
+    point. Seeded: the same traces every run."""
+    rng = np.random.default_rng(seed)
+
+    def choose(truth: np.ndarray, pred: np.ndarray, ignore: np.ndarray | None) -> Click | None:
+        care = ~ignore.astype(bool) if ignore is not None else np.ones_like(truth, bool)
+        best: tuple[int, bool, np.ndarray] | None = None
+        for positive, error in ((True, truth & ~pred & care), (False, pred & ~truth & care)):
+            n, comps, stats, _ = cv2.connectedComponentsWithStats(error.view(np.uint8), None, 8)
+            if n < 2:
+                continue
+            i = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+            if best is None or stats[i, cv2.CC_STAT_AREA] > best[0]:
+                best = (int(stats[i, cv2.CC_STAT_AREA]), positive, comps == i)
+        if best is None:
+            return None
+        depth = error_depth(best[2])
+        ys, xs = np.nonzero(depth >= CASUAL_DEPTH * depth.max())
+        j = int(rng.integers(len(ys)))
+        return Click(float(xs[j]), float(ys[j]), best[1])
+
+    return choose
+
+
+def spot_agrees(mask: np.ndarray, click: Click) -> float:
+    """The share of the pixels around ``click`` (a disk-sized square of 1 % of the longer
+    side, 2 px at least) that say what the click said: after a click, the spot under it
+    should (the Click tool once left a confident wrong region under a negative click)."""
+    r = max(2, round(SPOT_SHARE * max(mask.shape)))
+    y, x = int(click.y), int(click.x)
+    patch = mask[max(0, y - r) : y + r + 1, max(0, x - r) : x + r + 1]
+    return float((patch == click.positive).mean())
+
+
+def _done(
+    truth: np.ndarray,
+    mask: np.ndarray,
+    ignore: np.ndarray | None,
+    score: float,
+    chooser: Chooser | None = None,
+):
     """The next click, or None when the trace ends (IoU at ``STOP_IOU`` or no error)."""
-    return None if score >= STOP_IOU else next_click(truth, mask, ignore)
+    if score >= STOP_IOU:
+        return None
+    return (chooser or next_click)(truth, mask, ignore)
 
 
 def click_trace(
@@ -53,17 +106,21 @@ def click_trace(
     max_clicks: int = 20,
     ignore: np.ndarray | None = None,
     timings: list[float] | None = None,
+    chooser: Chooser | None = None,
+    spots: list[tuple[float, bool]] | None = None,
 ) -> list[float]:
     """IoU of ``start`` and after each click (at most ``max_clicks``); clicks accumulate.
 
-    ``timings``, if given, gets the seconds of each ``refine`` call appended.
+    ``timings``, if given, gets the seconds of each ``refine`` call appended; ``chooser``
+    places the clicks (default: the standard annotator, ``next_click``); ``spots`` gets
+    (:func:`spot_agrees` after the click, the click's sign) for each click.
     """
     truth = truth.astype(bool)
     mask = start.astype(bool)
     clicks: list[Click] = []
     trace = [iou(mask, truth, ignore)]
     while len(clicks) < max_clicks:
-        click = _done(truth, mask, ignore, trace[-1])
+        click = _done(truth, mask, ignore, trace[-1], chooser)
         if click is None:
             break
         clicks.append(click)
@@ -75,6 +132,8 @@ def click_trace(
             raise ValueError(f"{refiner.name}: refined mask {new.shape}, image {truth.shape}")
         mask = new.astype(bool)
         trace.append(iou(mask, truth, ignore))
+        if spots is not None:
+            spots.append((spot_agrees(mask, click), click.positive))
     return trace
 
 
@@ -233,10 +292,13 @@ def run_annotators(
     start: str = "proposal",
     timings: list[float] | None = None,
     max_brush: int | None = None,
+    chooser: Chooser | None = None,
+    spots: list[tuple[float, bool]] | None = None,
 ) -> ClickSummary:
     """Both annotators on each (image, labels), from the refiner's proposal or an empty mask
     (the brush gets ``max_brush`` dabs, default ``max_clicks``); ``timings`` gets the
-    seconds of every ``refine`` call."""
+    seconds of every ``refine`` call; ``chooser`` and ``spots`` as in :func:`click_trace`
+    (the brush annotator always dabs where the standard annotator clicks)."""
     max_brush = max_clicks if max_brush is None else max_brush
     if start not in STARTS:
         raise ValueError(f"start must be one of {STARTS}, got {start!r}")
@@ -247,6 +309,8 @@ def run_annotators(
             first = np.zeros(truth.shape, bool)
         else:
             first = np.asarray(refiner.propose(image)).astype(bool)
-        click_traces.append(click_trace(refiner, image, truth, first, max_clicks, ignore, timings))
+        click_traces.append(
+            click_trace(refiner, image, truth, first, max_clicks, ignore, timings, chooser, spots)
+        )
         brush_traces.append(brush_trace(image, truth, first, max_brush, ignore=ignore))
     return summarize(click_traces, brush_traces, max_clicks, max_brush)

@@ -96,6 +96,26 @@ def test_negative_click_removes_a_spurious_blob():
     assert refiner.calls[0][1] == [Click(45.0, 45.0, False)]
 
 
+def test_the_casual_annotator_clicks_inside_the_largest_error_and_spots_are_recorded():
+    truth = _rect((60, 60), 5, 5, 24, 24)
+    wrong = _rect((60, 60), 30, 30, 59, 59)  # the larger error: claimed, not truth
+    start = truth | wrong | _rect((60, 60), 2, 40, 5, 43)  # and a small one
+    choose = click_eval.casual_chooser(seed=3)
+    picks = [choose(truth, start, None) for _ in range(20)]
+    assert all(not c.positive and 34 <= c.x <= 59 and 34 <= c.y <= 59 for c in picks)
+    assert len({(c.x, c.y) for c in picks}) > 5  # random, not the one deepest point
+    again = click_eval.casual_chooser(seed=3)
+    assert [again(truth, start, None) for _ in range(20)] == picks  # seeded
+    refiner, spots = FloodRefiner(truth), []
+    trace = click_trace(refiner, None, truth, start, chooser=choose, spots=spots)
+    assert trace[-1] == 1.0 and len(spots) == 2
+    assert spots == [(1.0, False), (1.0, False)]  # each removed what lay under it
+    stuck: list = []
+    click_trace(StuckRefiner(), np.zeros((60, 60)), truth, start, 2, chooser=choose, spots=stuck)
+    assert stuck == [(0.0, False), (0.0, False)]  # the spot still claimed after the click
+    assert click_eval.spot_agrees(wrong, Click(45.0, 45.0, True)) == 1.0
+
+
 def test_click_trace_stops_at_099_and_at_max_clicks():
     truth = _rect((100, 100), 0, 0, 99, 49)
     start = truth.copy()
