@@ -14,8 +14,12 @@ import numpy as np
 from segapp.core.document import MaskDocument
 from segapp.core.tools import BACKGROUND
 
-NAMES = {"fill_holes": "fill holes", "remove_islands": "remove islands", "grow": "grow 1 px"}
-NAMES["shrink"] = "shrink 1 px"
+NAMES = {
+    "fill_holes": "fill holes",
+    "remove_islands": "remove islands",
+    "grow": "grow 1 px",
+    "shrink": "shrink 1 px",
+}
 
 
 def run_cleanup(doc: MaskDocument, op: str, min_px: int, class_name: str) -> str:
