@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -287,8 +287,8 @@ def _cleanup_button(acts: dict[str, QAction], islands: QSpinBox) -> QToolButton:
     remove.setText(f"Remove islands (< {islands.value()} px)")
 
     def typed() -> None:  # Enter in the size box: remove them, and the menu goes
-        menu.close()
-        remove.trigger()
+        menu.close()  # (first: its closing clears the status bar, which will say what went)
+        QTimer.singleShot(0, remove.trigger)
 
     islands.lineEdit().returnPressed.connect(typed)
     for op, _, _ in MASK_OPS:

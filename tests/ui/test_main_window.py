@@ -393,6 +393,31 @@ def test_a_refining_models_proposal_is_refined_again_at_a_new_threshold(
     assert np.array_equal(w.session.doc.labels, edited)
 
 
+def test_edits_that_put_the_proposal_back_leave_it_proposed(make_window, qtbot, data):
+    """Walk-through 9: Esc after a click series put the proposal back as a new step, and the
+    untouched proposal was saved as corrected (proposal IoU 1.0), so a round trained on it."""
+    from segapp.core.tools import Patch
+
+    model = _foreground_model(data)
+    w = make_window(data)
+    assert w.model_panel.select(model)
+    stem = w.session.current
+    key(qtbot, w, Qt.Key.Key_P, Qt.KeyboardModifier.ControlModifier)
+    wait_proposal(qtbot, w)
+    doc = w.session.doc
+    proposal = doc.labels.copy()
+    w.set_tool("eraser")
+    drag(qtbot, w.canvas, [(10, 10), (20, 10)])
+    assert w.session.save() and w.session.project.entry(stem).status == "corrected"
+    doc.set_window(Patch(0, 0, proposal.copy()))  # as the Click tool's Esc does
+    assert w.session.status_of(stem) == ("proposed", True)
+    assert w.session.save()
+    entry = w.session.project.entry(stem)
+    assert entry.status == "proposed" and entry.proposal_iou is None
+    doc.undo()  # the erased stroke again: corrected
+    assert w.session.status_of(stem) == ("corrected", True)
+
+
 def test_propose_over_corrected_asks(make_window, qtbot, data):
     _foreground_model(data)
     w = make_window(data)
@@ -571,7 +596,11 @@ def test_clean_up_says_what_it_did_and_enter_in_its_size_box_applies_it(make_win
     qtbot.keyClicks(spin, "200")
     qtbot.keyClick(spin, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: not menu.isVisible())
+    said = "removed 1 island(s) of foreground smaller than 200 px"
+    qtbot.waitUntil(lambda: w.statusBar().currentMessage().startswith(said), timeout=2000)
     assert spin.value() == 200 and doc.labels[40:50, 30:40].sum() == 0  # applied at 200
+    qtbot.wait(100)  # (walk 9: the closing menu's status tip wiped it)
+    assert w.statusBar().currentMessage().startswith(said)
     assert w.actions_by_name["remove_islands"].text() == "Remove islands (< 200 px)"
 
 
@@ -724,6 +753,8 @@ def test_undoing_every_edit_of_an_unlabeled_image_leaves_it_unlabeled(make_windo
     assert w.session.status_of(stem) == ("unlabeled", True)
     key(qtbot, w, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
     assert not mask.exists() and w.session.status_of(stem) == ("unlabeled", False)
+    said = f"{stem} is unlabeled again (its mask file removed)"  # not "saved" (walk 9)
+    assert w.statusBar().currentMessage() == said
     assert Project.open(src).entry(stem).status == "unlabeled"  # the journal says so too
     key(
         qtbot,

@@ -41,6 +41,13 @@ class SavingMixin:
             if history.pending:  # a brush drag on the proposal, not committed yet
                 return "corrected", ds.proposed_by
             return "proposed", ds.proposed_by
+        if (
+            ds.proposed_state is not None
+            and ds.proposal is not None
+            and not history.pending
+            and np.array_equal(ds.doc.labels, ds.proposal)
+        ):  # edits that put the proposal back (Esc of a click series): still not corrected
+            return "proposed", ds.proposed_by
         return "corrected", ds.proposed_by  # keeps which model the correction started from
 
     def _save_state(self, ds: DocState, report: bool = True, as_corrected: bool = False) -> bool:
@@ -102,7 +109,9 @@ class SavingMixin:
         if ds is None or not ds.doc.dirty:
             return True
         ok = self._save_state(ds, report)
-        if ok:
+        if ok and ds.entry.status == "unlabeled":  # every edit undone: the mask went
+            self.message.emit(f"{ds.entry.stem} is unlabeled again (its mask file removed)")
+        elif ok:
             self.message.emit(f"saved {ds.entry.mask_path.name}")
         return ok
 
