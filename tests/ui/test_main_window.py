@@ -323,13 +323,19 @@ def _foreground_model(project_root) -> str:
     return str(tiny_checkpoint(project_root / "models" / "fg", foreground=2.0))
 
 
-def test_propose_is_one_undo_step_and_becomes_proposed(make_window, qtbot, data):
+def _proposed_on_open(make_window, qtbot, data):
+    """A window on ``data`` whose current image the foreground model proposed on (Ctrl+P):
+    (window, stem)."""
     model = _foreground_model(data)
     w = make_window(data)
     assert w.model_panel.select(model)
-    stem = w.session.current
     key(qtbot, w, Qt.Key.Key_P, Qt.KeyboardModifier.ControlModifier)
     wait_proposal(qtbot, w)
+    return w, w.session.current
+
+
+def test_propose_is_one_undo_step_and_becomes_proposed(make_window, qtbot, data):
+    w, stem = _proposed_on_open(make_window, qtbot, data)
     doc = w.session.doc
     assert doc.labels.any() and doc.dirty
     assert w.session.status_of(stem) == ("proposed", True)
@@ -398,12 +404,7 @@ def test_edits_that_put_the_proposal_back_leave_it_proposed(make_window, qtbot, 
     untouched proposal was saved as corrected (proposal IoU 1.0), so a round trained on it."""
     from segapp.core.tools import Patch
 
-    model = _foreground_model(data)
-    w = make_window(data)
-    assert w.model_panel.select(model)
-    stem = w.session.current
-    key(qtbot, w, Qt.Key.Key_P, Qt.KeyboardModifier.ControlModifier)
-    wait_proposal(qtbot, w)
+    w, stem = _proposed_on_open(make_window, qtbot, data)
     doc = w.session.doc
     proposal = doc.labels.copy()
     w.set_tool("eraser")
