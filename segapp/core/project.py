@@ -66,6 +66,7 @@ class ImageEntry:
     status: str = "unlabeled"
     proposed_by: str | None = None
     proposal_iou: float | None = None
+    proposed_at: float | None = None  # the binary threshold a saved proposal was made at
     error: str | None = None
     effort: Effort | None = None  # what correcting it cost (None: nothing recorded)
     mask_error: str | None = None  # why its mask file could not be used, once read (not saved)
@@ -164,6 +165,7 @@ class Project:
                     status,
                     rec.get("proposed_by"),
                     rec.get("proposal_iou"),
+                    _threshold(rec.get("proposed_at")),
                     effort=_effort(rec, f.stem),
                 )
             )
@@ -292,6 +294,7 @@ class Project:
         except OSError as e:
             raise WriteError(describe_write_error(entry.mask_path, e)) from e
         entry.status, entry.proposed_by, entry.proposal_iou = "unlabeled", None, None
+        entry.proposed_at = None
         entry.mask_error = None
         append_record(self.journal_path, entry.stem, _record(entry, "unlabeled", None), sync=True)
 
@@ -354,6 +357,8 @@ class Project:
                 rec["proposed_by"] = e.proposed_by
             if e.proposal_iou is not None:
                 rec["proposal_iou"] = e.proposal_iou
+            if e.proposed_at is not None and e.status == "proposed":
+                rec["proposed_at"] = e.proposed_at
             if e.effort is not None:
                 rec["effort"] = e.effort.to_dict()
             images[e.stem] = rec
@@ -411,7 +416,16 @@ def _palette_classes(root: Path, masks_dir: Path) -> list[ClassInfo]:
 def _record(entry: ImageEntry, status: str, by: str | None) -> dict:
     """An image's whole status record, as a journal line holds it."""
     record = {"status": status, "proposed_by": by, "proposal_iou": entry.proposal_iou}
+    if status == "proposed" and entry.proposed_at is not None:
+        record["proposed_at"] = entry.proposed_at
     return record | ({"effort": entry.effort.to_dict()} if entry.effort is not None else {})
+
+
+def _threshold(value: object) -> float | None:
+    """A record's ``proposed_at``: a threshold between 0 and 1, else None (a journal line is
+    not checked on reading; segapp.json's type is)."""
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and 0 < value < 1
+    return float(value) if ok else None
 
 
 def _effort(record: dict, stem: str) -> Effort | None:

@@ -185,6 +185,7 @@ def _check_images(path: Path, images: Any) -> None:
         )
     kinds = {"status": (str,), "proposed_by": (str, type(None))}
     kinds["proposal_iou"] = (int, float, type(None))
+    kinds["proposed_at"] = (int, float, type(None))
     for stem, rec in images.items():
         if not isinstance(rec, dict):
             raise _bad(path, f"the record of image {stem!r} must be an object, got {rec!r:.40}")

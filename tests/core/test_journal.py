@@ -66,6 +66,25 @@ def test_status_writes_append_to_the_journal_and_save_folds_it(tmp_path):
     assert images["1"] == {"status": "proposed", "proposed_by": "v002"}
 
 
+def test_a_proposals_threshold_is_journalled_and_folded_and_a_bad_one_dropped(tmp_path):
+    data = make_dataset(tmp_path / "d", n=3, masks=0)
+    project = Project.open(data)
+    project.entry("0").proposed_at = 0.62
+    project.write_labels(project.entry("0"), _labels("P1"), "proposed", "v001")
+    project.entry("1").proposed_at = 0.4  # a corrected mask keeps none
+    project.write_labels(project.entry("1"), _labels("C1"), "corrected", "v001")
+    with open(project.journal_path, "a") as f:  # a hand-edited line: dropped, not raised
+        f.write('{"stem":"2","status":"proposed","proposed_at":7}\n')
+    (data / "masks" / "2.png").write_bytes((data / "masks" / "0.png").read_bytes())
+    again = Project.open(data)
+    assert again.entry("0").proposed_at == 0.62
+    assert again.entry("2").status == "proposed" and again.entry("2").proposed_at is None
+    again.save()
+    images = json.loads((data / "segapp.json").read_text())["images"]
+    assert images["0"]["proposed_at"] == 0.62 and "proposed_at" not in images["1"]
+    assert Project.open(data).entry("0").proposed_at == 0.62
+
+
 def test_a_line_cut_short_by_a_crash_is_skipped(tmp_path):
     data = make_dataset(tmp_path / "d", n=2, masks=0)
     project = Project.open(data)

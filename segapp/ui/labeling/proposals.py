@@ -274,6 +274,7 @@ class ProposalsMixin:
             ok = self._save_state(ds, report=False)
         else:
             try:
+                entry.proposed_at = self._batch_threshold
                 self.project.write_labels(entry, labels, "proposed", name)
                 ok = True
             except WriteError as e:

@@ -60,6 +60,7 @@ class SavingMixin:
         status, by = ("corrected", ds.proposed_by) if as_corrected else self._status_for(ds)
         labels = np.array(doc.labels)
         self._record_proposal_iou(ds, status, labels)
+        ds.entry.proposed_at = ds.threshold if status == "proposed" else None
         self._effort_saving(ds.entry, status)
         try:
             if status == "unlabeled":

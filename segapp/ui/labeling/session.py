@@ -241,9 +241,14 @@ class LabelSession(SavingMixin, ProposalsMixin, PaintStateMixin, EffortMixin, QO
         return self._docs.get(self.current) if self.current else None
 
     def proposal_threshold(self) -> float | None:
-        """The threshold the current image's last proposal was made at (None: none was)."""
+        """The threshold the current image's last proposal was made at (None: none was, or
+        it is not known: a mask opened as "proposed" that no threshold was saved with)."""
         ds = self.state
-        return ds.threshold if ds is not None and ds.proposed_state is not None else None
+        if ds is None:
+            return None
+        if ds.proposed_state is not None:
+            return ds.threshold
+        return ds.entry.proposed_at if ds.entry.status == "proposed" else None  # saved one
 
     @property
     def doc(self) -> MaskDocument | None:

@@ -3,6 +3,7 @@ image shown was proposed at."""
 
 from __future__ import annotations
 
+import numpy as np
 import qt_helpers
 from conftest import make_dataset
 from PySide6.QtCore import Qt
@@ -59,3 +60,25 @@ def test_the_slider_says_what_it_changes_and_is_kept_per_project(make_window, qt
     assert mp.threshold() == 0.9
     later = make_window()  # the next session's window (the same settings)
     assert later.open_path(other) and later.model_panel.threshold() == 0.5
+
+
+def test_a_saved_proposals_threshold_is_said_in_a_later_session(make_window, tmp_path):
+    """Walk-through 9: after reopening, the panel no longer said at which threshold the image
+    shown was proposed (segapp.json kept none)."""
+    from segapp.core.project import Project
+
+    data = make_dataset(tmp_path / "data", n=3, height=32, width=32, masks=0)
+    tiny_checkpoint(data / "models" / "fg", foreground=2.0)
+    project = Project.open(data)  # an earlier session's proposal, saved at 0.60
+    entry = project.entry("2")
+    entry.proposed_at = 0.6
+    project.write_labels(entry, np.ones((32, 32), np.uint8), "proposed", "fg")
+    project.save()
+    w = make_window(data)
+    mp, s = w.model_panel, w.session
+    s.select("0")
+    mp.slider.setValue(90)  # (nothing proposed on 0: only the next proposals)
+    s.select("2")
+    assert s.proposal_threshold() == 0.6
+    assert mp.image_threshold.isVisibleTo(w)
+    assert "this image was proposed at 0.60" in mp.image_threshold.text()
