@@ -263,7 +263,19 @@ class MaskDocument:
     def outside_area(self, x: float, y: float) -> int:
         """Pixels a fill at (x, y) would give the active class from background that reaches
         the image's border (the outside of the objects, not a hole); 0 when it would not."""
-        patch = tools.flood_fill(self._labels, (x, y), self._active_class, self._overwrite())
+        return self._outside_area(self._fill_patch(x, y))
+
+    def fill_unless_outside(self, x: float, y: float) -> tuple[Rect | None, int]:
+        """:meth:`fill`, except of background reaching the border: (changed rect, 0), or
+        (None, :meth:`outside_area`) when it left that alone (one flood either way)."""
+        patch = self._fill_patch(x, y)
+        outside = self._outside_area(patch)
+        return (None, outside) if outside else (self._apply(patch), 0)
+
+    def _fill_patch(self, x: float, y: float) -> Patch | None:
+        return tools.flood_fill(self._labels, (x, y), self._active_class, self._overwrite())
+
+    def _outside_area(self, patch: Patch | None) -> int:
         if patch is None:
             return 0
         region = self._labels[patch.slices] != patch.values

@@ -17,7 +17,13 @@ from pathlib import Path
 import numpy as np
 
 from segapp.core.classes import ClassInfo, binary_classes
-from segapp.core.effort import Effort
+from segapp.core.image_entry import (
+    ImageEntry,
+    journal_record,
+    meta_record,
+    read_effort,
+    read_threshold,
+)
 from segapp.core.imageio import (
     ImageReadError,
     MaskValueError,
@@ -54,26 +60,6 @@ IGNORE_INDEX = 255
 def labelled_objects(labels: np.ndarray) -> np.ndarray:
     """Where class-index ``labels`` hold a class other than background (ignore is no class)."""
     return (labels > 0) & (labels != IGNORE_INDEX)
-
-
-@dataclass
-class ImageEntry:
-    """One image of a project and what is known of its mask."""
-
-    stem: str
-    image_path: Path
-    mask_path: Path
-    status: str = "unlabeled"
-    proposed_by: str | None = None
-    proposal_iou: float | None = None
-    proposed_at: float | None = None  # the binary threshold a saved proposal was made at
-    error: str | None = None
-    effort: Effort | None = None  # what correcting it cost (None: nothing recorded)
-    mask_error: str | None = None  # why its mask file could not be used, once read (not saved)
-
-    @property
-    def has_mask(self) -> bool:
-        return self.mask_path.exists()
 
 
 @dataclass
@@ -165,8 +151,8 @@ class Project:
                     status,
                     rec.get("proposed_by"),
                     rec.get("proposal_iou"),
-                    _threshold(rec.get("proposed_at")),
-                    effort=_effort(rec, f.stem),
+                    read_threshold(rec.get("proposed_at")),
+                    effort=read_effort(rec, f.stem),
                 )
             )
 
@@ -277,7 +263,7 @@ class Project:
             )
         mask = self.mask_from_labels(labels)
         by = entry.proposed_by if proposed_by is None else proposed_by
-        record = _record(entry, status, by)
+        record = journal_record(entry, status, by)
         if status != "corrected":
             append_record(self.journal_path, entry.stem, record, sync=True)
         write_mask(entry.mask_path, mask)
@@ -296,11 +282,13 @@ class Project:
         entry.status, entry.proposed_by, entry.proposal_iou = "unlabeled", None, None
         entry.proposed_at = None
         entry.mask_error = None
-        append_record(self.journal_path, entry.stem, _record(entry, "unlabeled", None), sync=True)
+        append_record(
+            self.journal_path, entry.stem, journal_record(entry, "unlabeled", None), sync=True
+        )
 
     def record_effort(self, entry: ImageEntry) -> None:
         """Journal the entry's record as it stands (its effort changed, its mask did not)."""
-        record = _record(entry, entry.status, entry.proposed_by)
+        record = journal_record(entry, entry.status, entry.proposed_by)
         append_record(self.journal_path, entry.stem, record, sync=False)
 
     # ----------------------------------------------------------------- split
@@ -352,16 +340,7 @@ class Project:
     def to_meta(self) -> dict:
         images = {}
         for e in self.entries:
-            rec = {"status": e.status}
-            if e.proposed_by:
-                rec["proposed_by"] = e.proposed_by
-            if e.proposal_iou is not None:
-                rec["proposal_iou"] = e.proposal_iou
-            if e.proposed_at is not None and e.status == "proposed":
-                rec["proposed_at"] = e.proposed_at
-            if e.effort is not None:
-                rec["effort"] = e.effort.to_dict()
-            images[e.stem] = rec
+            images[e.stem] = meta_record(e)
         meta = {
             "format": FORMAT_VERSION,
             "images_dir": _rel(self.images_dir, self.root),
@@ -411,31 +390,6 @@ def _palette_classes(root: Path, masks_dir: Path) -> list[ClassInfo]:
     except SegappError as e:
         raise ProjectError(str(e)) from e
     return [ClassInfo(n, c, v) for n, c, v in found] if found else binary_classes()
-
-
-def _record(entry: ImageEntry, status: str, by: str | None) -> dict:
-    """An image's whole status record, as a journal line holds it."""
-    record = {"status": status, "proposed_by": by, "proposal_iou": entry.proposal_iou}
-    if status == "proposed" and entry.proposed_at is not None:
-        record["proposed_at"] = entry.proposed_at
-    return record | ({"effort": entry.effort.to_dict()} if entry.effort is not None else {})
-
-
-def _threshold(value: object) -> float | None:
-    """A record's ``proposed_at``: a threshold between 0 and 1, else None (a journal line is
-    not checked on reading; segapp.json's type is)."""
-    ok = isinstance(value, int | float) and not isinstance(value, bool) and 0 < value < 1
-    return float(value) if ok else None
-
-
-def _effort(record: dict, stem: str) -> Effort | None:
-    """The record's effort (segapp.json's is checked on reading; a bad journal line's is
-    dropped with a warning)."""
-    try:
-        return None if record.get("effort") is None else Effort.from_dict(record["effort"])
-    except ValueError as e:
-        log.warning("image %r: %s; its effort record is dropped", stem, e)
-        return None
 
 
 def _name_bytes(text: str) -> bytes:

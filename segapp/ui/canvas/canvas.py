@@ -53,14 +53,13 @@ from segapp.core.document import MaskDocument
 from segapp.ui.canvas.click_tool import ClickTool
 from segapp.ui.canvas.items import BrushCursorItem, ImageItem, LabelOverlayItem, Rect
 from segapp.ui.canvas.overlay_look import OverlayLookMixin
-from segapp.ui.canvas.polygon import PolygonTool
+from segapp.ui.canvas.polygon import PolygonTool, edge_snapped
 from segapp.ui.canvas.view import PanZoomView
 
 log = logging.getLogger(__name__)
 
 TOOLS = ("brush", "eraser", "fill", "polygon", "click")
 MAX_BRUSH_RADIUS = 1000
-EDGE_SNAP_PX = 6  # screen px: polygon points this near the image's edge go onto it
 _Z_IMAGE, _Z_OVERLAY, _Z_PATH, _Z_CURSOR, _Z_DOTS = 0, 1, 2, 3, 4
 
 
@@ -248,16 +247,9 @@ class Canvas(OverlayLookMixin, PanZoomView):
         return math.floor(scene.x()), math.floor(scene.y())
 
     def _edge_snapped(self, pixel: tuple[int, int]) -> tuple[int, int]:
-        """A polygon point within ``EDGE_SNAP_PX`` screen px of the image's edge, on it: a
-        point meant for the border otherwise left its last rows out (walk-through 8)."""
         if self._doc is None:
             return pixel
-        h, w = self._doc.shape
-        near = EDGE_SNAP_PX / max(self.zoom(), 1e-9)
-        x, y = pixel
-        x = 0 if x < near else (w - 1 if x > w - 1 - near else x)
-        y = 0 if y < near else (h - 1 if y > h - 1 - near else y)
-        return x, y
+        return edge_snapped(pixel, self._doc.shape, self.zoom())
 
     def _inside(self, px: int, py: int) -> bool:
         if self._doc is None:
@@ -322,14 +314,16 @@ class Canvas(OverlayLookMixin, PanZoomView):
             self._stroking = True
             self._doc.begin_stroke(px, py, erase=self._tool == "eraser")
         elif self._tool == "fill":
-            anyway = event.modifiers() & Qt.KeyboardModifier.ShiftModifier
-            outside = 0 if anyway else self._doc.outside_area(px, py)
+            if event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
+                rect, outside = self._doc.fill(px, py), 0
+            else:
+                rect, outside = self._doc.fill_unless_outside(px, py)
             if outside:
                 self.message.emit(
                     "fill: Shift+click fills background that reaches the image's edge (here "
                     f"{outside} px: the outside of the objects, not a hole)"
                 )
-            elif self._doc.fill(px, py) is not None:
+            elif rect is not None:
                 self.editFinished.emit()
         elif self._tool == "polygon":
             self._polygon.press(event.position())

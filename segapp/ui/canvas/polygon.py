@@ -17,6 +17,19 @@ from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsScene
 Pixel = tuple[int, int]
 
 LASSO_START_PX = 4  # a press that moves this far (screen px) is a lasso, not a click
+EDGE_SNAP_PX = 6  # screen px: points this near the image's edge go onto it
+
+
+def edge_snapped(pixel: Pixel, shape: tuple[int, int], zoom: float) -> Pixel:
+    """``pixel`` on the image's edge when within ``EDGE_SNAP_PX`` screen px of it (at
+    ``zoom`` screen px per image px): a point meant for the border otherwise left the last
+    rows of an object cut by the frame out (walk-through 8)."""
+    h, w = shape
+    near = EDGE_SNAP_PX / max(zoom, 1e-9)
+    x, y = pixel
+    x = 0 if x < near else (w - 1 if x > w - 1 - near else x)
+    y = 0 if y < near else (h - 1 if y > h - 1 - near else y)
+    return x, y
 
 
 class PolygonTool:
