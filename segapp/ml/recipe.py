@@ -3,10 +3,10 @@
 A round is planned in optimizer steps and seconds, not epochs: the number of samples it
 shows grows with the number of corrected images (``SAMPLES_PER_IMAGE`` each, within
 ``MIN_SAMPLES`` .. ``MAX_SAMPLES``), batch size and repeats follow from the count, and a
-time budget (``default_time_budget``) caps the run on slow machines: after each epoch the
-remaining epochs are cut to what still fits, and the learning-rate schedule (linear
-warm-up, then cosine decay to 1 %) is laid over the steps actually planned, so a cut run
-still ends on a small learning rate.
+time budget (``default_time_budget``) caps the run on slow machines: after each step the
+steps that still fit are planned again (``steps_within_budget``: the last epoch may be cut
+short), and the learning-rate schedule (linear warm-up, then cosine decay to 1 %) is laid
+over the steps actually planned, so a cut run still ends on a small learning rate.
 
 Choosing the checkpoint: below ``MIN_VAL_IMAGES`` validation images the best-epoch choice
 is noise, so the last epoch (the end of the decayed schedule) is kept and the validation
@@ -76,17 +76,20 @@ CHECK_SECONDS_PER_IMAGE = 0.5
 
 @dataclass(frozen=True)
 class Schedule:
-    """What a round will do: ``epochs`` x ``steps_per_epoch`` steps of ``batch_size``."""
+    """What a round will do: ``epochs`` x ``steps_per_epoch`` steps of ``batch_size``, the
+    last epoch ``last_epoch_steps`` long when the time budget cut it short (None: whole)."""
 
     images: int
     batch_size: int
     repeats: int
     epochs: int
     steps_per_epoch: int
+    last_epoch_steps: int | None = None
 
     @property
     def total_steps(self) -> int:
-        return self.epochs * self.steps_per_epoch
+        last = self.last_epoch_steps or self.steps_per_epoch
+        return (self.epochs - 1) * self.steps_per_epoch + last
 
     @property
     def warmup_steps(self) -> int:
@@ -96,15 +99,32 @@ class Schedule:
     def samples(self) -> int:
         return self.total_steps * self.batch_size
 
+    def steps_in_epoch(self, epoch: int) -> int:
+        """The steps epoch ``epoch`` (1-based) takes."""
+        return (
+            self.steps_per_epoch
+            if epoch < self.epochs
+            else self.total_steps - (self.epochs - 1) * self.steps_per_epoch
+        )
+
     def with_epochs(self, epochs: int) -> Schedule:
+        return self.with_steps(max(1, epochs) * self.steps_per_epoch)
+
+    def with_steps(self, steps: int) -> Schedule:
+        """The same epochs' length, ``steps`` in all (the last epoch cut short if need be)."""
+        steps = max(1, steps)
+        epochs = math.ceil(steps / self.steps_per_epoch)
+        last = steps - (epochs - 1) * self.steps_per_epoch
+        partial = last if last < self.steps_per_epoch else None
         return Schedule(
-            self.images, self.batch_size, self.repeats, max(1, epochs), self.steps_per_epoch
+            self.images, self.batch_size, self.repeats, epochs, self.steps_per_epoch, partial
         )
 
     def describe(self) -> str:
+        last = f", the last of {self.last_epoch_steps}" if self.last_epoch_steps else ""
         return (
             f"{self.total_steps} steps of {self.batch_size} images "
-            f"({self.epochs} epochs x {self.steps_per_epoch} steps, "
+            f"({self.epochs} epochs x {self.steps_per_epoch} steps{last}, "
             f"{self.samples / max(1, self.images):.0f} views of each of {self.images} images)"
         )
 
@@ -153,24 +173,39 @@ def finish_seconds(val_images: int) -> float:
     return FINISH_SECONDS + check
 
 
-def epochs_within_budget(
-    schedule: Schedule,
-    epochs_done: int,
+def steps_within_budget(
+    plan: Schedule,
+    steps_done: int,
     elapsed: float,
-    epoch_seconds: float,
+    step_seconds: float,
+    epoch_overhead: float,
     budget: float,
     finish: float = FINISH_SECONDS,
 ) -> int:
-    """The planned epochs, cut to what fits in ``budget`` seconds at ``epoch_seconds`` each,
-    ``finish`` seconds left over for the finish (``finish_seconds``; never fewer than the
-    epochs already done).
+    """The steps of ``plan`` that fit in ``budget`` seconds: ``step_seconds`` a step and
+    ``epoch_overhead`` at each epoch's end (its validation and checkpoint), ``finish``
+    seconds left over for the finish (``finish_seconds``). Never fewer than ``steps_done``;
+    never more than the plan.
 
-    ``elapsed`` counts from the round's start as a person sees it (the ``segapp train``
-    process's start: importing torch, building the model and reading the images too)."""
-    if budget <= 0 or epoch_seconds <= 0:
-        return schedule.epochs
-    fit = epochs_done + int((budget - finish - elapsed) / epoch_seconds)
-    return max(epochs_done, min(schedule.epochs, fit))
+    ``steps_done`` in the middle of an epoch: that epoch's overhead is still to come; at an
+    epoch's end: it is past (counted in ``elapsed``). ``elapsed`` counts from the round's
+    start as a person sees it (the ``segapp train`` process's start: importing torch,
+    building the model and reading the images too)."""
+    total = plan.total_steps
+    if budget <= 0 or step_seconds <= 0:
+        return total
+    left = budget - finish - elapsed
+    per_epoch = plan.steps_per_epoch
+    pos = steps_done
+    while pos < total:
+        epoch_end = min(total, (pos // per_epoch + 1) * per_epoch)
+        need = (epoch_end - pos) * step_seconds + epoch_overhead
+        if need > left:  # this epoch is the last, cut to the steps that fit before its end
+            pos += max(0, int((left - epoch_overhead) / step_seconds))
+            break
+        left -= need
+        pos = epoch_end
+    return max(steps_done, min(total, pos))
 
 
 def unlabeled_images(setting: int | None, continuing: bool) -> int:
@@ -196,6 +231,12 @@ def unlabeled_planned(
     from (``unlabeled_images``'s choice, capped, then ``unlabeled_used``'s conditions)."""
     wanted = min(available, unlabeled_images(setting, continuing))
     return unlabeled_used(wanted, batch_size, resize_mode)
+
+
+def warmup_within(warmup: int, steps: int) -> int:
+    """The planned ``warmup`` steps of a run the time budget cut to ``steps``: as planned, but
+    never over half the steps taken, so a run cut hard still decays its learning rate."""
+    return min(warmup, max(1, steps // 2))
 
 
 def lr_factor(step: int, total: int, warmup: int) -> float:

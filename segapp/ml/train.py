@@ -11,6 +11,7 @@ for ``--resume``.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import random
@@ -28,6 +29,7 @@ from segapp.ml.click_training import empty_clicks, with_clicks
 from segapp.ml.device import is_out_of_memory
 from segapp.ml.finetune import channels_last
 from segapp.ml.metrics import SegMetrics, labels_from_logits
+from segapp.ml.round_budget import RoundBudget
 from segapp.ml.train_config import EpochMetrics, TrainConfig, TrainingError
 from segapp.ml.train_io import record_rank_agreement, resume, save_epoch
 from segapp.ml.train_setup import Run, prepare
@@ -74,16 +76,21 @@ def _epoch_seed(seed: int, rank: int, epoch: int) -> int:
 class _Progress:
     """Where a run stands between epochs."""
 
-    schedule: recipe.Schedule
-    budget: float  # seconds, 0: none
+    plan: recipe.Schedule  # the steps planned (the time budget takes what fits of them)
+    clock: RoundBudget
     trusted: bool  # enough validation images to pick the best epoch
     start_epoch: int = 1
     best_iou: float = -1.0
     best_epoch: int = 0
     history: list = field(default_factory=list)
     epoch_times: list = field(default_factory=list)  # training and validation, per epoch
-    t_start: float = field(default_factory=time.perf_counter)  # the round's start
-    t_last_epoch: float = 0.0  # when the latest epoch began (the checkpoint before it ended)
+    schedule: recipe.Schedule | None = None  # the steps that fit (the plan until cut)
+    said_epochs: int = 0  # the epochs the log last said the budget fits
+    warmup: int = 0  # the planned warm-up steps (the budget may shorten it)
+
+    def __post_init__(self) -> None:
+        self.schedule = self.schedule or self.plan
+        self.warmup = self.warmup or self.plan.warmup_steps
 
 
 def _train(
@@ -100,12 +107,20 @@ def _train(
         # alone, so a resumed run goes on as the uninterrupted one would have
         _seed_everything(_epoch_seed(config.seed, ctx.rank, epoch))
         t0 = time.perf_counter()
-        train_loss, seen, stopped = _train_epoch(run, config, ctx, epoch, should_stop, on_batch)
+        state.clock.epoch_begins()
+        train_loss, seen, stopped = _train_epoch(
+            run,
+            config,
+            ctx,
+            epoch,
+            should_stop,
+            on_batch,
+            state.schedule.steps_in_epoch(epoch),
+            functools.partial(_fit, state, run, epoch, ctx=ctx),
+        )
         val = _validate(run, ctx)
         seconds = time.perf_counter() - t0
         state.epoch_times.append(seconds)
-        if not stopped:
-            _fit_budget(state, run, epoch, ctx)
         # a trusted validation subset picks the best epoch; otherwise the newest is kept
         is_best = val["iou"] > state.best_iou or not state.trusted
         if is_best:
@@ -129,6 +144,9 @@ def _train(
             metrics.extra["param_checksums"] = dist.gather_checksums(run.model, ctx)
             if ctx.is_main:
                 record_rank_agreement(out, metrics.extra["param_checksums"])
+        state.clock.epoch_done()
+        if not stopped:
+            _fit(state, run, epoch, state.schedule.steps_in_epoch(epoch), ctx, epoch_end=True)
         yield metrics
         if stopped or early:
             if early and ctx.is_main:
@@ -148,22 +166,26 @@ def _start(
         if config.time_budget is None
         else config.time_budget
     )
-    # every rank holds all validation images, so all agree on this
-    state = _Progress(
-        run.schedule,
+    n_val = len(run.pairs_val)
+    clock = RoundBudget(
         budget,
-        recipe.validation_trusted(len(run.pairs_val)),
-        t_start=started_at,
-        t_last_epoch=time.perf_counter(),  # loading done: the first epoch begins
+        started_at,
+        recipe.finish_seconds(n_val),  # the window's check of the version too
+        val_share=n_val / (3 * run.schedule.batch_size),  # a forward pass: a third of a step
     )
-    loading = state.t_last_epoch - started_at
+    # every rank holds all validation images, so all agree on this
+    state = _Progress(run.schedule, clock, recipe.validation_trusted(n_val))
+    loading = clock.epoch_started - started_at  # loading done: the first epoch begins
     if config.resume and (out / "last" / "config.json").exists():
         state.start_epoch, state.best_iou, state.best_epoch, state.history, epochs = resume(
             out, run.model, run.optimizer, run.scheduler
         )
         if config.epochs is None:  # the plan the run had (its budget may have cut it)
-            state.schedule = state.schedule.with_epochs(epochs)
+            state.plan = state.schedule = state.plan.with_steps(
+                min(run.lr_plan.total, state.plan.with_epochs(epochs).total_steps)
+            )
         run.lr_plan.total = state.schedule.total_steps
+        state.warmup = run.lr_plan.warmup  # as the first attempt planned it
         log.info(
             "resuming at epoch %d (best IoU %.4f at epoch %d)",
             state.start_epoch,
@@ -189,32 +211,31 @@ def _start(
     return state
 
 
-def _fit_budget(state: _Progress, run: Run, epoch: int, ctx: dist.Context) -> None:
-    """Cut the planned epochs to what still fits the time budget (all ranks agree), and lay
-    the learning-rate schedule over the steps that remain."""
-    if state.budget <= 0:
-        return
-    now = time.perf_counter()
-    elapsed = now - state.t_start
-    # the latest epoch's wall time, its checkpoint before it included: the first warms up
-    # and is slower, and the unlabeled images' loss makes the later ones slower than it
-    per_epoch = now - state.t_last_epoch
-    state.t_last_epoch = now
-    finish = recipe.finish_seconds(len(run.pairs_val))  # the window's check of the version too
-    fit = recipe.epochs_within_budget(
-        state.schedule, epoch, elapsed, per_epoch, state.budget, finish
-    )
-    fit = int(dist.min_over_ranks(fit, ctx))
-    if fit < state.schedule.epochs:
-        if ctx.is_main:
-            log.info(
-                "time budget %.0f s: %d epochs instead of %d",
-                state.budget,
-                fit,
-                state.schedule.epochs,
-            )
-        state.schedule = state.schedule.with_epochs(fit)
-        run.lr_plan.total = state.schedule.total_steps
+def _fit(
+    state: _Progress, run: Run, epoch: int, done: int, ctx: dist.Context, epoch_end: bool = False
+) -> int:
+    """Plan again the steps that fit the time budget (all ranks agree), ``done`` steps into
+    epoch ``epoch``, and lay the learning-rate schedule over them: the steps this epoch
+    takes. At an epoch's end the log says when the budget changed the epochs planned."""
+    if not epoch_end:
+        state.clock.step_done()
+    if state.clock.budget <= 0:
+        return state.schedule.steps_in_epoch(epoch)
+    steps_done = (epoch - 1) * state.plan.steps_per_epoch + done
+    fit = int(dist.min_over_ranks(state.clock.steps_that_fit(state.plan, steps_done), ctx))
+    if fit != state.schedule.total_steps:
+        state.schedule = state.plan.with_steps(fit)
+        run.lr_plan.total, run.lr_plan.warmup = fit, recipe.warmup_within(state.warmup, fit)
+    said = state.said_epochs or state.plan.epochs
+    if epoch_end and ctx.is_main and state.schedule.epochs != said:
+        state.said_epochs = state.schedule.epochs
+        log.info(
+            "time budget %.0f s: %s instead of %d steps",
+            state.clock.budget,
+            state.schedule.describe(),
+            state.plan.total_steps,
+        )
+    return state.schedule.steps_in_epoch(epoch)
 
 
 def _epoch_metrics(
@@ -239,8 +260,12 @@ def _epoch_metrics(
     )
 
 
-def _train_epoch(run: Run, config: TrainConfig, ctx, epoch: int, should_stop, on_batch):
-    """One pass over the training loader: (mean loss, images seen, stopped)."""
+def _train_epoch(
+    run: Run, config: TrainConfig, ctx, epoch: int, should_stop, on_batch, steps: int, fit
+):
+    """``steps`` steps over the training loader: (mean loss, images seen, stopped);
+    ``fit(done)`` says after each step how many the epoch takes (the time budget may cut
+    it)."""
     device = ctx.device
     nhwc = channels_last(device)
     dist.set_epoch(run.loader_train, epoch)
@@ -248,7 +273,7 @@ def _train_epoch(run: Run, config: TrainConfig, ctx, epoch: int, should_stop, on
     for m in run.frozen_bn:
         m.eval()
     loss_sum, seen, stopped = 0.0, 0, False
-    n_batches = min(len(run.loader_train), run.schedule.steps_per_epoch)
+    n_batches = min(len(run.loader_train), steps)
     clicks_rng = np.random.default_rng(torch.randint(2**31, ()).item())
     for i, (x, y, w) in enumerate(run.loader_train):
         if i >= n_batches:
@@ -286,10 +311,13 @@ def _train_epoch(run: Run, config: TrainConfig, ctx, epoch: int, should_stop, on
             )
         loss_sum += value * len(x)
         seen += len(x)
+        n_batches = min(n_batches, fit(i + 1))
         if on_batch:
             on_batch(i + 1, n_batches, value)
         if dist.any_rank(should_stop(), ctx):
             stopped = True
+            break
+        if i + 1 >= n_batches:  # the epoch's last step: load no batch it will not take
             break
     return dist.mean_over_ranks(loss_sum, seen, ctx), seen, stopped
 

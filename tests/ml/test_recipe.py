@@ -50,18 +50,31 @@ def test_time_budget_defaults():
     assert recipe.default_time_budget(10_000) == 900
 
 
-def test_epochs_within_budget_cut_but_never_below_done():
-    s = recipe.plan_schedule(10, epochs=20)
-    # 10 s per epoch, 35 s gone after 3 epochs: 8 more would end at 115 s, a 9th at 125
-    assert recipe.epochs_within_budget(s, 3, 35.0, 10.0, 120.0) == 3 + 8
-    assert recipe.epochs_within_budget(s, 3, 35.0, 10.0, 60.0) == 5
-    assert recipe.epochs_within_budget(s, 3, 35.0, 10.0, 20.0) == 3  # over already: stop
-    assert recipe.epochs_within_budget(s, 3, 35.0, 10.0, 0) == 20  # 0 = no budget
-    assert recipe.epochs_within_budget(s, 1, 1.0, 0.1, 1000.0) == 20  # never above the plan
-    # FINISH_SECONDS stay for the last checkpoint, the exit and the promotion check: 7.8
-    # epochs' time is left of 116 s, not 8.1
+def test_steps_within_budget_cut_but_never_below_done():
+    s = recipe.plan_schedule(10, epochs=20, repeats=7)  # 20 epochs of 14 steps
+    assert s.steps_per_epoch == 14
+    # 1 s a step, no epoch overhead, 3 epochs (42 steps) and 35 s gone: 82 s fit 82 steps
+    assert recipe.steps_within_budget(s, 42, 35.0, 1.0, 0.0, 120.0) == 42 + 82
+    assert recipe.steps_within_budget(s, 42, 35.0, 1.0, 0.0, 20.0) == 42  # over already: stop
+    assert recipe.steps_within_budget(s, 42, 35.0, 1.0, 0.0, 0) == 280  # 0 = no budget
+    assert recipe.steps_within_budget(s, 1, 1.0, 0.01, 0.0, 1000.0) == 280  # never above it
+    # FINISH_SECONDS stay for the last checkpoint, the exit and the promotion check
     assert recipe.FINISH_SECONDS == 3.0
-    assert recipe.epochs_within_budget(s, 3, 35.0, 10.0, 116.0) == 3 + 7
+    assert recipe.steps_within_budget(s, 42, 35.0, 1.0, 0.0, 80.0) == 42 + 42
+
+
+def test_steps_within_budget_counts_each_epochs_end():
+    """Each epoch's end (its validation and checkpoint) takes its time: whole epochs while
+    they fit, then the steps of a last one that fit before its end."""
+    s = recipe.plan_schedule(10, epochs=20, repeats=7)  # 14 steps an epoch
+    # at an epoch's end (28 steps): 14 steps + 6 s a further epoch, 20 s: one epoch of 14
+    # steps (20 s) and nothing after it; 30 s: one more epoch, then 10 s - 6 s = 4 steps
+    fit = recipe.steps_within_budget(s, 28, 0.0, 1.0, 6.0, 20.0, finish=0.0)
+    assert fit == 28 + 14
+    assert recipe.steps_within_budget(s, 28, 0.0, 1.0, 6.0, 30.0, finish=0.0) == 28 + 14 + 4
+    # 5 steps into an epoch, its end is still to come: 9 more steps and 6 s, 15 s in all
+    assert recipe.steps_within_budget(s, 33, 0.0, 1.0, 6.0, 15.0, finish=0.0) == 42
+    assert recipe.steps_within_budget(s, 33, 0.0, 1.0, 6.0, 14.0, finish=0.0) == 33 + 8
 
 
 def test_a_round_keeps_time_for_the_windows_check_of_the_new_version():
@@ -69,10 +82,24 @@ def test_a_round_keeps_time_for_the_windows_check_of_the_new_version():
     after the run (15 s for 32 images on the 2-core CPU): the budget keeps that time too."""
     assert recipe.finish_seconds(0) == recipe.finish_seconds(9) == recipe.FINISH_SECONDS
     assert recipe.finish_seconds(32) == recipe.FINISH_SECONDS + 32 * recipe.CHECK_SECONDS_PER_IMAGE
-    s = recipe.plan_schedule(160, epochs=40)
-    # 720 s budget, 505 s gone, 20 s an epoch: 10 more without the check, 9 with 32 images
-    assert recipe.epochs_within_budget(s, 20, 505.0, 20.0, 720.0, recipe.finish_seconds(0)) == 30
-    assert recipe.epochs_within_budget(s, 20, 505.0, 20.0, 720.0, recipe.finish_seconds(32)) == 29
+    s = recipe.plan_schedule(160, epochs=40)  # 20 steps an epoch
+    # 720 s budget, 505 s gone after 20 epochs, 1 s a step: 212 steps without the check, 196
+    # with 32 images
+    done = 20 * s.steps_per_epoch
+    assert recipe.steps_within_budget(s, done, 505.0, 1.0, 0.0, 720.0) == done + 212
+    finish = recipe.finish_seconds(32)
+    assert recipe.steps_within_budget(s, done, 505.0, 1.0, 0.0, 720.0, finish) == done + 196
+
+
+def test_a_schedule_cut_short_keeps_its_epochs_length():
+    s = recipe.plan_schedule(40)  # 24 epochs of 10 steps
+    assert (s.epochs, s.steps_per_epoch, s.total_steps) == (24, 10, 240)
+    cut = s.with_steps(34)
+    assert (cut.epochs, cut.last_epoch_steps, cut.total_steps) == (4, 4, 34)
+    assert [cut.steps_in_epoch(e) for e in (1, 3, 4)] == [10, 10, 4]
+    assert "the last of 4" in cut.describe()
+    assert s.with_steps(30) == s.with_epochs(3) and s.with_steps(30).last_epoch_steps is None
+    assert s.with_steps(0).total_steps == 1
 
 
 def test_lr_factor_warms_up_then_decays_to_the_floor():

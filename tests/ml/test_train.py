@@ -376,6 +376,33 @@ def test_time_budget_counts_from_the_rounds_start_not_the_first_epoch(tmp_path):
     assert [m.epochs for m in train(cfg)] == [3, 3, 3]
 
 
+def test_time_budget_cuts_an_epoch_short_and_still_ends_on_a_small_rate(tmp_path, monkeypatch):
+    """Planned again after every step: a round whose steps take longer than its budget
+    allows stops in the middle of an epoch, its learning rate decayed over the steps it took
+    (walk-through 9: an epoch of 165 s ran on against a budget of 120 s)."""
+    from segapp.ml import round_budget
+
+    steps = []  # a slow machine: every step takes 1 s more on the budget's clock
+    real_step = round_budget.RoundBudget.step_done
+    monkeypatch.setattr(round_budget, "_now", lambda: time.perf_counter() + len(steps))
+    monkeypatch.setattr(
+        round_budget.RoundBudget, "step_done", lambda b: (steps.append(1), real_step(b))
+    )
+    data = make_dataset(tmp_path / "d", n=10, height=32, width=32)
+    cfg = _config(
+        tmp_path, data, epochs=20, repeats=7, batch_size=5, val_fraction=0, time_budget=600.0
+    )
+    batches = []
+    # 590 s gone before the first step: 7 s of the budget are left after its finish
+    started = time.perf_counter() - 590.0
+    metrics = list(train(cfg, on_batch=lambda i, n, loss: batches.append(i), started_at=started))
+    assert len(metrics) == 1 and metrics[0].epochs == 1
+    assert 2 <= len(batches) <= 7 < 14  # of the epoch's 14 steps
+    assert metrics[0].lr == pytest.approx(3e-3 * recipe.FINAL_LR_FRACTION, rel=0.01)
+    last = json.loads((tmp_path / "run" / "last" / "config.json").read_text())["state"]
+    assert last["scheduler"]["lr_lambdas"] == [{"total": len(batches), "warmup": len(batches) // 2}]
+
+
 def test_step_schedule_from_the_image_count(tmp_path):
     data = make_dataset(tmp_path / "d", n=10, height=32, width=32)
     cfg = _config(tmp_path, data, epochs=None, batch_size=None, steps=28)
