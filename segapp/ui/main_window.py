@@ -111,6 +111,9 @@ class MainWindow(QMainWindow):
         mp = self.model_panel  # the Click tool refines with the model that proposes
         self.clicks = ClickSeries(self.session, mp.model_ref, mp.threshold, self)
         self.clicks.attach(self.canvas, self.statusBar())
+        tool = self.settings.value("tool", "brush", type=str)  # as the person left it (walk 9)
+        self.set_tool(tool if f"tool_{tool}" in self.actions_by_name else "brush")
+        self.canvas.toolChanged.connect(lambda name: self.settings.setValue("tool", name))
         # Model > Train…: the Train / Versions dock
         self.training = install_training(
             self, self.session, self.model_panel, lambda: self.extra_models

@@ -259,7 +259,7 @@ def test_a_mask_that_cannot_be_used_is_marked_in_the_list_until_replaced(make_wi
     assert disk_labels(w, "1").shape == (48, 48)
 
 
-def test_a_project_reopens_on_the_image_last_shown_with_the_opacity_left(
+def test_a_project_reopens_on_the_image_last_shown_with_the_opacity_and_tool_left(
     make_window, qtbot, data, tmp_path
 ):
     """It reopened on the first image not corrected, at 50 % opacity, whatever was shown."""
@@ -270,8 +270,11 @@ def test_a_project_reopens_on_the_image_last_shown_with_the_opacity_left(
     w.opacity_slider.setValue(80)
     assert w.open_path(other) and w.open_path(data)
     assert w.session.current == "3"
+    w.set_tool("polygon")
     later = make_window()  # another window, as the next session's (the same settings)
     assert later.opacity_slider.value() == 80
+    # the tool too: back on Brush, a click "to focus" painted a dot (walk-through 9)
+    assert later.canvas.tool() == "polygon" and later.actions_by_name["tool_polygon"].isChecked()
     assert w.open_path(other)
     (data / "images" / "3.png").unlink()  # gone since: the first not corrected again
     assert w.open_path(data) and w.session.current == "2"

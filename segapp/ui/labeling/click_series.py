@@ -22,7 +22,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QStatusBar
 
 from segapp.core import tools
@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 
 KEEPS_SERIES = ("click", "brush", "eraser")  # tools that mix with clicks; others accept
 HINT = "Click: left = the class is here, right = it is not; Enter keeps, Esc restores"
+NOTE_MS = 8000  # a note stays this long in the tool's status label (as window messages do)
 
 
 class ClickSeries(QObject):
@@ -120,7 +121,7 @@ class ClickSeries(QObject):
         if ds is None or self.session.project is None:
             return
         if ds.doc.active_class == BACKGROUND:
-            self.session.message.emit("Click: choose a class to refine (not the background)")
+            self._note("Click: choose a class to refine (not the background)")
             return
         if ds is not self._ds or self._closing or ds.doc.active_class != self._class:
             self._close()
@@ -154,7 +155,7 @@ class ClickSeries(QObject):
         if changed is not None:
             x, y, w, h = changed
             doc.set_window(Patch(x, y, start[y : y + h, x : x + w].copy()))
-        self.session.message.emit("Click: the mask is back as it was before the first click")
+        self._note("Click: the mask is back as it was before the first click")
 
     def _changed_dots(self, from_base: bool) -> None:
         self._clicked_at = time.perf_counter()
@@ -233,7 +234,7 @@ class ClickSeries(QObject):
         self._in_flight, self._sent_state = req, self._doc_state(doc)
         self.engine.refine(req)
         if not self.engine.ready:
-            self.session.message.emit("Click: refining… (the model engine is still loading)")
+            self._note("Click: refining… (the model engine is still loading)")
 
     @staticmethod
     def _doc_state(doc) -> tuple:
@@ -285,6 +286,18 @@ class ClickSeries(QObject):
         self.label.setText(
             f"Click: {n} dot{'s' if n != 1 else ''} — Enter keeps, Esc restores — "
             f"{self._refiner_name} ({self.last_latency_s * 1000:.0f} ms)"
+        )
+
+    def _note(self, text: str) -> None:
+        """A note in the tool's own status label while it is chosen (for NOTE_MS, then its
+        status again), else among the window's messages: beside the label, two cut-off
+        texts stood side by side (walk-through 9)."""
+        if self.label.isHidden():
+            self.session.message.emit(text)
+            return
+        self.label.setText(text)
+        QTimer.singleShot(
+            NOTE_MS, self.label, lambda: self.label.full_text() == text and self._say()
         )
 
     def _apply(self, edit: Callable[[], Rect | None]) -> None:

@@ -13,6 +13,7 @@ from conftest import make_dataset
 from PySide6.QtCore import QPointF, Qt
 from qt_helpers import drag, key
 
+from segapp.ui.labeling import click_series
 from segapp.ui.labeling.propose_worker import ProposeEngine
 from segapp.ui.labeling.refine import RefineRequest, RefineResult, result_patch
 
@@ -128,8 +129,9 @@ def test_a_dot_clicked_is_removed_and_the_mask_redrawn_without_it(win, qtbot):
     assert dots(win) == [] and not doc.labels.any() and len(engine.requests) == 3
 
 
-def test_enter_accepts_and_esc_restores_the_mask_before_the_first_click(win, qtbot):
+def test_enter_accepts_and_esc_restores_the_mask_before_the_first_click(win, qtbot, monkeypatch):
     engine, doc = win.session.engine, win.session.doc
+    monkeypatch.setattr(click_series, "NOTE_MS", 50)
     win.set_tool("brush")
     win.canvas.set_brush_radius(2)
     drag(qtbot, win.canvas, [(5, 50), (20, 50)])
@@ -148,6 +150,10 @@ def test_enter_accepts_and_esc_restores_the_mask_before_the_first_click(win, qtb
     key(qtbot, win, Qt.Key.Key_Escape)
     assert np.array_equal(doc.labels, before) and dots(win) == []
     assert doc.history.undo_count == steps + 1  # Esc is one undo step
+    # said in the tool's own label, not beside it (walk 9: two cut-off texts side by side)
+    assert win.clicks.label.text().startswith("Click: the mask is back as it was")
+    assert "mask is back" not in win.statusBar().currentMessage()
+    qtbot.waitUntil(lambda: win.clicks.label.full_text() == click_series.HINT, timeout=2000)
     win.session.undo()
     assert doc.labels[30, 30] == 1 and doc.labels[20, 50] == 1
     click(qtbot, win, 10, 10)
