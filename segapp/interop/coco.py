@@ -93,15 +93,25 @@ def _category_values(categories: list, sink: ProjectSink, where: str) -> dict[ob
     cats = []
     for i, cat in enumerate(categories):
         here = f"{where}: category {i + 1}"
-        cats.append((need(cat, "id", int, here), need(cat, "name", str, here)))
-    if len({c for c, _ in cats}) != len(cats):
+        cats.append((need(cat, "id", int, here), need(cat, "name", str, here), _color(cat)))
+    if len({c for c, _, _ in cats}) != len(cats):
         raise InteropError(f"{where}: two categories share an id")
     values, preferred = {}, 1
-    for cat_id, name in sorted(cats):
+    for cat_id, name, color in sorted(cats):
         special = name in BACKGROUND_NAMES or name == IGNORE_NAME
-        values[cat_id] = sink.class_value(name, None if special else preferred)
+        values[cat_id] = sink.class_value(name, None if special else preferred, color)
         preferred += 0 if special else 1
     return values
+
+
+def _color(category: dict) -> tuple[int, int, int] | None:
+    """A category's ``color`` as segapp writes it ([r, g, b], 0-255; not in the COCO
+    standard, which other tools ignore); None when absent or not that."""
+    color = category.get("color")
+    ok = isinstance(color, list) and len(color) == 3
+    if ok and all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c <= 255 for c in color):
+        return (color[0], color[1], color[2])
+    return None
 
 
 def _find_image(root: Path, name: str) -> Path:
@@ -193,7 +203,12 @@ def export_coco(
         cats = [(i, n) for i, n in enumerate(names) if i > 0]
         cats += [(0, "_background_")] if 0 in used else []
         cats += [(IGNORE_INDEX, IGNORE_NAME)] if IGNORE_INDEX in used else []
-        doc["categories"] = [{"id": i, "name": n, "supercategory": ""} for i, n in sorted(cats)]
+        colors = {i: list(c.color) for i, c in enumerate(project.classes) if i > 0}
+        doc["categories"] = [
+            {"id": i, "name": n, "supercategory": ""}
+            | ({"color": colors[i]} if i in colors else {})
+            for i, n in sorted(cats)
+        ]
         doc["annotations"] = anns
         write_bytes_atomic(out / "annotations.json", json.dumps(doc).encode())
     return report

@@ -56,6 +56,30 @@ def test_export_then_import_gives_the_same_masks(tmp_path, fmt):
     assert class_names(tmp_path / "q") == CLASSES
 
 
+@pytest.mark.parametrize("fmt", ["coco", "coco-polygons", "voc"])
+def test_class_colours_come_back_where_the_format_can_hold_them(tmp_path, fmt):
+    """COCO categories carry segapp's colour as an extra ``color`` (other tools ignore it),
+    VOC masks in their palette; COCO's came back as the defaults. (Folder masks stay gray
+    values, which any tool reads; YOLO and labelme have no place for a colour.)"""
+    from segapp.core.classes import ClassInfo
+    from segapp.core.project import Project
+
+    project = make_project(tmp_path / "p")
+    project.classes = [
+        ClassInfo("background", (0, 0, 0), 0),
+        ClassInfo("cat", (10, 200, 30), 1),
+        ClassInfo("dog", (250, 240, 5), 2),
+    ]
+    project.save()
+    export, import_ = FORMATS[fmt]
+    export(Project.open(tmp_path / "p"), tmp_path / "out")
+    sink = ProjectSink(tmp_path / "q")
+    import_(tmp_path / "out", sink)
+    sink.finish()
+    colours = {c.name: tuple(c.color) for c in Project.open(tmp_path / "q").classes}
+    assert colours["cat"] == (10, 200, 30) and colours["dog"] == (250, 240, 5)
+
+
 def test_yolo_round_trip_exact_but_for_what_yolo_cannot_hold(tmp_path):
     before, after = _round_trip(tmp_path, "yolo", hard=False)
     for stem, labels in before.items():

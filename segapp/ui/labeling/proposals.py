@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -24,6 +24,14 @@ if TYPE_CHECKING:
     from segapp.ui.labeling.doc_state import DocState
 
 log = logging.getLogger(__name__)
+
+
+class PendingProposal(NamedTuple):
+    """A proposal asked of the engine and not yet answered."""
+
+    stem: str
+    asked_at: float  # time.perf_counter() when asked
+    threshold: float
 
 
 class ProposalsMixin:
@@ -82,7 +90,7 @@ class ProposalsMixin:
             image=ds.doc.image,
         )
         rid = self.engine.propose(req)
-        self._pending[rid] = (ds.entry.stem, time.perf_counter(), threshold)
+        self._pending[rid] = PendingProposal(ds.entry.stem, time.perf_counter(), threshold)
         self.proposalBusy.emit(True)
         if auto:  # applied only to the document as it was asked for (see _on_proposal); no
             self._auto_sent[rid] = ds.doc.history.state  # status message: the mask says it
@@ -109,7 +117,7 @@ class ProposalsMixin:
             return False
         if not is_trained_ref(model_ref):
             return False
-        if any(pending[0] == entry.stem for pending in self._pending.values()):
+        if any(pending.stem == entry.stem for pending in self._pending.values()):
             return False
         if self._auto_sent:  # one at a time: this one when the running one is done
             self._auto_next = (model_ref, threshold)
@@ -136,10 +144,10 @@ class ProposalsMixin:
             return
         self._effort_reset(ds.entry)  # the cost is per proposal
         _take_proposal(ds, labels, name, probs, shown_only=asked_at is not None)
-        ds.refine, ds.threshold = refine, pending[2]
+        ds.refine, ds.threshold = refine, pending.threshold
         self._emit_entry(stem)
         if asked_at is None:
-            took = time.perf_counter() - pending[1]
+            took = time.perf_counter() - pending.asked_at
             self.message.emit(f"{stem}: proposed by {name} in {took:.1f} s")
 
     def _record_proposal_iou(self, ds: DocState, status: str, labels: np.ndarray) -> None:

@@ -34,7 +34,7 @@ from segapp.ui.labeling.doc_state import DocState
 from segapp.ui.labeling.effort import EffortMixin
 from segapp.ui.labeling.paint_state import PaintStateMixin
 from segapp.ui.labeling.prefetch import ImagePrefetcher, ReadResult, read_entry
-from segapp.ui.labeling.proposals import ProposalsMixin
+from segapp.ui.labeling.proposals import PendingProposal, ProposalsMixin
 from segapp.ui.labeling.propose_worker import ProposeEngine
 from segapp.ui.labeling.rethreshold import Rethreshold
 from segapp.ui.labeling.saving import SavingMixin
@@ -87,7 +87,7 @@ class LabelSession(SavingMixin, ProposalsMixin, PaintStateMixin, EffortMixin, QO
         self.active_class = 1
         self.protect_others = False
         self.brush_radius = 5
-        self._pending: dict[int, tuple[str, float, float]] = {}  # stem, start, threshold
+        self._pending: dict[int, PendingProposal] = {}  # asked of the engine, by request id
         self.auto_propose = False  # propose_on_open: the window turns it on (its setting)
         self._auto_sent: dict[int, int] = {}  # automatic request -> history state it was for
         self._auto_next: tuple[str, float] | None = None  # (model, threshold) wanted meanwhile
