@@ -149,10 +149,11 @@ class EstimateLabel(QLabel):
         if self._unlabeled:
             seconds *= recipe.UNLABELED_TIME_FACTOR
         if budget > 0 and seconds > budget:
-            fit = max(1, int(schedule.epochs * budget / seconds))
+            fit = max(1, int(schedule.total_steps * budget / seconds))  # (cut step by step)
             self.setText(
                 f"{self._plan_text()}. ≈ {estimate.format_duration(seconds)} in full, so the "
-                f"budget stops it after about {fit} of {schedule.epochs} epochs "
+                f"budget stops it after about {fit} of {schedule.total_steps} steps "
+                f"({schedule.with_steps(fit).epochs} of {schedule.epochs} epochs) "
                 f"({_source(est)})"
             )
         else:

@@ -204,7 +204,8 @@ def test_estimate_from_an_earlier_version(qtbot, panel, project):
     # 10 validations of 10 images at a third of a step each -> 13.3 s: 2 min 53 s in all
     text = panel.estimate_label.text()
     assert "50 steps of 8 images" in text and "2 min 53 s" in text
-    assert "budget stops it after about 6 of 10 epochs" in text  # auto budget: 2 min
+    # auto budget: 2 min; the budget cuts step by step: 50 x 120 / 173.3 steps
+    assert "budget stops it after about 34 of 50 steps (7 of 10 epochs)" in text
     assert text.endswith("(at v001's speed)")  # it read "(v001)"
     panel.form.set_values(time_budget=300)
     panel.update_estimate()
