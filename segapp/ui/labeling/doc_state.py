@@ -34,6 +34,9 @@ class DocState:
     # an automatic proposal on screen, not written: masks/ holds only what people did or
     # asked for; an edit or Mark as corrected saves it (as corrected)
     held: bool = False
+    # the last proposal was such an automatic one: edits that put it back (undo, Esc of a
+    # click series) take its mask file away again rather than write it as "proposed"
+    auto_proposal: bool = False
 
     @property
     def nbytes(self) -> int:

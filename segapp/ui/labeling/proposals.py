@@ -326,4 +326,4 @@ def _take_proposal(ds: DocState, labels, name: str, probs=None, shown_only: bool
         ds.doc.mark_saved()
     elif ds.held:
         ds.doc.mark_unsaved()
-    ds.held = shown_only
+    ds.held = ds.auto_proposal = shown_only

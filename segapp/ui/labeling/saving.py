@@ -28,7 +28,7 @@ class SavingMixin:
         ds = self._docs.get(stem)
         if ds is not None and ds.doc.dirty:
             return self._status_for(ds)[0], True
-        if ds is not None and ds.held and ds.doc.history.state == ds.proposed_state:
+        if ds is not None and ds.held:
             return "proposed", False  # shown, not written (an automatic proposal)
         return self.entry_of(stem).status, False
 
@@ -37,16 +37,18 @@ class SavingMixin:
         history = ds.doc.history
         if ds.blank_state is not None and history.state == ds.blank_state and not history.pending:
             return "unlabeled", None  # every edit undone: no mask, not an empty "corrected" one
-        if ds.proposed_state is not None and history.state == ds.proposed_state:
-            if history.pending:  # a brush drag on the proposal, not committed yet
-                return "corrected", ds.proposed_by
-            return "proposed", ds.proposed_by
-        if (
+        back = ds.proposed_state is not None and history.state == ds.proposed_state
+        if back and history.pending:  # a brush drag on the proposal, not committed yet
+            return "corrected", ds.proposed_by
+        back = back or (
             ds.proposed_state is not None
             and ds.proposal is not None
             and not history.pending
             and np.array_equal(ds.doc.labels, ds.proposal)
-        ):  # edits that put the proposal back (Esc of a click series): still not corrected
+        )  # or edits that put the proposal back (Esc of a click series): not corrected
+        if back and ds.auto_proposal:  # shown, never asked for: no file (walk-through 10)
+            return "unlabeled", None
+        if back:
             return "proposed", ds.proposed_by
         return "corrected", ds.proposed_by  # keeps which model the correction started from
 
@@ -79,7 +81,13 @@ class SavingMixin:
             self._emit_entry(ds.entry.stem)
             return False
         doc.mark_saved()
-        ds.held = False
+        # an automatic proposal put back is shown again, not written
+        ds.held = (
+            ds.auto_proposal
+            and status == "unlabeled"
+            and ds.proposal is not None
+            and np.array_equal(labels, ds.proposal)
+        )
         if as_corrected:  # an undo back to the proposal no longer makes it "proposed"
             ds.proposed_state = None
         self._emit_entry(ds.entry.stem)
@@ -110,7 +118,9 @@ class SavingMixin:
         if ds is None or not ds.doc.dirty:
             return True
         ok = self._save_state(ds, report)
-        if ok and ds.entry.status == "unlabeled":  # every edit undone: the mask went
+        if ok and ds.held:  # the automatic proposal is back: shown, not written
+            self.message.emit(f"{ds.entry.stem}: the proposal is back, shown and not saved")
+        elif ok and ds.entry.status == "unlabeled":  # every edit undone: the mask went
             self.message.emit(f"{ds.entry.stem} is unlabeled again (its mask file removed)")
         elif ok:
             self.message.emit(f"saved {ds.entry.mask_path.name}")

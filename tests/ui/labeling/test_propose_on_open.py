@@ -81,6 +81,33 @@ def test_an_automatic_proposal_is_shown_not_written_until_edited_or_accepted(
     assert {"1", "2"} <= set(plan_split(w.session.project)[0])
 
 
+def test_edits_that_put_an_automatic_proposal_back_take_its_file_away_again(
+    make_window, qtbot, data
+):
+    """Walk-through 10: Esc after a Click series on an automatic proposal left it written
+    in masks/ as "proposed", which the person never asked for. Undo and edits that put it
+    back (as Esc does) leave it shown and unwritten again."""
+    from segapp.core.tools import Patch
+
+    w = _window(make_window, qtbot, data)
+    mask, proposal = data / "masks" / "1.png", w.session.doc.labels.copy()
+    w.set_tool("eraser")
+    drag(qtbot, w.canvas, [(2, 2), (6, 2)])
+    assert w.session.save() and mask.exists()  # the edit: a correction, written
+    w.session.undo()
+    assert w.session.save() and not mask.exists()
+    assert w.session.status_of("1") == ("proposed", False)
+    assert w.session.project.entry("1").status == "unlabeled"
+    assert "the proposal is back, shown and not saved" in w.statusBar().currentMessage()
+    drag(qtbot, w.canvas, [(2, 2), (6, 2)])
+    assert w.session.save() and mask.exists()
+    w.session.doc.set_window(Patch(0, 0, proposal.copy()))  # as Esc puts it back
+    assert w.session.save() and not mask.exists()
+    assert w.session.status_of("1") == ("proposed", False)
+    w.session.select("2")  # left shown and unwritten, and nothing is lost on leaving
+    assert not mask.exists() and w.session.project.entry("1").status == "unlabeled"
+
+
 def test_a_proposal_that_arrives_after_an_edit_or_a_switch_is_dropped(
     make_window, qtbot, data, monkeypatch
 ):
