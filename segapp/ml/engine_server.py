@@ -35,7 +35,7 @@ from segapp.core.clicks import Click
 from segapp.ml import onnx_predictor as onnx
 from segapp.ml import proposal_refine
 from segapp.ml.engine_client import read_frame, write_frame
-from segapp.ml.interactive import Refiner
+from segapp.ml.interactive import NO_MODEL_NAME, Refiner
 from segapp.ml.proposal_refine import proposal_labels, proposal_probs
 from segapp.ml.spec import ModelError, ModelSpec
 
@@ -62,6 +62,10 @@ def _weights_stamp(folder: Path) -> int:
         return (folder / onnx.WEIGHTS_FILE).stat().st_mtime_ns
     except OSError:
         return 0
+
+
+class ClassCountError(ModelError):
+    """A model made for another number of classes than the project has now."""
 
 
 @dataclass
@@ -122,7 +126,7 @@ class Engine:
         config = onnx.read_checkpoint_config(folder)
         spec = ModelSpec.from_dict(config["model"])
         if spec.out_classes != max(2, classes):
-            raise ModelError(
+            raise ClassCountError(
                 f"{folder.name} predicts {spec.out_classes} classes but this project has "
                 f"{classes}; choose another model or train one on this project"
             )
@@ -229,9 +233,13 @@ class Engine:
         image = self._image[1]
         if prev.shape != image.shape[:2]:
             raise ValueError(f"mask {prev.shape} and image {image.shape[:2]} differ in size")
-        model = (
-            self._model(model_ref, classes, notify or (lambda event: None)) if model_ref else None
-        )
+        model, unfit = None, ""
+        try:
+            model = (
+                self._model(model_ref, classes, notify or (lambda e: None)) if model_ref else None
+            )
+        except ClassCountError:  # a class added since it was trained: the clicks alone serve
+            unfit = f"GrabCut refines ({Path(model_ref).name} is for another number of classes)"
         net = model.predictor if model is not None else None
         key = (class_value, threshold)
         if self._refiner is None or self._refiner[:2] != (net, key):
@@ -239,6 +247,8 @@ class Engine:
             finish = model.refine if model is not None else "none"
             self._refiner = (net, key, Refiner(net, name, threshold, class_value, finish))
         refiner = self._refiner[2]
+        if net is None:
+            refiner.name = unfit or NO_MODEL_NAME
         proposed = self._proposed
         if proposed is not None and proposed[0].predictor is net and proposed[1] is image:
             refiner.know(image, proposed[2])

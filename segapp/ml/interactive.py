@@ -71,6 +71,9 @@ def model_refine(
     return probs[0] > threshold, window
 
 
+NO_MODEL_NAME = "GrabCut refines (no trained model yet)"
+
+
 class Refiner:
     """Redraws a mask from clicks: the model when it follows clicks, else GrabCut.
 
@@ -97,7 +100,7 @@ class Refiner:
         if self.kind == "model":
             self.name = f"{model_name or 'the model'} refines"
         elif net is None:
-            self.name = "GrabCut refines (no trained model yet)"
+            self.name = NO_MODEL_NAME
         else:
             self.name = f"GrabCut refines, guided by {model_name or 'the model'}"
         self._probs: tuple[np.ndarray, np.ndarray] | None = None  # (image, its probability)

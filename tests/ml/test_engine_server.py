@@ -133,3 +133,18 @@ def test_wrong_class_count_and_presets_are_refused_without_torch(tmp_path):
     with pytest.raises(ModelError, match="untrained preset"):
         engine.predict("unet-small", 2, IMAGE)
     assert engine._ml is None
+
+
+def test_clicks_with_a_model_for_another_class_count_are_refined_by_grabcut(tmp_path):
+    """Walk-through 10: after Add class… every click opened an error dialog until a model
+    of the new class count was trained; the clicks alone serve, as before any model."""
+    from segapp.core.clicks import Click
+
+    engine = Engine("cpu")
+    model = str(tiny_checkpoint(tmp_path / "m", export=False))  # foreground and background
+    prev = np.zeros(IMAGE.shape[:2], np.uint8)
+    mask, window, refiner = engine.refine(model, 3, "a", IMAGE, prev, [Click(20.0, 20.0, True)])
+    assert mask.shape == (window[3], window[2]) and mask.any()
+    assert refiner.kind == "grabcut" and "for another number of classes" in refiner.name
+    _, _, refiner = engine.refine("", 3, "a", None, prev, [Click(20.0, 20.0, True)])
+    assert refiner.name == "GrabCut refines (no trained model yet)"
