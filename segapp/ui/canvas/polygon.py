@@ -17,6 +17,10 @@ from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsScene
 Pixel = tuple[int, int]
 
 LASSO_START_PX = 4  # a press that moves this far (screen px) is a lasso, not a click
+# a double-click closes the polygon only this near (screen px, each axis) its first click:
+# Qt allows 5, and points clicked 120 ms apart along a curl came as double-clicks and split
+# the polygon (walk-throughs 9 and 10)
+DOUBLE_CLICK_PX = 2
 EDGE_SNAP_PX = 6  # screen px: points this near the image's edge go onto it
 
 
@@ -50,6 +54,7 @@ class PolygonTool:
         self._on_commit = on_commit
         self.points: list[Pixel] = []
         self._press: QPointF | None = None  # view position of a left press
+        self._clicked: QPointF | None = None  # ... and of the latest click's release
         self._drag = False
         self._lasso = False  # the current drag started a new lasso
         self._path_item = QGraphicsPathItem()
@@ -71,7 +76,7 @@ class PolygonTool:
 
     def cancel(self) -> None:
         self.points = []
-        self._press = None
+        self._press = self._clicked = None
         self._drag = self._lasso = False
         self._path_item.setPath(QPainterPath())
         self._rubber_item.setPath(QPainterPath())
@@ -111,6 +116,7 @@ class PolygonTool:
         if self._press is None:
             return
         self._press = None
+        self._clicked = view_pos
         if self._drag:
             self._drag = False
             if self._lasso:
@@ -120,6 +126,13 @@ class PolygonTool:
         self.update_rubber(self._to_pixel(view_pos))
 
     def double_click(self, view_pos: QPointF) -> None:
+        """Close the polygon; a "double-click" away from the click before it is a press."""
+        last = self._clicked
+        if last is not None:
+            d = view_pos - last
+            if max(abs(d.x()), abs(d.y())) > DOUBLE_CLICK_PX:
+                self.press(view_pos)  # its release adds the point
+                return
         # a real double-click's first click added the point already (it is not repeated)
         self._press = None
         self._add(self._to_pixel(view_pos))

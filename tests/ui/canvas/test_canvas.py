@@ -136,6 +136,7 @@ def test_polygon_by_clicks_and_double_click(qtbot, canvas):
     qtbot.mouseClick(vp, LEFT, NOMOD, at(canvas, 10, 10))
     qtbot.mouseClick(vp, LEFT, NOMOD, at(canvas, 50, 10))
     assert doc.labels.sum() == 0  # nothing until the polygon is closed
+    qtbot.mouseClick(vp, LEFT, NOMOD, at(canvas, 50, 50))  # a double-click's first click
     with qtbot.waitSignal(canvas.editFinished, timeout=1000):
         qtbot.mouseDClick(vp, LEFT, NOMOD, at(canvas, 50, 50))
     assert doc.labels[15, 40] == 1 and doc.labels[40, 15] == 0  # triangle above the diagonal
@@ -153,6 +154,22 @@ def test_polygon_by_clicks_and_double_click(qtbot, canvas):
     assert doc.labels[8, 72] == 1 and doc.history.undo_count == 2
 
 
+def test_quick_polygon_clicks_apart_are_points_not_a_double_click(qtbot, canvas):
+    """Walk-throughs 9 and 10: points clicked 120 ms apart along a curl came as Qt's
+    double-click (within 5 px on each axis) and split the polygon into three."""
+    doc = make_doc()
+    canvas.set_document(doc)  # 5 screen px an image px
+    canvas.set_tool("polygon")
+    _click_at(canvas, QPointF(at(canvas, 10, 10)))
+    _click_at(canvas, QPointF(at(canvas, 50, 10)))
+    second = QPointF(at(canvas, 50, 10)) + QPointF(4, 4)  # 4 screen px on each axis
+    _click_at(canvas, second, double=True)
+    assert doc.history.undo_count == 0  # not closed: one more point
+    _click_at(canvas, QPointF(at(canvas, 50, 50)))
+    _click_at(canvas, QPointF(at(canvas, 50, 50)) + QPointF(1, 1), double=True)  # closed
+    assert doc.history.undo_count == 1 and doc.labels[15, 40] == 1 and doc.labels[40, 15] == 0
+
+
 def test_polygon_points_near_the_edge_go_onto_it(qtbot, canvas):
     """Walk-through 8: points at y 477 of a 480-row image left the last rows unlabelled."""
     doc = make_doc()
@@ -161,6 +178,7 @@ def test_polygon_points_near_the_edge_go_onto_it(qtbot, canvas):
     vp = canvas.viewport()
     for p in [(10, 40), (30, 40), (30, 58)]:
         qtbot.mouseClick(vp, LEFT, NOMOD, at(canvas, *p))
+    qtbot.mouseClick(vp, LEFT, NOMOD, at(canvas, 10, 58))
     with qtbot.waitSignal(canvas.editFinished, timeout=1000):
         qtbot.mouseDClick(vp, LEFT, NOMOD, at(canvas, 10, 58))
     assert (doc.labels[40:60, 10:31] == 1).all()  # down to the last row, 59
@@ -429,13 +447,15 @@ def test_a_zoomed_view_keeps_its_centre_when_the_window_grows(qtbot, canvas):
     assert abs(after.x() - centre.x()) < 0.5 and abs(after.y() - centre.y()) < 0.5
 
 
-def _click_at(canvas: Canvas, pos: QPointF) -> None:
-    """A left click at a fractional view position, as a screen scaled by 1.5 or 2 sends."""
+def _click_at(canvas: Canvas, pos: QPointF, double: bool = False) -> None:
+    """A left click at a fractional view position, as a screen scaled by 1.5 or 2 sends
+    (``double``: the second click of a double-click, as Qt's xcb platform sends it)."""
     from PySide6.QtCore import QEvent
     from PySide6.QtGui import QMouseEvent
 
+    press = QEvent.Type.MouseButtonDblClick if double else QEvent.Type.MouseButtonPress
     for kind, buttons in (
-        (QEvent.Type.MouseButtonPress, Qt.MouseButton.LeftButton),
+        (press, Qt.MouseButton.LeftButton),
         (QEvent.Type.MouseButtonRelease, Qt.MouseButton.NoButton),
     ):
         glob = QPointF(canvas.viewport().mapToGlobal(pos.toPoint()))
