@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 KEEPS_SERIES = ("click", "brush", "eraser")  # tools that mix with clicks; others accept
 HINT = "Click: left = the class is here, right = it is not; Enter keeps, Esc restores"
 NOTE_MS = 8000  # a note stays this long in the tool's status label (as window messages do)
+LABEL_WIDTH = 560  # px: the hint and "Click: N dots — … (ms)" whole (walk-throughs 9, 10)
 
 
 class ClickSeries(QObject):
@@ -71,7 +72,8 @@ class ClickSeries(QObject):
         self._sent_state: tuple | None = None  # what the request in flight was made for
         self.last_latency_s: float | None = None  # click to mask, of the last applied answer
         self._refiner_name = ""  # what refined the last answer (the status says it)
-        self.label = ElidedLabel(HINT)  # in the status bar while the Click tool is chosen
+        # in the status bar while the Click tool is chosen, wide enough for its texts at 1300 px
+        self.label = ElidedLabel(HINT, max_width=LABEL_WIDTH)
         self.label.setVisible(False)
         self._end()
         self.engine.refineReady.connect(self._on_result)
