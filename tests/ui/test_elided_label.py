@@ -8,6 +8,7 @@ from PySide6.QtCore import Qt
 from qt_helpers import key
 
 from segapp.ui.elided_label import ElidedLabel
+from segapp.ui.labeling import click_series
 
 make_window = qt_helpers.make_window  # the window fixture
 
@@ -29,7 +30,7 @@ def test_the_click_hint_leaves_the_status_bar_room_for_messages(make_window, qtb
     key(qtbot, w, Qt.Key.Key_C)  # the Click tool: its hint joins the status bar
     assert w.clicks.label.isVisible()
     w.clicks.label.setText("GrabCut refines, guided by a model with a long name " * 4)
-    qtbot.waitUntil(lambda: w.clicks.label.width() <= 380)
+    qtbot.waitUntil(lambda: w.clicks.label.width() <= click_series.LABEL_WIDTH)
     message = "Suggested 14: unlike the 13 corrected so far (colour layout)"
     w.canvas.cursorMoved.emit(-1, -1)  # the pixel readout empty, wherever the test's
     # virtual mouse was left (over the canvas it reads the pixel as an image opens)
