@@ -47,7 +47,7 @@ class RoundBudget:
         self.steps_this_epoch += 1
 
     def epoch_done(self) -> None:
-        """After the epoch's validation and checkpoint: what an epoch's end costs."""
+        """As the next epoch begins: what an epoch's end (validation, checkpoint) cost."""
         wall = _now() - self.epoch_started
         self.overhead = max(0.0, wall - self.steps_this_epoch * self.step_seconds())
 

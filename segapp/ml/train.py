@@ -107,6 +107,8 @@ def _train(
         # alone, so a resumed run goes on as the uninterrupted one would have
         _seed_everything(_epoch_seed(config.seed, ctx.rank, epoch))
         t0 = time.perf_counter()
+        if epoch > state.start_epoch:  # the last one's end: validation, checkpoint, metrics
+            state.clock.epoch_done()
         state.clock.epoch_begins()
         train_loss, seen, stopped = _train_epoch(
             run,
@@ -121,6 +123,8 @@ def _train(
         val = _validate(run, ctx)
         seconds = time.perf_counter() - t0
         state.epoch_times.append(seconds)
+        if not stopped:  # before the checkpoint, which records the epochs planned
+            _fit(state, run, epoch, state.schedule.steps_in_epoch(epoch), ctx, epoch_end=True)
         # a trusted validation subset picks the best epoch; otherwise the newest is kept
         is_best = val["iou"] > state.best_iou or not state.trusted
         if is_best:
@@ -144,9 +148,6 @@ def _train(
             metrics.extra["param_checksums"] = dist.gather_checksums(run.model, ctx)
             if ctx.is_main:
                 record_rank_agreement(out, metrics.extra["param_checksums"])
-        state.clock.epoch_done()
-        if not stopped:
-            _fit(state, run, epoch, state.schedule.steps_in_epoch(epoch), ctx, epoch_end=True)
         yield metrics
         if stopped or early:
             if early and ctx.is_main:

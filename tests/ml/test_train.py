@@ -400,6 +400,7 @@ def test_time_budget_cuts_an_epoch_short_and_still_ends_on_a_small_rate(tmp_path
     assert 2 <= len(batches) <= 7 < 14  # of the epoch's 14 steps
     assert metrics[0].lr == pytest.approx(3e-3 * recipe.FINAL_LR_FRACTION, rel=0.01)
     last = json.loads((tmp_path / "run" / "last" / "config.json").read_text())["state"]
+    assert last["planned_epochs"] == 1  # ran its plan as cut: no "cut off" mark in Versions
     assert last["scheduler"]["lr_lambdas"] == [{"total": len(batches), "warmup": len(batches) // 2}]
 
 
