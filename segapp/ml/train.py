@@ -242,7 +242,9 @@ def _fit(
 def _epoch_metrics(
     state: _Progress, run: Run, epoch: int, train_loss, val, seconds, seen, stopped, ctx
 ) -> EpochMetrics:
-    remaining = 0 if stopped else state.schedule.epochs - epoch
+    sched = state.schedule  # epochs still to come, the last maybe cut short (a fraction)
+    left = sched.total_steps - min(sched.total_steps, epoch * sched.steps_per_epoch)
+    remaining = 0 if stopped else left / sched.steps_per_epoch
     return EpochMetrics(
         epoch=epoch,
         epochs=state.schedule.epochs,
