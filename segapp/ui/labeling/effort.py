@@ -6,8 +6,8 @@ seconds (:meth:`EffortMixin.note_input`, called on every mouse press, move, whee
 on the canvas; showing the image counts as an input). A save of the image folds the visit
 into ``entry.effort``, which ``Project.write_labels`` records with the status; leaving the
 image without a save folds it too and journals the record (``Project.record_effort``),
-except on a corrected image the visit did not edit: looking at a finished mask costs it
-nothing. So effort accumulates over visits and sessions until the image is corrected, and
+except on a corrected image the visit did not edit (looking at a finished mask costs it
+nothing) and on an image that never showed (unreadable). So effort accumulates over visits and sessions until the image is corrected, and
 keeps accumulating when a corrected mask is edited again; a new proposal on the image starts
 it afresh, as the cost is per proposal (what correcting *that* proposal took).
 """
@@ -84,7 +84,8 @@ class EffortMixin:
             self._visit.seconds += self._timer.stop(self.clock())
             entry, ds = self.entry_of(stem), self._docs.get(stem)
             dirty = ds is not None and ds.doc.dirty
-            counts = dirty or self._visit_edited or entry.status != "corrected"
+            # an image that never showed (unreadable, or left while loading) cost no labeling
+            counts = ds is not None and (dirty or self._visit_edited or entry.status != "corrected")
             if counts and self._fold_visit(entry) and not dirty:
                 self._record_effort(entry)
         self._visit_stem = None

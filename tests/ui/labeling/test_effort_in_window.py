@@ -103,6 +103,20 @@ def test_looking_costs_an_open_image_its_time_but_a_finished_mask_nothing(window
     assert images["2"]["effort"]["seconds"] == 10.0
 
 
+def test_an_unreadable_image_costs_nothing(make_window, qtbot, data):
+    """Walk-through 10: 12.7 s were recorded for a truncated JPEG, which never showed."""
+    (data / "images" / "bad.png").write_bytes(b"not a png at all")
+    w = _open(make_window, data)
+    s = w.session
+    s.select("bad")
+    assert s.doc is None  # it cannot be shown
+    w.now[0] += 12.7
+    qtbot.keyClick(w.canvas, Qt.Key.Key_Shift)  # input while it is the current image
+    s.select("3")
+    assert s.project.entry("bad").effort is None
+    assert Project.open(data).entry("bad").effort is None
+
+
 def test_a_new_proposal_restarts_the_count_and_versions_sum_it_up(make_window, qtbot, data):
     model = tiny_checkpoint(data / "models" / "fg", foreground=2.0)
     w = _open(make_window, data)
