@@ -362,7 +362,8 @@ class MainWindow(QMainWindow):
     def _on_current(self, stem: str) -> None:
         left, self._shown_stem = self._shown_stem, stem
         said = self.statusBar().currentMessage()  # a note about the image left goes with it
-        if left and left != stem and said.startswith((f"{left} ", f"{left}:")):
+        about_left = (f"{left} ", f"{left}:", f"cannot show {left}:")
+        if left and left != stem and said.startswith(about_left):
             self.statusBar().clearMessage()  # ("164 is corrected already" stayed on 166)
         ds = self.session.state
         doc = ds.doc if ds is not None else None

@@ -319,6 +319,9 @@ def test_a_note_about_an_image_goes_when_another_is_shown(make_window, qtbot, da
     key(qtbot, w, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
     w.session.select("1")
     assert w.statusBar().currentMessage() == ""
+    w.statusBar().showMessage("cannot show 1: the file is empty (0 bytes)")  # walk 10
+    w.session.select("2")
+    assert w.statusBar().currentMessage() == ""
 
 
 def _foreground_model(project_root) -> str:
