@@ -369,7 +369,8 @@ class MainWindow(QMainWindow):
         doc = ds.doc if ds is not None else None
         self.canvas.set_document(doc, ds.display if ds is not None else None)
         loading = doc is None and stem != "" and self.session.loading == stem
-        self.canvas.set_placeholder(f"loading {stem}…" if loading else "")
+        why = self.session.why_unreadable(stem) if doc is None and not loading else ""
+        self.canvas.set_placeholder(f"loading {stem}…" if loading else why)
         self._set_busy(loading)
         self._update_title()
         self._update_cursor_info()

@@ -192,6 +192,9 @@ def test_unreadable_image_gets_error_mark(make_window, qtbot, data):
     assert "cannot decode" in m.data(m.index(m.row_of("broken")), Qt.ItemDataRole.ToolTipRole)
     assert w.session.select("broken")
     assert w.canvas.document() is None
+    # the canvas says why, not only the status bar (walk-through 10: a blank, dark canvas)
+    qtbot.waitUntil(lambda: w.canvas.placeholder().startswith("cannot show broken: "))
+    assert "cannot decode" in w.canvas.placeholder()
     qtbot.waitUntil(lambda: "unreadable" in w.image_list.counts.text(), timeout=2000)
 
 

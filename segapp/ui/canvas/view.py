@@ -43,7 +43,8 @@ class PanZoomView(QGraphicsView):
         self._placeholder = ""
 
     def set_placeholder(self, text: str) -> None:
-        """A line of text in the middle of the view (e.g. "loading …"); "" for none."""
+        """Text in the middle of the view ("loading …", why an image cannot be shown); ""
+        for none."""
         self._placeholder = text
         self.viewport().update()
 
@@ -56,9 +57,9 @@ class PanZoomView(QGraphicsView):
             painter.save()
             painter.resetTransform()
             painter.setPen(self.palette().color(QPalette.ColorRole.PlaceholderText))
-            painter.drawText(
-                self.viewport().rect(), Qt.AlignmentFlag.AlignCenter, self._placeholder
-            )
+            flags = Qt.AlignmentFlag.AlignCenter.value | Qt.TextFlag.TextWordWrap.value
+            box = self.viewport().rect().adjusted(40, 0, -40, 0)  # a long reason wraps
+            painter.drawText(box, flags, self._placeholder)
             painter.restore()
 
     def content_size(self) -> tuple[int, int] | None:

@@ -409,6 +409,11 @@ class LabelSession(SavingMixin, ProposalsMixin, PaintStateMixin, EffortMixin, QO
         """The project's entry for ``stem`` (KeyError if there is none)."""
         return self._entries[stem]
 
+    def why_unreadable(self, stem: str) -> str:
+        """ "cannot show STEM: why" for an image that cannot be read, else ""."""
+        entry = self._entries.get(stem)
+        return f"cannot show {stem}: {entry.error}" if entry and entry.error else ""
+
     # ------------------------------------------------------------------ editing
     def undo(self) -> None:
         if self.doc:
