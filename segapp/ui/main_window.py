@@ -368,6 +368,8 @@ class MainWindow(QMainWindow):
         ds = self.session.state
         doc = ds.doc if ds is not None else None
         self.canvas.set_document(doc, ds.display if ds is not None else None)
+        if doc is None:  # no zoom figure of the image before (walk-through 10)
+            self.readout.zoom_label.setText("")
         loading = doc is None and stem != "" and self.session.loading == stem
         why = self.session.why_unreadable(stem) if doc is None and not loading else ""
         self.canvas.set_placeholder(f"loading {stem}…" if loading else why)

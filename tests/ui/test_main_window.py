@@ -195,6 +195,7 @@ def test_unreadable_image_gets_error_mark(make_window, qtbot, data):
     # the canvas says why, not only the status bar (walk-through 10: a blank, dark canvas)
     qtbot.waitUntil(lambda: w.canvas.placeholder().startswith("cannot show broken: "))
     assert "cannot decode" in w.canvas.placeholder()
+    assert w.readout.zoom_label.text() == ""  # not the image before's zoom
     qtbot.waitUntil(lambda: "unreadable" in w.image_list.counts.text(), timeout=2000)
 
 
