@@ -7,9 +7,10 @@ on the canvas; showing the image counts as an input). A save of the image folds 
 into ``entry.effort``, which ``Project.write_labels`` records with the status; leaving the
 image without a save folds it too and journals the record (``Project.record_effort``),
 except on a corrected image the visit did not edit (looking at a finished mask costs it
-nothing) and on an image that never showed (unreadable). So effort accumulates over visits and sessions until the image is corrected, and
-keeps accumulating when a corrected mask is edited again; a new proposal on the image starts
-it afresh, as the cost is per proposal (what correcting *that* proposal took).
+nothing) and on an image that never showed (unreadable). So effort accumulates over visits
+and sessions until the image is corrected, and keeps accumulating when a corrected mask is
+edited again; a new proposal on the image starts it afresh, as the cost is per proposal
+(what correcting *that* proposal took).
 """
 
 from __future__ import annotations

@@ -366,9 +366,9 @@ class LabelSession(SavingMixin, ProposalsMixin, PaintStateMixin, EffortMixin, QO
         had_error = self.entry_of(stem).error is not None
         try:
             ds = self._keep(stem, self._make_state(self.entry_of(stem), read))
-        except ImageReadError as e:
+        except ImageReadError:  # (entry.error holds why)
             self._emit_entry(stem)
-            self.message.emit(f"cannot show {stem}: {e}")
+            self.message.emit(self.why_unreadable(stem))
             return
         self._apply_brush_state(ds.doc)
         if had_error:
@@ -410,7 +410,7 @@ class LabelSession(SavingMixin, ProposalsMixin, PaintStateMixin, EffortMixin, QO
         return self._entries[stem]
 
     def why_unreadable(self, stem: str) -> str:
-        """ "cannot show STEM: why" for an image that cannot be read, else ""."""
+        """The note on an image that cannot be read ("cannot show STEM: why"), else ""."""
         entry = self._entries.get(stem)
         return f"cannot show {stem}: {entry.error}" if entry and entry.error else ""
 
