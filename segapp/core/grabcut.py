@@ -93,7 +93,7 @@ def grabcut_refine(
         p = cv2.resize(probs[y : y + h, x : x + w].astype(np.float32), size)
         p = np.clip(p, 1e-6, 1 - 1e-6)
         logits = np.log(p / (1 - p))
-    seeds = _seeds(prior, local, size, logits)
+    seeds, denied = _seeds(prior, local, size, logits)
     if not (seeds == cv2.GC_FGD).any() and not (seeds == cv2.GC_PR_FGD).any():
         return np.zeros((h, w), bool), window
     if (seeds == cv2.GC_BGD).any() or (seeds == cv2.GC_PR_BGD).any():
@@ -101,7 +101,9 @@ def grabcut_refine(
     cut = (seeds == cv2.GC_FGD) | (seeds == cv2.GC_PR_FGD)
     if logits is not None:
         cut = _within_model_doubt(cut, prior, local, logits)
-    cut = _keep_anchored(cut, prior, local)
+    if not (prior & ~denied).any() and prev.sum() == window_prev.sum():
+        denied[:] = False  # every pixel of the mask denied: the colours decide what stays
+    cut = _keep_anchored(cut, prior & ~denied, local)
     out = cv2.resize(cut.astype(np.uint8), (w, h), interpolation=cv2.INTER_LINEAR) > 0
     # the clicks the mask does not yet agree with say which way it moves: negative ones
     # only take away, positive ones only add (GrabCut's colour models would otherwise
@@ -215,13 +217,15 @@ def _seeds(
     size: tuple[int, int],
     logits: np.ndarray | None = None,
 ) -> np.ndarray:
-    """GrabCut's mask: probably object where the prior is, clicks certain. A click that
-    contradicts the prior turns (probably) what it sits in to what it says: a negative
-    click the region of the mask under it (with a model: the part the model is no surer
-    of than at the click, so an object the wrong region touches stays); a positive click
-    the largest disk of background around it (at most a sixth of the window)."""
+    """(GrabCut's mask, the pixels negative clicks deny): probably object where the prior
+    is, clicks certain. A click that contradicts the prior turns (probably) what it sits in
+    to what it says: a negative click the region of the mask under it (with a model: the
+    part the model is no surer of than at the click, so an object the wrong region touches
+    stays); a positive click the largest disk of background around it (at most a sixth of
+    the window)."""
     w, h = size
     seeds = np.where(prior, cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
+    denied_all = np.zeros(prior.shape, bool)
     _, regions = cv2.connectedComponents(prior.astype(np.uint8), connectivity=8)
     radius = max(2, round(0.03 * max(w, h)))
     depth = {
@@ -239,6 +243,7 @@ def _seeds(
             deep = depth[False][y, x] >= DEEP * depth[False][denied].max(initial=0.0)
             if logits is not None or deep:  # the model's doubt, or a click deep inside
                 seeds[denied] = cv2.GC_PR_BGD
+                denied_all |= denied
                 continue
             # no model and a click near the region's edge: the edge is wrong (the disk below)
         d = min(float(depth[c.positive][y, x]), max(w, h) / 6)
@@ -249,7 +254,7 @@ def _seeds(
         y, x = _at(c, size)
         r = max(1, min(radius, round(float(depth[not prior[y, x]][y, x]))))
         cv2.circle(seeds, (x, y), r, cv2.GC_FGD if c.positive else cv2.GC_BGD, -1)
-    return seeds
+    return seeds, denied_all
 
 
 def _within_model_doubt(
@@ -289,11 +294,13 @@ def _at(click: Click, size: tuple[int, int]) -> tuple[int, int]:
     return min(h - 1, max(0, round(click.y))), min(w - 1, max(0, round(click.x)))
 
 
-def _keep_anchored(cut: np.ndarray, prior: np.ndarray, clicks: Sequence[Click]) -> np.ndarray:
-    """Only the regions of ``cut`` that hold a positive click or overlap the prior."""
+def _keep_anchored(cut: np.ndarray, anchor: np.ndarray, clicks: Sequence[Click]) -> np.ndarray:
+    """Only the regions of ``cut`` that hold a positive click or overlap ``anchor``: the
+    prior less what negative clicks denied, so a denied region GrabCut's colours kept (a red
+    pillar beside a person in red) goes whole, unless it joins the rest of the mask."""
     count, comps = cv2.connectedComponents(cut.astype(np.uint8), connectivity=8)
     keep = np.zeros(count, bool)
-    keep[np.unique(comps[prior & cut])] = True
+    keep[np.unique(comps[anchor & cut])] = True
     size = cut.shape[::-1]
     for c in clicks:
         if c.positive:
