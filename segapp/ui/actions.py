@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidgetAction,
 )
 
+from segapp.ui.jump_slider import jump_slider
 from segapp.ui.save_elsewhere import ask_save_unsaved_elsewhere
 
 if TYPE_CHECKING:
@@ -72,7 +73,7 @@ TOOLS += [("polygon", "Polygon", "P"), ("click", "Click", "C")]
 
 
 def _slider(lo: int, hi: int, value: int, width: int = 90) -> QSlider:
-    s = QSlider(Qt.Orientation.Horizontal)
+    s = jump_slider()
     s.setRange(lo, hi)
     s.setValue(value)
     s.setMaximumWidth(width)

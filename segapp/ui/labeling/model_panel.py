@@ -21,12 +21,12 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QPushButton,
-    QSlider,
     QVBoxLayout,
 )
 
 from segapp.ml.registry import PRESETS
 from segapp.ml.spec import ModelError, ModelSpec
+from segapp.ui.jump_slider import jump_slider
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +129,7 @@ class ModelPanel(QGroupBox):
         self.combo.setMinimumContentsLength(14)
         self.combo.setPlaceholderText("no trained model yet")
         self.hint = self._build_hint()
-        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider = jump_slider()
         self.slider.setRange(1, 99)
         self.slider.setValue(50)
         self.slider.setToolTip(
