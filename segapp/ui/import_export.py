@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, QSettings, Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -37,6 +37,9 @@ from segapp.interop.run import IMPORT_OPTIONS, PROJECT_EXPORTS, ImportOptions
 from segapp.ui.labeling.session import LabelSession
 from segapp.ui.tasks import Task, run_task
 
+EXPORT_FORMAT_KEY, EXPORT_FOLDER_KEY = "export/format", "export/folder"  # QSettings
+SUMMARY_NAME = "interopSummary"  # the one "Import finished" / "Export finished" box open
+
 SOURCES = {  # what SRC is, per format (a file or a folder)
     "labelme": ("a folder of labelme JSON files", "folder"),
     "coco": ("a COCO annotations JSON file", "file"),
@@ -50,6 +53,7 @@ class InteropHost(Protocol):
     """What the dialogs need from the window."""
 
     session: LabelSession
+    settings: QSettings
 
     def open_path(self, path: str | Path) -> bool: ...
     def show_error(self, title: str, text: str) -> None: ...
@@ -159,15 +163,35 @@ class ImportDialog(QDialog):
             self.labels.setText(path)
 
 
-class ExportDialog(QDialog):
-    """Format, destination folder (new), polygons (COCO), proposals too."""
+def fresh_folder(folder: Path, name: str) -> Path:
+    """``folder/name``, or ``name-2``, ``name-3`` … when that exists (an export needs a new
+    folder)."""
+    path, n = folder / name, 1
+    while path.exists():
+        n += 1
+        path = folder / f"{name}-{n}"
+    return path
 
-    def __init__(self, parent: QWidget | None, project: Path) -> None:
+
+class ExportDialog(QDialog):
+    """Format, destination folder (new), polygons (COCO), proposals too. The format and the
+    folder the last export went into come back (``settings``), with a name not yet taken."""
+
+    def __init__(self, parent: QWidget | None, project: Path, settings=None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Export masks")
+        self.project, self.settings = project, settings
         self.format = QComboBox()
         self.format.addItems(list(PROJECT_EXPORTS))
-        self.dest = QLineEdit(str(project.parent / f"{project.name}-export"))
+        last = str(settings.value(EXPORT_FORMAT_KEY, "")) if settings is not None else ""
+        if last in PROJECT_EXPORTS:
+            self.format.setCurrentText(last)
+        folder = Path(str(settings.value(EXPORT_FOLDER_KEY, ""))) if settings is not None else None
+        self.folder = folder if folder and folder.name and folder.is_dir() else project.parent
+        self.dest = QLineEdit()
+        self._suggest()
+        self._named = False  # True once the person typed or browsed a destination
+        self.dest.textEdited.connect(self._typed)
         self.polygons = QCheckBox("Polygons instead of RLE (COCO)")
         self.proposed = QCheckBox("Also export proposals nobody corrected yet")
         form = QFormLayout(self)
@@ -176,7 +200,7 @@ class ExportDialog(QDialog):
         form.addRow("", self.polygons)
         form.addRow("", self.proposed)
         _add_buttons(self, form, "Export")
-        self.format.currentTextChanged.connect(lambda f: self.polygons.setEnabled(f == "coco"))
+        self.format.currentTextChanged.connect(self._on_format)
         self.polygons.setEnabled(self.format.currentText() == "coco")
         self.resize(560, self.sizeHint().height())
 
@@ -185,10 +209,32 @@ class ExportDialog(QDialog):
         polygons = self.polygons.isChecked() and fmt == "coco"
         return fmt, self.dest.text().strip(), polygons, self.proposed.isChecked()
 
+    def remember(self) -> None:
+        """Keep the format and the destination's folder for the next export."""
+        if self.settings is None:
+            return
+        fmt, dest, _, _ = self.values()
+        self.settings.setValue(EXPORT_FORMAT_KEY, fmt)
+        if dest:
+            self.settings.setValue(EXPORT_FOLDER_KEY, str(Path(dest).expanduser().parent))
+
+    def _suggest(self) -> None:
+        name = f"{self.project.name}-{self.format.currentText()}"
+        self.dest.setText(str(fresh_folder(self.folder, name)))
+
+    def _typed(self, _text: str) -> None:
+        self._named = True
+
+    def _on_format(self, fmt: str) -> None:
+        self.polygons.setEnabled(fmt == "coco")
+        if not self._named:
+            self._suggest()
+
     def _browse(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Export into a new folder", self.dest.text())
         if path:
             self.dest.setText(path)
+            self._named = True
 
 
 class InteropJob(QObject):
@@ -222,14 +268,15 @@ class InteropJob(QObject):
         self.dialog.setLabelText(f"{self.title}: {done} images")
 
     def tell(self, title: str, text: str) -> None:
-        """The summary, in a box that does not block the window."""
+        """The summary, in a box that does not block the window; it replaces the last
+        job's (three finished exports left three boxes open)."""
+        window: QWidget = self.parent()  # type: ignore[assignment]
+        for old in window.findChildren(QMessageBox, SUMMARY_NAME):
+            old.close()
         box = QMessageBox(
-            QMessageBox.Icon.Information,
-            title,
-            text,
-            QMessageBox.StandardButton.Ok,
-            self.parent(),  # type: ignore[arg-type]
+            QMessageBox.Icon.Information, title, text, QMessageBox.StandardButton.Ok, window
         )
+        box.setObjectName(SUMMARY_NAME)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.setWindowModality(Qt.WindowModality.NonModal)
         box.show()
@@ -296,9 +343,11 @@ def ask_export(window: InteropHost) -> InteropJob | None:
     """File > Export…: the dialog, then the export."""
     if window.session.project is None:
         return None
-    dialog = ExportDialog(window, window.session.project.root)  # type: ignore[arg-type]
+    root = window.session.project.root
+    dialog = ExportDialog(window, root, window.settings)  # type: ignore[arg-type]
     if dialog.exec() != QDialog.DialogCode.Accepted:
         return None
+    dialog.remember()
     return start_export(window, *dialog.values())
 
 

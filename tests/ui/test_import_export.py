@@ -146,3 +146,46 @@ def test_file_import_from_the_menu(make_window, qtbot, tmp_path):
     assert w.session.project is not None and len(w.session.project.entries) == 2
     assert isinstance(w.interop_job.summary, QDialog)
     w.interop_job.summary.close()
+
+
+def test_the_export_dialog_remembers_the_format_and_folder_and_names_a_new_folder(qtbot, tmp_path):
+    """It reopened on PROJECT-export each time (walk-through 10), a folder the last export
+    had already taken."""
+    from PySide6.QtCore import QSettings
+
+    from segapp.ui.import_export import ExportDialog
+
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    project = make_dataset(tmp_path / "proj", n=1)
+    first = ExportDialog(None, project, settings)
+    qtbot.addWidget(first)
+    assert first.values()[:2] == ("coco", str(tmp_path / "proj-coco"))
+    first.format.setCurrentText("voc")  # the suggested name follows the format
+    assert first.values()[1] == str(tmp_path / "proj-voc")
+    first.format.setCurrentText("coco")
+    elsewhere = tmp_path / "exports"
+    elsewhere.mkdir()
+    first.dest.setText(str(elsewhere / "mine"))
+    first.remember()
+    (elsewhere / "proj-coco").mkdir()  # an earlier export's folder: taken
+
+    again = ExportDialog(None, project, settings)
+    qtbot.addWidget(again)
+    assert again.values()[:2] == ("coco", str(elsewhere / "proj-coco-2"))
+    again.dest.textEdited.emit("typed")  # a name typed by hand stays when the format changes
+    again.dest.setText(str(elsewhere / "typed"))
+    again.format.setCurrentText("yolo")
+    assert again.values()[1] == str(elsewhere / "typed")
+
+
+def test_a_new_summary_replaces_the_last_one(make_window, qtbot, tmp_path):
+    """Three finished exports left three boxes open, over the next project too."""
+    data = make_dataset(tmp_path / "d", n=2)
+    w = make_window(data)
+    first = start_export(w, "coco", str(tmp_path / "a"))
+    _wait(qtbot, first)
+    second = start_export(w, "yolo", str(tmp_path / "b"))
+    _wait(qtbot, second)
+    boxes = [b for b in w.findChildren(QDialog, "interopSummary") if b.isVisible()]
+    assert boxes == [second.summary]
+    second.summary.close()
