@@ -188,6 +188,10 @@ def test_unreadable_image_gets_error_mark(make_window, qtbot, data):
     # counted as its thumbnail finds it (it read "… unlabeled" until the image was shown)
     qtbot.waitUntil(lambda: "1 unreadable" in w.image_list.counts.text(), timeout=2000)
     assert "2 unlabeled" in w.image_list.counts.text()
+    # named in the status bar and the counts' tooltip, not only by its "!" (walk-through 10)
+    qtbot.waitUntil(lambda: "cannot read " in w.statusBar().currentMessage(), timeout=2000)
+    assert "broken.png: cannot decode" in w.statusBar().currentMessage()
+    assert "broken.png: cannot decode" in w.image_list.counts.toolTip()
     m = w.image_list.model
     assert "cannot decode" in m.data(m.index(m.row_of("broken")), Qt.ItemDataRole.ToolTipRole)
     assert w.session.select("broken")

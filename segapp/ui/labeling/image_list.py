@@ -302,7 +302,8 @@ class ImageListPanel(QWidget):
         self._counts_timer.timeout.connect(self._update_counts)
         session.entryChanged.connect(lambda _s: self._counts_timer.start())
         self.model.unreadable.connect(lambda _s: self._counts_timer.start())
-        session.projectChanged.connect(lambda _p: self._update_counts())
+        session.projectChanged.connect(self._on_project)
+        self._told: set[str] = set()  # unreadable images the status bar has named
 
     # ------------------------------------------------------------------ filter / counts
     def set_filter(self, status: str | None) -> None:
@@ -312,19 +313,44 @@ class ImageListPanel(QWidget):
         self.proxy.set_status(FILTERS[i][1])
         self._follow_current(self.session.current or "")
 
+    def _on_project(self, _project) -> None:
+        self._told.clear()
+        self._update_counts()
+
     def _update_counts(self) -> None:
         p = self.session.project
         if p is None:
             self.counts.setText("")
+            self.counts.setToolTip("")
             return
         n = {k: 0 for k in STATUS_COLORS}
+        unreadable = []
         for stem in self.model.stems():
-            n[self.model.status(stem)[0]] += 1
+            status = self.model.status(stem)[0]
+            n[status] += 1
+            if status == "error":
+                unreadable.append(stem)
         text = f"{len(p.entries)} images: {n['corrected']} corrected, {n['proposed']} proposed, "
         text += f"{n['unlabeled']} unlabeled"
         if n["error"]:
             text += f", {n['error']} unreadable"
         self.counts.setText(text)
+        self._tell_unreadable(unreadable)
+
+    def _tell_unreadable(self, stems: list[str]) -> None:
+        """Name the images found unreadable (as their thumbnails load) in the status bar, once
+        each, and all of them in the counts' tooltip: the list's "!" alone said nothing."""
+        whys = [self.session.entry_of(s).error or s for s in stems]
+        self.counts.setToolTip("\n".join(whys[:20] + (["…"] if len(whys) > 20 else [])))
+        new = [s for s in stems if s not in self._told]
+        if not new:
+            return
+        self._told.update(new)
+        first = self.session.entry_of(new[0]).error or new[0]
+        more = (
+            f" (and {len(new) - 1} more: the images marked ! in the list)" if len(new) > 1 else ""
+        )
+        self.session.message.emit(f"cannot read {first}{more}")
 
     # ------------------------------------------------------------------ selection
     def _on_clicked(self, index: QModelIndex) -> None:
