@@ -1,7 +1,7 @@
 """Reading images and masks, writing masks atomically, with errors a person can act on.
 
 Images: PNG, JPEG, TIFF, BMP; 8 or 16 bit (deeper integer and float TIFFs become 16 bit);
-gray, RGB, RGBA, palette or CMYK; EXIF orientation applied.
+gray, RGB, RGBA (composited over black), palette or CMYK; EXIF orientation applied.
 Masks: single-channel 8-bit PNG, pixel value = class index (or 0/255 for binary); a palette
 PNG's palette indices are its values.
 """
@@ -86,6 +86,8 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
             f"{path}: the JPEG data ends early (libjpeg: {cut_short(heard)}); its lower part "
             "would be grey: re-export or replace the file"
         )
+    if _png_has_alpha(data):
+        img = _over_black(img, data)
     img = _to_supported_depth(img)
     if img.ndim == 3:
         if img.shape[2] == 1:
@@ -97,6 +99,26 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
         else:
             raise ImageReadError(f"{path}: unsupported number of channels ({img.shape[2]})")
     return np.ascontiguousarray(img)
+
+
+def _png_has_alpha(data: np.ndarray) -> bool:
+    """A PNG whose colour type holds an alpha channel (gray + alpha, or RGBA)."""
+    return data[:8].tobytes() == b"\x89PNG\r\n\x1a\n" and len(data) > 25 and data[25] in (4, 6)
+
+
+def _over_black(img: np.ndarray, data: np.ndarray) -> np.ndarray:
+    """``img`` (decoded without its alpha channel) composited over black with the PNG's
+    alpha: a transparent pixel is black, as a dark viewer shows it, not the colour stored
+    under it (often left over from editing, it was shown and learned before)."""
+    full = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    if full is None or full.ndim != 3 or full.shape[2] != 4 or full.shape[:2] != img.shape[:2]:
+        return img  # (an EXIF turn applied to the image and not to the alpha: left as it is)
+    alpha = full[:, :, 3]
+    top = np.iinfo(alpha.dtype).max
+    if alpha.min() == top:
+        return img
+    a = alpha if img.ndim == 2 else alpha[:, :, None]
+    return ((img.astype(np.uint32) * a + top // 2) // top).astype(img.dtype)
 
 
 def _read_bytes(path: Path) -> np.ndarray:

@@ -44,6 +44,32 @@ def test_16bit_gray_and_rgba(tmp_path):
     assert read_image(tmp_path / "a.png").shape == (8, 8, 3)
 
 
+def test_transparent_pixels_are_black_not_the_colour_stored_under_them(tmp_path):
+    """Walk-through 10: the transparent third of an RGBA PNG showed its hidden colours."""
+    bgra = np.zeros((4, 6, 4), np.uint8)
+    bgra[..., :3] = (30, 60, 240)  # red-ish in BGR
+    bgra[:, :2, 3] = 0  # transparent
+    bgra[:, 2:4, 3] = 128  # half
+    bgra[:, 4:, 3] = 255  # opaque
+    cv2.imwrite(str(tmp_path / "a.png"), bgra)
+    rgb = read_image(tmp_path / "a.png")
+    assert rgb.dtype == np.uint8 and (rgb[:, :2] == 0).all()
+    assert tuple(rgb[0, 2]) == (120, 30, 15) and tuple(rgb[0, 4]) == (240, 60, 30)
+    deep = bgra.astype(np.uint16) * 257  # 16 bit: alpha 0 / 32896 / 65535
+    cv2.imwrite(str(tmp_path / "d.png"), deep)
+    rgb16 = read_image(tmp_path / "d.png")
+    assert rgb16.dtype == np.uint16 and (rgb16[:, :2] == 0).all()
+    assert tuple(rgb16[0, 4]) == (240 * 257, 60 * 257, 30 * 257)
+    assert abs(int(rgb16[0, 2, 0]) - 120 * 257) <= 257
+    from PIL import Image  # gray + alpha
+
+    la = np.zeros((4, 6, 2), np.uint8)
+    la[..., 0], la[:, 3:, 1] = 200, 255
+    Image.fromarray(la, "LA").save(tmp_path / "la.png")
+    gray = read_image(tmp_path / "la.png")
+    assert (gray[:, :3] == 0).all() and (gray[:, 3:] == 200).all()  # (read as 3 channels)
+
+
 def test_exif_rotation(tmp_path):
     from PIL import Image
 
