@@ -66,9 +66,12 @@ def cmd_train(args) -> int:
     epochs = train(
         config, should_stop=stop.is_set, on_batch=progress.on_batch, started_at=started_at
     )
-    for m in epochs:
-        last = m
-        progress.on_epoch(m)
+    try:
+        for m in epochs:
+            last = m
+            progress.on_epoch(m)
+    finally:
+        progress.close()
     if rank == 0 and last is not None:
         print(_done_line(args, last), flush=True)
     return 0
@@ -117,37 +120,41 @@ def _train_config(args):
 
 
 class _TrainProgress:
-    """Batches and epochs as JSON lines (``--json``, about ten batch lines an epoch) or as a
-    progress bar and one line per epoch; nothing on the other ranks of a distributed run."""
+    """Batches and epochs as JSON lines (``--json``, about ten batch lines an epoch) or as one
+    progress bar of the run's steps and one line per epoch; nothing on the other ranks of a
+    distributed run."""
 
     def __init__(self, json_lines: bool, quiet: bool) -> None:
         self.json_lines, self.quiet = json_lines, quiet
         self.bar = None
 
-    def on_batch(self, i: int, n: int, loss: float) -> None:
+    def on_batch(self, i: int, n: int, loss: float, step: int, steps: int) -> None:
         if self.json_lines:
             if i % max(1, n // 10) == 0 or i == n:
                 line = {"event": "batch", "batch": i, "batches": n, "loss": round(loss, 5)}
-                print(json.dumps(line), flush=True)
+                print(json.dumps(line | {"step": step, "steps": steps}), flush=True)
             return
         if self.quiet:
             return
         from tqdm import tqdm
 
-        if self.bar is None or self.bar.total != n:
+        if self.bar is None:
             # disable=None: no bar when stderr is not a terminal (a log file got every
             # redraw, joined by carriage returns); the epoch lines on stdout say the progress
-            self.bar = tqdm(total=n, desc="epoch", unit="batch", leave=False, disable=None)
-        self.bar.n = i
+            self.bar = tqdm(total=steps, desc="train", unit="step", disable=None)
+        self.bar.total = steps  # the time budget may cut the plan as the run goes
+        self.bar.n = step
         self.bar.set_postfix(loss=f"{loss:.4f}")
         self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
 
     def on_epoch(self, m) -> None:
         from tqdm import tqdm
 
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
         if self.quiet:
             return
         if self.json_lines:

@@ -53,7 +53,11 @@ UNLABELED_IMAGES = 0
 # a round learning from them takes about this much longer for the same steps: from a fifth of
 # the steps on, a step also takes half a batch of them (1.6x its time on the 2-core CPU)
 UNLABELED_TIME_FACTOR = 1.5
-DEFAULT_BATCH = 8
+DEFAULT_BATCH = 8  # at most, on a GPU
+# at most on a CPU, where a round's time budget runs out of steps before it runs out of
+# views: in the loop on the 2-core CPU, 40-image rounds of batch 2 scored 0.846, 0.841,
+# 0.834 against 0.835, 0.835, 0.828 in batches of 8 (docs/first-rounds.md)
+CPU_BATCH = 2
 MIN_BATCH = 2
 SAMPLES_PER_IMAGE = 48
 MIN_SAMPLES = 480
@@ -129,14 +133,23 @@ class Schedule:
         )
 
 
+def default_batch(images: int, accelerator: bool = False) -> int:
+    """Half the images, at least ``MIN_BATCH``, at most ``DEFAULT_BATCH`` on an accelerator
+    (a GPU) and ``CPU_BATCH`` on a CPU."""
+    most = DEFAULT_BATCH if accelerator else CPU_BATCH
+    return max(MIN_BATCH, min(most, images // 2))
+
+
 def plan_schedule(
     images: int,
     batch_size: int | None = None,
     epochs: int | None = None,
     repeats: int | None = None,
     steps: int | None = None,
+    accelerator: bool = False,
 ) -> Schedule:
     """The schedule for ``images`` training images; any given value overrides the recipe.
+    ``accelerator``: the run trains on a GPU (or another accelerator), not the CPU.
 
     ``epochs`` given: the classic schedule (``repeats`` passes per epoch, default 1);
     ``steps`` given: that many optimizer steps (in epochs of equal length: 37 steps of
@@ -144,7 +157,7 @@ def plan_schedule(
     """
     if images < 1:
         raise ValueError("a round needs at least one training image")
-    batch = batch_size or max(MIN_BATCH, min(DEFAULT_BATCH, images // 2))
+    batch = batch_size or default_batch(images, accelerator)
     if repeats is None:
         repeats = 1 if epochs else max(1, math.ceil(MIN_EPOCH_SAMPLES / images))
     epoch_samples = images * repeats

@@ -39,7 +39,9 @@ __all__ = ["EpochMetrics", "TrainConfig", "TrainingError", "train"]
 log = logging.getLogger(__name__)
 
 
-BatchCallback = Callable[[int, int, float], None]
+# (batch, batches of the epoch, loss, steps done in the run, steps the run takes as planned
+# now: the time budget may lower it)
+BatchCallback = Callable[[int, int, float, int, int], None]
 
 
 def train(
@@ -87,10 +89,21 @@ class _Progress:
     schedule: recipe.Schedule | None = None  # the steps that fit (the plan until cut)
     said_epochs: int = 0  # the epochs the log last said the budget fits
     warmup: int = 0  # the planned warm-up steps (the budget may shorten it)
+    steps_done: int = 0  # optimizer steps taken in the run (a resumed one's before it too)
 
     def __post_init__(self) -> None:
         self.schedule = self.schedule or self.plan
         self.warmup = self.warmup or self.plan.warmup_steps
+
+    def batch_done(self, epoch: int, on_batch: BatchCallback | None):
+        """The callback of epoch ``epoch``'s steps: counts them, then tells ``on_batch``."""
+
+        def done(batch: int, batches: int, loss: float) -> None:
+            self.steps_done = (epoch - 1) * self.plan.steps_per_epoch + batch
+            if on_batch:
+                on_batch(batch, batches, loss, self.steps_done, self.schedule.total_steps)
+
+        return done
 
 
 def _train(
@@ -116,7 +129,7 @@ def _train(
             ctx,
             epoch,
             should_stop,
-            on_batch,
+            state.batch_done(epoch, on_batch),
             state.schedule.steps_in_epoch(epoch),
             functools.partial(_fit, state, run, epoch, ctx=ctx),
         )
@@ -187,6 +200,7 @@ def _start(
             )
         run.lr_plan.total = state.schedule.total_steps
         state.warmup = run.lr_plan.warmup  # as the first attempt planned it
+        state.steps_done = (state.start_epoch - 1) * state.plan.steps_per_epoch
         log.info(
             "resuming at epoch %d (best IoU %.4f at epoch %d)",
             state.start_epoch,
@@ -259,7 +273,13 @@ def _epoch_metrics(
         best_epoch=state.best_epoch,
         best_iou=state.best_iou,
         stopped=stopped,
-        extra={"val_images": len(run.pairs_val), "val_trusted": state.trusted},
+        extra={
+            "val_images": len(run.pairs_val),
+            "val_trusted": state.trusted,
+            "steps_done": state.steps_done,
+            "steps": sched.total_steps,  # as the time budget cut them
+            "steps_planned": state.plan.total_steps,
+        },
     )
 
 

@@ -171,7 +171,12 @@ def prepare(config: TrainConfig, ctx: dist.Context) -> Run:
             ", ".join(scaled[:5]) + (f" and {len(scaled) - 5} more" if len(scaled) > 5 else ""),
         )
     schedule = recipe.plan_schedule(
-        len(pairs_train), config.batch_size, config.epochs, config.repeats, config.steps
+        len(pairs_train),
+        config.batch_size,
+        config.epochs,
+        config.repeats,
+        config.steps,
+        accelerator=ctx.device.type != "cpu",
     )
     if ctx.world_size > 1:  # each rank takes its share of every epoch
         schedule = dataclasses.replace(

@@ -1,7 +1,8 @@
 """Versions whose run did not end as planned, or that nobody checked against the active one.
 
 - :func:`run_ending` reads a version's ``last/`` record: a run stopped (Stop, Ctrl+C, the
-  window closing) or cut off (killed, crashed) before its plan ended says so in Versions.
+  window closing) or cut off (killed, crashed) before its plan ended says so in Versions,
+  and :func:`budget_share` what share of the recipe's steps the time budget let it take.
 - The window records the version a run writes (:func:`mark_unchecked`) before it starts and
   forgets it once the version is scored against the active one (:func:`clear_unchecked`).
   A version still recorded when the project opens again (the window closed, or the project
@@ -24,15 +25,27 @@ UNCHECKED_KEY = "unchecked_version"
 RUN_LISTS = {"train-images.txt", "val-images.txt"}  # written before a run starts
 
 
-def run_ending(version: ModelVersion) -> str:
-    """'stopped after 3 of 8 epochs' or 'cut off after 3 of 8 epochs' when the version's
-    run ended short of its plan; '' when it ran its plan (as the time budget cut it), stopped
-    early because validation stopped improving, or left no readable record."""
+def _last_state(version: ModelVersion) -> tuple[dict, dict] | None:
+    """(the run's last state, its last epoch's figures), or None without a readable record."""
     try:
         state = json.loads((version.path / "last" / CONFIG_FILE).read_text())["state"]
-        last = state["history"][-1]
-        done, planned = int(state["epoch"]), int(state["planned_epochs"])
+        return state, state["history"][-1]
     except (OSError, ValueError, KeyError, IndexError, TypeError):
+        return None
+
+
+def run_ending(version: ModelVersion) -> str:
+    """'stopped after 14 of 34 steps' or 'cut off after 30 of 80 steps' when the version's
+    run ended short of its plan (in epochs for a record from before runs counted steps); ''
+    when it ran its plan (as the time budget cut it), stopped early because validation
+    stopped improving, or left no readable record."""
+    read = _last_state(version)
+    if read is None:
+        return ""
+    state, last = read
+    try:
+        done, planned = int(state["epoch"]), int(state["planned_epochs"])
+    except (KeyError, TypeError, ValueError):
         return ""
     if done >= planned:
         return ""
@@ -42,7 +55,24 @@ def run_ending(version: ModelVersion) -> str:
     if last.get("val_trusted") and numbers and done - best >= patience:
         return ""  # early stop: validation stopped improving
     how = "stopped" if last.get("stopped") else "cut off"
+    steps = last.get("steps_done"), last.get("steps")
+    if all(isinstance(n, int) for n in steps):
+        return f"{how} after {steps[0]} of {steps[1]} steps"
     return f"{how} after {done} of {planned} epochs"
+
+
+def budget_share(version: ModelVersion) -> tuple[int, int] | None:
+    """(steps taken, steps planned) when the time budget fitted only part of the recipe's
+    plan and the run took all it fitted; None otherwise (a stopped or cut-off run says
+    :func:`run_ending`, a record from before runs counted steps says nothing)."""
+    read = _last_state(version)
+    if read is None or run_ending(version):
+        return None
+    last = read[1]
+    done, fit, planned = (last.get(k) for k in ("steps_done", "steps", "steps_planned"))
+    if not all(isinstance(n, int) for n in (done, fit, planned)):
+        return None
+    return (done, planned) if done >= fit and fit < planned else None
 
 
 def mark_unchecked(project: Project, name: str) -> None:

@@ -73,7 +73,7 @@ def _strict_json(line: str) -> dict:
 EPOCH_KEYS = {
     "event", "epoch", "epochs", "train_loss", "val_loss", "val_iou", "val_dice", "lr",
     "seconds", "eta_seconds", "images_per_second", "best_epoch", "best_iou", "stopped",
-    "val_images", "val_trusted",
+    "val_images", "val_trusted", "steps_done", "steps", "steps_planned",
 }  # fmt: skip
 
 
@@ -122,10 +122,13 @@ def test_train_json_lines_say_what_happened(tmp_path, capsys, n_images):
     epochs = [e for e in events if e["event"] == "epoch"]
     for i, e in enumerate(epochs):
         batches = events[i * (steps + 1) : i * (steps + 1) + steps]
-        assert [(b["batch"], b["batches"]) for b in batches] == [
-            (k, steps) for k in range(1, steps + 1)
+        assert [(b["batch"], b["batches"], b["step"], b["steps"]) for b in batches] == [
+            (k, steps, i * steps + k, total) for k in range(1, steps + 1)
         ]
-        assert all(set(b) == {"event", "batch", "batches", "loss"} for b in batches)
+        assert all(
+            set(b) == {"event", "batch", "batches", "loss", "step", "steps"} for b in batches
+        )
+        assert (e["steps_done"], e["steps"], e["steps_planned"]) == ((i + 1) * steps, total, total)
         assert all(isinstance(b["loss"], float) and 0 < b["loss"] < 10 for b in batches)
 
         assert set(e) == EPOCH_KEYS
@@ -595,7 +598,7 @@ def test_an_error_under_a_progress_bar_is_on_a_line_of_its_own(tmp_path):
     argv = ["train", str(data), "--model", "unet-small", "--out", str(out), "--epochs", "2"]
     code, stderr = _run_on_a_terminal([*argv, "--size", "32", "--device", "cpu"])
     assert code == 2, stderr
-    assert "epoch:" in stderr  # the bar was drawn (stderr is a terminal)
+    assert "train:" in stderr  # the bar was drawn (stderr is a terminal)
     errors = [ln for ln in stderr.replace("\r", "\n").splitlines() if "segapp: error" in ln]
     assert errors and all(ln.startswith("segapp: error: ") for ln in errors), stderr
     assert "metrics.csv" in errors[0]

@@ -10,7 +10,7 @@ from segapp.ml import recipe
 
 
 def test_schedule_grows_with_the_images_and_derives_batch_and_repeats():
-    few, some, many = (recipe.plan_schedule(n) for n in (10, 40, 160))
+    few, some, many = (recipe.plan_schedule(n, accelerator=True) for n in (10, 40, 160))
     assert few.batch_size == 5 and some.batch_size == many.batch_size == recipe.DEFAULT_BATCH
     # every epoch shows at least MIN_EPOCH_SAMPLES images: small sets repeat
     assert few.repeats == 7 and few.steps_per_epoch == 70 // 5
@@ -20,6 +20,17 @@ def test_schedule_grows_with_the_images_and_derives_batch_and_repeats():
     assert many.samples == pytest.approx(160 * recipe.SAMPLES_PER_IMAGE, rel=0.05)
     assert few.total_steps < some.total_steps < many.total_steps
     assert recipe.plan_schedule(10_000).samples <= recipe.MAX_SAMPLES * 1.05
+
+
+def test_on_a_cpu_batches_are_small_so_the_budget_holds_more_steps():
+    """The 2-core CPU's 40-image rounds scored higher in batches of 2 than of 8 (four seeds
+    of four): their time budget runs out of steps before it runs out of views."""
+    for n in (4, 10, 40, 160):
+        cpu, gpu = recipe.plan_schedule(n), recipe.plan_schedule(n, accelerator=True)
+        assert cpu.batch_size == recipe.CPU_BATCH == 2
+        assert cpu.samples == pytest.approx(gpu.samples, rel=0.15)  # the same views planned
+        assert cpu.total_steps > gpu.total_steps or gpu.batch_size == 2
+    assert recipe.plan_schedule(40, batch_size=8).batch_size == 8  # asked for: taken
 
 
 def test_two_images_still_make_steps():
@@ -38,8 +49,9 @@ def test_explicit_values_win():
     assert recipe.plan_schedule(10, steps=30).total_steps == 30
     odd = recipe.plan_schedule(40, batch_size=8, steps=37)
     assert (odd.epochs, odd.steps_per_epoch) == (4, 9)  # equal epochs, the nearest total
-    # the recipe's own plan is as before: 10 images, 7 epochs of 14 steps of 5
-    assert (recipe.plan_schedule(10).epochs, recipe.plan_schedule(10).steps_per_epoch) == (7, 14)
+    # the recipe's own plan: 10 images, 7 epochs of 14 steps of 5 on a GPU, of 35 of 2 on a CPU
+    gpu, cpu = recipe.plan_schedule(10, accelerator=True), recipe.plan_schedule(10)
+    assert (gpu.epochs, gpu.steps_per_epoch, cpu.epochs, cpu.steps_per_epoch) == (7, 14, 7, 35)
     with pytest.raises(ValueError):
         recipe.plan_schedule(0)
 
@@ -51,7 +63,7 @@ def test_time_budget_defaults():
 
 
 def test_steps_within_budget_cut_but_never_below_done():
-    s = recipe.plan_schedule(10, epochs=20, repeats=7)  # 20 epochs of 14 steps
+    s = recipe.plan_schedule(10, epochs=20, repeats=7, accelerator=True)  # 20 epochs of 14 steps
     assert s.steps_per_epoch == 14
     # 1 s a step, no epoch overhead, 3 epochs (42 steps) and 35 s gone: 82 s fit 82 steps
     assert recipe.steps_within_budget(s, 42, 35.0, 1.0, 0.0, 120.0) == 42 + 82
@@ -66,7 +78,7 @@ def test_steps_within_budget_cut_but_never_below_done():
 def test_steps_within_budget_counts_each_epochs_end():
     """Each epoch's end (its validation and checkpoint) takes its time: whole epochs while
     they fit, then the steps of a last one that fit before its end."""
-    s = recipe.plan_schedule(10, epochs=20, repeats=7)  # 14 steps an epoch
+    s = recipe.plan_schedule(10, epochs=20, repeats=7, accelerator=True)  # 14 steps an epoch
     # at an epoch's end (28 steps): 14 steps + 6 s a further epoch, 20 s: one epoch of 14
     # steps (20 s) and nothing after it; 30 s: one more epoch, then 10 s - 6 s = 4 steps
     fit = recipe.steps_within_budget(s, 28, 0.0, 1.0, 6.0, 20.0, finish=0.0)
@@ -82,7 +94,7 @@ def test_a_round_keeps_time_for_the_windows_check_of_the_new_version():
     after the run (15 s for 32 images on the 2-core CPU): the budget keeps that time too."""
     assert recipe.finish_seconds(0) == recipe.finish_seconds(9) == recipe.FINISH_SECONDS
     assert recipe.finish_seconds(32) == recipe.FINISH_SECONDS + 32 * recipe.CHECK_SECONDS_PER_IMAGE
-    s = recipe.plan_schedule(160, epochs=40)  # 20 steps an epoch
+    s = recipe.plan_schedule(160, epochs=40, accelerator=True)  # 20 steps an epoch
     # 720 s budget, 505 s gone after 20 epochs, 1 s a step: 212 steps without the check, 196
     # with 32 images
     done = 20 * s.steps_per_epoch
@@ -92,7 +104,7 @@ def test_a_round_keeps_time_for_the_windows_check_of_the_new_version():
 
 
 def test_a_schedule_cut_short_keeps_its_epochs_length():
-    s = recipe.plan_schedule(40)  # 24 epochs of 10 steps
+    s = recipe.plan_schedule(40, accelerator=True)  # 24 epochs of 10 steps
     assert (s.epochs, s.steps_per_epoch, s.total_steps) == (24, 10, 240)
     cut = s.with_steps(34)
     assert (cut.epochs, cut.last_epoch_steps, cut.total_steps) == (4, 4, 34)
@@ -118,7 +130,7 @@ def test_validation_is_trusted_from_the_minimum_size():
 
 
 def test_schedule_description_says_what_it_does():
-    text = recipe.plan_schedule(10).describe()
+    text = recipe.plan_schedule(10, accelerator=True).describe()
     assert "steps of 5 images" in text and "10 images" in text
 
 

@@ -22,7 +22,7 @@ def _steps(budget: RoundBudget, clock: list[float], seconds: list[float]) -> Non
 
 
 def test_the_steps_that_fit_follow_the_steps_time_and_the_epochs_end(clock):
-    plan = recipe.plan_schedule(40)  # 24 epochs of 10 steps
+    plan = recipe.plan_schedule(40, accelerator=True)  # 24 epochs of 10 steps
     clock[0] = 5.0  # loading took 5 s
     b = RoundBudget(60.0, 0.0, finish=3.0)
     b.epoch_begins()
@@ -42,7 +42,7 @@ def test_the_steps_that_fit_follow_the_steps_time_and_the_epochs_end(clock):
 def test_a_slowed_machine_ends_the_round_near_its_budget(clock):
     """Walk-through 9: one epoch took 165 s on a loaded machine against a 120 s budget,
     because the budget cut only between epochs."""
-    plan = recipe.plan_schedule(40)
+    plan = recipe.plan_schedule(40, accelerator=True)
     b = RoundBudget(120.0, 0.0, finish=3.0)
     b.epoch_begins()
     _steps(b, clock, [10.0] + [16.5] * 5)  # 92.5 s gone
@@ -54,7 +54,7 @@ def test_a_slowed_machine_ends_the_round_near_its_budget(clock):
 
 
 def test_no_budget_takes_the_whole_plan(clock):
-    plan = recipe.plan_schedule(40)
+    plan = recipe.plan_schedule(40, accelerator=True)
     b = RoundBudget(0.0, 0.0, finish=3.0)
     _steps(b, clock, [100.0] * 3)
     assert b.steps_that_fit(plan, 3) == plan.total_steps

@@ -128,6 +128,7 @@ def test_resume_restores_weights_optimizer_and_schedule(tmp_path, monkeypatch):
     at_stop = _snapshot(started[1][0])
     rest = list(train(_config(tmp_path, data, resume=True, **kw)))
     assert [m.epoch for m in rest] == [3, 4]
+    assert [m.extra["steps_done"] for m in first + rest] == [2, 4, 6, 8]  # resumed at 4 of 8
 
     resumed, (start_epoch, history) = started[2][1], started[2][2]
     assert start_epoch == 3 and history == [m.to_dict() for m in first]
@@ -395,7 +396,9 @@ def test_time_budget_cuts_an_epoch_short_and_still_ends_on_a_small_rate(tmp_path
     batches = []
     # 590 s gone before the first step: 7 s of the budget are left after its finish
     started = time.perf_counter() - 590.0
-    metrics = list(train(cfg, on_batch=lambda i, n, loss: batches.append(i), started_at=started))
+    metrics = list(
+        train(cfg, on_batch=lambda i, n, loss, *_: batches.append(i), started_at=started)
+    )
     assert len(metrics) == 1 and metrics[0].epochs == 1
     assert 2 <= len(batches) <= 7 < 14  # of the epoch's 14 steps
     assert metrics[0].lr == pytest.approx(3e-3 * recipe.FINAL_LR_FRACTION, rel=0.01)
@@ -406,13 +409,15 @@ def test_time_budget_cuts_an_epoch_short_and_still_ends_on_a_small_rate(tmp_path
 
 def test_step_schedule_from_the_image_count(tmp_path):
     data = make_dataset(tmp_path / "d", n=10, height=32, width=32)
-    cfg = _config(tmp_path, data, epochs=None, batch_size=None, steps=28)
+    cfg = _config(tmp_path, data, epochs=None, batch_size=None, steps=56)
     batches = []
-    metrics = list(train(cfg, on_batch=lambda i, n, loss: batches.append((i, n))))
+    metrics = list(train(cfg, on_batch=lambda i, n, loss, *steps: batches.append((i, n, *steps))))
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     sched = config["schedule"]
-    assert sched["batch_size"] == 5 and sched["repeats"] == 7 and sched["steps_per_epoch"] == 14
-    assert len(metrics) == 2 and len(batches) == 28  # 28 optimizer steps in all
+    # on the CPU, batches of 2; 7 repeats make epochs of 35 steps, 56 steps two of 28
+    assert sched["batch_size"] == 2 and sched["repeats"] == 7 and sched["steps_per_epoch"] == 28
+    assert len(metrics) == 2 and len(batches) == 56  # 56 optimizer steps in all
+    assert batches[30] == (3, 28, 31, 56)  # epoch 2's third step: the run's 31st of 56
     # warm-up then cosine decay, over the steps: the last step's rate is near the floor
     assert metrics[-1].lr == pytest.approx(3e-3 * 0.01, rel=0.5)
 

@@ -52,6 +52,28 @@ def test_a_stopped_run_and_a_cut_off_run_say_how_far_they_went(project):
     assert unfinished.run_ending(killed) == "cut off after 5 of 24 epochs"
 
 
+def test_runs_that_counted_steps_say_how_far_in_steps(project):
+    stopped = _version(project, "v001")
+    _last(stopped, 2, 4, stopped=True, steps_done=14, steps=34, steps_planned=96)
+    assert unfinished.run_ending(stopped) == "stopped after 14 of 34 steps"
+    assert unfinished.budget_share(stopped) is None  # Stop said more
+
+
+def test_a_run_the_time_budget_cut_says_what_share_of_the_plan_it_took(project):
+    """v001 ran 12 of its 96 planned steps and looked like a whole round in Versions."""
+    cut = _version(project, "v001")
+    _last(cut, 1, 1, steps_done=12, steps=12, steps_planned=96)
+    assert unfinished.run_ending(cut) == ""  # it ran its plan as the budget cut it
+    assert unfinished.budget_share(cut) == (12, 96)
+    whole = _version(project, "v002")
+    _last(whole, 8, 8, steps_done=96, steps=96, steps_planned=96)
+    assert unfinished.budget_share(whole) is None
+    early = _version(project, "v003", patience=2)  # validation stopped it, not the budget
+    _last(early, 5, 8, best_epoch=3, val_trusted=True, steps_done=50, steps=80, steps_planned=80)
+    assert unfinished.run_ending(early) == "" and unfinished.budget_share(early) is None
+    assert unfinished.budget_share(_version(project, "v004")) is None  # no record
+
+
 def test_an_early_stop_on_validation_is_not_a_cut_off(project):
     early = _version(project, "v001", patience=10)
     _last(early, 14, 24, best_epoch=4, val_trusted=True)

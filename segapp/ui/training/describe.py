@@ -29,8 +29,8 @@ def no_validation_note(val_images: int) -> str:
 
 
 def budget_note(status: str, fit: int, planned: int) -> str:
-    """The run's status line, saying that the time budget cut its planned epochs."""
-    return f"{status.split(' · ')[0]} · the time budget fits {fit} epochs of the {planned} planned"
+    """The run's status line, saying that the time budget cut its planned steps."""
+    return f"{status.split(' · ')[0]} · the time budget fits {fit} of the {planned} steps planned"
 
 
 def _unusable_note(entries: list[ImageEntry]) -> str:

@@ -105,7 +105,10 @@ class TrainForm(QWidget):
         self.size_spin.setValue(recipe.DEFAULT_SIZE)
         self.size_spin.setSuffix(" px")
         self.size_spin.setToolTip("images are resized (or cropped) to this size for training")
-        self.batch_spin = _auto_spin(256, "auto: half the corrected images, 2 to 8")
+        self.batch_spin = _auto_spin(
+            256,
+            "auto: 2 on a CPU (more steps in the time budget); on a GPU half the corrected images, 2 to 8",
+        )
         self.augment_combo = _combo(AUGMENT, recipe.DEFAULT_AUGMENT)
         self.augment_combo.setToolTip(
             "random mirrors, rotations, scale and colour changes; whatever is chosen here, in "

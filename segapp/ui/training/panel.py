@@ -24,7 +24,7 @@ from segapp.core.image_size import image_sizes
 from segapp.core.project import Project
 from segapp.ml import recipe, unfinished, versions
 from segapp.ui.folding_label import FoldingLabel
-from segapp.ui.tasks import remove_folder
+from segapp.ui.tasks import remove_folder, run_task
 from segapp.ui.training import promotion
 from segapp.ui.training.describe import (
     MIN_IMAGES,
@@ -61,6 +61,9 @@ class TrainPanel(QWidget):
         self.scoring = False
         self._versions: list[versions.ModelVersion] = []  # as of the last refresh
         self._split_counts = (0, 0)  # (train, val) corrected images, as of the last refresh
+        # whether device "auto" trains on a GPU (the recipe's batch differs); None: not known
+        self.accelerator: bool | None = None
+        self._asked_device = False
         self._build_widgets(auto_estimate)
         lay_out(self)
         self._connect_signals()
@@ -197,7 +200,31 @@ class TrainPanel(QWidget):
         n_train = self._split_counts[0] if n_train is None else n_train
         if n_train < 1:
             return None
-        return recipe.plan_schedule(n_train, settings["batch_size"], settings["epochs"])
+        accelerator = self._accelerator_for(str(settings.get("device") or "auto"))
+        return recipe.plan_schedule(
+            n_train, settings["batch_size"], settings["epochs"], accelerator=accelerator
+        )
+
+    def _accelerator_for(self, device: str) -> bool:
+        """Whether a run on ``device`` trains on a GPU: "auto" is found out once, off the GUI
+        thread (torch's import), and taken for the CPU until then."""
+        if device != "auto":
+            return device != "cpu"
+        if self.accelerator is None and not self._asked_device and self.estimate_label.auto_measure:
+            self._asked_device = True
+
+            def find() -> bool:
+                from segapp.ml.device import resolve_device
+
+                return resolve_device("auto").type != "cpu"
+
+            run_task(self, find, self._on_accelerator, lambda _m: None, "device")
+        return bool(self.accelerator)
+
+    def _on_accelerator(self, found: bool) -> None:
+        self.accelerator = found
+        if found:
+            self.refresh()  # the plan's batches are larger there
 
     def planned_epochs(self) -> int:
         try:
@@ -236,13 +263,14 @@ class TrainPanel(QWidget):
             return False
         self.val_stems = val
         self.run_project = project
-        epochs = self.plan(settings, len(train)).epochs
+        plan = self.plan(settings, len(train))
+        epochs = plan.epochs
         plots = self.ensure_plots()
         plots.clear()
         plots.set_epochs(epochs)
         self._say_validation(len(val))
         self.last_result = None
-        self.run_progress.start(epochs)
+        self.run_progress.start(epochs, plan.total_steps)
         self.status_label.setText(
             f"training {self.run_dir.name} on {len(train)} images "
             + (f"({len(val)} to validate)" if val else "(no validation subset yet)")
@@ -274,19 +302,19 @@ class TrainPanel(QWidget):
     def running(self) -> bool:
         return self.process.running
 
-    def _on_batch(self, batch: int, batches: int, loss: float) -> None:
+    def _on_batch(self, batch: int, batches: int, loss: float, step: int, steps: int) -> None:
         epoch = len(self.process.epochs) + 1
         self.ensure_plots().add_batch(epoch, batch, batches, loss)
-        self.run_progress.batch(epoch, batch, batches)
+        self.run_progress.batch(epoch, batch, batches, step, steps)
 
     def _on_epoch(self, msg: dict) -> None:
         self.ensure_plots().add_epoch(msg)
-        planned = self.run_progress.epochs
-        if self.run_progress.epoch(msg):  # the time budget shortened the run
-            self.ensure_plots().set_epochs(self.run_progress.epochs)
-            if self.run_progress.epochs < planned and not self.process.stopping:
-                said = budget_note(self.status_label.text(), self.run_progress.epochs, planned)
-                self.status_label.setText(said)
+        progress = self.run_progress
+        if progress.epoch(msg):  # the time budget shortened the run
+            self.ensure_plots().set_epochs(progress.epochs)
+        if progress.budget_cut and not self.process.stopping:
+            said = budget_note(self.status_label.text(), progress.steps, progress.steps_planned)
+            self.status_label.setText(said)
 
     def _run_ended(self) -> None:
         self.run_progress.stop()

@@ -37,7 +37,7 @@ def _package_root() -> str:
 
 class TrainProcess(QObject):
     started = Signal()
-    batch = Signal(int, int, float)  # batch, batches, loss
+    batch = Signal(int, int, float, int, int)  # batch, batches, loss, step, steps (the run's)
     epoch = Signal(dict)  # the JSON epoch line (epoch, epochs, train_loss, val_iou, ...)
     finished = Signal(object)  # the "done" line (dict), or None when the run wrote none
     failed = Signal(str)  # what went wrong, for a person
@@ -137,7 +137,8 @@ class TrainProcess(QObject):
             return
         event = msg.get("event")
         if event == "batch":
-            self.batch.emit(int(msg["batch"]), int(msg["batches"]), float(msg["loss"]))
+            steps = int(msg.get("step", 0)), int(msg.get("steps", 0))
+            self.batch.emit(int(msg["batch"]), int(msg["batches"]), float(msg["loss"]), *steps)
         elif event == "epoch":
             self.epochs.append(msg)
             self.epoch.emit(msg)

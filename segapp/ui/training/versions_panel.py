@@ -136,11 +136,11 @@ class VersionsPanel(QWidget):
             is_active = active is not None and v.name == active.name
             n_corr, mean_iou = stats.get(v.name, (0, None))
             effort = self.effort.get(v.name)
-            ending = unfinished.run_ending(v)  # "stopped after 3 of 8 epochs", or ""
+            ending = unfinished.run_ending(v)  # "stopped after 14 of 34 steps", or ""
+            share = unfinished.budget_share(v)  # (12, 96): the budget took 12 of 96 steps
+            tag = ending.split()[0] if ending else f"{share[0]}/{share[1]} steps" if share else ""
             cells = (
-                ("● " if is_active else "")
-                + v.name
-                + (f" ({ending.split()[0]})" if ending else ""),
+                ("● " if is_active else "") + v.name + (f" ({tag})" if tag else ""),
                 _base_text(v),
                 str(v.images),
                 "" if v.val_iou is None else f"{v.val_iou:.3f}",
@@ -157,6 +157,11 @@ class VersionsPanel(QWidget):
                         Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
                     )
                 tips = [f"its run {ending}"] if ending else []
+                if share:
+                    tips.append(
+                        f"its run took {share[0]} of the {share[1]} steps planned: the time "
+                        "budget ended it (a longer budget in the Train tab trains more)"
+                    )
                 if is_active:
                     item.setFont(bold)
                     tips.insert(0, f"{v.name} is the active model: it makes the proposals")

@@ -60,16 +60,16 @@ def test_stop_keeps_the_best_checkpoint(qtbot, panel, project):
     qtbot.waitUntil(lambda: _points(panel, "val_iou") >= 1, timeout=TIMEOUT)
     assert _points(panel, "train_loss") >= 1 and _points(panel, "batch_loss") >= 1
     assert panel.plots.best_point is not None
-    assert "epochs done" in panel.progress.format() and panel.progress.value() > 0
+    assert panel.progress.format().endswith(" steps") and panel.progress.value() > 0
     assert "ETA" in panel.epoch_label.text()
     assert panel.data_label.text().startswith("Next run: ")  # not the run under way
     qtbot.mouseClick(panel.stop_btn, Qt.MouseButton.LeftButton)
     assert not panel.stop_btn.isEnabled()
     qtbot.waitUntil(lambda: _idle(panel), timeout=TIMEOUT)
     # the bar says how far it went (it was full, reading "3 / 200 epochs done", "ETA 0.0 s")
-    ran = _points(panel, "val_iou")  # one point an epoch
-    planned = panel.run_progress.epochs  # 200, or fewer on a machine the time budget cuts
-    assert ran < planned and panel.progress.format() == f"stopped after {ran} of {planned} epochs"
+    ran, planned = panel.run_progress.step, panel.run_progress.steps  # of 200 epochs' steps
+    assert 0 < ran < planned <= panel.run_progress.steps_planned
+    assert panel.progress.format() == f"stopped after {ran} of {planned} steps"
     assert panel.progress.value() < 1000 and "ETA" not in panel.epoch_label.text()
     assert not panel.data_label.text().startswith("Next run")
     v1 = project.models_dir / "v001"
@@ -84,14 +84,20 @@ def test_stop_keeps_the_best_checkpoint(qtbot, panel, project):
 
 
 def test_a_run_the_time_budget_shortens_says_so(qtbot, panel):
-    """The bar went from "2 / 200 epochs done" to "5 / 5" with no word of why."""
+    """The bar went from "2 / 200 epochs done" to "5 / 5" with no word of why; then, counting
+    epochs, from "0 / 8" to "1 / 1" (walk-through 10): it counts the steps the budget fits."""
     panel.form.set_values(epochs=200, time_budget=10, **RUN)
     qtbot.mouseClick(panel.train_btn, Qt.MouseButton.LeftButton)
+    planned = panel.run_progress.steps_planned  # 200 epochs' steps
+    assert planned % 200 == 0 and panel.progress.format() == f"0 / {planned} steps"
     said = panel.status_label
     qtbot.waitUntil(lambda: "the time budget fits" in said.text(), timeout=TIMEOUT)
     assert said.text().startswith("training v001 on 40 images (10 to validate) · ")
-    assert said.text().endswith(f"fits {panel.run_progress.epochs} epochs of the 200 planned")
+    fit = panel.run_progress.steps
+    assert said.text().endswith(f"fits {fit} of the {planned} steps planned") and fit < planned
     qtbot.waitUntil(lambda: _idle(panel), timeout=TIMEOUT)
+    ran = panel.run_progress.step
+    assert panel.progress.format() == f"{ran} / {ran} steps done"
 
 
 def test_cancel_discards_the_run(qtbot, panel, project):
@@ -164,7 +170,7 @@ def test_process_failures_become_messages(qtbot, tmp_path, code, expected):
 
 def test_process_parses_json_lines_and_keeps_the_folder_on_success(qtbot, tmp_path):
     lines = [
-        '{"event": "batch", "batch": 1, "batches": 2, "loss": 0.5}',
+        '{"event": "batch", "batch": 1, "batches": 2, "loss": 0.5, "step": 3, "steps": 8}',
         "some log line",
         '{"event": "epoch", "epoch": 1, "epochs": 1, "val_iou": 0.5}',
         '{"event": "done", "stopped": false}',
@@ -178,7 +184,7 @@ def test_process_parses_json_lines_and_keeps_the_folder_on_success(qtbot, tmp_pa
     out.mkdir()
     with qtbot.waitSignal(proc.finished, timeout=20_000) as sig:
         proc.start([sys.executable, "-c", code], out)
-    assert batches == [(1, 2, 0.5)]
+    assert batches == [(1, 2, 0.5, 3, 8)]
     assert epochs[0]["val_iou"] == 0.5
     assert sig.args[0] == {"event": "done", "stopped": False}
     assert out.is_dir()
@@ -200,12 +206,12 @@ def test_estimate_from_an_earlier_version(qtbot, panel, project):
     assert est is not None and est.source == "v001"
     # 10 img/s at 64 px -> 2.5 img/s at 128 px
     assert est.images_per_second == pytest.approx(2.5)
-    # 40 training images, batch 8 (auto): 10 epochs of 5 steps = 400 images -> 160 s, plus
-    # 10 validations of 10 images at a third of a step each -> 13.3 s: 2 min 53 s in all
+    # 40 training images, batch 2 (auto, on the CPU): 10 epochs of 20 steps = 400 images ->
+    # 160 s, plus 10 validations of 10 images at a third of a step each -> 13.3 s: 2 min 53 s
     text = panel.estimate_label.text()
-    assert "50 steps of 8 images" in text and "2 min 53 s" in text
-    # auto budget: 2 min; the budget cuts step by step: 50 x 120 / 173.3 steps
-    assert "budget stops it after about 34 of 50 steps (7 of 10 epochs)" in text
+    assert "200 steps of 2 images" in text and "2 min 53 s" in text
+    # auto budget: 2 min; the budget cuts step by step: 200 x 120 / 173.3 steps
+    assert "budget stops it after about 138 of 200 steps (7 of 10 epochs)" in text
     assert text.endswith("(at v001's speed)")  # it read "(v001)"
     panel.form.set_values(time_budget=300)
     panel.update_estimate()

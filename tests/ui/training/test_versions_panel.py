@@ -130,18 +130,33 @@ def test_compare_on_this_image(qtbot, project):
     dialog.close()
 
 
-def test_a_version_whose_run_was_stopped_or_cut_off_says_so(qtbot, project):
-    """A version kept from a stopped run looked like any other in the table."""
+def _panel_with_v001_ending(qtbot, project, last: dict) -> VersionsPanel:
+    """The panel of a project whose v001 run left ``last`` (its ``last/`` state)."""
     import json
 
-    last = {"epoch": 3, "planned_epochs": 8, "history": [{"epoch": 3, "stopped": True}]}
     (project.models_dir / "v001" / "last").mkdir()
     (project.models_dir / "v001" / "last" / "config.json").write_text(json.dumps({"state": last}))
     panel = VersionsPanel()
     qtbot.addWidget(panel)
     panel.set_project(project)
+    return panel
+
+
+def test_a_version_whose_run_was_stopped_or_cut_off_says_so(qtbot, project):
+    """A version kept from a stopped run looked like any other in the table."""
+    last = {"epoch": 3, "planned_epochs": 8, "history": [{"epoch": 3, "stopped": True}]}
+    panel = _panel_with_v001_ending(qtbot, project, last)
     assert _row(panel, "v001")["Version"] == "v001 (stopped)"
     assert _row(panel, "v002")["Version"] == "● v002"  # no record: nothing said
     item = panel.table.item(1, 0)
     assert item.toolTip() == "its run stopped after 3 of 8 epochs"
     assert panel.select("v001")  # the name still selects it
+
+
+def test_a_version_the_time_budget_cut_says_what_share_it_took(qtbot, project):
+    """v001 ran 12 of its 96 planned steps and looked like a whole round."""
+    history = [{"epoch": 1, "stopped": False, "steps_done": 12, "steps": 12, "steps_planned": 96}]
+    last = {"epoch": 1, "planned_epochs": 1, "history": history}
+    panel = _panel_with_v001_ending(qtbot, project, last)
+    assert _row(panel, "v001")["Version"] == "v001 (12/96 steps)"
+    assert panel.table.item(1, 0).toolTip().startswith("its run took 12 of the 96 steps planned")
