@@ -217,8 +217,8 @@ def _seeds(
     size: tuple[int, int],
     logits: np.ndarray | None = None,
 ) -> np.ndarray:
-    """(GrabCut's mask, the pixels negative clicks deny): probably object where the prior
-    is, clicks certain. A click that contradicts the prior turns (probably) what it sits in
+    """(GrabCut's mask, the regions of the mask negative clicks deny whole): probably
+    object where the prior is, clicks certain. A click that contradicts the prior turns (probably) what it sits in
     to what it says: a negative click the region of the mask under it (with a model: the
     part the model is no surer of than at the click, so an object the wrong region touches
     stays); a positive click the largest disk of background around it (at most a sixth of
@@ -235,7 +235,7 @@ def _seeds(
     for c in clicks:
         y, x = _at(c, size)
         if not c.positive and regions[y, x]:
-            denied = regions == regions[y, x]
+            region = denied = regions == regions[y, x]
             if logits is not None:
                 denied &= logits <= logits[y, x] + SURER
             if BRIDGE:
@@ -243,7 +243,8 @@ def _seeds(
             deep = depth[False][y, x] >= DEEP * depth[False][denied].max(initial=0.0)
             if logits is not None or deep:  # the model's doubt, or a click deep inside
                 seeds[denied] = cv2.GC_PR_BGD
-                denied_all |= denied
+                if not (region & ~denied).any():  # a region of its own, denied whole
+                    denied_all |= denied
                 continue
             # no model and a click near the region's edge: the edge is wrong (the disk below)
         d = min(float(depth[c.positive][y, x]), max(w, h) / 6)
@@ -296,8 +297,10 @@ def _at(click: Click, size: tuple[int, int]) -> tuple[int, int]:
 
 def _keep_anchored(cut: np.ndarray, anchor: np.ndarray, clicks: Sequence[Click]) -> np.ndarray:
     """Only the regions of ``cut`` that hold a positive click or overlap ``anchor``: the
-    prior less what negative clicks denied, so a denied region GrabCut's colours kept (a red
-    pillar beside a person in red) goes whole, unless it joins the rest of the mask."""
+    prior less the regions negative clicks denied whole, so such a region that GrabCut's
+    colours kept (a red pillar beside a person in red) goes, unless it joins the rest of the
+    mask; a denied part of a larger region (the floor below a person's feet) is GrabCut's
+    to settle."""
     count, comps = cv2.connectedComponents(cut.astype(np.uint8), connectivity=8)
     keep = np.zeros(count, bool)
     keep[np.unique(comps[anchor & cut])] = True
