@@ -39,10 +39,32 @@ def run_ending(version: ModelVersion) -> str:
     run ended short of its plan (in epochs for a record from before runs counted steps); ''
     when it ran its plan (as the time budget cut it), stopped early because validation
     stopped improving, or left no readable record."""
+    return run_marks(version)[0]
+
+
+def budget_share(version: ModelVersion) -> tuple[int, int] | None:
+    """(steps taken, steps planned) when the time budget fitted only part of the recipe's
+    plan and the run took all it fitted; None otherwise (a stopped or cut-off run says
+    :func:`run_ending`, a record from before runs counted steps says nothing)."""
+    return run_marks(version)[1]
+
+
+def run_marks(version: ModelVersion) -> tuple[str, tuple[int, int] | None]:
+    """(:func:`run_ending`, :func:`budget_share`) from one read of the version's record."""
     read = _last_state(version)
     if read is None:
-        return ""
-    state, last = read
+        return "", None
+    ending = _ending(version, *read)
+    if ending:
+        return ending, None
+    last = read[1]
+    done, fit, planned = (last.get(k) for k in ("steps_done", "steps", "steps_planned"))
+    if not all(isinstance(n, int) for n in (done, fit, planned)):
+        return "", None
+    return "", ((done, planned) if done >= fit and fit < planned else None)
+
+
+def _ending(version: ModelVersion, state: dict, last: dict) -> str:
     try:
         done, planned = int(state["epoch"]), int(state["planned_epochs"])
     except (KeyError, TypeError, ValueError):
@@ -59,20 +81,6 @@ def run_ending(version: ModelVersion) -> str:
     if all(isinstance(n, int) for n in steps):
         return f"{how} after {steps[0]} of {steps[1]} steps"
     return f"{how} after {done} of {planned} epochs"
-
-
-def budget_share(version: ModelVersion) -> tuple[int, int] | None:
-    """(steps taken, steps planned) when the time budget fitted only part of the recipe's
-    plan and the run took all it fitted; None otherwise (a stopped or cut-off run says
-    :func:`run_ending`, a record from before runs counted steps says nothing)."""
-    read = _last_state(version)
-    if read is None or run_ending(version):
-        return None
-    last = read[1]
-    done, fit, planned = (last.get(k) for k in ("steps_done", "steps", "steps_planned"))
-    if not all(isinstance(n, int) for n in (done, fit, planned)):
-        return None
-    return (done, planned) if done >= fit and fit < planned else None
 
 
 def mark_unchecked(project: Project, name: str) -> None:

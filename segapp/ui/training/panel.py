@@ -24,8 +24,9 @@ from segapp.core.image_size import image_sizes
 from segapp.core.project import Project
 from segapp.ml import recipe, unfinished, versions
 from segapp.ui.folding_label import FoldingLabel
-from segapp.ui.tasks import remove_folder, run_task
+from segapp.ui.tasks import remove_folder
 from segapp.ui.training import promotion
+from segapp.ui.training.accelerator_probe import AcceleratorProbe
 from segapp.ui.training.describe import (
     MIN_IMAGES,
     budget_note,
@@ -61,9 +62,6 @@ class TrainPanel(QWidget):
         self.scoring = False
         self._versions: list[versions.ModelVersion] = []  # as of the last refresh
         self._split_counts = (0, 0)  # (train, val) corrected images, as of the last refresh
-        # whether device "auto" trains on a GPU (the recipe's batch differs); None: not known
-        self.accelerator: bool | None = None
-        self._asked_device = False
         self._build_widgets(auto_estimate)
         lay_out(self)
         self._connect_signals()
@@ -77,6 +75,7 @@ class TrainPanel(QWidget):
         self.data_label = QLabel()
         self.data_label.setWordWrap(True)
         self.estimate_label = EstimateLabel(auto_measure=auto_estimate)
+        self.accelerator_probe = AcceleratorProbe(self, enabled=auto_estimate)
         self.train_btn = QPushButton("Train")
         self.train_btn.setObjectName("trainButton")
         self.train_btn.setToolTip("train a new version on the corrected images")
@@ -107,6 +106,7 @@ class TrainPanel(QWidget):
         self._estimate_timer = QTimer(self, singleShot=True, interval=600)
         self._estimate_timer.timeout.connect(self.update_estimate)
         self.form.settingsChanged.connect(self._estimate_timer.start)
+        self.accelerator_probe.foundGpu.connect(self.refresh)  # the plan's batches are larger
 
     # ------------------------------------------------------------------ project
     def set_project(self, project: Project | None) -> None:
@@ -200,31 +200,10 @@ class TrainPanel(QWidget):
         n_train = self._split_counts[0] if n_train is None else n_train
         if n_train < 1:
             return None
-        accelerator = self._accelerator_for(str(settings.get("device") or "auto"))
+        accelerator = self.accelerator_probe.on_gpu(str(settings.get("device") or "auto"))
         return recipe.plan_schedule(
             n_train, settings["batch_size"], settings["epochs"], accelerator=accelerator
         )
-
-    def _accelerator_for(self, device: str) -> bool:
-        """Whether a run on ``device`` trains on a GPU: "auto" is found out once, off the GUI
-        thread (torch's import), and taken for the CPU until then."""
-        if device != "auto":
-            return device != "cpu"
-        if self.accelerator is None and not self._asked_device and self.estimate_label.auto_measure:
-            self._asked_device = True
-
-            def find() -> bool:
-                from segapp.ml.device import resolve_device
-
-                return resolve_device("auto").type != "cpu"
-
-            run_task(self, find, self._on_accelerator, lambda _m: None, "device")
-        return bool(self.accelerator)
-
-    def _on_accelerator(self, found: bool) -> None:
-        self.accelerator = found
-        if found:
-            self.refresh()  # the plan's batches are larger there
 
     def planned_epochs(self) -> int:
         try:

@@ -136,8 +136,8 @@ class VersionsPanel(QWidget):
             is_active = active is not None and v.name == active.name
             n_corr, mean_iou = stats.get(v.name, (0, None))
             effort = self.effort.get(v.name)
-            ending = unfinished.run_ending(v)  # "stopped after 14 of 34 steps", or ""
-            share = unfinished.budget_share(v)  # (12, 96): the budget took 12 of 96 steps
+            # "stopped after 14 of 34 steps", or ""; (12, 96): the budget took 12 of 96 steps
+            ending, share = unfinished.run_marks(v)
             tag = ending.split()[0] if ending else f"{share[0]}/{share[1]} steps" if share else ""
             cells = (
                 ("● " if is_active else "") + v.name + (f" ({tag})" if tag else ""),
