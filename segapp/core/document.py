@@ -50,6 +50,9 @@ def _read_only(a: np.ndarray) -> np.ndarray:
     return view
 
 
+MAX_BRUSH_RADIUS = 1000  # px: the brush and eraser never grow beyond this
+
+
 class MaskDocument:
     """An image and its label mask, with brush state, undo history and change callbacks.
 

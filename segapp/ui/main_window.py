@@ -435,8 +435,8 @@ class MainWindow(QMainWindow):
 
     def _on_brush_size(self, size: int) -> None:
         doc = self.session.doc
-        if doc is not None:
-            self.session.brush_radius = doc.brush_radius
+        if doc is not None and doc.brush_radius != self.session.brush_for(doc.shape):
+            self.session.set_brush_radius(doc.brush_radius)  # the person sized it
         self.readout.brush_label.setText(f"brush radius {size} px")
 
     def _on_cursor(self, x: int, y: int) -> None:

@@ -49,7 +49,7 @@ from PySide6.QtWidgets import (
 )
 from shiboken6 import isValid
 
-from segapp.core.document import MaskDocument
+from segapp.core.document import MAX_BRUSH_RADIUS, MaskDocument
 from segapp.ui.canvas.click_tool import ClickTool
 from segapp.ui.canvas.items import BrushCursorItem, ImageItem, LabelOverlayItem, Rect
 from segapp.ui.canvas.overlay_look import OverlayLookMixin
@@ -59,7 +59,6 @@ from segapp.ui.canvas.view import PanZoomView
 log = logging.getLogger(__name__)
 
 TOOLS = ("brush", "eraser", "fill", "polygon", "click")
-MAX_BRUSH_RADIUS = 1000
 _Z_IMAGE, _Z_OVERLAY, _Z_PATH, _Z_CURSOR, _Z_DOTS = 0, 1, 2, 3, 4
 
 

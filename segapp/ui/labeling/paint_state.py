@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from segapp.core.classes import ClassInfo
+from segapp.core.document import MAX_BRUSH_RADIUS
 from segapp.core.imageio import WriteError
 from segapp.core.project import IGNORE_INDEX
 
@@ -17,13 +18,36 @@ if TYPE_CHECKING:
     from segapp.core.document import MaskDocument
 
 
+DEFAULT_BRUSH_RADIUS = 5  # px, on images up to 1000 px
+DEFAULT_BRUSH_SHARE = 1 / 200  # of the longer side, on larger images: 20 px at 4000 px
+
+
 class PaintStateMixin:
-    """Brush state, applied to every document shown, and class edits."""
+    """Brush state, applied to every document shown, and class edits.
+
+    The brush keeps its size against the image: a radius the person chose on one image is
+    scaled by the longer sides on an image of another size, so that it covers the same share
+    of the picture (and of the screen, at the fitted zoom) on a 4000 px photo as on a 500 px
+    one. Until the person sizes it, it is ``DEFAULT_BRUSH_RADIUS``, or a ``DEFAULT_BRUSH_SHARE``
+    of a large image's longer side.
+    """
+
+    brush_radius: int = DEFAULT_BRUSH_RADIUS  # as the person last set it ...
+    _brush_side: int | None = None  # ... on an image of this longer side (None: not yet)
+
+    def brush_for(self, shape: tuple[int, ...]) -> int:
+        """The brush radius (image pixels) for an image of ``shape``."""
+        side = max(shape[:2])
+        if self._brush_side is None:
+            radius = max(DEFAULT_BRUSH_RADIUS, round(side * DEFAULT_BRUSH_SHARE))
+        else:
+            radius = round(self.brush_radius * side / self._brush_side)
+        return min(radius, MAX_BRUSH_RADIUS)
 
     def _apply_brush_state(self, doc: MaskDocument) -> None:
         doc.active_class = self.active_class
         doc.protect_others = self.protect_others
-        doc.brush_radius = self.brush_radius
+        doc.brush_radius = self.brush_for(doc.shape)
 
     def set_active_class(self, index: int) -> None:
         """The class the brush paints: 0..classes-1, or IGNORE_INDEX ("not labelled here")
@@ -43,8 +67,10 @@ class PaintStateMixin:
             self.doc.protect_others = self.protect_others
 
     def set_brush_radius(self, radius: int) -> None:
+        """The person's brush radius on the current image (kept in scale on the next ones)."""
         self.brush_radius = max(0, int(radius))
         if self.doc:
+            self._brush_side = max(self.doc.shape)
             self.doc.brush_radius = self.brush_radius
 
     def _save_meta(self) -> None:

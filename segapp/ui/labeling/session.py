@@ -86,7 +86,6 @@ class LabelSession(SavingMixin, ProposalsMixin, PaintStateMixin, EffortMixin, QO
         self.confirm: Callable[[str, str], bool] = _ask_nothing
         self.active_class = 1
         self.protect_others = False
-        self.brush_radius = 5
         self._pending: dict[int, PendingProposal] = {}  # asked of the engine, by request id
         self.auto_propose = False  # propose_on_open: the window turns it on (its setting)
         self._auto_sent: dict[int, int] = {}  # automatic request -> history state it was for
