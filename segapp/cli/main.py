@@ -102,7 +102,9 @@ def _add_train_parser(sub) -> None:
         help="resize mode: letterbox whole images (the longer side at --size, the rest of the "
         "square mirrored) instead of squashing them to --size x --size",
     )
-    t.add_argument("--batch-size", type=int, help="default: half the images, 2..8")
+    t.add_argument(
+        "--batch-size", type=int, help="default: 2 on a CPU; half the images, 2..8, on a GPU"
+    )
     t.add_argument("--lr", type=float, default=recipe.DEFAULT_LR)
     t.add_argument(
         "--encoder-lr-scale",
