@@ -218,11 +218,11 @@ def _seeds(
     logits: np.ndarray | None = None,
 ) -> np.ndarray:
     """(GrabCut's mask, the regions of the mask negative clicks deny whole): probably
-    object where the prior is, clicks certain. A click that contradicts the prior turns (probably) what it sits in
-    to what it says: a negative click the region of the mask under it (with a model: the
-    part the model is no surer of than at the click, so an object the wrong region touches
-    stays); a positive click the largest disk of background around it (at most a sixth of
-    the window)."""
+    object where the prior is, clicks certain. A click that contradicts the prior turns
+    (probably) what it sits in to what it says: a negative click the region of the mask
+    under it (with a model: the part the model is no surer of than at the click, so an
+    object the wrong region touches stays); a positive click the largest disk of background
+    around it (at most a sixth of the window)."""
     w, h = size
     seeds = np.where(prior, cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
     denied_all = np.zeros(prior.shape, bool)
@@ -235,7 +235,8 @@ def _seeds(
     for c in clicks:
         y, x = _at(c, size)
         if not c.positive and regions[y, x]:
-            region = denied = regions == regions[y, x]
+            region = regions == regions[y, x]
+            denied = region.copy()  # narrowed below; ``region`` stays whole
             if logits is not None:
                 denied &= logits <= logits[y, x] + SURER
             if BRIDGE:
