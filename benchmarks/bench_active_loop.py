@@ -1,7 +1,7 @@
 """The labeling loop, scripted through the code the window uses (segapp.ml.versions).
 
     python benchmarks/bench_active_loop.py [--rounds 10,40,160] [--seeds 0,1]
-        [--order suggested] [--train-args=--keep-aspect]
+        [--order suggested] [--train-args=--keep-aspect] [--device cuda] [--quick]
 
 For each seed, on a copy of ../shared/datasets/human-segmentation holding ids 1..160
 without masks: "correct" N images by the round's end (take their ground truth): the first N
@@ -119,9 +119,12 @@ def run_seed(args, seed: int, device: str) -> list[dict]:
                 keep = Path(args.keep) / f"{args.order}_s{seed}_r{n}"
                 shutil.copytree(active.path, keep, dirs_exist_ok=True)
             scores = score(active.path, data, test_lo, test_hi, device=device)
-            raw = score(active.path, data, test_lo, test_hi, device=device, refine="none")
-            no_closer = score(active.path, data, test_lo, test_hi, device=device, closer=False)
-            one_pass = score(active.path, data, test_lo, test_hi, device=device, mirror=False)
+            if args.quick:  # the shipped proposals alone
+                raw = no_closer = one_pass = {"mean_image_iou": float("nan")}
+            else:
+                raw = score(active.path, data, test_lo, test_hi, device=device, refine="none")
+                no_closer = score(active.path, data, test_lo, test_hi, device=device, closer=False)
+                one_pass = score(active.path, data, test_lo, test_hi, device=device, mirror=False)
             epochs = [json.loads(x) for x in proc.stdout.splitlines() if '"epoch"' in x]
             row = {
                 "seed": seed,
@@ -175,6 +178,11 @@ def main() -> None:
         "--train-args",
         default="",
         help="more `segapp train` options (ablations: --train-args=--keep-aspect)",
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="score the shipped proposals only, not the unrefined / no closer look / one pass",
     )
     p.add_argument(
         "--keep",

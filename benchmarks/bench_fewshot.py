@@ -6,6 +6,7 @@
     python benchmarks/bench_fewshot.py --k 10 --unlabeled 150 --set unlabeled=150
     python benchmarks/bench_fewshot.py --k 10 --one-pass             # also without the mirror
     python benchmarks/bench_fewshot.py --k 10 --propose-size 384 448 # also at other sizes
+    python benchmarks/bench_fewshot.py --k 160 --device cuda         # on a GPU
 
 On ../shared/datasets/human-segmentation: a project holding ids 1..K with their masks (and,
 with --unlabeled N, ids K+1.. without masks) is trained in-process with segapp's defaults
@@ -28,6 +29,7 @@ import numpy as np
 
 from segapp.core.project import Project
 from segapp.ml.checkpoint import load_model
+from segapp.ml.device import resolve_device
 from segapp.ml.infer import Predictor
 from segapp.ml.metrics import SegMetrics
 from segapp.ml.proposal_refine import refine_of
@@ -93,6 +95,7 @@ def main() -> None:
     p.add_argument("--test", default="161-200", help="score on these ids")
     p.add_argument("--unlabeled", type=int, default=0, help="ids K+1.. in the project, no masks")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda: training and proposals")
     p.add_argument("--set", action="append", default=[], metavar="FIELD=JSON")
     p.add_argument("--one-pass", action="store_true", help="also score without the mirrored pass")
     p.add_argument(
@@ -114,7 +117,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "project"
         build_project(data, root, args.k, args.unlabeled, lo)
-        cfg = TrainConfig(data=str(root), out=str(root / "run"), seed=args.seed, **overrides)
+        device = str(resolve_device(args.device))
+        cfg = TrainConfig(
+            data=str(root), out=str(root / "run"), seed=args.seed, device=device, **overrides
+        )
         t0 = time.perf_counter()
         epochs = [m.epoch for m in train(cfg)]
         seconds = time.perf_counter() - t0
@@ -124,18 +130,19 @@ def main() -> None:
             "set": overrides,
             "train_s": round(seconds, 1),
             "epochs": epochs[-1],
+            "device": device,
         }
         for mirror in (None, False) if args.one_pass else (None,):
-            r = score(root / "run", data, lo, hi, mirror)
+            r = score(root / "run", data, lo, hi, mirror, device=device)
             key = "one_pass_" if mirror is False else ""
             result[f"{key}image_iou"] = round(r["mean_image_iou"], 4)
             result[f"{key}iou"] = round(r["iou"], 4)
         result["refine"] = refine_of(root / "run")
         if result["refine"] != "none":  # the gain of refining
-            r = score(root / "run", data, lo, hi, refine="none")
+            r = score(root / "run", data, lo, hi, device=device, refine="none")
             result["unrefined_image_iou"] = round(r["mean_image_iou"], 4)
         for size in args.propose_size:
-            r = score(root / "run", data, lo, hi, size=size)
+            r = score(root / "run", data, lo, hi, device=device, size=size)
             result[f"at{size}_image_iou"] = round(r["mean_image_iou"], 4)
     print(json.dumps(result))
 

@@ -204,7 +204,12 @@ def _add_train_parser(sub) -> None:
     t.add_argument("--repeats", type=int, help="passes over the images per epoch")
     t.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--workers", type=int, default=0, help="data-loading processes")
+    t.add_argument(
+        "--workers",
+        type=int,
+        help="data-loading processes (default: none on a CPU; on a GPU up to 4, one core "
+        "left to the training process)",
+    )
     t.add_argument(
         "--no-amp",
         action="store_true",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -84,6 +85,9 @@ def build_augmentation(
 ):
     """albumentations pipeline: geometry and intensity augmentation, then size handling.
     ``upright``: images with an up (segapp.ml.orientation) are mirrored left-right only."""
+    # albumentations asks PyPI for a newer version at import, up to 2 s and a warning on an
+    # offline machine, in every training process: segapp never calls out
+    os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
     import albumentations as A
 
     if level not in AUGMENT_LEVELS:

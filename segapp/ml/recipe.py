@@ -58,6 +58,7 @@ DEFAULT_BATCH = 8  # at most, on a GPU
 # views: in the loop on the 2-core CPU, 40-image rounds of batch 2 scored 0.846, 0.841,
 # 0.834 against 0.835, 0.835, 0.828 in batches of 8 (docs/first-rounds.md)
 CPU_BATCH = 2
+GPU_LOADER_WORKERS = 4  # data-loading processes a GPU round starts (loader_workers)
 MIN_BATCH = 2
 SAMPLES_PER_IMAGE = 48
 MIN_SAMPLES = 480
@@ -138,6 +139,19 @@ def default_batch(images: int, accelerator: bool = False) -> int:
     (a GPU) and ``CPU_BATCH`` on a CPU."""
     most = DEFAULT_BATCH if accelerator else CPU_BATCH
     return max(MIN_BATCH, min(most, images // 2))
+
+
+def loader_workers(requested: int | None, device_type: str, cpus: int, ranks: int = 1) -> int:
+    """Data-loading processes: as ``requested``, else (auto) none on a CPU, where the training
+    process's own threads use every core, and on a GPU up to ``GPU_LOADER_WORKERS`` of the
+    cores this rank's share leaves beside the training process (decoding and augmenting a
+    320 px view takes about 10 ms on one core: a batch of 8 in the training process alone
+    would keep a GPU waiting most of each step)."""
+    if requested is not None:
+        return requested
+    if device_type != "cuda":
+        return 0
+    return max(0, min(GPU_LOADER_WORKERS, cpus // max(1, ranks) - 1))
 
 
 def plan_schedule(

@@ -34,6 +34,8 @@ class RoundBudget:
         self.steps_this_epoch = 0
         self.step_times: list[float] = []
         self.overhead: float | None = None  # an epoch's time beyond its steps, once seen
+        self.first_step = 0.0  # this epoch's first step: it waits for the loader too
+        self.epochs_done = 0
 
     def epoch_begins(self) -> None:
         self.epoch_started = self.last_step = _now()
@@ -43,13 +45,24 @@ class RoundBudget:
         now = _now()
         if self.steps_this_epoch:  # the first step of an epoch waits for its loader too
             self.step_times = [*self.step_times[-STEP_WINDOW + 1 :], now - self.last_step]
+        else:
+            self.first_step = now - self.last_step
         self.last_step = now
         self.steps_this_epoch += 1
 
     def epoch_done(self) -> None:
-        """As the next epoch begins: what an epoch's end (validation, checkpoint) cost."""
-        wall = _now() - self.epoch_started
-        self.overhead = max(0.0, wall - self.steps_this_epoch * self.step_seconds())
+        """As the next epoch begins: what an epoch's end (validation, checkpoint) cost, and
+        its first step's wait for the loader. The run's first wait is not counted: it also
+        starts everything up once (loading processes, on a GPU its kernels: 5-10 s, where
+        a later epoch's first step waits a fraction of a second)."""
+        now = _now()
+        end = now - self.last_step
+        step = self.step_seconds()
+        wait = (
+            max(0.0, self.first_step - step) if self.epochs_done and self.steps_this_epoch else 0.0
+        )
+        self.overhead = max(0.0, end + wait)
+        self.epochs_done += 1
 
     def step_seconds(self) -> float:
         """A step's time (0 until two steps of one epoch have been timed)."""

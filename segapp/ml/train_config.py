@@ -44,7 +44,7 @@ class TrainConfig:
     # images (proposal_refine.py), kept in the checkpoint
     refine: str = recipe.DEFAULT_REFINE
     patience: int = 10
-    workers: int = 0
+    workers: int | None = None  # data-loading processes; None: recipe.loader_workers
     amp: bool = True
     encoder_weights: str | None = None
     tensorboard: str | None = None

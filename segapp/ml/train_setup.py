@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -214,6 +215,7 @@ def prepare(config: TrainConfig, ctx: dist.Context) -> Run:
         "world_size": ctx.world_size,
         "schedule": dataclasses.asdict(schedule),
         "frozen_parameters": frozen_params,
+        "loader_workers": loader_train.num_workers,
         "views": views.describe(),
         "proposals": refinement.to_config(),
     }
@@ -279,9 +281,13 @@ def _loaders(
         size=tile.size,
     )
     batch = schedule.batch_size
+    workers = recipe.loader_workers(
+        config.workers, ctx.device.type, os.cpu_count() or 1, ctx.world_size
+    )
+    val_workers = workers if len(ds_val) else 0
     return (
-        dist.loader(ds_train, batch, True, config.workers, ctx, config.seed),
-        dist.loader(ds_val, batch, False, config.workers, ctx, config.seed),
+        dist.loader(ds_train, batch, True, workers, ctx, config.seed),
+        dist.loader(ds_val, batch, False, val_workers, ctx, config.seed),
     )
 
 

@@ -56,6 +56,16 @@ def test_explicit_values_win():
         recipe.plan_schedule(0)
 
 
+def test_loader_workers_only_on_a_gpu_and_leave_a_core_to_training():
+    assert recipe.loader_workers(None, "cpu", 16) == 0  # its threads use the cores
+    assert recipe.loader_workers(None, "mps", 16) == 0
+    assert recipe.loader_workers(None, "cuda", 16) == recipe.GPU_LOADER_WORKERS
+    assert recipe.loader_workers(None, "cuda", 3) == 2
+    assert recipe.loader_workers(None, "cuda", 1) == 0
+    assert recipe.loader_workers(None, "cuda", 16, ranks=8) == 1  # torchrun: a share each
+    assert recipe.loader_workers(3, "cpu", 2) == 3  # --workers wins
+
+
 def test_time_budget_defaults():
     assert recipe.default_time_budget(1) == recipe.default_time_budget(40) == 120
     assert recipe.default_time_budget(160) == 720

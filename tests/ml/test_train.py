@@ -42,6 +42,16 @@ def test_train_writes_best_checkpoint_and_metrics(tmp_path):
     assert load_checkpoint(run).spec.preset == "unet-small"
 
 
+def test_data_loading_processes(tmp_path):
+    """--workers N loads in N processes (a GPU's default) and the run learns as in one."""
+    data = make_dataset(tmp_path / "d", n=50, height=48, width=48)
+    metrics = list(train(_config(tmp_path, data, epochs=8, augment="none", workers=2)))
+    assert metrics[-1].best_iou > 0.5
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["loader_workers"] == 2 and config["train"]["workers"] == 2
+    assert _config(tmp_path, data).workers is None  # auto: recipe.loader_workers
+
+
 def test_learns_something(tmp_path):
     """A few epochs on easy blobs beat an all-background guess by a wide margin."""
     data = make_dataset(tmp_path / "d", n=50, height=48, width=48)
