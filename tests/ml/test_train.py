@@ -52,6 +52,26 @@ def test_data_loading_processes(tmp_path):
     assert _config(tmp_path, data).workers is None  # auto: recipe.loader_workers
 
 
+@pytest.mark.slow
+def test_training_views_load_in_spawned_processes(tmp_path):
+    """Windows and macOS start loading processes by spawning (Linux from Python 3.14 by
+    forkserver): the training views must pickle, and a fresh process must make them."""
+    from torch.utils.data import DataLoader
+
+    from segapp.core.project import IGNORE_INDEX
+    from segapp.ml import distributed as dist
+    from segapp.ml.train_setup import prepare
+
+    data = make_dataset(tmp_path / "d", n=12, height=48, width=48)
+    run = prepare(_config(tmp_path, data, augment="medium"), dist.setup("cpu"))
+    loader = DataLoader(
+        run.loader_train.dataset, batch_size=4, num_workers=1, multiprocessing_context="spawn"
+    )
+    x, y, _ = next(iter(loader))
+    assert x.shape == (4, 3, 32, 32) and y.shape == (4, 32, 32)
+    assert torch.isfinite(x).all() and set(y.unique().tolist()) <= {0, 1, IGNORE_INDEX}
+
+
 def test_learns_something(tmp_path):
     """A few epochs on easy blobs beat an all-background guess by a wide margin."""
     data = make_dataset(tmp_path / "d", n=50, height=48, width=48)
