@@ -41,6 +41,8 @@ from segapp.ui.welcome import WelcomePage
 
 log = logging.getLogger(__name__)
 
+BRUSH_KEYS = ("brush_radius", "brush_side")  # the person's brush, remembered (paint_state)
+
 DEMO_HINT = (
     "Demo: the coin model proposes each unlabeled image's mask as it is shown (Ctrl+P: again); "
     "correct it with the brush (B) or clicks (C), then Train (Ctrl+T)"
@@ -106,6 +108,7 @@ class MainWindow(QMainWindow):
         opacity.setValue(self.settings.value("opacity", opacity.value(), type=int))
         opacity.valueChanged.connect(lambda v: self.settings.setValue("opacity", v))
         self._connect()
+        self.session.restore_brush(*(self.settings.value(k, 0, type=int) for k in BRUSH_KEYS))
         auto = self.settings.value("propose_on_open", True, type=bool)
         self.actions_by_name["propose_on_open"].setChecked(auto)  # (on: set_propose_on_open)
         mp = self.model_panel  # the Click tool refines with the model that proposes
@@ -437,6 +440,8 @@ class MainWindow(QMainWindow):
         doc = self.session.doc
         if doc is not None and doc.brush_radius != self.session.brush_for(doc.shape):
             self.session.set_brush_radius(doc.brush_radius)  # the person sized it
+            for k, v in zip(BRUSH_KEYS, self.session.brush_memory(), strict=True):
+                self.settings.setValue(k, v)  # and the next session starts with it
         self.readout.brush_label.setText(f"brush radius {size} px")
 
     def _on_cursor(self, x: int, y: int) -> None:

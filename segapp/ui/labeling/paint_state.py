@@ -73,6 +73,16 @@ class PaintStateMixin:
             self._brush_side = max(self.doc.shape)
             self.doc.brush_radius = self.brush_radius
 
+    def brush_memory(self) -> tuple[int, int]:
+        """(radius, longer side it was set on) to remember across sessions; (0, 0): unset."""
+        return (self.brush_radius, self._brush_side) if self._brush_side else (0, 0)
+
+    def restore_brush(self, radius: int, side: int) -> None:
+        """A radius remembered from an earlier session (``brush_memory``); unset ones
+        (0, or values that are not sizes) leave the default."""
+        if radius > 0 and side > 0:
+            self.brush_radius, self._brush_side = min(radius, MAX_BRUSH_RADIUS), side
+
     def _save_meta(self) -> None:
         assert self.project is not None
         try:

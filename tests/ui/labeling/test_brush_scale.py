@@ -45,3 +45,29 @@ def test_the_persons_radius_is_kept_in_scale(make_window, qtbot, mixed):
     assert w.canvas.brush_radius() == 96 - 14
     w.session.select("a")
     assert w.canvas.brush_radius() == 7  # 82 of 2400 is 6.8 of 200
+
+
+def test_the_persons_radius_is_the_next_sessions(make_window, qtbot, mixed):
+    """Walk-through 11: the brush size was not kept across sessions."""
+    w = make_window(mixed)
+    w.session.select("a")
+    assert w.canvas.brush_radius() == 5
+    w.canvas.set_brush_radius(8)  # sized on a 200 px image
+    w.close()
+    qtbot.wait(200)  # (offscreen: the next window becomes active only after)
+    again = make_window(mixed)  # the same settings file: the next session
+    again.session.select("a")
+    assert again.canvas.brush_radius() == 8
+    again.session.select("b")
+    assert again.canvas.brush_radius() == 96  # still in scale: 8 of 200 is 96 of 2400
+
+
+def test_a_window_whose_person_never_sized_the_brush_keeps_the_default(make_window, qtbot, mixed):
+    w = make_window(mixed)
+    w.session.select("b")  # showing images is not sizing the brush
+    w.session.select("a")
+    w.close()
+    qtbot.wait(200)  # (offscreen: the next window becomes active only after)
+    again = make_window(mixed)
+    again.session.select("b")
+    assert again.canvas.brush_radius() == 12
