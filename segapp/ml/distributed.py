@@ -7,6 +7,7 @@ code path serves a laptop and a cluster.
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import dataclass
 
 import torch
@@ -78,6 +79,15 @@ def loader(dataset, batch_size: int, train: bool, workers: int, ctx: Context, se
         pin_memory=ctx.device.type == "cuda",
         persistent_workers=workers > 0,
     )
+
+
+def shared_memory_free() -> int | None:
+    """Bytes free in /dev/shm, where loading processes hand their batches over on Linux;
+    None where there is none (macOS, Windows) or it cannot be read."""
+    try:
+        return shutil.disk_usage("/dev/shm").free if os.path.isdir("/dev/shm") else None
+    except OSError:
+        return None
 
 
 def set_epoch(loader, epoch: int) -> None:

@@ -141,17 +141,31 @@ def default_batch(images: int, accelerator: bool = False) -> int:
     return max(MIN_BATCH, min(most, images // 2))
 
 
-def loader_workers(requested: int | None, device_type: str, cpus: int, ranks: int = 1) -> int:
+def loader_workers(
+    requested: int | None,
+    device_type: str,
+    cpus: int,
+    ranks: int = 1,
+    batch_bytes: int = 0,
+    shm_free: int | None = None,
+) -> int:
     """Data-loading processes: as ``requested``, else (auto) none on a CPU, where the training
     process's own threads use every core, and on a GPU up to ``GPU_LOADER_WORKERS`` of the
     cores this rank's share leaves beside the training process (decoding and augmenting a
     320 px view takes about 10 ms on one core: a batch of 8 in the training process alone
-    would keep a GPU waiting most of each step)."""
+    would keep a GPU waiting most of each step). The processes hand their batches over in
+    shared memory (``shm_free`` bytes free; None: not limited), each holding up to two of
+    ``batch_bytes``: no more processes than fit in half of it (a Docker container's default
+    64 MB holds one for batches of 8 views at 320 px; a process that finds it full dies of a
+    bus error)."""
     if requested is not None:
         return requested
     if device_type != "cuda":
         return 0
-    return max(0, min(GPU_LOADER_WORKERS, cpus // max(1, ranks) - 1))
+    workers = max(0, min(GPU_LOADER_WORKERS, cpus // max(1, ranks) - 1))
+    if shm_free is not None and batch_bytes > 0:
+        workers = min(workers, shm_free // (4 * batch_bytes))
+    return int(workers)
 
 
 def plan_schedule(

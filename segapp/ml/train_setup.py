@@ -281,14 +281,32 @@ def _loaders(
         size=tile.size,
     )
     batch = schedule.batch_size
-    workers = recipe.loader_workers(
-        config.workers, ctx.device.type, os.cpu_count() or 1, ctx.world_size
-    )
+    workers = _loader_workers(config, ctx, spec, in_size, out_size, batch, weighted)
     val_workers = workers if len(ds_val) else 0
     return (
         dist.loader(ds_train, batch, True, workers, ctx, config.seed),
         dist.loader(ds_val, batch, False, val_workers, ctx, config.seed),
     )
+
+
+def _loader_workers(config: TrainConfig, ctx, spec, in_size, out_size, batch, weighted) -> int:
+    """``recipe.loader_workers`` for this machine; said when shared memory limits them."""
+    cpus = os.cpu_count() or 1
+    view = spec.in_channels * in_size * in_size * 4 + out_size * out_size * (12 if weighted else 8)
+    shm = dist.shared_memory_free()
+    workers = recipe.loader_workers(
+        config.workers, ctx.device.type, cpus, ctx.world_size, batch * view, shm
+    )
+    wanted = recipe.loader_workers(config.workers, ctx.device.type, cpus, ctx.world_size)
+    if workers < wanted and ctx.is_main:
+        log.warning(
+            "data-loading processes: %d instead of %d: /dev/shm, where they hand batches over, "
+            "has %.0f MB free (in a Docker container, --shm-size raises it)",
+            workers,
+            wanted,
+            (shm or 0) / 2**20,
+        )
+    return workers
 
 
 def unlabeled_batches(

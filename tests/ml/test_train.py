@@ -52,6 +52,30 @@ def test_data_loading_processes(tmp_path):
     assert _config(tmp_path, data).workers is None  # auto: recipe.loader_workers
 
 
+def test_a_gpu_round_in_a_small_shared_memory_loads_in_the_training_process(monkeypatch, caplog):
+    """A small /dev/shm (a Docker container's is 64 MB) holds fewer loading processes'
+    batches: a GPU round there starts fewer, or loads in the training process, and says why."""
+    from types import SimpleNamespace
+
+    from segapp.ml import distributed as dist
+    from segapp.ml import train_setup
+    from segapp.ml.spec import ModelSpec
+    from segapp.ml.train import TrainConfig
+
+    gpu = SimpleNamespace(device=torch.device("cuda"), world_size=1, is_main=True)
+    monkeypatch.setattr(train_setup.os, "cpu_count", lambda: 16)
+    config, spec = TrainConfig(data="d", out="o"), ModelSpec()
+    monkeypatch.setattr(dist, "shared_memory_free", lambda: 32 * 2**20)
+    with caplog.at_level(logging.WARNING, logger="segapp.ml.train_setup"):
+        assert train_setup._loader_workers(config, gpu, spec, 320, 320, 8, False) == 0
+    assert "data-loading processes: 0 instead of 4" in caplog.text
+    assert "32 MB free" in caplog.text and "--shm-size" in caplog.text
+    monkeypatch.setattr(dist, "shared_memory_free", lambda: 64 * 2**20)  # 2 batches of 16 MB
+    assert train_setup._loader_workers(config, gpu, spec, 320, 320, 8, False) == 1
+    monkeypatch.setattr(dist, "shared_memory_free", lambda: 8 * 2**30)
+    assert train_setup._loader_workers(config, gpu, spec, 320, 320, 8, False) == 4
+
+
 @pytest.mark.slow
 def test_training_views_load_in_spawned_processes(tmp_path):
     """Windows and macOS start loading processes by spawning (Linux from Python 3.14 by
