@@ -28,8 +28,11 @@ def _graceful_stop_flag(listen_stdin: bool) -> threading.Event:
     """Set on the first Ctrl+C (SIGINT) or a 'stop' line on stdin: finish the batch, keep best."""
     flag = threading.Event()
     previous = signal.getsignal(signal.SIGINT)
+    owner = os.getpid()
 
     def on_sigint(signum, frame):
+        if os.getpid() != owner:  # a data-loading process (forked): the run stops it
+            return
         if flag.is_set():
             signal.signal(signal.SIGINT, previous)
             raise KeyboardInterrupt
