@@ -64,6 +64,19 @@ def train(
         dist.teardown(ctx)
 
 
+def _setup_out_of_memory(device: torch.device) -> str:
+    """What to do when the network does not even fit: on a GPU, what other programs left."""
+    said = f"out of memory on {device} while setting up the network"
+    if device.type == "cuda":
+        try:
+            free, total = torch.cuda.mem_get_info(device)
+            said += f" ({free / 2**20:.0f} MiB free of {total / 2**20:.0f}: other programs hold it)"
+        except RuntimeError:  # the driver cannot tell: the advice stands
+            pass
+        return f"{said}; close them, or train on the CPU (--device cpu, the Train panel's Device)"
+    return f"{said}; close other programs, or train a smaller --size"
+
+
 def _seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
@@ -111,7 +124,12 @@ def _train(
 ) -> Iterator[EpochMetrics]:
     _seed_everything(config.seed + ctx.rank)
     out = Path(config.out)
-    run = prepare(config, ctx)
+    try:
+        run = prepare(config, ctx)
+    except Exception as e:
+        if is_out_of_memory(e):
+            raise TrainingError(_setup_out_of_memory(ctx.device)) from e
+        raise
     state = _start(config, run, out, ctx, started_at)
     writer = _tensorboard(config.tensorboard) if ctx.is_main else None
     epoch = state.start_epoch

@@ -136,3 +136,13 @@ def test_training_out_of_gpu_memory_says_what_to_do(tmp_path, memory_cap):
     memory_cap(400 * MiB)  # the network, its gradients and AdamW's state fit; 1024 px do not
     with pytest.raises(TrainingError, match=r"out of memory on cuda.*--batch-size 4"):
         list(train(config))
+
+
+def test_a_gpu_that_other_programs_fill_says_so(tmp_path, memory_cap):
+    """No memory left for the network itself (added in stop 45 after the GPU runs: not yet
+    run on a GPU)."""
+    data = make_dataset(tmp_path / "d", n=8, height=64, width=64)
+    config = tiny_train_config(tmp_path, data, model=DEFAULT_PRESET, device="cuda")
+    memory_cap(MiB)  # the network's 30 MB do not fit
+    with pytest.raises(TrainingError, match=r"while setting up the network \(\d+ MiB free"):
+        list(train(config))

@@ -239,6 +239,24 @@ def test_the_seed_repeats_a_run_and_another_seed_does_not(tmp_path, monkeypatch)
     assert any(not torch.equal(weights[0][k], weights[2][k]) for k in weights[0])
 
 
+def test_a_network_that_does_not_fit_says_what_to_do(tmp_path, monkeypatch):
+    """Out of memory before the first step (a GPU that other programs fill): one clear
+    error, the memory left and what helps, not a traceback."""
+    import segapp.ml.train as train_module
+
+    def full(*a, **kw):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 MiB")
+
+    monkeypatch.setattr(train_module, "prepare", full)
+    data = make_dataset(tmp_path / "d", n=4)
+    with pytest.raises(TrainingError, match=r"out of memory on cpu while setting up"):
+        list(train(_config(tmp_path, data)))
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda d: (300 * 2**20, 80 * 2**30))
+    said = train_module._setup_out_of_memory(torch.device("cuda"))
+    assert "300 MiB free of 81920: other programs hold it" in said
+    assert "--device cpu, the Train panel's Device" in said
+
+
 def test_should_stop_keeps_a_checkpoint(tmp_path):
     data = make_dataset(tmp_path / "d", n=12, height=32, width=32)
     calls = []
