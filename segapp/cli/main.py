@@ -208,7 +208,7 @@ def _add_train_parser(sub) -> None:
         "--workers",
         type=int,
         help="data-loading processes (default: none on a CPU; on a GPU up to 4, one core "
-        "left to the training process)",
+        "left to the training process, as many as /dev/shm holds)",
     )
     t.add_argument(
         "--no-amp",

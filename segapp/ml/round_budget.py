@@ -53,8 +53,8 @@ class RoundBudget:
     def epoch_done(self) -> None:
         """As the next epoch begins: what an epoch's end (validation, checkpoint) cost, and
         its first step's wait for the loader. The run's first wait is not counted: it also
-        starts everything up once (loading processes, on a GPU its kernels: 5-10 s, where
-        a later epoch's first step waits a fraction of a second)."""
+        starts everything up once (loading processes, on a GPU its kernels: a first epoch of
+        10-14 s on an H200, where a later epoch's first step waits a fraction of a second)."""
         now = _now()
         end = now - self.last_step
         step = self.step_seconds()
