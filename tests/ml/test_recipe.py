@@ -68,9 +68,10 @@ def test_loader_workers_only_on_a_gpu_and_leave_a_core_to_training():
 
 def test_loader_workers_fit_in_shared_memory():
     """Each process holds up to two batches in /dev/shm: half of it is theirs."""
-    batch = 17 * 10**6  # 8 views at 320 px, their labels
-    assert recipe.loader_workers(None, "cuda", 16, 1, batch, 64 * 2**20) == 0  # Docker's
-    assert recipe.loader_workers(None, "cuda", 16, 1, batch, 200 * 10**6) == 2
+    batch = 8 * (3 * 320 * 320 * 4 + 320 * 320 * 8)  # 8 views at 320 px, their labels: 16 MB
+    assert recipe.loader_workers(None, "cuda", 16, 1, batch, 64 * 2**20) == 1  # Docker's
+    assert recipe.loader_workers(None, "cuda", 16, 1, batch, 32 * 2**20) == 0
+    assert recipe.loader_workers(None, "cuda", 16, 1, batch, 150 * 10**6) == 2
     assert recipe.loader_workers(None, "cuda", 16, 1, batch, 2**30) == recipe.GPU_LOADER_WORKERS
     assert recipe.loader_workers(None, "cuda", 16, 1, batch, None) == recipe.GPU_LOADER_WORKERS
     assert recipe.loader_workers(2, "cuda", 16, 1, batch, 64 * 2**20) == 2  # asked for
