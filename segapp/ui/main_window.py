@@ -24,6 +24,7 @@ from segapp.ui.canvas.canvas import Canvas
 from segapp.ui.elided_label import ElidingStatusBar
 from segapp.ui.import_export import InteropJob, ask_export, ask_import
 from segapp.ui.labeling.autosave import Autosaver
+from segapp.ui.labeling.brush_memory import install_brush
 from segapp.ui.labeling.class_panel import ClassPanel
 from segapp.ui.labeling.click_series import ClickSeries
 from segapp.ui.labeling.effort import EffortTracker
@@ -40,8 +41,6 @@ from segapp.ui.training.dock import install_training
 from segapp.ui.welcome import WelcomePage
 
 log = logging.getLogger(__name__)
-
-BRUSH_KEYS = ("brush_radius", "brush_side")  # the person's brush, remembered (paint_state)
 
 DEMO_HINT = (
     "Demo: the coin model proposes each unlabeled image's mask as it is shown (Ctrl+P: again); "
@@ -108,7 +107,6 @@ class MainWindow(QMainWindow):
         opacity.setValue(self.settings.value("opacity", opacity.value(), type=int))
         opacity.valueChanged.connect(lambda v: self.settings.setValue("opacity", v))
         self._connect()
-        self.session.restore_brush(*(self.settings.value(k, 0, type=int) for k in BRUSH_KEYS))
         auto = self.settings.value("propose_on_open", True, type=bool)
         self.actions_by_name["propose_on_open"].setChecked(auto)  # (on: set_propose_on_open)
         mp = self.model_panel  # the Click tool refines with the model that proposes
@@ -173,7 +171,7 @@ class MainWindow(QMainWindow):
         c.cursorMoved.connect(self._on_cursor)
         c.message.connect(lambda m: self.statusBar().showMessage(m, 8000))
         c.zoomChanged.connect(lambda z: self.readout.zoom_label.setText(f"{z * 100:.0f}%"))
-        c.brushSizeChanged.connect(self._on_brush_size)
+        install_brush(s, c, self.readout, self.settings)  # in scale, and remembered
         c.editFinished.connect(self._update_title)
         c.toolChanged.connect(lambda _name: self._update_cursor_info())  # eraser: "erase to"
 
@@ -435,14 +433,6 @@ class MainWindow(QMainWindow):
         self.model_panel.set_device(device)
         if not self.statusBar().currentMessage():  # the device label says it too: a hint stays
             self.statusBar().showMessage(f"model engine ready on {device}", 5000)
-
-    def _on_brush_size(self, size: int) -> None:
-        doc = self.session.doc
-        if doc is not None and doc.brush_radius != self.session.brush_for(doc.shape):
-            self.session.set_brush_radius(doc.brush_radius)  # the person sized it
-            for k, v in zip(BRUSH_KEYS, self.session.brush_memory(), strict=True):
-                self.settings.setValue(k, v)  # and the next session starts with it
-        self.readout.brush_label.setText(f"brush radius {size} px")
 
     def _on_cursor(self, x: int, y: int) -> None:
         self.readout.cursor = (x, y)
