@@ -35,7 +35,6 @@ class RoundBudget:
         self.step_times: list[float] = []
         self.overhead: float | None = None  # an epoch's time beyond its steps, once seen
         self.first_step = 0.0  # this epoch's first step: it waits for the loader too
-        self.epochs_done = 0
 
     def epoch_begins(self) -> None:
         self.epoch_started = self.last_step = _now()
@@ -59,10 +58,11 @@ class RoundBudget:
         end = now - self.last_step
         step = self.step_seconds()
         wait = (
-            max(0.0, self.first_step - step) if self.epochs_done and self.steps_this_epoch else 0.0
+            max(0.0, self.first_step - step)
+            if self.overhead is not None and self.steps_this_epoch  # not the run's first
+            else 0.0
         )
         self.overhead = max(0.0, end + wait)
-        self.epochs_done += 1
 
     def step_seconds(self) -> float:
         """A step's time (0 until two steps of one epoch have been timed)."""
