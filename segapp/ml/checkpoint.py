@@ -38,14 +38,28 @@ class LoadedModel:
         return self.config.get("train", {})
 
 
+def weights_on_cpu(model: torch.nn.Module, copy: bool = False) -> dict[str, torch.Tensor]:
+    """The model's state dict on the CPU, contiguous; ``copy``: never the model's own tensors
+    (a snapshot that later steps leave alone, also when the model is on the CPU)."""
+    return {
+        k: v.detach().to("cpu", copy=copy).contiguous()
+        for k, v in _unwrap(model).state_dict().items()
+    }
+
+
 def save_checkpoint(
-    folder: str | Path, model: torch.nn.Module, spec: ModelSpec, extra: dict[str, Any] | None = None
+    folder: str | Path,
+    model: torch.nn.Module,
+    spec: ModelSpec,
+    extra: dict[str, Any] | None = None,
+    weights: dict[str, torch.Tensor] | None = None,
 ) -> Path:
-    """Write weights then config (each atomically) into ``folder``."""
+    """Write weights then config (each atomically) into ``folder``: the model's weights, or
+    ``weights`` (a :func:`weights_on_cpu` snapshot) when given."""
     from safetensors.torch import save
 
     folder = Path(folder)
-    state = {k: v.detach().to("cpu").contiguous() for k, v in _unwrap(model).state_dict().items()}
+    state = weights_on_cpu(model) if weights is None else weights
     write_bytes_atomic(folder / WEIGHTS_FILE, save(state))
     config = {"format": 1, "model": spec.to_dict()} | (extra or {})
     write_bytes_atomic(folder / CONFIG_FILE, json.dumps(config, indent=1).encode())

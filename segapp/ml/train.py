@@ -31,7 +31,7 @@ from segapp.ml.finetune import channels_last
 from segapp.ml.metrics import SegMetrics, labels_from_logits
 from segapp.ml.round_budget import RoundBudget
 from segapp.ml.train_config import EpochMetrics, TrainConfig, TrainingError
-from segapp.ml.train_io import record_rank_agreement, resume, save_epoch
+from segapp.ml.train_io import EpochSaver, record_rank_agreement, resume
 from segapp.ml.train_setup import Run, prepare
 
 __all__ = ["EpochMetrics", "TrainConfig", "TrainingError", "train"]
@@ -132,6 +132,30 @@ def _train(
         raise
     state = _start(config, run, out, ctx, started_at)
     writer = _tensorboard(config.tensorboard) if ctx.is_main else None
+    saver = EpochSaver(out) if ctx.is_main else None
+    try:
+        yield from _epochs(config, ctx, should_stop, on_batch, run, state, writer, saver)
+    except BaseException:  # a failure, Ctrl+C twice, or the caller closing the generator
+        if saver:
+            _flush_after_failure(saver, run)
+        raise
+    finally:
+        if writer:
+            writer.close()
+
+
+def _flush_after_failure(saver: EpochSaver, run: Run) -> None:
+    """Write the chosen checkpoint that waits in memory; a second failure here (a full
+    disk) is said, not raised over the first."""
+    try:
+        saver.flush(run)
+    except Exception as e:
+        log.error("could not write the checkpoint chosen so far: %s", e)
+
+
+def _epochs(config, ctx, should_stop, on_batch, run: Run, state, writer, saver):
+    """The epochs of a prepared run, each yielding its metrics once written."""
+    out = Path(config.out)
     epoch = state.start_epoch
     while epoch <= state.schedule.epochs:
         # an epoch's draws (order, augmentation, dropout) follow from (seed, rank, epoch)
@@ -163,9 +187,9 @@ def _train(
         metrics = _epoch_metrics(state, run, epoch, train_loss, val, seconds, seen, stopped, ctx)
         state.history.append(metrics.to_dict())
         early = state.trusted and epoch - state.best_epoch >= config.patience
-        if ctx.is_main:
-            save_epoch(
-                out,
+        if saver:
+            final = stopped or early or epoch >= state.schedule.epochs
+            saver.epoch_done(
                 run,
                 metrics,
                 val,
@@ -174,6 +198,7 @@ def _train(
                 state.schedule,
                 state.trusted,
                 writer,
+                final,
             )
         if ctx.world_size > 1:
             metrics.extra["param_checksums"] = dist.gather_checksums(run.model, ctx)
@@ -185,8 +210,6 @@ def _train(
                 log.info("early stop: no better val IoU for %d epochs", config.patience)
             break
         epoch += 1
-    if writer:
-        writer.close()
 
 
 def _start(

@@ -152,6 +152,57 @@ def test_resume_with_nothing_to_resume_says_so_and_starts(tmp_path, monkeypatch,
     assert any("nothing to resume" in r.getMessage() for r in caplog.records)
 
 
+def _written(run) -> tuple[int, int, int]:
+    """(epoch of last/, epoch of the chosen checkpoint, rows of metrics.csv) on disk."""
+    last = json.loads((run / "last" / "config.json").read_text())["state"]["epoch"]
+    chosen = json.loads((run / "config.json").read_text())["metrics"]["epoch"]
+    rows = len((run / "metrics.csv").read_text().strip().splitlines()) - 1
+    return last, chosen, rows
+
+
+@pytest.mark.parametrize("every, written", [(1e9, [1, 1, 1, 4]), (0.0, [1, 2, 3, 4])])
+def test_checkpoint_writes_are_paced(tmp_path, monkeypatch, every, written):
+    """The checkpoint and last/ are written after the first epoch, then once SAVE_EVERY_S
+    have passed, and after the last; metrics.csv after every epoch."""
+    from segapp.ml import train_io
+
+    monkeypatch.setattr(train_io, "SAVE_EVERY_S", every)
+    data = make_dataset(tmp_path / "d", n=12, height=32, width=32)  # the newest epoch is kept
+    seen = [(m.epoch, _written(tmp_path / "run")) for m in train(_config(tmp_path, data, epochs=4))]
+    assert seen == [(e, (w, w, e)) for e, w in zip([1, 2, 3, 4], written, strict=True)]
+
+
+def test_a_failing_run_writes_the_checkpoint_waiting_in_memory(tmp_path, monkeypatch):
+    """Epoch 2's weights wait in memory (no write due); epoch 3 fails: the checkpoint is
+    written with epoch 2's weights, not the failing epoch's, and last/ stays at epoch 1."""
+    from segapp.ml import train as train_module
+    from segapp.ml import train_io
+    from segapp.ml.checkpoint import weights_on_cpu
+    from segapp.ml.weights_file import read_state_dict
+
+    monkeypatch.setattr(train_io, "SAVE_EVERY_S", 1e9)
+    validate, at_epoch_2 = train_module._validate, {}
+
+    def failing_validate(run, ctx):
+        if "weights" in at_epoch_2:  # epoch 3: its steps are taken, then this fails
+            raise RuntimeError("the GPU fell off the bus")
+        if "epoch1" in at_epoch_2:
+            at_epoch_2["weights"] = weights_on_cpu(run.model, copy=True)
+        at_epoch_2["epoch1"] = True
+        return validate(run, ctx)
+
+    monkeypatch.setattr(train_module, "_validate", failing_validate)
+    data = make_dataset(tmp_path / "d", n=12, height=32, width=32)
+    done = []
+    with pytest.raises(RuntimeError, match="fell off the bus"):
+        for m in train(_config(tmp_path, data, epochs=4)):
+            done.append(m.epoch)
+    assert done == [1, 2]
+    assert _written(tmp_path / "run") == (1, 2, 2)
+    written = read_state_dict(tmp_path / "run" / "model.safetensors")
+    _same_tensors(written, at_epoch_2["weights"])
+
+
 def test_resume_restores_weights_optimizer_and_schedule(tmp_path, monkeypatch):
     """Stopped after 2 of 4 epochs and resumed, a run ends where the uninterrupted run ends
     (shuffled batches, augmentation and copy-paste included): the weights, AdamW's moments
