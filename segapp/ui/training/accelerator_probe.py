@@ -10,9 +10,10 @@ from segapp.ui.tasks import run_task
 
 class AcceleratorProbe(QObject):
     """``on_gpu(device)`` answers at once; for "auto" it assumes the CPU until the one
-    background check answers, and emits ``foundGpu`` if that finds one."""
+    background check answers (``pending`` says whether it is still out), and emits
+    ``answered`` then, with whether it found a GPU."""
 
-    foundGpu = Signal()
+    answered = Signal(bool)
 
     def __init__(self, parent: QObject | None = None, enabled: bool = True) -> None:
         super().__init__(parent)
@@ -25,13 +26,20 @@ class AcceleratorProbe(QObject):
             return device != "cpu"
         if self.known is None and not self._asked and self.enabled:
             self._asked = True
-            run_task(self, _auto_is_accelerated, self._found, lambda _m: None, "device")
+            # a failed check (a broken torch install) plans for the CPU, as a run would train
+            run_task(
+                self, _auto_is_accelerated, self._found, lambda _m: self._found(False), "device"
+            )
         return bool(self.known)
+
+    def pending(self, device: str) -> bool:
+        """Whether the plan for ``device`` waits on the check (started here if need be)."""
+        self.on_gpu(device)
+        return device == "auto" and self.enabled and self.known is None
 
     def _found(self, found: bool) -> None:
         self.known = found
-        if found:
-            self.foundGpu.emit()
+        self.answered.emit(found)
 
 
 def _auto_is_accelerated() -> bool:

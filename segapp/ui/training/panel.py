@@ -106,7 +106,7 @@ class TrainPanel(QWidget):
         self._estimate_timer = QTimer(self, singleShot=True, interval=600)
         self._estimate_timer.timeout.connect(self.update_estimate)
         self.form.settingsChanged.connect(self._estimate_timer.start)
-        self.accelerator_probe.foundGpu.connect(self.refresh)  # the plan's batches are larger
+        self.accelerator_probe.answered.connect(self.refresh)  # a GPU's batches are larger
 
     # ------------------------------------------------------------------ project
     def set_project(self, project: Project | None) -> None:
@@ -182,6 +182,9 @@ class TrainPanel(QWidget):
             settings = self.form.values()
         except ValueError:
             return
+        if self.accelerator_probe.pending(str(settings.get("device") or "auto")):
+            self.estimate_label.setText("Plan: checking whether this machine has a GPU…")
+            return  # planned for the CPU, the first second would show the wrong batches
         n_train, n_val = self._split_counts
         schedule = self.plan(settings)
         budget = settings["time_budget"]

@@ -671,3 +671,34 @@ def test_a_cancelled_run_leaves_no_record_to_check(qtbot, panel, project):
     with qtbot.waitSignal(panel.process.cancelled, timeout=10_000):
         panel.cancel_training()
     assert unfinished.UNCHECKED_KEY not in Project.open(project.root).extra
+
+
+def test_the_plan_waits_for_the_gpu_check(qtbot, project, monkeypatch):
+    """On device "auto" the plan is not shown for the CPU while the background check for a
+    GPU is out (its batches would flip a second later); it shows once the check answers."""
+    import threading
+
+    from segapp.ui.training import accelerator_probe
+
+    release = threading.Event()
+
+    def slow_check() -> bool:  # torch's import and CUDA's start take a second or more
+        release.wait(20)
+        return True
+
+    monkeypatch.setattr(accelerator_probe, "_auto_is_accelerated", slow_check)
+    p = TrainPanel(auto_estimate=True)
+    qtbot.addWidget(p)
+    p.set_project(project)
+    p.form.set_values(**(RUN | {"device": "auto", "batch_size": None}))
+    p.show()
+    waiting = "Plan: checking whether this machine has a GPU…"
+    qtbot.waitUntil(lambda: p.estimate_label.text() == waiting, timeout=5_000)
+    release.set()
+    qtbot.waitUntil(lambda: p.estimate_label.text() != waiting, timeout=10_000)
+    assert p.accelerator_probe.known is True
+    planned = recipe.plan_schedule(40, None, None, accelerator=True)
+    assert f"Plan: {planned.describe()}" in p.estimate_label.text()
+    assert planned.batch_size != recipe.plan_schedule(40, None, None).batch_size
+    p.estimate_label.auto_measure = False  # no measurement left running past the test
+    qtbot.waitUntil(lambda: not p.estimate_label.measuring, timeout=30_000)
