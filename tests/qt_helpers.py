@@ -22,6 +22,7 @@ def make_window(qtbot, tmp_path):
     def make(path: Path | None = None, propose_on_open: bool = False, **kw):
         settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
         settings.setValue("propose_on_open", propose_on_open)
+        settings.setValue("train_standby", False)  # no process started ahead per window
         w = MainWindow(settings=settings, **kw)
         w.session.confirm = lambda title, text: True
         w.autosaver.timer.setInterval(3_600_000)  # tests save explicitly (autosave: its own test)

@@ -16,7 +16,17 @@ from collections.abc import Callable
 from segapp.core.imageio import SegappError
 from segapp.ml import recipe  # no torch: the window's defaults and the options' choices
 
-COMMANDS = ("train", "predict", "evaluate", "models", "demo", "open", "import", "export")
+COMMANDS = (
+    "train",
+    "train-standby",
+    "predict",
+    "evaluate",
+    "models",
+    "demo",
+    "open",
+    "import",
+    "export",
+)
 # predict / evaluate: a checkpoint's proposals as it refines them (segapp.ml.proposal_refine)
 REFINE_OPTION = {
     "choices": ("model", *recipe.REFINE_METHODS),
@@ -281,6 +291,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --clicks: start from the model's proposal (default) or an empty mask",
     )
 
+    s = sub.add_parser(
+        "train-standby",
+        help="for the window: import ahead, then run the `train` whose arguments come as a "
+        "JSON list on stdin's first line",
+    )
+    s.set_defaults(handler=_train_standby)
     sub.add_parser("models", help="list the model presets")
     d = sub.add_parser("demo", help="open the built-in demo (offline)")
     d.add_argument(
@@ -294,6 +310,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     interop.add_parsers(sub)
     return parser
+
+
+def _train_standby(args) -> int:
+    from segapp.cli.standby import cmd_train_standby
+
+    return cmd_train_standby(args)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -80,15 +80,22 @@ def load_pairs(
     return pairs
 
 
+def import_albumentations():
+    """The albumentations module, imported without its update check: at import it asks PyPI
+    for a newer version, up to 2 s and a warning on an offline machine, in every training
+    process. segapp never calls out."""
+    os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+    import albumentations
+
+    return albumentations
+
+
 def build_augmentation(
     level: str, input_size: int, resize_mode: str, train: bool, upright: bool = False
 ):
     """albumentations pipeline: geometry and intensity augmentation, then size handling.
     ``upright``: images with an up (segapp.ml.orientation) are mirrored left-right only."""
-    # albumentations asks PyPI for a newer version at import, up to 2 s and a warning on an
-    # offline machine, in every training process: segapp never calls out
-    os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
-    import albumentations as A
+    A = import_albumentations()
 
     if level not in AUGMENT_LEVELS:
         raise ValueError(f"augmentation must be one of {AUGMENT_LEVELS}")

@@ -120,6 +120,8 @@ class MainWindow(QMainWindow):
             self, self.session, self.model_panel, lambda: self.extra_models
         )
         self.toolbar.insertAction(tools.loop_end, self.training.action)  # beside Propose
+        standby = self.settings.value("train_standby", True, type=bool)  # off in tests
+        self.training.train_panel.standby_enabled = standby
         for panel in (self.training.train_panel, self.training.versions_panel):
             panel.activeModelChanged.connect(self.image_list.suggester.prepare)
         self._on_project(None)

@@ -43,14 +43,22 @@ from segapp.ui.training.run_progress import RunProgress
 log = logging.getLogger(__name__)
 
 
+STANDBY_AFTER_RUN_MS = 15_000
+
+
 class TrainPanel(QWidget):
     activeModelChanged = Signal(str)  # checkpoint folder of the new active version
     versionsChanged = Signal()  # a version was added (or the active one changed)
     runningChanged = Signal(bool)
     message = Signal(str)  # for the status bar
 
-    def __init__(self, parent=None, auto_estimate: bool = True) -> None:
+    def __init__(
+        self, parent=None, auto_estimate: bool = True, standby: bool | None = None
+    ) -> None:
+        """``auto_estimate``: measure a run's time in the background; ``standby`` (default:
+        the same): start the next run's process ahead (``TrainProcess.prepare``)."""
         super().__init__(parent)
+        self.standby_enabled = auto_estimate if standby is None else standby
         self.project: Project | None = None
         self.save_hook: Callable[[], bool] | None = None  # save unsaved masks before a run
         self.process = TrainProcess(self)
@@ -118,6 +126,7 @@ class TrainPanel(QWidget):
         self.form.forget_base_choice()
         self.refresh()
         self._check_unchecked()
+        self.prepare_standby()
 
     def refresh(self) -> None:
         """Re-read versions and corrected images (after a save, a new version ...)."""
@@ -170,6 +179,12 @@ class TrainPanel(QWidget):
         super().showEvent(event)
         QTimer.singleShot(0, self.ensure_plots)
         self._estimate_timer.start()
+        QTimer.singleShot(0, self, self.prepare_standby)  # a run may well follow
+
+    def prepare_standby(self) -> None:
+        """Start the next run's process ahead while the panel shows a project."""
+        if self.standby_enabled and self.project is not None and self.isVisible():
+            self.process.prepare()
 
     # ------------------------------------------------------------------ estimate
     def update_estimate(self) -> None:
@@ -299,6 +314,8 @@ class TrainPanel(QWidget):
             self.status_label.setText(said)
 
     def _run_ended(self) -> None:
+        # the next round's process, once the version is checked and proposes (2 cores)
+        QTimer.singleShot(STANDBY_AFTER_RUN_MS, self, self.prepare_standby)
         self.run_progress.stop()
         self.estimate_label.setText("")  # until the next estimate (settings may have changed)
         self.estimate_label.show()

@@ -10,6 +10,9 @@ stderr (``segapp: error: ...`` when the CLI caught the problem).
 - ``cancel()`` kills it and deletes the run's output folder (``cancelled``) in a thread.
 - ``shutdown(then)`` (the window closes) stops it and returns at once; ``then()`` runs when
   it has ended (killed if it takes more than a few seconds): the GUI thread never waits.
+- ``prepare()`` starts the next run's process ahead (``segapp train-standby``): it imports
+  torch and the rest while a person corrects masks, and ``start`` hands it the run's
+  arguments, so a round does not wait 7-10 s for its imports (docs/first-rounds.md).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
@@ -28,6 +32,7 @@ from segapp.ui.tasks import remove_folder
 log = logging.getLogger(__name__)
 
 STDERR_LINES = 40
+TRAIN = [sys.executable, "-m", "segapp.cli.main", "train"]  # versions.train_command's start
 
 
 def _package_root() -> str:
@@ -55,6 +60,8 @@ class TrainProcess(QObject):
         self._cancelling = False
         self._stopping = False
         self._delete_out = False
+        self._standby: QProcess | None = None  # the next run's process, importing or waiting
+        self.from_standby = False  # whether the running process was started ahead
 
     @property
     def running(self) -> bool:
@@ -73,20 +80,74 @@ class TrainProcess(QObject):
         self._stderr.clear()
         self._cancelling = self._stopping = False
         self._delete_out = delete_out_on_cancel
-        proc = QProcess(self)
-        env = QProcessEnvironment.systemEnvironment()
-        env.insert("PYTHONUNBUFFERED", "1")
-        path = env.value("PYTHONPATH", "")
-        env.insert("PYTHONPATH", _package_root() + (os.pathsep + path if path else ""))
-        proc.setProcessEnvironment(env)
+        proc = self._take_standby(argv)
+        self.from_standby = proc is not None
+        if proc is None:
+            proc = self._new_process()
         proc.readyReadStandardOutput.connect(self._read_stdout)
         proc.readyReadStandardError.connect(self._read_stderr)
         proc.finished.connect(self._on_finished)
         proc.errorOccurred.connect(self._on_error)
         self.proc = proc
         log.info("training: %s", " ".join(argv))
-        proc.start(argv[0], argv[1:])
+        if self.from_standby:
+            proc.write((json.dumps(argv[len(TRAIN) :]) + "\n").encode())
+            self._read_stdout()  # what it said while it waited
+            self._read_stderr()
+        else:
+            proc.start(argv[0], argv[1:])
         self.started.emit()
+
+    def _new_process(self) -> QProcess:
+        proc = QProcess(self)
+        env = QProcessEnvironment.systemEnvironment()
+        env.insert("PYTHONUNBUFFERED", "1")
+        path = env.value("PYTHONPATH", "")
+        env.insert("PYTHONPATH", _package_root() + (os.pathsep + path if path else ""))
+        proc.setProcessEnvironment(env)
+        return proc
+
+    # ------------------------------------------------------------------ standby
+    def prepare(self) -> None:
+        """Start the next run's process ahead, unless one runs or waits already."""
+        if self.proc is not None or self._standby is not None:
+            return
+        proc = self._new_process()
+        proc.finished.connect(lambda *_args, p=proc: self._standby_ended(p))
+        self._standby = proc
+        proc.start(sys.executable, ["-m", "segapp.cli.main", "train-standby"])
+
+    @property
+    def standby_waiting(self) -> bool:
+        return self._standby is not None
+
+    def discard_standby(self) -> None:
+        """End the process started ahead (it holds nothing: no run was handed to it)."""
+        proc, self._standby = self._standby, None
+        if proc is not None:
+            proc.kill()
+            proc.deleteLater()
+
+    def _take_standby(self, argv: list[str]) -> QProcess | None:
+        """The process started ahead, for a ``segapp train`` run, if it is alive."""
+        proc = self._standby
+        if proc is None or argv[: len(TRAIN)] != TRAIN:
+            return None
+        self._standby = None
+        if proc.state() != QProcess.ProcessState.Running:  # still starting, or gone
+            proc.kill()
+            proc.deleteLater()
+            return None
+        return proc
+
+    def _standby_ended(self, proc: QProcess) -> None:
+        """A process started ahead ended before a run took it (a broken install, killed):
+        the next run starts as before."""
+        if self._standby is proc:
+            self._standby = None
+            said = bytes(proc.readAllStandardError()).decode("utf-8", "replace")[-500:]
+            log.debug("the training process started ahead ended: %s", said)
+            proc.deleteLater()
 
     # ------------------------------------------------------------------ control
     def stop(self) -> None:
@@ -108,6 +169,7 @@ class TrainProcess(QObject):
         Returns at once: False when nothing runs, else True and ``then()`` is called when
         the process has ended.
         """
+        self.discard_standby()
         proc = self.proc
         if proc is None:
             return False

@@ -348,7 +348,7 @@ def test_opening_another_project_during_a_run_asks_first(qtbot, tmp_path, make_w
 
 
 def test_estimate_measured_in_a_thread_without_history(qtbot, project):
-    p = TrainPanel(auto_estimate=True)
+    p = TrainPanel(auto_estimate=True, standby=False)
     qtbot.addWidget(p)
     p.set_project(project)
     p.form.set_values(**RUN)
@@ -687,7 +687,7 @@ def test_the_plan_waits_for_the_gpu_check(qtbot, project, monkeypatch):
         return True
 
     monkeypatch.setattr(accelerator_probe, "_auto_is_accelerated", slow_check)
-    p = TrainPanel(auto_estimate=True)
+    p = TrainPanel(auto_estimate=True, standby=False)
     qtbot.addWidget(p)
     p.set_project(project)
     p.form.set_values(**(RUN | {"device": "auto", "batch_size": None}))
@@ -702,3 +702,56 @@ def test_the_plan_waits_for_the_gpu_check(qtbot, project, monkeypatch):
     assert planned.batch_size != recipe.plan_schedule(40, None, None).batch_size
     p.estimate_label.auto_measure = False  # no measurement left running past the test
     qtbot.waitUntil(lambda: not p.estimate_label.measuring, timeout=30_000)
+
+
+@pytest.fixture
+def standby_panel(qtbot, project, monkeypatch):
+    """A panel that starts the next run's process ahead, at once after a run too."""
+    from segapp.ui.training import panel as panel_module
+
+    monkeypatch.setattr(panel_module, "STANDBY_AFTER_RUN_MS", 0)
+    p = TrainPanel(auto_estimate=False, standby=True)
+    qtbot.addWidget(p)
+    p.set_project(project)
+    p.show()
+    yield p
+    if p.running:
+        p.process.cancel()
+        qtbot.waitUntil(lambda: not p.running, timeout=10_000)
+    p.process.discard_standby()
+
+
+def _standby_running(panel: TrainPanel) -> bool:
+    proc = panel.process._standby
+    return proc is not None and proc.state() == proc.ProcessState.Running
+
+
+def test_a_round_runs_in_the_process_started_ahead(qtbot, standby_panel, project):
+    """Shown with a project, the panel starts the next run's process (torch imported while a
+    person corrects masks); Train hands it the run; after the run another one is started."""
+    panel = standby_panel
+    qtbot.waitUntil(lambda: _standby_running(panel), timeout=10_000)
+    first = panel.process._standby.processId()
+    panel.form.set_values(epochs=2, **RUN)
+    qtbot.mouseClick(panel.train_btn, Qt.MouseButton.LeftButton)
+    assert panel.running and panel.process.from_standby
+    assert panel.process.proc.processId() == first and not panel.process.standby_waiting
+    qtbot.waitUntil(lambda: _idle(panel), timeout=TIMEOUT)
+    assert [e["epoch"] for e in panel.process.epochs] == [1, 2]
+    assert "v001" in panel.status_label.text()
+    assert (project.root / "models" / "v001" / "model.safetensors").exists()
+    qtbot.waitUntil(lambda: _standby_running(panel), timeout=10_000)  # for the next round
+    assert panel.process._standby.processId() != first
+
+
+def test_a_round_starts_afresh_when_the_process_started_ahead_is_gone(qtbot, standby_panel):
+    panel = standby_panel
+    qtbot.waitUntil(lambda: _standby_running(panel), timeout=10_000)
+    panel.process._standby.kill()  # killed from outside, or a broken install
+    qtbot.waitUntil(lambda: not panel.process.standby_waiting, timeout=10_000)
+    panel.form.set_values(epochs=1, **RUN)
+    qtbot.mouseClick(panel.train_btn, Qt.MouseButton.LeftButton)
+    assert panel.running and not panel.process.from_standby
+    qtbot.waitUntil(lambda: _idle(panel), timeout=TIMEOUT)
+    assert [e["epoch"] for e in panel.process.epochs] == [1]
+    assert panel.error_label.text() == ""
