@@ -11,7 +11,8 @@ first image to start, each distance weighted by the active version's uncertainty
 image once there is one, segapp.ml.uncertainty; ``--order layout``: the colour layout
 alone); then train a version with the window's default settings (plus
 ``--train-args``, for ablations) in a separate `segapp train` process (the
-window's command, its time budget included), promote it as the window does, and let the
+window's command, its time budget included; the process is started ahead and handed the
+round, as the window does, unless ``--cold``), promote it as the window does, and let the
 active version propose masks for the held-out ids 161..200, which no round ever sees.
 Prints one line per round and a table of per-image IoU (mean over seeds) and round time;
 ``unrefined``: the same proposals without the refinement the checkpoint chose
@@ -68,6 +69,33 @@ def _weights(project: Project, device: str, signatures: dict, done: list[str]) -
     return uncertainty.score_images(project, active.path, todo, device)
 
 
+def _start_standby() -> subprocess.Popen:
+    return subprocess.Popen(
+        versions.STANDBY_COMMAND,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _wait_ready(standby: subprocess.Popen | None) -> None:
+    """Until the process started ahead has its imports: a person correcting the round's
+    images takes longer than they do (about 10 s on a 2-core CPU)."""
+    if standby is not None and '"ready"' not in standby.stdout.readline():
+        raise SystemExit(f"train-standby did not start:\n{standby.communicate()[1][-2000:]}")
+
+
+def _run_round(cmd: list[str], standby: subprocess.Popen | None):
+    """The round's ``segapp train``: in the process started ahead, as the window runs it,
+    or in a process of its own (``--cold``)."""
+    if standby is None:
+        return subprocess.run(cmd, capture_output=True, text=True)
+    assert cmd[: len(versions.TRAIN_COMMAND)] == versions.TRAIN_COMMAND
+    stdout, stderr = standby.communicate(json.dumps(cmd[len(versions.TRAIN_COMMAND) :]) + "\n")
+    return subprocess.CompletedProcess(cmd, standby.returncode, stdout, stderr)
+
+
 def run_seed(args, seed: int, device: str) -> list[dict]:
     data = Path(args.data)
     pool_lo, pool_hi = _ids(args.pool)
@@ -82,6 +110,8 @@ def run_seed(args, seed: int, device: str) -> list[dict]:
         if args.order in ("suggested", "layout"):
             signatures = {e.stem: signature(project.read_image(e)) for e in project.entries}
         for n in (int(x) for x in args.rounds.split(",")):
+            # the window starts the round's process ahead, while the person corrects
+            standby = None if args.cold else _start_standby()
             t_suggest = time.perf_counter()
             to_correct = stems[:n]  # the person corrects the first n images, or the suggested
             if args.order in ("suggested", "layout"):
@@ -99,6 +129,7 @@ def run_seed(args, seed: int, device: str) -> list[dict]:
                     image = project.read_image(entry)
                     labels = project.fit_labels(truth, image.shape[:2], stem)
                     project.write_labels(entry, labels, "corrected")
+            _wait_ready(standby)
             t0 = time.perf_counter()  # the round: training and promotion, not the suggestions
             train_stems, val_stems = versions.training_selection(project)
             active = versions.active_version(project)
@@ -108,7 +139,7 @@ def run_seed(args, seed: int, device: str) -> list[dict]:
                 project, out, base, train_stems, val_stems, device=device, seed=seed
             )
             cmd += shlex.split(args.train_args)  # ablations: e.g. --keep-aspect
-            proc = subprocess.run(cmd, capture_output=True, text=True)
+            proc = _run_round(cmd, standby)
             if proc.returncode != 0:
                 raise SystemExit(f"segapp train failed:\n{proc.stderr[-2000:]}")
             train_s = time.perf_counter() - t0
@@ -178,6 +209,12 @@ def main() -> None:
         "--train-args",
         default="",
         help="more `segapp train` options (ablations: --train-args=--keep-aspect)",
+    )
+    p.add_argument(
+        "--cold",
+        action="store_true",
+        help="each round in a `segapp train` process started at its click, not the one the "
+        "window starts ahead (train-standby), as before stop 46",
     )
     p.add_argument(
         "--quick",

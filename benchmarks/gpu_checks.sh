@@ -2,8 +2,8 @@
 # The checks a CUDA machine is for, in one run: `pytest -m gpu` (the real CUDA paths), the
 # loop's 10- and 40-image rounds (2 seeds, the suggested order, shipped proposals scored),
 # one 160-image round, and a 40-image `segapp train` round with and without data-loading
-# processes (the whole process timed, as the window waits for it), and a profile of that
-# round.
+# processes (the whole process timed, as the window waits for it), a profile of that
+# round, and that round cold against started ahead (`segapp train-standby`).
 #
 #     DATA=../shared/datasets/human-segmentation OUT=gpu-out bash benchmarks/gpu_checks.sh
 #     STAGES="pytest-gpu round40 round40-noworkers" bash benchmarks/gpu_checks.sh  # some
@@ -13,7 +13,7 @@
 set -u
 OUT=${OUT:-gpu-out}
 DATA=${DATA:-../shared/datasets/human-segmentation}
-STAGES=${STAGES:-pytest-gpu loop k160 round40 round40-noworkers profile}
+STAGES=${STAGES:-pytest-gpu loop k160 round40 round40-noworkers profile round-start}
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1
 {
@@ -59,3 +59,5 @@ stage profile 120 python3 -m cProfile -o "$P40/round.prof" -m segapp.cli.main tr
 import pstats, sys
 pstats.Stats(sys.argv[1], stream=open(sys.argv[2], 'a')).sort_stats('cumulative').print_stats(60)
 " "$P40/round.prof" "$OUT/profile.log"
+# a round from a cold process against the one the window starts ahead (train-standby)
+stage round-start 150 python3 benchmarks/bench_round_start.py --data "$DATA" --device cuda

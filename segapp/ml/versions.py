@@ -24,6 +24,10 @@ from segapp.core.project import Project
 from segapp.ml import recipe
 
 # as in segapp.ml.checkpoint, which imports torch: the window lists versions without it
+TRAIN_COMMAND = [sys.executable, "-m", "segapp.cli.main", "train"]  # train_command's start
+# the next run's process, started ahead: its stdin's first line is the arguments after
+# TRAIN_COMMAND, as a JSON list (segapp/cli/standby.py)
+STANDBY_COMMAND = [sys.executable, "-m", "segapp.cli.main", "train-standby"]
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 
@@ -187,7 +191,7 @@ def train_command(
     images, val = out / "train-images.txt", out / "val-images.txt"
     write_bytes_atomic(images, ("\n".join(train_stems) + "\n").encode())
     write_bytes_atomic(val, ("\n".join(val_stems) + "\n").encode())
-    argv = [sys.executable, "-m", "segapp.cli.main", "train", str(project.root)]
+    argv = [*TRAIN_COMMAND, str(project.root)]
     options = {
         "--model": base,
         "--out": out,

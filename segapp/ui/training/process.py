@@ -20,19 +20,18 @@ from __future__ import annotations
 import json
 import logging
 import os
-import sys
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
 
+from segapp.ml.versions import STANDBY_COMMAND, TRAIN_COMMAND
 from segapp.ui.tasks import remove_folder
 
 log = logging.getLogger(__name__)
 
 STDERR_LINES = 40
-TRAIN = [sys.executable, "-m", "segapp.cli.main", "train"]  # versions.train_command's start
 
 
 def _package_root() -> str:
@@ -91,7 +90,7 @@ class TrainProcess(QObject):
         self.proc = proc
         log.info("training: %s", " ".join(argv))
         if self.from_standby:
-            proc.write((json.dumps(argv[len(TRAIN) :]) + "\n").encode())
+            proc.write((json.dumps(argv[len(TRAIN_COMMAND) :]) + "\n").encode())
             self._read_stdout()  # what it said while it waited
             self._read_stderr()
         else:
@@ -115,7 +114,7 @@ class TrainProcess(QObject):
         proc = self._new_process()
         proc.finished.connect(lambda *_args, p=proc: self._standby_ended(p))
         self._standby = proc
-        proc.start(sys.executable, ["-m", "segapp.cli.main", "train-standby"])
+        proc.start(STANDBY_COMMAND[0], STANDBY_COMMAND[1:])
 
     @property
     def standby_waiting(self) -> bool:
@@ -131,7 +130,7 @@ class TrainProcess(QObject):
     def _take_standby(self, argv: list[str]) -> QProcess | None:
         """The process started ahead, for a ``segapp train`` run, if it is alive."""
         proc = self._standby
-        if proc is None or argv[: len(TRAIN)] != TRAIN:
+        if proc is None or argv[: len(TRAIN_COMMAND)] != TRAIN_COMMAND:
             return None
         self._standby = None
         if proc.state() != QProcess.ProcessState.Running:  # still starting, or gone
