@@ -312,10 +312,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _train_standby(args) -> int:
-    from segapp.cli.standby import cmd_train_standby
+def _train_standby(_args) -> int:
+    from segapp.cli.standby import wait_for_round
 
-    return cmd_train_standby(args)
+    argv = wait_for_round()
+    return 0 if argv is None else main(["train", *argv])  # the budget counts from here
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -25,12 +25,14 @@ def import_ahead() -> None:
     import_albumentations()
 
 
-def cmd_train_standby(_args) -> int:
+def wait_for_round() -> list[str] | None:
+    """Import ahead, say so (``{"event": "ready"}``), then the round's ``segapp train``
+    arguments from stdin's first line; None at the end of input (no round came)."""
     import_ahead()
     print(json.dumps({"event": "ready"}), flush=True)
     line = sys.stdin.readline()
     if not line.strip():
-        return 0
+        return None
     try:
         argv = json.loads(line)
     except ValueError:
@@ -40,6 +42,4 @@ def cmd_train_standby(_args) -> int:
             "train-standby: the first line on stdin must be a JSON list of `segapp train` "
             f"arguments, not {line.strip()[:80]!r}"
         )
-    from segapp.cli.main import main
-
-    return main(["train", *argv])  # the round's budget counts from here
+    return argv

@@ -23,11 +23,11 @@ from segapp.core.imageio import write_bytes_atomic
 from segapp.core.project import Project
 from segapp.ml import recipe
 
-# as in segapp.ml.checkpoint, which imports torch: the window lists versions without it
 TRAIN_COMMAND = [sys.executable, "-m", "segapp.cli.main", "train"]  # train_command's start
 # the next run's process, started ahead: its stdin's first line is the arguments after
 # TRAIN_COMMAND, as a JSON list (segapp/cli/standby.py)
 STANDBY_COMMAND = [sys.executable, "-m", "segapp.cli.main", "train-standby"]
+# as in segapp.ml.checkpoint, which imports torch: the window lists versions without it
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 
