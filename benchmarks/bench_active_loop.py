@@ -69,7 +69,8 @@ def _weights(project: Project, device: str, signatures: dict, done: list[str]) -
     return uncertainty.score_images(project, active.path, todo, device)
 
 
-def _start_standby() -> subprocess.Popen:
+def start_standby() -> subprocess.Popen:
+    """The round's process started ahead, as the window starts it (stdin, stdout, stderr piped)."""
     return subprocess.Popen(
         versions.STANDBY_COMMAND,
         stdin=subprocess.PIPE,
@@ -79,7 +80,7 @@ def _start_standby() -> subprocess.Popen:
     )
 
 
-def _wait_ready(standby: subprocess.Popen | None) -> None:
+def wait_ready(standby: subprocess.Popen | None) -> None:
     """Until the process started ahead has its imports: a person correcting the round's
     images takes longer than they do (about 10 s on a 2-core CPU)."""
     if standby is not None and '"ready"' not in standby.stdout.readline():
@@ -111,7 +112,7 @@ def run_seed(args, seed: int, device: str) -> list[dict]:
             signatures = {e.stem: signature(project.read_image(e)) for e in project.entries}
         for n in (int(x) for x in args.rounds.split(",")):
             # the window starts the round's process ahead, while the person corrects
-            standby = None if args.cold else _start_standby()
+            standby = None if args.cold else start_standby()
             t_suggest = time.perf_counter()
             to_correct = stems[:n]  # the person corrects the first n images, or the suggested
             if args.order in ("suggested", "layout"):
@@ -129,7 +130,7 @@ def run_seed(args, seed: int, device: str) -> list[dict]:
                     image = project.read_image(entry)
                     labels = project.fit_labels(truth, image.shape[:2], stem)
                     project.write_labels(entry, labels, "corrected")
-            _wait_ready(standby)
+            wait_ready(standby)
             t0 = time.perf_counter()  # the round: training and promotion, not the suggestions
             train_stems, val_stems = versions.training_selection(project)
             active = versions.active_version(project)

@@ -18,36 +18,29 @@ import argparse
 import json
 import re
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
+from bench_active_loop import start_standby, wait_ready
 from bench_fewshot import DATA, build_project
 
-TRAIN = [sys.executable, "-m", "segapp.cli.main", "train"]
-STANDBY = [sys.executable, "-m", "segapp.cli.main", "train-standby"]
+from segapp.ml.versions import TRAIN_COMMAND
 
 
 def run_round(mode: str, args: list[str]) -> dict:
     """One round, ``mode`` "cold" or "standby"; times from the click."""
     if mode == "standby":
-        proc = subprocess.Popen(
-            STANDBY,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        assert json.loads(proc.stdout.readline())["event"] == "ready"  # imports done
+        proc = start_standby()
+        wait_ready(proc)  # imports done, as while a person corrects
         click = time.perf_counter()
         proc.stdin.write(json.dumps(args) + "\n")
         proc.stdin.flush()
     else:
         click = time.perf_counter()
         proc = subprocess.Popen(
-            TRAIN + args,
+            TRAIN_COMMAND + args,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

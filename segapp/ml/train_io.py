@@ -39,9 +39,8 @@ class EpochSaver:
 
     def epoch_done(
         self, run, metrics, val, is_best, history, schedule, trusted, writer, final: bool
-    ) -> bool:
-        """Record epoch ``metrics.epoch``; ``final``: the run ends with it. True when the
-        checkpoint and ``last/`` were written."""
+    ) -> None:
+        """Record epoch ``metrics.epoch``; ``final``: the run ends with it."""
         now = time.monotonic()
         due = final or self.written_at is None or now - self.written_at >= self.every
         if is_best:
@@ -64,7 +63,7 @@ class EpochSaver:
                 writer.add_scalar(key, getattr(metrics, key), metrics.epoch)
             writer.flush()
         if not due:
-            return False
+            return
         self.flush(run)
         save_last(
             self.out,
@@ -80,7 +79,6 @@ class EpochSaver:
             schedule.epochs,
         )
         self.written_at = time.monotonic()
-        return True
 
     def flush(self, run) -> None:
         """Write the chosen epoch's checkpoint if it waits in memory."""

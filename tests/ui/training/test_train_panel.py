@@ -5,6 +5,7 @@ Runs are tiny (unet-small, 32 px, CPU); each starts a Python process (~3-5 s of 
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 from unittest import mock
@@ -32,16 +33,27 @@ def project(tmp_path) -> Project:
     return Project.open(make_dataset(tmp_path / "data", n=50, height=48, width=48))
 
 
-@pytest.fixture
-def panel(qtbot, project) -> TrainPanel:
-    p = TrainPanel(auto_estimate=False)
+@contextlib.contextmanager
+def _shown_panel(qtbot, project, **kw):
+    """A shown panel on ``project``; its run cancelled and any process started ahead ended
+    at the test's end."""
+    p = TrainPanel(**kw)
     qtbot.addWidget(p)
     p.set_project(project)
     p.show()
-    yield p
-    if p.running:
-        p.process.cancel()
-        qtbot.waitUntil(lambda: not p.running, timeout=10_000)
+    try:
+        yield p
+    finally:
+        if p.running:
+            p.process.cancel()
+            qtbot.waitUntil(lambda: not p.running, timeout=10_000)
+        p.process.discard_standby()
+
+
+@pytest.fixture
+def panel(qtbot, project) -> TrainPanel:
+    with _shown_panel(qtbot, project, auto_estimate=False) as p:
+        yield p
 
 
 def _points(panel: TrainPanel, name: str) -> int:
@@ -710,15 +722,8 @@ def standby_panel(qtbot, project, monkeypatch):
     from segapp.ui.training import panel as panel_module
 
     monkeypatch.setattr(panel_module, "STANDBY_AFTER_RUN_MS", 0)
-    p = TrainPanel(auto_estimate=False, standby=True)
-    qtbot.addWidget(p)
-    p.set_project(project)
-    p.show()
-    yield p
-    if p.running:
-        p.process.cancel()
-        qtbot.waitUntil(lambda: not p.running, timeout=10_000)
-    p.process.discard_standby()
+    with _shown_panel(qtbot, project, auto_estimate=False, standby=True) as p:
+        yield p
 
 
 def _standby_running(panel: TrainPanel) -> bool:
