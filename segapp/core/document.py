@@ -51,6 +51,7 @@ def _read_only(a: np.ndarray) -> np.ndarray:
 
 
 MAX_BRUSH_RADIUS = 1000  # px: the brush and eraser never grow beyond this
+DEFAULT_BRUSH_RADIUS = 5  # px, on images up to 1000 px (larger ones: ui.labeling.paint_state)
 
 
 class MaskDocument:
@@ -85,7 +86,7 @@ class MaskDocument:
         self._saved_state = self._history.state
         self._callbacks: list[ChangeCallback] = []
         self._active_class = 1
-        self._brush_radius = 5
+        self._brush_radius = DEFAULT_BRUSH_RADIUS
         self.protect_others = False
         self._stroke_value: int | None = None
         self._stroke_last: Point | None = None

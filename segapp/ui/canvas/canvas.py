@@ -49,7 +49,7 @@ from PySide6.QtWidgets import (
 )
 from shiboken6 import isValid
 
-from segapp.core.document import MAX_BRUSH_RADIUS, MaskDocument
+from segapp.core.document import DEFAULT_BRUSH_RADIUS, MAX_BRUSH_RADIUS, MaskDocument
 from segapp.ui.canvas.click_tool import ClickTool
 from segapp.ui.canvas.items import BrushCursorItem, ImageItem, LabelOverlayItem, Rect
 from segapp.ui.canvas.overlay_look import OverlayLookMixin
@@ -98,7 +98,8 @@ class Canvas(OverlayLookMixin, PanZoomView):
         self._overlay: LabelOverlayItem | None = None
         self._init_look()
         self._tool = "brush"
-        self._brush_radius = 5  # used while no document is shown (the document holds it)
+        # used while no document is shown (the document holds it)
+        self._brush_radius = DEFAULT_BRUSH_RADIUS
         self._wheel_accum = 0
         self._last_pixel: tuple[int, int] | None = None
         # interaction state

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from segapp.core.classes import ClassInfo
-from segapp.core.document import MAX_BRUSH_RADIUS
+from segapp.core.document import DEFAULT_BRUSH_RADIUS, MAX_BRUSH_RADIUS
 from segapp.core.imageio import WriteError
 from segapp.core.project import IGNORE_INDEX
 
@@ -18,7 +18,6 @@ if TYPE_CHECKING:
     from segapp.core.document import MaskDocument
 
 
-DEFAULT_BRUSH_RADIUS = 5  # px, on images up to 1000 px
 DEFAULT_BRUSH_SHARE = 1 / 200  # of the longer side, on larger images: 20 px at 4000 px
 
 
