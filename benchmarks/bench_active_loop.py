@@ -35,7 +35,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_fewshot import score  # same folder: proposals scored one way
+from bench_fewshot import score, worst  # same folder: proposals scored one way
 
 from segapp.core.diversity import farthest_first, signature
 from segapp.core.imageio import read_mask
@@ -177,6 +177,8 @@ def run_seed(args, seed: int, device: str) -> list[dict]:
                 "no_closer_look_image_iou": no_closer["mean_image_iou"],
                 # the gain of the mirrored pass (tiling.mirrors)
                 "one_pass_image_iou": one_pass["mean_image_iou"],
+                # the lowest proposals: [stem, IoU, claimed, missed] (bench_fewshot.worst)
+                "worst": worst(scores["per_image"]),
                 "labels_ms": round(scores["labels_ms"], 1),  # refining: its cost a proposal
                 "train_s": train_s,
                 "round_s": round_s,

@@ -27,7 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from segapp.core.project import Project
+from segapp.core.imageio import to_rgb, write_png_atomic
+from segapp.core.project import IGNORE_INDEX, Project
 from segapp.ml.checkpoint import load_model
 from segapp.ml.device import resolve_device
 from segapp.ml.infer import Predictor
@@ -65,18 +66,21 @@ def score(
     size: int | None = None,
     refine: str | None = None,
     closer: bool = True,
-) -> dict[str, float]:
+    overlays: Path | None = None,
+) -> dict:
     """Proposals of a checkpoint on ids lo..hi as the window makes them (default backend,
     refined as the checkpoint says unless ``refine`` is given, with its mirrored pass unless
     ``mirror`` says otherwise), at ``size`` px instead of the training size if given; SegMetrics' figures, and
     the labelling's time per image (``labels_ms``: thresholding and any refinement).
-    ``closer=False``: without a refining model's closer look (``closer_look.py``)."""
+    ``closer=False``: without a refining model's closer look (``closer_look.py``).
+    ``per_image``: each image's figures (``image_errors``), worst first; ``overlays``: a
+    folder to write each proposal's errors into as pictures (``error_overlay``)."""
     loaded = load_model(run, device)
     predictor = Predictor(loaded, device, resize_to=size, refine=refine, mirror=mirror)
     predictor.closer_look = closer
     source = Project.open(data)
     metrics = SegMetrics(2)
-    times = []
+    times, per_image = [], []
     for e in source.entries:
         if e.stem.isdigit() and lo <= int(e.stem) <= hi:
             image = source.read_image(e)
@@ -84,8 +88,51 @@ def score(
             t0 = time.perf_counter()
             labels = predictor.to_labels(image, probs)
             times.append(1000 * (time.perf_counter() - t0))
-            metrics.update(labels, source.read_labels(e, image.shape[:2]))
-    return metrics.compute() | {"labels_ms": float(np.mean(times)) if times else 0.0}
+            truth = source.read_labels(e, image.shape[:2])
+            metrics.update(labels, truth)
+            per_image.append({"stem": e.stem} | image_errors(labels, truth))
+            if overlays is not None:
+                name = f"{per_image[-1]['iou']:.3f}_{e.stem}.png"
+                write_png_atomic(overlays / name, error_overlay(image, labels, truth))
+    per_image.sort(key=lambda r: r["iou"])
+    return metrics.compute() | {
+        "labels_ms": float(np.mean(times)) if times else 0.0,
+        "per_image": per_image,
+    }
+
+
+def worst(per_image: list[dict], n: int = 5) -> list[list]:
+    """The ``n`` lowest of ``score``'s ``per_image``: [stem, IoU, claimed, missed] each."""
+    return [[r["stem"], round(r["iou"], 3), r["claimed"], r["missed"]] for r in per_image[:n]]
+
+
+def image_errors(labels: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    """One proposal against its mask, every class but background as one object: the IoU,
+    and the pixels wrongly claimed (``claimed``) and missed (``missed``) as shares of the
+    object's own area, which say whether the proposal over-reaches or falls short."""
+    valid = truth != IGNORE_INDEX
+    pred, true = (labels > 0) & valid, (truth > 0) & valid
+    area = max(1, int(true.sum()))
+    union = int((pred | true).sum())
+    return {
+        "iou": int((pred & true).sum()) / union if union else 1.0,
+        "claimed": round(int((pred & ~true).sum()) / area, 3),
+        "missed": round(int((true & ~pred).sum()) / area, 3),
+    }
+
+
+def error_overlay(image: np.ndarray, labels: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """The image (RGB) tinted green where the proposal is right about the object, red where
+    it claims background and blue where it misses the object."""
+    out = to_rgb(image).astype(np.float32)
+    pred, true = labels > 0, (truth > 0) & (truth != IGNORE_INDEX)
+    for where, tint in (
+        (pred & true, (0, 160, 0)),
+        (pred & ~true, (200, 0, 0)),
+        (true & ~pred, (0, 0, 200)),
+    ):
+        out[where] = 0.5 * out[where] + 0.5 * np.array(tint, np.float32)
+    return out.astype(np.uint8)
 
 
 def main() -> None:
@@ -137,6 +184,8 @@ def main() -> None:
             key = "one_pass_" if mirror is False else ""
             result[f"{key}image_iou"] = round(r["mean_image_iou"], 4)
             result[f"{key}iou"] = round(r["iou"], 4)
+            if mirror is None:  # where the shipped proposals go wrong most
+                result["worst"] = worst(r["per_image"])
         result["refine"] = refine_of(root / "run")
         if result["refine"] != "none":  # the gain of refining
             r = score(root / "run", data, lo, hi, device=device, refine="none")
