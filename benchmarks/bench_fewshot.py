@@ -25,6 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from segapp.core.imageio import to_rgb, write_png_atomic
@@ -123,16 +124,19 @@ def image_errors(labels: np.ndarray, truth: np.ndarray) -> dict[str, float]:
 
 def error_overlay(image: np.ndarray, labels: np.ndarray, truth: np.ndarray) -> np.ndarray:
     """The image (RGB) tinted green where the proposal is right about the object, red where
-    it claims background and blue where it misses the object."""
+    it claims background and blue where it misses the object; the red and blue regions are
+    also outlined, so they show on objects of their own colour."""
     out = to_rgb(image).astype(np.float32)
     pred, true = labels > 0, (truth > 0) & (truth != IGNORE_INDEX)
-    for where, tint in (
-        (pred & true, (0, 160, 0)),
-        (pred & ~true, (200, 0, 0)),
-        (true & ~pred, (0, 0, 200)),
-    ):
+    wrong = ((pred & ~true, (255, 0, 0)), (true & ~pred, (0, 0, 255)))
+    for where, tint in ((pred & true, (0, 160, 0)), *wrong):
         out[where] = 0.5 * out[where] + 0.5 * np.array(tint, np.float32)
-    return out.astype(np.uint8)
+    out = out.astype(np.uint8)
+    width = max(1, round(max(out.shape[:2]) / 320))
+    for where, tint in wrong:
+        edges, _ = cv2.findContours(where.astype(np.uint8), cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
+        cv2.drawContours(out, edges, -1, tint, width)
+    return out
 
 
 def main() -> None:
