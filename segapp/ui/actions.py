@@ -215,6 +215,7 @@ def _view(win: ActionHost, act: _Actions) -> None:
 
 def _model(win: ActionHost, act: _Actions) -> None:
     m = win.menuBar().addMenu("&Model")
+    m.setToolTipsVisible(True)  # what each choice costs and does (e.g. the round started ahead)
     m.addAction(act("propose", "Propose mask", win.propose, "Ctrl+P", "propose a mask (Ctrl+P)"))
     m.addAction(act("propose_all", "Propose all unlabeled", win.propose_all, "Ctrl+Shift+P"))
     m.addAction(act("cancel_batch", "Cancel proposing", win.session.cancel_batch))

@@ -121,7 +121,9 @@ class MainWindow(QMainWindow):
         )
         self.toolbar.insertAction(tools.loop_end, self.training.action)  # beside Propose
         standby = self.settings.value("train_standby", True, type=bool)  # off in tests
-        self.training.train_panel.standby_enabled = standby
+        self.training.set_standby(standby)  # Model > Start each training round ahead
+        save = lambda on: self.settings.setValue("train_standby", on)  # noqa: E731
+        self.training.standby_action.toggled.connect(save)
         for panel in (self.training.train_panel, self.training.versions_panel):
             panel.activeModelChanged.connect(self.image_list.suggester.prepare)
         self._on_project(None)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Qt, QTimer
-from PySide6.QtGui import QKeySequence
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QTabWidget
 
 from segapp.ml import versions
@@ -34,6 +34,11 @@ ExtraModels = Callable[[], list[tuple[str, Path, str]]]  # the window's opened m
 log = logging.getLogger(__name__)
 
 DOCK_HEIGHT = 330
+STANDBY_TIP = (
+    "Import the training code in a waiting process while you correct masks,\n"
+    "so Train's first step comes seconds sooner (7 s on a 2-core CPU).\n"
+    "It holds about 0.75 GB of memory while it waits."
+)
 
 
 class TrainingDock(QObject):
@@ -70,6 +75,11 @@ class TrainingDock(QObject):
         self.action.setShortcut(QKeySequence("Ctrl+T"))
         self.action.setToolTip("train a model on the corrected images, see its versions (Ctrl+T)")
         win.addAction(self.action)
+        # Model > Start training ahead: the memory it holds, for the seconds it saves
+        self.standby_action = QAction("Start each training round ahead", win, checkable=True)
+        self.standby_action.setChecked(self.train_panel.standby_enabled)
+        self.standby_action.setToolTip(STANDBY_TIP)
+        self.standby_action.toggled.connect(self.set_standby)
         self._versions_timer = QTimer(self, singleShot=True, interval=500)
         self._versions_timer.timeout.connect(self.versions_panel.refresh)
 
@@ -154,6 +164,17 @@ class TrainingDock(QObject):
         self.train_panel.refresh()
         self.win.statusBar().showMessage(f"proposals now use {Path(path).name}", 8000)
 
+    def set_standby(self, on: bool) -> None:
+        """Start the next round's process ahead (``TrainProcess.prepare``), or end the one
+        waiting and start each round at its click."""
+        tp = self.train_panel
+        tp.standby_enabled = bool(on)
+        if on:
+            tp.prepare_standby()
+        else:
+            tp.process.discard_standby()
+        self.standby_action.setChecked(bool(on))
+
     def show(self) -> None:
         self.dock.show()
         self.dock.raise_()
@@ -195,4 +216,5 @@ def install_training(
     if model_menu is not None:
         model_menu.addSeparator()
         model_menu.addAction(dock.action)
+        model_menu.addAction(dock.standby_action)
     return dock

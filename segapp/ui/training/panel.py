@@ -303,12 +303,17 @@ class TrainPanel(QWidget):
         epoch = len(self.process.epochs) + 1
         self.ensure_plots().add_batch(epoch, batch, batches, loss)
         self.run_progress.batch(epoch, batch, batches, step, steps)
+        self._say_budget()  # the bar's step count and the status line's agree at every step
 
     def _on_epoch(self, msg: dict) -> None:
         self.ensure_plots().add_epoch(msg)
         progress = self.run_progress
         if progress.epoch(msg):  # the time budget shortened the run
             self.ensure_plots().set_epochs(progress.epochs)
+        self._say_budget()
+
+    def _say_budget(self) -> None:
+        progress = self.run_progress
         if progress.budget_cut and not self.process.stopping:
             said = budget_note(self.status_label.text(), progress.steps, progress.steps_planned)
             self.status_label.setText(said)
