@@ -75,7 +75,7 @@ class TrainingDock(QObject):
         self.action.setShortcut(QKeySequence("Ctrl+T"))
         self.action.setToolTip("train a model on the corrected images, see its versions (Ctrl+T)")
         win.addAction(self.action)
-        # Model > Start training ahead: the memory it holds, for the seconds it saves
+        # Model > Start each training round ahead: the memory it holds, for the seconds saved
         self.standby_action = QAction("Start each training round ahead", win, checkable=True)
         self.standby_action.setChecked(self.train_panel.standby_enabled)
         self.standby_action.setToolTip(STANDBY_TIP)
