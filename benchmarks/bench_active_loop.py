@@ -24,6 +24,7 @@ pass averaged in (segapp.ml.tiling.mirrors), for its gain.
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import logging
 import os
@@ -253,6 +254,10 @@ def main() -> None:
         t = statistics.mean(r["round_s"] for r in rs)
         figures = " | ".join(f"{x:.3f}" for x in (mean, set_iou, raw, no_closer, one_pass))
         print(f"| {n} | {each} | {figures} | {t / 60:.1f} min |")
+    for n in sorted({r["corrected"] for r in rows}):  # the images that hold the means down
+        seen = collections.Counter(w[0] for r in rows if r["corrected"] == n for w in r["worst"])
+        often = ", ".join(f"{stem} ({k})" for stem, k in seen.most_common(6))
+        print(f"after {n} images, most often among a version's five worst (versions): {often}")
 
 
 if __name__ == "__main__":
