@@ -39,6 +39,21 @@ def _backend_of_the_test(request, monkeypatch):
         monkeypatch.setenv("SEGAPP_BACKEND", "torch")
 
 
+@pytest.fixture(autouse=True)
+def _cycles_collected_on_the_gui_thread(request):
+    """A test with Qt runs as the window does (``segapp.ui.gui_gc``): cyclic garbage is
+    collected on the GUI thread only; the others keep Python's own collector."""
+    if not {"qtbot", "qapp"} & set(request.fixturenames):
+        yield
+        return
+    from segapp.ui.gui_gc import GuiThreadCollector
+
+    collector = GuiThreadCollector(request.getfixturevalue("qapp"))
+    yield
+    collector.stop()
+    collector.deleteLater()
+
+
 SHARED_DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 
 

@@ -33,9 +33,11 @@ def run_app(argv: list[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     from segapp.shipped import resource
+    from segapp.ui.gui_gc import collect_on_gui_thread
     from segapp.ui.main_window import MainWindow
 
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "segapp"])
+    collect_on_gui_thread(app)  # never a widget destroyed off the GUI thread (ui.gui_gc)
     app.setApplicationName("segapp")
     app.setOrganizationName("segapp")
     icon = resource("icons", "segapp.svg")
