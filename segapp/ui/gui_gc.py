@@ -44,7 +44,8 @@ class GuiThreadCollector(QObject):
     def collect_due(self) -> None:
         """Collect the oldest generation the counts say is due (and the younger ones)."""
         counts = zip(gc.get_count(), self.thresholds, strict=False)
-        due = [g for g, (n, most) in enumerate(counts) if n > most]
+        # a threshold of 0 is never due (gc.set_threshold: a threshold0 of 0 disables collection)
+        due = [g for g, (n, most) in enumerate(counts) if 0 < most < n]
         if due:
             gc.collect(max(due))
 
