@@ -36,7 +36,8 @@ class GuiThreadCollector(QObject):
         self.timer.start(TICK_MS)
 
     def stop(self) -> None:
-        """Back to Python's own collector (tests: one test's window is not the next's)."""
+        """Back to Python's own collector, after collecting everything here (tests: each Qt
+        test's garbage goes on the main thread, before the next test's threads allocate)."""
         self.timer.stop()
         gc.enable()
         gc.collect()
