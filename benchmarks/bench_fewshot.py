@@ -33,7 +33,7 @@ from segapp.core.project import IGNORE_INDEX, Project
 from segapp.ml.checkpoint import load_model
 from segapp.ml.device import resolve_device
 from segapp.ml.infer import Predictor
-from segapp.ml.metrics import SegMetrics
+from segapp.ml.metrics import SegMetrics, iou
 from segapp.ml.proposal_refine import refine_of
 from segapp.ml.train import TrainConfig, train
 
@@ -108,15 +108,15 @@ def worst(per_image: list[dict], n: int = 5) -> list[list]:
 
 
 def image_errors(labels: np.ndarray, truth: np.ndarray) -> dict[str, float]:
-    """One proposal against its mask, every class but background as one object: the IoU,
-    and the pixels wrongly claimed (``claimed``) and missed (``missed``) as shares of the
-    object's own area, which say whether the proposal over-reaches or falls short."""
+    """One proposal against its mask: the IoU (``metrics.iou``, the figure the per-image
+    mean averages), and the pixels wrongly claimed (``claimed``) and missed (``missed``),
+    every class but background as one object, as shares of the object's own area, which say
+    whether the proposal over-reaches or falls short."""
     valid = truth != IGNORE_INDEX
     pred, true = (labels > 0) & valid, (truth > 0) & valid
     area = max(1, int(true.sum()))
-    union = int((pred | true).sum())
     return {
-        "iou": int((pred & true).sum()) / union if union else 1.0,
+        "iou": iou(labels, truth),
         "claimed": round(int((pred & ~true).sum()) / area, 3),
         "missed": round(int((true & ~pred).sum()) / area, 3),
     }

@@ -42,3 +42,27 @@ def test_the_window_installs_one_collector(qapp, monkeypatch):
     first = collect_on_gui_thread(qapp)
     assert collect_on_gui_thread(qapp) is first and not gc.isenabled()
     first.stop()
+
+
+def test_a_full_collection_waits_until_the_heap_has_grown_by_a_quarter(qtbot, monkeypatch):
+    """As Python's own collector: the oldest generation, due by its count, is collected only
+    once the heap grew; a full collection with torch loaded holds the GUI thread ~200 ms."""
+    from types import SimpleNamespace
+
+    collector = GuiThreadCollector()
+    collector.timer.stop()
+    collected: list[int] = []
+    blocks = [1000]
+    fake_gc = SimpleNamespace(get_count=lambda: (701, 11, 11), collect=collected.append)
+    monkeypatch.setattr(gui_gc, "gc", fake_gc)
+    monkeypatch.setattr(gui_gc, "sys", SimpleNamespace(getallocatedblocks=lambda: blocks[0]))
+    collector.blocks_after_full = 1000
+
+    collector.collect_due()
+    blocks[0] = 1300  # the heap grew by more than a quarter
+    collector.collect_due()
+    collector.collect_due()  # ... measured again after that full collection
+
+    assert collected == [1, 2, 1]
+    monkeypatch.undo()
+    collector.stop()

@@ -25,7 +25,6 @@ from segapp.core.project import Project
 from segapp.ml import recipe, unfinished, versions
 from segapp.ui.folding_label import FoldingLabel
 from segapp.ui.tasks import remove_folder
-from segapp.ui.training import promotion
 from segapp.ui.training.accelerator_probe import AcceleratorProbe
 from segapp.ui.training.describe import (
     MIN_IMAGES,
@@ -37,6 +36,7 @@ from segapp.ui.training.estimate import EstimateLabel
 from segapp.ui.training.form import TrainForm
 from segapp.ui.training.mask_depth import MaskDepth
 from segapp.ui.training.panel_layout import lay_out
+from segapp.ui.training.panel_promotion import PromotionSteps
 from segapp.ui.training.process import TrainProcess
 from segapp.ui.training.run_progress import RunProgress
 
@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 STANDBY_AFTER_RUN_MS = 15_000
 
 
-class TrainPanel(QWidget):
+class TrainPanel(PromotionSteps, QWidget):
     activeModelChanged = Signal(str)  # checkpoint folder of the new active version
     versionsChanged = Signal()  # a version was added (or the active one changed)
     runningChanged = Signal(bool)
@@ -386,61 +386,6 @@ class TrainPanel(QWidget):
     def _error(self, text: str) -> None:
         self.error_label.setText(text)
         self.message.emit(f"training: {text.splitlines()[0] if text else ''}")
-
-    # ------------------------------------------------------------------ promotion
-    def _promote(self) -> None:
-        project, new, val = self.run_project, self.run_dir, list(self.val_stems)
-        if project is None or new is None:
-            return
-        if project is not self.project:  # the project was closed meanwhile: it stays as is
-            self.status_label.setText(f"{new.name} trained in {project.root.name}")
-            return
-        self.scoring = True
-        self._update_buttons()
-        promotion.score_in_thread(
-            self,
-            project,
-            new,
-            val,
-            self.form.device_combo.currentText(),
-            lambda r: self._promoted(project, new, r),
-            lambda m: self._promote_failed(new, m),
-        )
-
-    def _promoted(self, project: Project, new: Path, result: promotion.Result) -> None:
-        self.scoring = False
-        self.last_result = result
-        if project is not self.project:  # checked on its next open
-            self._update_buttons()
-            return
-        text, activated = promotion.record(project, new, result, len(self.val_stems))
-        unfinished.clear_unchecked(project, new.name)
-        if activated:
-            self.activeModelChanged.emit(str(new))
-        self.status_label.setText(text)
-        self.message.emit(text)
-        self.versionsChanged.emit()
-        self.refresh()
-
-    def _promote_failed(self, new: Path, message: str) -> None:
-        self.scoring = False
-        if self.run_project is not None:  # said once, not on every open
-            unfinished.clear_unchecked(self.run_project, new.name)
-        self._error(f"could not score {new.name}: {message}")
-        self._update_buttons()
-
-    def _check_unchecked(self) -> None:
-        """Score a version whose run ended while the window was closed (or the project
-        switched) against the active one now, as a finished run would have been."""
-        project = self.project
-        if project is None or self.running or self.scoring:
-            return
-        pending = promotion.unchecked_run(project)
-        if pending is not None:
-            self.run_dir, self.val_stems, said = pending
-            self.run_project = project
-            self.status_label.setText(said)
-            self._promote()
 
     def _update_buttons(self) -> None:
         running = self.process.running
