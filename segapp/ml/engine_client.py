@@ -85,8 +85,14 @@ class EngineClient:
     :meth:`kill` may be called from any thread: a request waiting then raises EngineError.
     """
 
-    def __init__(self, device: str = "auto") -> None:
+    def __init__(
+        self,
+        device: str = "auto",
+        name: str = "the model engine",
+        after_crash: str = "the next proposal starts it again",
+    ) -> None:
         self.device_request = device
+        self.name, self.after_crash = name, after_crash  # what a crash's message says
         self.proc: subprocess.Popen | None = None
         self.info: dict[str, Any] = {}
         self._killed = False
@@ -95,8 +101,9 @@ class EngineClient:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
-    def start(self) -> dict[str, Any]:
-        """Start the process and greet it: its answer says the device (``device``)."""
+    def start(self, greet: bool = True) -> dict[str, Any]:
+        """Start the process and greet it: its answer says the device (``device``).
+        ``greet=False``: no engine for proposals (a job process, :mod:`segapp.ml.job_process`)."""
         env = dict(os.environ)  # a source checkout that is not installed imports as here
         package_root = str(Path(__file__).resolve().parents[2])
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
@@ -105,9 +112,11 @@ class EngineClient:
                 server_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env
             )
         except OSError as e:
-            raise EngineError(f"the model engine could not start ({e})") from e
+            raise EngineError(f"{self.name} could not start ({e})") from e
         if self._killed:  # kill() came while it started
             self.proc.kill()
+        if not greet:
+            return {}
         reply, _ = self.request({"op": "hello", "device": self.device_request})
         if not reply.get("ok"):
             self.kill()
@@ -145,7 +154,7 @@ class EngineClient:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
         how = f"exit code {code}" if code is not None and code >= 0 else f"signal {-(code or 0)}"
-        return f"the model engine stopped unexpectedly ({how}); the next proposal starts it again"
+        return f"{self.name} stopped unexpectedly ({how}); {self.after_crash}"
 
     def kill(self) -> None:
         """End the process now (whatever it is doing; also if it is just starting)."""

@@ -3,7 +3,9 @@
 It answers the frames :mod:`segapp.ml.engine_client` sends on its stdin: ``hello`` (the
 device), ``prepare`` (build a checkpoint's model ahead of its first proposal), ``predict``
 (an image, or the path of one, with a checkpoint folder), ``refine`` (clicks on an image:
-the active class's new mask in a window, :mod:`segapp.ml.interactive`) and ``quit``.
+the active class's new mask in a window, :mod:`segapp.ml.interactive`), ``job`` (the
+window's other model work, :mod:`segapp.ml.jobs`, each in a process started for it by
+:mod:`segapp.ml.job_process`) and ``quit``.
 Its own stdout carries only frames; anything printed goes to stderr.
 
 What it imports is the point: on the CPU, a checkpoint with a cached ONNX export proposes
@@ -330,6 +332,24 @@ def _prepare(engine: Engine, req: dict[str, Any], out) -> None:
     write_frame(out, {"ok": True, "builds": engine.builds, "torch": "torch" in sys.modules})
 
 
+def _job(req: dict[str, Any], arrays: list, out) -> None:
+    from segapp.core.imageio import SegappError
+    from segapp.ml import jobs
+
+    name = req.get("job")
+    if name not in jobs.JOBS:
+        write_frame(out, {"ok": False, "error": f"unknown job {name!r}"})
+        return
+    try:
+        result, found = jobs.run(name, req.get("args", {}), arrays, lambda e: write_frame(out, e))
+    except Exception as e:  # noqa: BLE001 - reported to the window
+        if not isinstance(e, SegappError):
+            log.exception("job %s failed", name)
+        write_frame(out, {"ok": False, "error": str(e) or type(e).__name__})
+        return
+    write_frame(out, {"ok": True, "result": result}, found)
+
+
 def serve(inp, out) -> None:
     """Answer requests until ``quit`` or the end of the input."""
     engine: Engine | None = None
@@ -357,6 +377,8 @@ def serve(inp, out) -> None:
             _refine(engine, req, arrays, out)
         elif op == "prepare" and engine is not None:
             _prepare(engine, req, out)
+        elif op == "job":  # no engine needed: a job loads what it uses (segapp.ml.jobs)
+            _job(req, arrays, out)
         else:
             write_frame(out, {"ok": False, "error": f"unexpected request {op!r}"})
 

@@ -7,19 +7,23 @@ version, its distance is weighted by how unsure that version is of the image
 Each image's signature is read once per opened project, and each version's uncertainty once
 per image, in a worker thread (the suggestion waits for them, with its progress in the status
 bar; once N has been used, a newly active version starts reading at once, :meth:`prepare`,
-so the next N need not wait); an image the person was sent to and left uncorrected is not
+so the next N need not wait); a version reads the images in a process of its own
+(``jobs.uncertainty``: torch never loads in the window's process, and a crash there costs
+the reading, not the window). An image the person was sent to and left uncorrected is not
 suggested again this session.
 """
 
 from __future__ import annotations
 
-import time
+from collections.abc import Callable
+from pathlib import Path
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 from segapp.core.diversity import farthest_first, signature
 from segapp.core.imageio import read_image
 from segapp.ml import uncertainty, versions
+from segapp.ml.job_process import JobCancelled, JobProcess
 from segapp.ui.labeling.session import LabelSession
 
 PROGRESS_EVERY = 10  # images between progress messages
@@ -32,11 +36,34 @@ class _Signals(QObject):
     scoreFailed = Signal(int, str, str)  # generation, version, message
 
 
+def score_in_process(
+    process: JobProcess,
+    project_root: Path,
+    model: Path,
+    stems: list[str],
+    max_seconds: float,
+    progress: Callable[[int, int], None],
+) -> dict[str, float]:
+    """A version's uncertainty on ``stems`` (``jobs.uncertainty``) in ``process``, for at most
+    ``max_seconds``: torch never loads in the window's process."""
+
+    def on_event(event: dict) -> None:
+        if event.get("event") == "progress":
+            progress(int(event["done"]), int(event["total"]))
+
+    args = {"project": str(project_root), "model": str(model), "stems": stems}
+    found, _ = process.run("uncertainty", args | {"max_seconds": max_seconds}, (), on_event)
+    return {str(s): float(w) for s, w in found.items()}
+
+
 class _SignatureJob(QRunnable):
     def __init__(self, signals: _Signals, generation: int, items: list) -> None:
         super().__init__()
         self.signals, self.generation, self.items = signals, generation, items
         self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
 
     def run(self) -> None:
         found = {}
@@ -61,26 +88,39 @@ class _ScoreJob(QRunnable):
         self.signals, self.generation = signals, generation
         self.project, self.version, self.pool, self.centres = project, version, pool, centres
         self.cancelled = False
+        self.process = JobProcess("Suggest's reading of the images")
+
+    def cancel(self) -> None:
+        """Any thread: the reading stops (its process ends) and reports nothing."""
+        self.cancelled = True
+        self.process.kill()
 
     def run(self) -> None:
-        deadline = time.monotonic() + uncertainty.MAX_SECONDS
         # off the GUI thread: 300 picks among 5,000 images take most of a second
         stems = uncertainty.candidates(self.pool, self.centres)
-
-        def stop() -> bool:  # what it had no time for weighs the mean of the others
-            return self.cancelled or time.monotonic() > deadline
 
         def progress(done: int, total: int) -> None:
             if done % PROGRESS_EVERY == 0:
                 self.signals.progress.emit(self.generation, done, total)
 
+        # what it had no time for (MAX_SECONDS) weighs the mean of the others
         try:
-            found = uncertainty.score_images(
-                self.project, self.version.path, stems, "auto", progress, stop
+            found = score_in_process(
+                self.process,
+                self.project.root,
+                self.version.path,
+                stems,
+                uncertainty.MAX_SECONDS,
+                progress,
             )
-        except Exception as e:  # noqa: BLE001 - reported; suggestions go on without it
-            self.signals.scoreFailed.emit(self.generation, self.version.name, str(e))
+        except JobCancelled:
             return
+        except Exception as e:  # noqa: BLE001 - reported; suggestions go on without it
+            if not self.cancelled:
+                self.signals.scoreFailed.emit(self.generation, self.version.name, str(e))
+            return
+        finally:
+            self.process.close()
         if not self.cancelled:  # an image it could not read (or had no time for): None
             found = {s: found.get(s) for s in stems}
             self.signals.scored.emit(self.generation, self.version.name, found)
@@ -116,7 +156,7 @@ class Suggester(QObject):
     def _reset(self, _project=None) -> None:
         self._generation += 1
         if self._job is not None:
-            self._job.cancelled = True
+            self._job.cancel()
             self._job = None
         self.signatures, self._unreadable, self._left, self._last = {}, set(), set(), None
         self.uncertainty, self._no_scores = {}, set()

@@ -1,10 +1,11 @@
 """Whether a run on device "auto" trains on a GPU, where the recipe's batches are larger
-(``recipe.default_batch``): found out once, off the GUI thread (it imports torch)."""
+(``recipe.default_batch``): found out once, in a process of its own (it imports torch)."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import QObject, Signal
 
+from segapp.ml.job_process import run_job
 from segapp.ui.tasks import run_task
 
 
@@ -43,6 +44,5 @@ class AcceleratorProbe(QObject):
 
 
 def _auto_is_accelerated() -> bool:
-    from segapp.ml.device import resolve_device
-
-    return resolve_device("auto").type != "cpu"
+    found, _ = run_job("accelerated", {"device": "auto"}, what="the GPU check")
+    return bool(found)

@@ -1,7 +1,9 @@
 """Compare two model versions on one image: side by side, and where they disagree.
 
-Both predictions are computed in a worker thread (the dialog stays usable); results are
-cached per version while the dialog is open.
+Both predictions are computed in a process of the dialog's own (``jobs.labels``, one at a
+time; torch never loads in the window's process), waited for by worker threads, so the
+dialog stays usable; results are cached per version while the dialog is open, and the
+process ends when it closes.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from segapp.core.imageio import to_rgb
 from segapp.core.sheet import overlay
+from segapp.ml.job_process import JobProcess
 from segapp.ml.versions import proposal_iou
 from segapp.ui.tasks import run_task
 
@@ -32,17 +35,6 @@ log = logging.getLogger(__name__)
 
 VIEW_SIZE = 360
 ONLY_A, ONLY_B, OTHER = (40, 200, 60), (220, 40, 200), (255, 200, 0)
-
-
-def predict_labels(model_dir: str, image: np.ndarray, device: str = "auto") -> np.ndarray:
-    """Class indices of ``image`` by the checkpoint in ``model_dir`` (torch, any thread)."""
-    from segapp.ml.checkpoint import load_model
-    from segapp.ml.device import resolve_device
-    from segapp.ml.infer import Predictor
-
-    dev = resolve_device(device)
-    predictor = Predictor(load_model(model_dir, dev), dev, backend="torch")
-    return predictor.predict_labels(image, 0.5)
 
 
 def difference(image: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -87,6 +79,8 @@ class CompareDialog(QDialog):
         self.labels: dict[str, np.ndarray] = {}
         self.errors: dict[str, str] = {}
         self.pending: set[str] = set()
+        self.jobs = JobProcess("the comparison")
+        self.finished.connect(self.jobs.kill)  # closed: its predictions are not waited for
         self.combo_a, self.combo_b = QComboBox(), QComboBox()
         for combo, value in ((self.combo_a, a), (self.combo_b, b)):
             combo.addItems(list(self.paths))
@@ -125,10 +119,15 @@ class CompareDialog(QDialog):
         if name in self.labels or name in self.errors or name in self.pending:
             return
         self.pending.add(name)
-        path, image, device = self.paths[name], self.image, self.device
+        image, jobs = self.image, self.jobs
+        args = {"model": self.paths[name], "device": self.device}
+
+        def predict() -> np.ndarray:  # touches nothing of the dialog's (tasks.py)
+            return jobs.run("labels", args, [image])[1][0]
+
         run_task(
             self,
-            lambda: predict_labels(path, image, device),
+            predict,
             lambda labels, n=name: self._arrived(n, labels, None),
             lambda msg, n=name: self._arrived(n, None, msg),
             "compare",

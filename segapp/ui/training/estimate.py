@@ -1,8 +1,9 @@
 """The "≈ 1 min 40 s: 96 steps of 5 images" line of the training panel, before a run starts.
 
 From an earlier version's measured throughput when there is one (free); otherwise a few
-training steps are timed in a worker thread (``segapp.ml.estimate.measure``), one
-measurement at a time, the latest settings winning.
+training steps are timed in a process of its own (``segapp.ml.estimate.measure``, as
+``jobs.estimate``), waited for by a worker thread, one measurement at a time, the latest
+settings winning.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 from PySide6.QtWidgets import QLabel
 
 from segapp.ml import estimate, recipe
+from segapp.ml.job_process import run_job
 from segapp.ml.registry import PRESETS
 from segapp.ui.tasks import run_task
 
@@ -98,16 +100,12 @@ class EstimateLabel(QLabel):
         self.measuring = True
         self.setText(self._plan_text() + "; estimating the time…")
 
-        def measure():
-            return estimate.measure(
-                s["base"],
-                classes,
-                s["size"],
-                schedule.batch_size,
-                schedule.images,
-                n_val,
-                s["device"],
-            )
+        args = {"base": s["base"], "classes": classes, "size": s["size"], "device": s["device"]}
+        args |= {"batch_size": schedule.batch_size, "n_train": schedule.images, "n_val": n_val}
+
+        def measure() -> estimate.Estimate:  # in a process of its own: it loads torch
+            found, _ = run_job("estimate", args, what="the time estimate")
+            return estimate.Estimate(**found)
 
         run_task(self, measure, lambda e: self._done(e, _key(s)), self._failed, "estimate")
 

@@ -1,8 +1,10 @@
 """After a run: score the new version against the active one off the GUI thread, and say so.
 
 The decision is ``versions.promote_if_better`` (same validation images for both); it runs
-in a worker thread with ``activate=False``, and the caller records the choice with
-``versions.set_active`` on the GUI thread (the session saves segapp.json there too).
+with ``activate=False`` in a process of its own (``jobs.check``: torch never loads in the
+window's, and a crash there costs the check, not the window), waited for by a worker
+thread, and the caller records the choice with ``versions.set_active`` on the GUI thread
+(the session saves segapp.json there too).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from PySide6.QtCore import QObject
 from segapp.core.imageio import SegappError
 from segapp.core.project import Project
 from segapp.ml import unfinished, versions
+from segapp.ml.job_process import run_job
 from segapp.ui.tasks import run_task
 
 Result = tuple[bool, float, float | None]  # promoted, new IoU, active IoU
@@ -29,14 +32,12 @@ def score_in_thread(
     on_done: Callable[[Result], None],
     on_error: Callable[[str], None],
 ) -> None:
-    val = list(val_stems)
+    args = {"project": str(project.root), "new": str(new), "val": list(val_stems)}
 
     def score() -> Result:
-        from segapp.ml.device import resolve_device
-
-        dev = resolve_device(device)
-        # torch, not ONNX: an export holds the GIL longer than scoring a few images takes
-        return versions.promote_if_better(project, new, val, dev, activate=False, backend="torch")
+        got, _ = run_job("check", args | {"device": device}, what="the version check")
+        promoted, new_iou, active_iou = got
+        return bool(promoted), float(new_iou), None if active_iou is None else float(active_iou)
 
     run_task(owner, score, on_done, on_error, "promote")
 

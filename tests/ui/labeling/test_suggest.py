@@ -11,6 +11,7 @@ from PySide6.QtCore import Qt
 from qt_helpers import key, tiny_checkpoint
 
 from segapp.ml import uncertainty, versions
+from segapp.ui.labeling import suggest
 
 make_window = qt_helpers.make_window  # the window fixture
 
@@ -83,11 +84,11 @@ def test_with_a_trained_version_n_weighs_how_unsure_it_is(
     root, project = _project_with_version(tmp_path / "p")
     calls = []
 
-    def unsure_of_3(project, model, stems, device="auto", progress=None, cancelled=None):
+    def unsure_of_3(process, project_root, model, stems, max_seconds, progress):
         calls.append((Path(model).name, sorted(stems)))
         return {s: (1.0 if s == "3" else 0.001) for s in stems}
 
-    monkeypatch.setattr(uncertainty, "score_images", unsure_of_3)
+    monkeypatch.setattr(suggest, "score_in_process", unsure_of_3)
     w = make_window(root)
     assert w.session.current == "2"
     messages = []
@@ -113,7 +114,7 @@ def test_with_a_trained_version_n_weighs_how_unsure_it_is(
     def broken(*args, **kwargs):
         raise RuntimeError("no memory left")
 
-    monkeypatch.setattr(uncertainty, "score_images", broken)
+    monkeypatch.setattr(suggest, "score_in_process", broken)
     with qtbot.waitSignal(w.image_list.suggester.suggested, timeout=5_000) as third:
         key(qtbot, w, Qt.Key.Key_N)
     assert "Suggest: v002 could not score images (no memory left)" in messages
@@ -125,14 +126,14 @@ def test_with_a_trained_version_n_weighs_how_unsure_it_is(
     monkeypatch.setattr(uncertainty, "MAX_SECONDS", -1.0)
     asked = []
 
-    def honours_the_deadline(project, model, stems, device, progress, cancelled):
-        asked.append(cancelled())
-        return {} if cancelled() else {s: 0.5 for s in stems}
+    def honours_the_deadline(process, project_root, model, stems, max_seconds, progress):
+        asked.append(max_seconds)
+        return {} if max_seconds < 0 else {s: 0.5 for s in stems}
 
-    monkeypatch.setattr(uncertainty, "score_images", honours_the_deadline)
+    monkeypatch.setattr(suggest, "score_in_process", honours_the_deadline)
     with qtbot.waitSignal(w.image_list.suggester.suggested, timeout=5_000):
         key(qtbot, w, Qt.Key.Key_N)
-    assert asked == [True] and "the image least like" in messages[-1]
+    assert asked == [-1.0] and "the image least like" in messages[-1]
     assert set(w.image_list.suggester.uncertainty["v003"].values()) == {None}
 
 
@@ -144,11 +145,11 @@ def test_a_newly_active_version_reads_the_images_before_the_next_n(
     root, project = _project_with_version(tmp_path / "p")
     calls = []
 
-    def scores(project, model, stems, device="auto", progress=None, cancelled=None):
+    def scores(process, project_root, model, stems, max_seconds, progress):
         calls.append(Path(model).name)
         return {s: 0.5 for s in stems}
 
-    monkeypatch.setattr(uncertainty, "score_images", scores)
+    monkeypatch.setattr(suggest, "score_in_process", scores)
     w = make_window(root)
     suggester = w.image_list.suggester
     with qtbot.waitSignal(suggester.suggested, timeout=10_000) as first:

@@ -72,3 +72,35 @@ def test_the_panel_activates_only_a_better_version(
     )
     assert panel.status_label.text() == (if_promoted if promoted else if_kept)
     assert panel.train_btn.isEnabled()
+
+
+def test_a_crash_in_the_check_costs_the_check_not_the_window(qtbot, tmp_path, monkeypatch):
+    """The check runs in a process of its own (segapp.ml.jobs): a native crash there (here:
+    abort() while scoring) is said, the active version stays, and Train is usable again."""
+    import sys
+
+    from segapp.ml import engine_client
+
+    crashing = (
+        "import os, segapp.ml.jobs as j; j.JOBS['check'] = lambda *a: os.abort(); "
+        "import segapp.ml.engine_server as s; s.main()"
+    )
+    monkeypatch.setattr(engine_client, "server_command", lambda: [sys.executable, "-c", crashing])
+    project = Project.open(make_dataset(tmp_path / "d", n=50, height=16, width=16))
+    train, val = versions.training_selection(project)
+    _version(project, "v001", -10.0, train)
+    versions.set_active(project, "v001")
+    new = _version(project, "v002", 10.0, train)
+    panel = TrainPanel(auto_estimate=False)
+    qtbot.addWidget(panel)
+    panel.set_project(project)
+    panel.form.set_values(device="cpu")
+    panel.run_project, panel.run_dir, panel.val_stems = project, new, val
+    panel.process.finished.emit({"event": "done", "stopped": False})
+    qtbot.waitUntil(lambda: not panel.scoring, timeout=60_000)
+    assert panel.error_label.text() == (
+        "could not score v002: the version check stopped unexpectedly (signal 6); "
+        "nothing was changed"
+    )
+    assert versions.active_version(Project.open(project.root)).name == "v001"
+    assert panel.train_btn.isEnabled()

@@ -1,0 +1,100 @@
+"""Model work the window hands to a process of its own (:mod:`segapp.ml.job_process`).
+
+Each job runs in an engine process (``{"op": "job", ...}``, :mod:`segapp.ml.engine_server`),
+never in the window's: scoring a new version against the active one, reading how unsure a
+version is of the images (for Suggest), a version's labels of one image (Compare), timing a
+training step (the plan's estimate) and finding out whether "auto" trains on a GPU. They
+load torch; a native crash, a GPU driver's or torch's own, ends that process and the job,
+not the window, and the memory a model held goes back when the process ends.
+
+A job takes JSON arguments (and arrays) and returns a JSON result (and arrays); ``notify``
+sends notes (``{"event": "progress", ...}``) before it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+Notify = Callable[[dict[str, Any]], None]
+Result = tuple[Any, list[np.ndarray]]
+
+
+def check(args: dict[str, Any], arrays: list[np.ndarray], notify: Notify) -> Result:
+    """``versions.promote_if_better`` without activating: [promoted, new IoU, active IoU]."""
+    from segapp.core.project import Project
+    from segapp.ml import versions
+    from segapp.ml.device import resolve_device
+
+    project = Project.open(args["project"])
+    dev = resolve_device(args.get("device", "auto"))
+    got = versions.promote_if_better(
+        project, Path(args["new"]), list(args["val"]), dev, activate=False, backend="torch"
+    )
+    return list(got), []
+
+
+def uncertainty(args: dict[str, Any], arrays: list[np.ndarray], notify: Notify) -> Result:
+    """``uncertainty.score_images`` for at most ``max_seconds``: {stem: weight}, progress
+    notes on the way."""
+    from segapp.core.project import Project
+    from segapp.ml import uncertainty as unsure
+
+    deadline = time.monotonic() + float(args.get("max_seconds", unsure.MAX_SECONDS))
+
+    def progress(done: int, total: int) -> None:
+        notify({"event": "progress", "done": done, "total": total})
+
+    found = unsure.score_images(
+        Project.open(args["project"]),
+        args["model"],
+        list(args["stems"]),
+        args.get("device", "auto"),
+        progress,
+        lambda: time.monotonic() > deadline,
+    )
+    return found, []
+
+
+def labels(args: dict[str, Any], arrays: list[np.ndarray], notify: Notify) -> Result:
+    """Class indices of the image ``arrays[0]`` by the checkpoint ``args["model"]``."""
+    from segapp.ml.checkpoint import load_model
+    from segapp.ml.device import resolve_device
+    from segapp.ml.infer import Predictor
+
+    dev = resolve_device(args.get("device", "auto"))
+    predictor = Predictor(load_model(args["model"], dev), dev, backend="torch")
+    return None, [predictor.predict_labels(arrays[0], float(args.get("threshold", 0.5)))]
+
+
+def estimate(args: dict[str, Any], arrays: list[np.ndarray], notify: Notify) -> Result:
+    """``estimate.measure(**args)``: the Estimate's fields."""
+    from segapp.ml import estimate as est
+
+    return dataclasses.asdict(est.measure(**args)), []
+
+
+def accelerated(args: dict[str, Any], arrays: list[np.ndarray], notify: Notify) -> Result:
+    """Whether device ``args["device"]`` ("auto") resolves to an accelerator."""
+    from segapp.ml.device import resolve_device
+
+    return resolve_device(args.get("device", "auto")).type != "cpu", []
+
+
+JOBS: dict[str, Callable[[dict[str, Any], list[np.ndarray], Notify], Result]] = {
+    "check": check,
+    "uncertainty": uncertainty,
+    "labels": labels,
+    "estimate": estimate,
+    "accelerated": accelerated,
+}
+
+
+def run(name: str, args: dict[str, Any], arrays: list[np.ndarray], notify: Notify) -> Result:
+    """Run the job ``name`` (KeyError: no such job)."""
+    return JOBS[name](args, arrays, notify)
