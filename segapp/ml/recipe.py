@@ -77,6 +77,10 @@ FINISH_SECONDS = 3.0
 # proposals on each of them (mirrored passes, closer looks, GrabCut): 15 s for 32 images
 # after the loop's 160-image round on the 2-core CPU
 CHECK_SECONDS_PER_IMAGE = 0.5
+# ... in a process of its own (segapp.ml.jobs), whose start (Python, torch, both versions'
+# networks) took 2.9 s on the 2-core CPU (benchmarks/bench_jobs.py: 6.7 s against 3.8 s in a
+# process with torch loaded, 32 images)
+CHECK_START_SECONDS = 3.0
 
 
 @dataclass(frozen=True)
@@ -210,8 +214,9 @@ def finish_seconds(val_images: int) -> float:
     """Seconds a round keeps for what follows its last epoch: the checkpoint and the exit,
     and with ``MIN_VAL_IMAGES`` validation images or more the window's check of the new
     version against the active one on them."""
-    check = CHECK_SECONDS_PER_IMAGE * val_images if val_images >= MIN_VAL_IMAGES else 0.0
-    return FINISH_SECONDS + check
+    if val_images < MIN_VAL_IMAGES:
+        return FINISH_SECONDS
+    return FINISH_SECONDS + CHECK_START_SECONDS + CHECK_SECONDS_PER_IMAGE * val_images
 
 
 def steps_within_budget(
