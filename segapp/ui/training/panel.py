@@ -3,8 +3,9 @@
 Trains on the images marked corrected (``versions.training_selection``) in a separate
 ``segapp train`` process (:class:`TrainProcess`) writing the next version folder
 (``models/v00N``). When the run ends, the new version is scored against the active one
-on the same validation images in a worker thread; if it is better it becomes active and
-``activeModelChanged(path)`` tells the window, so the next proposal uses it.
+on the same validation images in a process of its own (``promotion``); if it is better it
+becomes active and ``activeModelChanged(path)`` tells the window, so the next proposal
+uses it.
 """
 
 from __future__ import annotations

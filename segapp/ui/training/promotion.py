@@ -104,11 +104,13 @@ def describe(new: str, result: Result, old: str | None, n_val: int) -> str:
             f"{new} is now the active model: val IoU {new_iou:.3f} (too few validation images "
             f"that {old} did not train on to compare them)"
         )
-    if promoted:
-        vs = f" vs {active_iou:.3f} for {old}" if old and active_iou is not None else ""
+    if promoted and old and active_iou is not None:
         return (
-            f"{new} is now the active model: val IoU {new_iou:.3f}{vs} on the same {n_val} images"
+            f"{new} is now the active model: val IoU {new_iou:.3f} vs {active_iou:.3f} for "
+            f"{old} on the same {n_val} images"
         )
+    if promoted:  # the first version: nothing to compare it with
+        return f"{new} is now the active model: val IoU {new_iou:.3f} on {n_val} validation images"
     return (
         f"{new} kept but not made active: val IoU {new_iou:.3f} vs {active_iou or 0:.3f} for "
         f"{old or 'the active version'}; you can make it active in Versions"

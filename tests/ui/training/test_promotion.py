@@ -104,3 +104,25 @@ def test_a_crash_in_the_check_costs_the_check_not_the_window(qtbot, tmp_path, mo
     )
     assert versions.active_version(Project.open(project.root)).name == "v001"
     assert panel.train_btn.isEnabled()
+
+
+def test_what_the_panel_says_of_each_outcome():
+    from segapp.ui.training.promotion import describe
+
+    nan = float("nan")
+    assert describe("v001", (True, nan, None), None, 0) == (
+        "v001 is now the active model (no validation subset yet to score it on)"
+    )
+    assert describe("v001", (True, 0.948, None), None, 10) == (
+        "v001 is now the active model: val IoU 0.948 on 10 validation images"
+    )  # the first version: no "same images" to compare on
+    assert describe("v002", (True, 0.9, None), "v001", 10) == (
+        "v002 is now the active model: val IoU 0.900 (too few validation images that v001 "
+        "did not train on to compare them)"
+    )
+    assert describe("v002", (True, 0.9, 0.8), "v001", 12) == (
+        "v002 is now the active model: val IoU 0.900 vs 0.800 for v001 on the same 12 images"
+    )
+    assert describe("v002", (False, 0.7, 0.8), "v001", 12).startswith(
+        "v002 kept but not made active: val IoU 0.700 vs 0.800 for v001"
+    )
