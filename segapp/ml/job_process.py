@@ -80,6 +80,11 @@ class JobProcess:
         client = self._client
         if client is not None:
             client.kill()
+        if self._lock.acquire(blocking=False):  # no job in flight, whose thread would reap it
+            try:
+                self.close()
+            finally:
+                self._lock.release()
 
     def close(self) -> None:
         """End the process (it starts again for the next job)."""

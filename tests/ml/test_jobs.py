@@ -116,3 +116,11 @@ def test_the_callers_process_never_loads_torch(tmp_path):
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
     )
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_kill_between_jobs_ends_and_reaps_the_process(tmp_path):
+    process = JobProcess("the comparison")
+    assert process.run("accelerated", {"device": "cpu"})[0] is False
+    proc = process._client.proc
+    process.kill()  # the dialog closed: no job in flight
+    assert proc.returncode is not None and process._client is None  # waited for: no zombie
