@@ -18,7 +18,7 @@ from segapp.core.imageio import ImageReadError, WriteError
 from segapp.ml.proposal_refine import proposal_labels
 from segapp.ml.versions import proposal_iou
 from segapp.ui.labeling.model_panel import NO_TRAINED_MODEL, is_trained_ref
-from segapp.ui.labeling.propose_worker import ProposeRequest
+from segapp.ui.labeling.propose_worker import ProposeRequest, model_display_name
 
 if TYPE_CHECKING:
     from segapp.ui.labeling.doc_state import DocState
@@ -102,7 +102,9 @@ class ProposalsMixin:
 
     def propose_on_open(self, model_ref: str, threshold: float = 0.5) -> bool:
         """With ``auto_propose`` on, propose on the current image if nothing was ever drawn,
-        proposed or saved for it and ``model_ref`` is a trained model; True if asked for.
+        proposed or saved for it, or only another model's automatic proposal is shown, still
+        untouched (a version made active since proposes again), and ``model_ref`` is a
+        trained model; True if asked for.
         The proposal is shown, not written (``DocState.held``): an edit or Mark as corrected
         saves it, as corrected; leaving it untouched writes nothing. One such
         request runs at a time: opening images faster than they are proposed asks for the
@@ -113,10 +115,10 @@ class ProposalsMixin:
             return False
         entry = ds.entry
         fresh = entry.status == "unlabeled" and not entry.has_mask and not entry.mask_error
-        if not fresh or ds.doc.dirty or ds.proposed_state is not None:  # (one shown already)
+        if not fresh or ds.doc.dirty or not is_trained_ref(model_ref):
             return False
-        if not is_trained_ref(model_ref):
-            return False
+        if ds.proposed_state is not None and not _replaceable(ds, model_ref):
+            return False  # one shown already, by this model or touched since
         if any(pending.stem == entry.stem for pending in self._pending.values()):
             return False
         if self._auto_sent:  # one at a time: this one when the running one is done
@@ -310,6 +312,13 @@ class ProposalsMixin:
                 "Some proposals failed",
                 f"{len(self._batch_errors)} problem(s):\n" + "\n".join(self._batch_errors[:10]),
             )
+
+
+def _replaceable(ds: DocState, model_ref: str) -> bool:
+    """``ds`` shows an automatic proposal, unwritten and untouched, of another model than
+    ``model_ref`` (the one a newer version, made active since, replaces on the next visit)."""
+    untouched = ds.doc.history.state == ds.proposed_state and not ds.doc.history.pending
+    return ds.held and untouched and ds.proposed_by != model_display_name(model_ref)
 
 
 def _take_proposal(ds: DocState, labels, name: str, probs=None, shown_only: bool = False) -> None:

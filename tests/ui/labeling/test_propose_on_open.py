@@ -185,3 +185,36 @@ def test_propose_all_writes_the_shown_proposal_too(make_window, qtbot, data):
         assert w.session.project.entry(stem).status == "proposed"
     assert w.session.status_of("1") == ("proposed", False)
     assert "4 of 4 images proposed" in w.statusBar().currentMessage()
+
+
+def test_a_newer_model_replaces_the_untouched_proposals_the_last_one_showed(
+    make_window, qtbot, data, monkeypatch
+):
+    """After a round a new version is active, but the images it had proposed on still showed
+    the last version's proposal: an automatic one, unwritten and untouched, is proposed again
+    by the model now chosen (on screen at once, elsewhere on the next visit); an edited one,
+    and one asked for, stay as they are."""
+    tiny_checkpoint(data / "models" / "bg", foreground=-10.0)  # proposes no foreground
+    w = _window(make_window, qtbot, data)  # 1 shown, proposed by fg
+    w.session.select("2")
+    qtbot.waitUntil(lambda: w.session.status_of("2") == ("proposed", False), timeout=30_000)
+    w.set_tool("eraser")
+    drag(qtbot, w.canvas, [(2, 2), (6, 2)])  # 2: fg's proposal, edited
+    edited = w.session.doc.labels.copy()
+    w.session.select("3")
+    w.propose()  # 3: asked for, written
+    wait_proposal(qtbot, w)
+    assert w.session.save() and w.session.project.entry("3").status == "proposed"
+    w.session.select("1")
+    sent = _sent(w, monkeypatch)
+    assert w.model_panel.select(str(data / "models" / "bg"))  # as a promoted version is
+    qtbot.waitUntil(lambda: w.session.state.proposed_by == "bg", timeout=30_000)
+    assert sent == ["1"] and not w.session.doc.labels.any()  # bg's proposal, shown
+    assert w.session.status_of("1") == ("proposed", False) and not (data / "masks/1.png").exists()
+    for stem in ("2", "3"):
+        w.session.select(stem)
+    qtbot.wait(300)
+    assert sent == ["1"] and not w.session._pending
+    assert w.session.state.proposed_by == "fg" and w.session.doc.labels.any()  # 3 as written
+    w.session.select("2")
+    assert np.array_equal(w.session.doc.labels, edited)
