@@ -14,6 +14,7 @@ No Qt and no torch here.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -30,6 +31,9 @@ class JobCancelled(JobError):
     """:meth:`JobProcess.kill` ended the process while the job ran."""
 
 
+_live: weakref.WeakSet[JobProcess] = weakref.WeakSet()
+
+
 class JobProcess:
     """An engine process for jobs, started on the first one."""
 
@@ -38,6 +42,7 @@ class JobProcess:
         self._client: EngineClient | None = None
         self._lock = threading.Lock()  # one job at a time
         self._killed = False
+        _live.add(self)
 
     def run(
         self,
@@ -91,6 +96,13 @@ class JobProcess:
         client, self._client = self._client, None
         if client is not None:
             client.close()
+
+
+def kill_all() -> None:
+    """End every job process (the window closes: none outlives it; a version check cut
+    short is done on the project's next open, ``unfinished``)."""
+    for process in list(_live):
+        process.kill()
 
 
 def run_job(

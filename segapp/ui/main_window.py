@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from segapp.ml import job_process
 from segapp.ml.spec import ModelError
 from segapp.ui.actions import build_actions, build_toolbar
 from segapp.ui.canvas.canvas import Canvas
@@ -201,6 +202,7 @@ class MainWindow(QMainWindow):
         self.session.engine.shutdown()
         self.session.prefetcher.shutdown()
         self.image_list.shutdown()
+        job_process.kill_all()  # a version check, a time estimate, a comparison in flight
         event.accept()
 
     # ------------------------------------------------------------------ dialogs

@@ -708,6 +708,16 @@ def test_close_with_unsaveable_edit_asks(make_window, qtbot, data, monkeypatch):
     monkeypatch.undo()
 
 
+def test_closing_the_window_ends_its_job_processes(make_window, qtbot, data, monkeypatch):
+    """None outlives the window: a version check, a time estimate, a comparison in flight."""
+    from segapp.ml import job_process
+
+    ended = []
+    monkeypatch.setattr(job_process, "kill_all", lambda: ended.append(True))
+    w = make_window(data)
+    assert w.close() and ended == [True]
+
+
 def test_new_project_with_classes(make_window, qtbot, tmp_path):
     folder = make_dataset(tmp_path / "p", n=2, height=32, width=32, masks=0) / "images"
     before = {p.name: p.read_bytes() for p in folder.iterdir()}

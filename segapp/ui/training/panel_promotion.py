@@ -38,10 +38,11 @@ class PromotionSteps:
             lambda m: self._promote_failed(new, m),
         )
 
-    def _promoted(self, project: Project, new: Path, result: promotion.Result) -> None:
+    def _promoted(self, project: Project, new: Path, result: promotion.Result | None) -> None:
         self.scoring = False
-        self.last_result = result
-        if project is not self.project:  # checked on its next open
+        if result is not None:
+            self.last_result = result
+        if result is None or project is not self.project:  # checked on its next open
             self._update_buttons()
             return
         text, activated = promotion.record(project, new, result, len(self.val_stems))

@@ -17,7 +17,7 @@ from PySide6.QtCore import QObject
 from segapp.core.imageio import SegappError
 from segapp.core.project import Project
 from segapp.ml import unfinished, versions
-from segapp.ml.job_process import run_job
+from segapp.ml.job_process import JobCancelled, run_job
 from segapp.ui.tasks import run_task
 
 Result = tuple[bool, float, float | None]  # promoted, new IoU, active IoU
@@ -29,13 +29,16 @@ def score_in_thread(
     new: Path,
     val_stems: list[str],
     device: str,
-    on_done: Callable[[Result], None],
+    on_done: Callable[[Result | None], None],
     on_error: Callable[[str], None],
 ) -> None:
     args = {"project": str(project.root), "new": str(new), "val": list(val_stems)}
 
-    def score() -> Result:
-        got, _ = run_job("check", args | {"device": device}, what="the version check")
+    def score() -> Result | None:  # None: cut short (the window closes), checked on next open
+        try:
+            got, _ = run_job("check", args | {"device": device}, what="the version check")
+        except JobCancelled:
+            return None
         promoted, new_iou, active_iou = got
         return bool(promoted), float(new_iou), None if active_iou is None else float(active_iou)
 

@@ -74,29 +74,38 @@ def test_the_panel_activates_only_a_better_version(
     assert panel.train_btn.isEnabled()
 
 
-def test_a_crash_in_the_check_costs_the_check_not_the_window(qtbot, tmp_path, monkeypatch):
-    """The check runs in a process of its own (segapp.ml.jobs): a native crash there (here:
-    abort() while scoring) is said, the active version stays, and Train is usable again."""
+def _checking_with(qtbot, tmp_path, monkeypatch, body: str, mark: bool = False):
+    """A panel whose run of v002 just ended, v001 active, the check's "check" job running
+    ``body`` in its process instead; ``mark``: the run's record awaits the check."""
     import sys
 
-    from segapp.ml import engine_client
+    from segapp.ml import engine_client, unfinished
 
-    crashing = (
-        "import os, segapp.ml.jobs as j; j.JOBS['check'] = lambda *a: os.abort(); "
+    code = (
+        f"import os, time, segapp.ml.jobs as j; j.JOBS['check'] = lambda *a: {body}; "
         "import segapp.ml.engine_server as s; s.main()"
     )
-    monkeypatch.setattr(engine_client, "server_command", lambda: [sys.executable, "-c", crashing])
+    monkeypatch.setattr(engine_client, "server_command", lambda: [sys.executable, "-c", code])
     project = Project.open(make_dataset(tmp_path / "d", n=50, height=16, width=16))
     train, val = versions.training_selection(project)
     _version(project, "v001", -10.0, train)
     versions.set_active(project, "v001")
     new = _version(project, "v002", 10.0, train)
+    if mark:
+        unfinished.mark_unchecked(project, "v002")  # as a run that ended leaves it
     panel = TrainPanel(auto_estimate=False)
     qtbot.addWidget(panel)
     panel.set_project(project)
     panel.form.set_values(device="cpu")
     panel.run_project, panel.run_dir, panel.val_stems = project, new, val
     panel.process.finished.emit({"event": "done", "stopped": False})
+    return panel, project
+
+
+def test_a_crash_in_the_check_costs_the_check_not_the_window(qtbot, tmp_path, monkeypatch):
+    """The check runs in a process of its own (segapp.ml.jobs): a native crash there (here:
+    abort() while scoring) is said, the active version stays, and Train is usable again."""
+    panel, project = _checking_with(qtbot, tmp_path, monkeypatch, "os.abort()")
     qtbot.waitUntil(lambda: not panel.scoring, timeout=60_000)
     assert panel.error_label.text() == (
         "could not score v002: the version check stopped unexpectedly (signal 6); "
@@ -126,3 +135,20 @@ def test_what_the_panel_says_of_each_outcome():
     assert describe("v002", (False, 0.7, 0.8), "v001", 12).startswith(
         "v002 kept but not made active: val IoU 0.700 vs 0.800 for v001"
     )
+
+
+def test_a_check_cut_short_by_the_window_closing_is_done_on_the_next_open(
+    qtbot, tmp_path, monkeypatch
+):
+    """The window ends its job processes as it closes (job_process.kill_all): the check in
+    flight is dropped without a word, and its record stays for the project's next open."""
+    from segapp.ml import job_process, unfinished
+
+    panel, project = _checking_with(qtbot, tmp_path, monkeypatch, "time.sleep(600)", mark=True)
+    qtbot.wait(1500)  # the check's process is started and waits
+    assert panel.scoring
+    job_process.kill_all()
+    qtbot.waitUntil(lambda: not panel.scoring, timeout=10_000)
+    assert panel.error_label.text() == "" and panel.last_result is None
+    assert unfinished.unchecked_version(project).name == "v002"
+    assert versions.active_version(project).name == "v001"
