@@ -74,6 +74,15 @@ def read_frame(inp: IO[bytes]) -> tuple[dict[str, Any], list[np.ndarray]]:
     return header, arrays
 
 
+def ending(code: int | None) -> str:
+    """How a process ended, from its return code (negative: the signal), for a message."""
+    if code is None:
+        return "it stopped answering"
+    if code == -9:  # SIGKILL: Linux's out-of-memory killer sends it (or a person did)
+        return "killed, signal 9: the system may have run out of memory"
+    return f"exit code {code}" if code >= 0 else f"signal {-code}"
+
+
 def server_command() -> list[str]:
     """How the engine process is started (tests replace it)."""
     return [sys.executable, "-m", "segapp.ml.engine_server"]
@@ -153,8 +162,7 @@ class EngineClient:
                 code = self.proc.wait(timeout=2)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
-        how = f"exit code {code}" if code is not None and code >= 0 else f"signal {-(code or 0)}"
-        return f"{self.name} stopped unexpectedly ({how}); {self.after_crash}"
+        return f"{self.name} stopped unexpectedly ({ending(code)}); {self.after_crash}"
 
     def kill(self) -> None:
         """End the process now (whatever it is doing; also if it is just starting)."""

@@ -124,3 +124,16 @@ def test_kill_between_jobs_ends_and_reaps_the_process(tmp_path):
     proc = process._client.proc
     process.kill()  # the dialog closed: no job in flight
     assert proc.returncode is not None and process._client is None  # waited for: no zombie
+
+
+def test_a_process_the_system_killed_is_said_so(monkeypatch):
+    """SIGKILL is what Linux's out-of-memory killer sends: the message says what may help."""
+    _serve_instead(monkeypatch, "os.kill(os.getpid(), 9)")
+    with pytest.raises(JobError) as e:
+        run_job("accelerated", {}, what="the comparison")
+    assert str(e.value) == (
+        "the comparison stopped unexpectedly (killed, signal 9: the system may have run out "
+        "of memory); nothing was changed"
+    )
+    assert engine_client.ending(None) == "it stopped answering"
+    assert engine_client.ending(3) == "exit code 3" and engine_client.ending(-11) == "signal 11"
