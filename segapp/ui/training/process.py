@@ -224,11 +224,18 @@ class TrainProcess(QObject):
         if errors:
             return errors[-1].removeprefix("segapp: error:").strip()
         tail = [ln for ln in lines if not ln.startswith(("INFO ", "WARNING ", "DEBUG "))][-3:]
-        if crashed:
-            head = "the training process was killed or crashed (the versions before it are kept)"
+        memory = any("out of memory" in ln.lower() or "memoryerror" in ln.lower() for ln in lines)
+        if crashed and exit_code == 9:  # Qt's exit code of a crash is its signal: SIGKILL
+            head = "the training process was killed (signal 9), as the system does when it runs "
+            head += "out of memory: try a smaller batch size or image size (the versions "
+            head += "before it are kept)"
+            memory = False
+        elif crashed:
+            signal = f"signal {exit_code}" if exit_code else "killed or crashed"
+            head = f"the training process stopped ({signal}; the versions before it are kept)"
         else:
             head = f"the training process ended with exit code {exit_code}"
-        if any("out of memory" in ln.lower() or "memoryerror" in ln.lower() for ln in lines):
+        if memory:
             head += " (out of memory: try a smaller batch size or image size)"
         return head + (":\n" + "\n".join(tail) if tail else "")
 

@@ -169,7 +169,11 @@ def test_a_broken_pair_is_left_out_of_the_round_and_named(qtbot, panel, project)
             "import sys; print('Traceback\\nMemoryError', file=sys.stderr); sys.exit(1)",
             "out of memory",
         ),
-        ("import os; os.abort()", "crashed"),
+        ("import os; os.abort()", "stopped (signal 6; the versions before it are kept)"),
+        (
+            "import os; os.kill(os.getpid(), 9)",
+            "killed (signal 9), as the system does when it runs out of memory",
+        ),
     ],
 )
 def test_process_failures_become_messages(qtbot, tmp_path, code, expected):
