@@ -3,7 +3,8 @@
 Each job runs in an engine process (``{"op": "job", ...}``, :mod:`segapp.ml.engine_server`),
 never in the window's: scoring a new version against the active one, reading how unsure a
 version is of the images (for Suggest), a version's labels of one image (Compare), timing a
-training step (the plan's estimate) and finding out whether "auto" trains on a GPU. They
+training step (the plan's estimate), finding out whether "auto" trains on a GPU, and
+comparing a version's proposals with the corrected masks (Review masks). They
 load torch; a native crash, a GPU driver's or torch's own, ends that process and the job,
 not the window, and the memory a model held goes back when the process ends.
 
@@ -61,6 +62,25 @@ def uncertainty(args: dict[str, Any], arrays: list[np.ndarray], notify: Notify) 
     return found, []
 
 
+def agreement(args: dict[str, Any], arrays: list[np.ndarray], notify: Notify) -> Result:
+    """``agreement.read_agreement``: a version against the corrected masks, worst first (a
+    list of its rows as dicts), progress notes on the way."""
+    from segapp.core.project import Project
+    from segapp.ml.agreement import read_agreement
+
+    def progress(done: int, total: int) -> None:
+        notify({"event": "progress", "done": done, "total": total})
+
+    found = read_agreement(
+        Project.open(args["project"]),
+        args["model"],
+        list(args["stems"]),
+        args.get("device", "auto"),
+        progress,
+    )
+    return [a.as_dict() for a in found], []
+
+
 def labels(args: dict[str, Any], arrays: list[np.ndarray], notify: Notify) -> Result:
     """Class indices of the image ``arrays[0]`` by the checkpoint ``args["model"]``."""
     from segapp.ml.checkpoint import load_model
@@ -89,6 +109,7 @@ def accelerated(args: dict[str, Any], arrays: list[np.ndarray], notify: Notify) 
 JOBS: dict[str, Callable[[dict[str, Any], list[np.ndarray], Notify], Result]] = {
     "check": check,
     "uncertainty": uncertainty,
+    "agreement": agreement,
     "labels": labels,
     "estimate": estimate,
     "accelerated": accelerated,

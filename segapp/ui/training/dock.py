@@ -23,6 +23,7 @@ from PySide6.QtWidgets import QDockWidget, QMainWindow, QTabWidget
 from segapp.ml import versions
 from segapp.ui.training import promotion
 from segapp.ui.training.panel import TrainPanel
+from segapp.ui.training.review_dialog import ReviewDialog
 from segapp.ui.training.versions_panel import VersionsPanel
 
 if TYPE_CHECKING:
@@ -38,6 +39,12 @@ STANDBY_TIP = (
     "Import the training code in a waiting process while you correct masks,\n"
     "so Train's first step comes seconds sooner (7 s on a 2-core CPU).\n"
     "It holds about 0.75 GB of memory while it waits."
+)
+
+
+REVIEW_TIP = (
+    "The active version proposes on every corrected image: the masks it disagrees with\n"
+    "come first, often drawn unlike the others or with a slip. Double-click one to open it."
 )
 
 
@@ -80,6 +87,11 @@ class TrainingDock(QObject):
         self.standby_action.setChecked(self.train_panel.standby_enabled)
         self.standby_action.setToolTip(STANDBY_TIP)
         self.standby_action.toggled.connect(self.set_standby)
+        # Model > Review masks: the corrected masks the active version disagrees with
+        self.review_dialog: ReviewDialog | None = None
+        self.review_action = QAction("Review masks against the active version…", win)
+        self.review_action.setToolTip(REVIEW_TIP)
+        self.review_action.triggered.connect(self.review_masks)
         self._versions_timer = QTimer(self, singleShot=True, interval=500)
         self._versions_timer.timeout.connect(self.versions_panel.refresh)
 
@@ -199,6 +211,13 @@ class TrainingDock(QObject):
             "becomes active if it does better.",
         )
 
+    def review_masks(self) -> ReviewDialog:
+        """Open Review masks (made once, kept with the window) on the active version."""
+        if self.review_dialog is None:
+            self.review_dialog = ReviewDialog(self.session, self.win)
+        self.review_dialog.open_for_active()
+        return self.review_dialog
+
     def shutdown(self, then: Callable[[], None]) -> bool:
         """Stop a running training without waiting; True while it ends (``then()`` follows)."""
         return self.train_panel.shutdown(then)
@@ -217,4 +236,5 @@ def install_training(
         model_menu.addSeparator()
         model_menu.addAction(dock.action)
         model_menu.addAction(dock.standby_action)
+        model_menu.addAction(dock.review_action)
     return dock
