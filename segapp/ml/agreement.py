@@ -59,11 +59,10 @@ def read_agreement(
     stems: list[str],
     device: str = "auto",
     progress: Callable[[int, int], None] | None = None,
-    cancelled: Callable[[], bool] | None = None,
 ) -> list[Agreement]:
     """The version's agreement with the mask of each of ``stems`` (proposals made as the
     window makes them: PyTorch, the version's refinement), worst first. An image or mask that
-    cannot be read is left out; ``cancelled()`` true stops early (what was read)."""
+    cannot be read is left out (the window stops a reading by ending its process)."""
     from segapp.ml.checkpoint import load_model
     from segapp.ml.device import resolve_device
     from segapp.ml.infer import Predictor
@@ -74,8 +73,6 @@ def read_agreement(
     predictor = Predictor(loaded, dev, backend="torch")
     found = []
     for i, stem in enumerate(stems, 1):
-        if cancelled is not None and cancelled():
-            break
         try:
             entry = project.entry(stem)
             image = project.read_image(entry)
