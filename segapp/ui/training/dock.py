@@ -23,7 +23,7 @@ from PySide6.QtWidgets import QDockWidget, QMainWindow, QTabWidget
 from segapp.ml import versions
 from segapp.ui.training import promotion
 from segapp.ui.training.panel import TrainPanel
-from segapp.ui.training.review_dialog import ReviewDialog
+from segapp.ui.training.review_panel import ReviewPanel
 from segapp.ui.training.versions_panel import VersionsPanel
 
 if TYPE_CHECKING:
@@ -66,6 +66,8 @@ class TrainingDock(QObject):
         self.tabs = QTabWidget()
         self.tabs.addTab(self.train_panel, "Train")
         self.tabs.addTab(self.versions_panel, "Versions")
+        self.review_panel = ReviewPanel(session)
+        self.tabs.addTab(self.review_panel, "Review")
         self.dock = QDockWidget("Training", win)
         self.dock.setObjectName("trainingDock")
         self.dock.setWidget(self.tabs)
@@ -88,7 +90,6 @@ class TrainingDock(QObject):
         self.standby_action.setToolTip(STANDBY_TIP)
         self.standby_action.toggled.connect(self.set_standby)
         # Model > Review masks: the corrected masks the active version disagrees with
-        self.review_dialog: ReviewDialog | None = None
         self.review_action = QAction("Review masks against the active version…", win)
         self.review_action.setToolTip(REVIEW_TIP)
         self.review_action.triggered.connect(self.review_masks)
@@ -211,12 +212,12 @@ class TrainingDock(QObject):
             "becomes active if it does better.",
         )
 
-    def review_masks(self) -> ReviewDialog:
-        """Open Review masks (made once, kept with the window) on the active version."""
-        if self.review_dialog is None:
-            self.review_dialog = ReviewDialog(self.session, self.win)
-        self.review_dialog.open_for_active()
-        return self.review_dialog
+    def review_masks(self) -> ReviewPanel:
+        """The Review tab, shown, reading the active version against the corrected masks."""
+        self.dock.show()
+        self.tabs.setCurrentWidget(self.review_panel)
+        self.review_panel.open_for_active()
+        return self.review_panel
 
     def shutdown(self, then: Callable[[], None]) -> bool:
         """Stop a running training without waiting; True while it ends (``then()`` follows)."""

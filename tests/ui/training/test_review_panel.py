@@ -1,5 +1,5 @@
-"""Model > Review masks: the corrected images whose masks the active version disagrees with,
-worst first, read in a job process; a double-click opens one."""
+"""Model > Review masks (the Training dock's Review tab): the corrected images whose masks the
+active version disagrees with, worst first, read in a job process; a double-click opens one."""
 
 from __future__ import annotations
 
@@ -30,24 +30,23 @@ def test_review_lists_the_worst_agreement_first_and_opens_it(make_window, qtbot,
     menu = next(a.menu() for a in w.menuBar().actions() if a.text() == "&Model")
     action = next(a for a in menu.actions() if a.text().startswith("Review masks"))
     action.trigger()
-    dialog = w.training.review_dialog
-    assert dialog.isVisible()
-    qtbot.waitUntil(lambda: not dialog.busy, timeout=60_000)
+    review = w.training.review_panel
+    assert review.isVisible() and w.training.tabs.currentWidget() is review
+    qtbot.waitUntil(lambda: not review.busy, timeout=60_000)
     shares = {e.stem: (project.read_labels(e) > 0).mean() for e in project.corrected()}
     worst = min(shares, key=shares.get)
-    assert dialog.table.rowCount() == 4 == len(dialog.rows)
-    assert [dialog.table.item(r, 0).text() for r in range(4)] == sorted(shares, key=shares.get)
-    assert float(dialog.table.item(0, 1).text()) == round(shares[worst], 3)
-    assert dialog.heading.text().startswith("v001 against the 4 corrected masks, worst first")
-    dialog.table.cellDoubleClicked.emit(0, 0)
+    assert review.table.rowCount() == 4 == len(review.rows)
+    assert [review.table.item(r, 0).text() for r in range(4)] == sorted(shares, key=shares.get)
+    assert float(review.table.item(0, 1).text()) == round(shares[worst], 3)
+    assert review.heading.text().startswith("v001 against the 4 corrected masks, worst first")
+    review.table.cellDoubleClicked.emit(0, 0)
     assert w.session.current == worst
-    dialog.close()
-    before = dialog.reading
+    before = review.reading
     action.trigger()  # the same version: the reading shown is kept
-    assert dialog.reading == before and dialog.table.rowCount() == 4
+    assert review.reading == before and review.table.rowCount() == 4
 
 
-def test_closing_the_dialog_ends_its_reading(make_window, qtbot, tmp_path, monkeypatch):
+def test_another_project_ends_the_reading(make_window, qtbot, tmp_path, monkeypatch):
     code = (
         "import time, segapp.ml.jobs as j; j.JOBS['agreement'] = lambda *a: time.sleep(600); "
         "import segapp.ml.engine_server as s; s.main()"
@@ -55,12 +54,11 @@ def test_closing_the_dialog_ends_its_reading(make_window, qtbot, tmp_path, monke
     monkeypatch.setattr(engine_client, "server_command", lambda: [sys.executable, "-c", code])
     root, _project_ = _project(tmp_path)
     w = make_window(root)
-    dialog = w.training.review_masks()
-
+    review = w.training.review_masks()
     procs = []
 
     def started() -> bool:
-        client = dialog._process and dialog._process._client
+        client = review._process and review._process._client
         if client is not None and client.proc is not None:
             procs.append(client.proc)
         return bool(procs)
@@ -68,15 +66,15 @@ def test_closing_the_dialog_ends_its_reading(make_window, qtbot, tmp_path, monke
     qtbot.waitUntil(started, timeout=10_000)
     proc = procs[0]
     qtbot.wait(500)
-    assert dialog.busy and proc.poll() is None  # reading (sleeping) until the dialog closes
-    dialog.close()
+    assert review.busy and proc.poll() is None  # reading (sleeping) until another project
+    assert w.open_path(make_dataset(tmp_path / "other", n=2, height=16, width=16))
     qtbot.waitUntil(lambda: proc.poll() is not None, timeout=10_000)
-    assert not dialog.busy and dialog.version is None  # read again on the next open
-    assert dialog.table.rowCount() == 0
+    assert not review.busy and review.version is None
+    assert review.table.rowCount() == 0
 
 
 def test_without_an_active_version_review_says_what_helps(make_window, qtbot, tmp_path):
     w = make_window(make_dataset(tmp_path / "d", n=3, height=16, width=16, masks=2))
-    dialog = w.training.review_masks()
-    assert "No trained version is active" in dialog.heading.text()
-    assert not dialog.busy and np.size(dialog.rows) == 0
+    review = w.training.review_masks()
+    assert "No trained version is active" in review.heading.text()
+    assert not review.busy and np.size(review.rows) == 0

@@ -1,12 +1,13 @@
-"""Model > Review masks: the corrected images whose masks the active version disagrees with,
-worst first (:mod:`segapp.ml.agreement`).
+"""The Training dock's Review tab (Model > Review masks): the corrected images whose masks the
+active version disagrees with, worst first (:mod:`segapp.ml.agreement`), below the image.
 
 The version proposes on every corrected image in a process of its own (``jobs.agreement``,
-waited for by a Python thread; progress in the dialog), and each row says how much of the
+waited for by a Python thread; progress in the tab), and each row says how much of the
 mask the proposal claims beyond it and misses, and whether the version learned from that
-mask. A double-click opens the image. The dialog lives as long as the window (its signals
-too, so a reading never reports to a deleted object); closing it ends the reading's process.
-A reading is kept for the version it read; once masks change, Read again reads anew.
+mask. A double-click opens the image above. The tab lives as long as the window (its
+signals too, so a reading never reports to a deleted object); another project ends the
+reading's process. A reading is kept for the version it read; once masks change, Read
+again reads anew.
 """
 
 from __future__ import annotations
@@ -18,8 +19,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QDialog,
-    QDialogButtonBox,
+    QHBoxLayout,
     QLabel,
     QProgressBar,
     QPushButton,
@@ -36,6 +36,10 @@ if TYPE_CHECKING:
     from segapp.ui.labeling.session import LabelSession
 
 COLUMNS = ("Image", "IoU", "Claimed beyond the mask", "Missed", "Trained on it")
+INTRO = (
+    "Read: the active version proposes on every corrected image, and the masks it disagrees "
+    "with come first (Model > Review masks)."
+)
 
 
 class _Signals(QObject):
@@ -44,14 +48,12 @@ class _Signals(QObject):
     failed = Signal(int, str)  # reading, message
 
 
-class ReviewDialog(QDialog):
+class ReviewPanel(QWidget):
     """The table of corrected images, worst agreement first; ``open_for_active`` reads."""
 
     def __init__(self, session: LabelSession, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
-        self.setWindowTitle("Review masks")
-        self.resize(640, 520)
         self.rows: list[dict] = []
         self.version: str | None = None
         self.reading = 0  # the latest reading's number: an older one's reports are dropped
@@ -61,34 +63,41 @@ class ReviewDialog(QDialog):
         self._signals.progress.connect(self._on_progress)
         self._signals.done.connect(self._on_done)
         self._signals.failed.connect(self._on_failed)
-        self.heading = QLabel()
+        self.heading = QLabel(INTRO)
         self.heading.setWordWrap(True)
         self.bar = QProgressBar()
+        self.bar.hide()
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.verticalHeader().hide()
+        rows = self.table.verticalHeader()
+        rows.setDefaultSectionSize(self.fontMetrics().height() + 6)  # compact: many fit
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.cellDoubleClicked.connect(self._open_row)
-        self.again = QPushButton("Read again")
-        self.again.setToolTip("after masks changed: the version proposes on them anew")
+        self.again = QPushButton("Read")
+        self.again.setToolTip("the active version proposes on the corrected images (anew)")
         self.again.clicked.connect(lambda: self.open_for_active(force=True))
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
-        buttons.addButton(self.again, QDialogButtonBox.ButtonRole.ActionRole)
-        buttons.rejected.connect(self.reject)
+        top = QHBoxLayout()
+        top.addWidget(self.heading, 1)
+        top.addWidget(self.again)
         lay = QVBoxLayout(self)
-        lay.addWidget(self.heading)
+        lay.addLayout(top)
         lay.addWidget(self.bar)
         lay.addWidget(self.table, 1)
-        lay.addWidget(buttons)
-        self.finished.connect(lambda _r: self._stop())
+        session.projectChanged.connect(lambda _p: self.reset())
+
+    def reset(self) -> None:
+        """Another project: no reading, no rows."""
+        self._stop()
+        self.version, self.rows = None, []
+        self.table.setRowCount(0)
+        self._say(INTRO)
 
     def open_for_active(self, force: bool = False) -> None:
-        """Show the dialog and read the active version against the corrected masks (unless
-        this version's reading is shown already and ``force`` is off)."""
-        self.show()
-        self.raise_()
+        """Read the active version against the corrected masks (unless this version's
+        reading is shown already and ``force`` is off)."""
         project = self.session.project
         version = versions.active_version(project) if project is not None else None
         if project is None or version is None:
@@ -177,11 +186,12 @@ class ReviewDialog(QDialog):
                 self.table.setItem(r, c, item)
         self.table.resizeColumnsToContents()
         low = sum(1 for row in rows if row["iou"] < 0.8)
+        agree = "agrees" if low == 1 else "agree"
         self._say(
-            f"{self.version} against the {len(rows)} corrected masks, worst first: {low} agree "
-            "less than 0.8 IoU. A mask the version trained on and still disagrees with is "
-            "often drawn unlike the others (a part left out here, taken in there) or has a "
-            "slip; double-click to open it. Claimed and missed are shares of the mask's area."
+            f"{self.version} against the {len(rows)} corrected masks, worst first: {low} "
+            f"{agree} less than 0.8 IoU. A mask the version trained on and still disagrees "
+            "with is often drawn unlike the others (a part left out here, taken in there) or "
+            "has a slip; double-click to open it. Claimed and missed: shares of its area."
         )
 
     def _open_row(self, row: int, _column: int) -> None:
