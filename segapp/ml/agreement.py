@@ -50,7 +50,9 @@ def compare(stem: str, proposed: np.ndarray, mask: np.ndarray, trained: bool) ->
     iou = np.count_nonzero(same) / union if union else 1.0
     claimed = np.count_nonzero(ours & ~theirs) / area
     missed = np.count_nonzero(theirs & ~ours) / area
-    return Agreement(stem, round(float(iou), 4), round(claimed, 4), round(missed, 4), trained)
+    return Agreement(
+        stem, round(float(iou), 4), round(float(claimed), 4), round(float(missed), 4), trained
+    )
 
 
 def read_agreement(
@@ -59,18 +61,22 @@ def read_agreement(
     stems: list[str],
     device: str = "auto",
     progress: Callable[[int, int], None] | None = None,
+    propose: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> list[Agreement]:
-    """The version's agreement with the mask of each of ``stems`` (proposals made as the
-    window makes them: PyTorch, the version's refinement), worst first. An image or mask that
-    cannot be read is left out (the window stops a reading by ending its process)."""
-    from segapp.ml.checkpoint import load_model
-    from segapp.ml.device import resolve_device
-    from segapp.ml.infer import Predictor
+    """The version's agreement with the mask of each of ``stems``, worst first: its proposals
+    made as the window makes them (``propose``: an image's proposal labels, by default
+    PyTorch's, refined as the version refines). An image or mask that cannot be read is left
+    out (the window stops a reading by ending its process)."""
+    from segapp.ml.onnx_predictor import read_checkpoint_config
 
-    dev = resolve_device(device)
-    loaded = load_model(model_ref, dev)
-    trained_on = set(loaded.config.get("images", []))
-    predictor = Predictor(loaded, dev, backend="torch")
+    trained_on = set(read_checkpoint_config(Path(model_ref)).get("images", []))
+    if propose is None:
+        from segapp.ml.checkpoint import load_model
+        from segapp.ml.device import resolve_device
+        from segapp.ml.infer import Predictor
+
+        dev = resolve_device(device)
+        propose = Predictor(load_model(model_ref, dev), dev, backend="torch").predict_labels
     found = []
     for i, stem in enumerate(stems, 1):
         try:
@@ -79,7 +85,7 @@ def read_agreement(
             mask = project.read_labels(entry, image.shape[:2])
         except Exception:  # noqa: BLE001 - an unreadable pair is not listed
             continue
-        found.append(compare(stem, predictor.predict_labels(image), mask, stem in trained_on))
+        found.append(compare(stem, propose(image), mask, stem in trained_on))
         if progress is not None:
             progress(i, len(stems))
     return sorted(found, key=lambda a: (a.iou, a.stem))

@@ -81,9 +81,14 @@ class _Model:
 class Engine:
     """Device, model cache and proposals (no pipes: the tests drive it directly)."""
 
-    def __init__(self, device_request: str = "auto", backend: str | None = None) -> None:
+    def __init__(
+        self, device_request: str = "auto", backend: str | None = None, export: bool = True
+    ) -> None:
         self.device_request = (device_request or "auto").lower()
         self.backend = backend or os.environ.get("SEGAPP_BACKEND", "auto")
+        # a model without a cached ONNX export starts one (the window's engine); off: a
+        # short-lived job process (segapp.ml.jobs) uses a cached export, else PyTorch
+        self.export = export
         self.device = None  # a torch.device once torch is loaded; None: the CPU without torch
         self.builds = 0  # models built so far (the cache's hits are not counted)
         self._ml: dict[str, Any] | None = None
@@ -158,6 +163,8 @@ class Engine:
             notify({"event": "device", "device": self.device_name})
         out_classes = 1 if classes == 2 else classes
         loaded = ml["checkpoint"].load_model(str(folder), "cpu", classes=out_classes)
+        if not self.export:
+            return _Model(ml["infer"].Predictor(loaded, self.device, backend="torch"), loaded)
         while True:
             path = onnx.export_path(folder, config) if self.onnx_only else None
             try:
@@ -213,6 +220,14 @@ class Engine:
         self._complete_export(model)
         self._proposed = (model, image, probs)
         return proposal_labels(image, probs, threshold, model.refine), probs
+
+    def read(
+        self, model_ref: str, classes: int, image: np.ndarray, notify: Notify | None = None
+    ) -> np.ndarray:
+        """One plain pass of the network over ``image`` (no mirrored pass, no closer look, no
+        refinement): probabilities to rank images by (``uncertainty``)."""
+        model = self._model(model_ref, classes, notify or (lambda event: None))
+        return model.predictor.predict(image, mirror=False)
 
     def refine(
         self,

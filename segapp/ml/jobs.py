@@ -26,6 +26,14 @@ Notify = Callable[[dict[str, Any]], None]
 Result = tuple[Any, list[np.ndarray]]
 
 
+def _engine(args: dict[str, Any]):
+    """The proposals' own engine (``engine_server.Engine``) for reading many images: a
+    version's cached ONNX export on the CPU (no torch), else PyTorch; it starts no export."""
+    from segapp.ml.engine_server import Engine
+
+    return Engine(args.get("device", "auto"), export=False)
+
+
 def check(args: dict[str, Any], arrays: list[np.ndarray], notify: Notify) -> Result:
     """``versions.promote_if_better`` without activating: [promoted, new IoU, active IoU]."""
     from segapp.core.project import Project
@@ -51,13 +59,15 @@ def uncertainty(args: dict[str, Any], arrays: list[np.ndarray], notify: Notify) 
     def progress(done: int, total: int) -> None:
         notify({"event": "progress", "done": done, "total": total})
 
+    project = Project.open(args["project"])
+    engine, model = _engine(args), str(args["model"])
     found = unsure.score_images(
-        Project.open(args["project"]),
-        args["model"],
+        project,
+        model,
         list(args["stems"]),
-        args.get("device", "auto"),
-        progress,
-        lambda: time.monotonic() > deadline,
+        progress=progress,
+        cancelled=lambda: time.monotonic() > deadline,
+        read=lambda image: engine.read(model, project.num_classes, image),
     )
     return found, []
 
@@ -71,12 +81,14 @@ def agreement(args: dict[str, Any], arrays: list[np.ndarray], notify: Notify) ->
     def progress(done: int, total: int) -> None:
         notify({"event": "progress", "done": done, "total": total})
 
+    project = Project.open(args["project"])
+    engine, model = _engine(args), str(args["model"])
     found = read_agreement(
-        Project.open(args["project"]),
-        args["model"],
+        project,
+        model,
         list(args["stems"]),
-        args.get("device", "auto"),
-        progress,
+        progress=progress,
+        propose=lambda image: engine.predict(model, project.num_classes, image)[0],
     )
     return [a.as_dict() for a in found], []
 

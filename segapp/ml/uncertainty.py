@@ -47,16 +47,23 @@ def score_images(
     device: str = "auto",
     progress: Callable[[int, int], None] | None = None,
     cancelled: Callable[[], bool] | None = None,
+    read: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> dict[str, float]:
     """{stem: weight} for ``stems``: the model's uncertainty on each image, at least
-    ``FLOOR``, made as its proposals are (PyTorch, the version's own size and mode). An image
-    that cannot be read gets no weight; ``cancelled()`` true stops early (what was scored)."""
-    from segapp.ml.checkpoint import load_model
-    from segapp.ml.device import resolve_device
-    from segapp.ml.infer import Predictor
+    ``FLOOR``, made as its proposals are (the version's own size and mode; ``read``: an
+    image's probabilities from one plain pass, by default PyTorch's). An image that cannot
+    be read gets no weight; ``cancelled()`` true stops early (what was scored)."""
+    if read is None:
+        from segapp.ml.checkpoint import load_model
+        from segapp.ml.device import resolve_device
+        from segapp.ml.infer import Predictor
 
-    dev = resolve_device(device)
-    predictor = Predictor(load_model(model_ref, dev), dev, backend="torch")
+        dev = resolve_device(device)
+        predictor = Predictor(load_model(model_ref, dev), dev, backend="torch")
+
+        def read(image: np.ndarray) -> np.ndarray:
+            return predictor.predict(image, mirror=False)
+
     found: dict[str, float] = {}
     for i, stem in enumerate(stems, 1):
         if cancelled is not None and cancelled():
@@ -66,7 +73,7 @@ def score_images(
         except Exception:  # noqa: BLE001 - no weight: it weighs the others' mean
             continue
         # one pass: a ranking, not a proposal (the mirrored pass would double the reading)
-        found[stem] = max(FLOOR, image_uncertainty(predictor.predict(image, mirror=False)))
+        found[stem] = max(FLOOR, image_uncertainty(read(image)))
         if progress is not None:
             progress(i, len(stems))
     return found

@@ -3,6 +3,7 @@ jobs through a real engine process, a crash that costs the job only, a kill that
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import threading
@@ -137,3 +138,26 @@ def test_a_process_the_system_killed_is_said_so(monkeypatch):
     )
     assert engine_client.ending(None) == "it stopped answering"
     assert engine_client.ending(3) == "exit code 3" and engine_client.ending(-11) == "signal 11"
+
+
+def test_with_a_cached_export_the_readings_load_no_torch(tmp_path):
+    """Review's and Suggest's readings propose through the engine: a version's cached ONNX
+    export serves them (as after its first proposal), so the job process needs no torch."""
+    root = make_dataset(tmp_path / "d", n=3, masks=2, height=24, width=32)
+    model = tiny_checkpoint(tmp_path / "m", foreground=10.0)  # exported, as once proposed
+    args = {"project": str(root), "model": str(model), "device": "cpu"}
+    code = (
+        "import json, sys; from segapp.ml import jobs; a = json.loads(sys.argv[1]); "
+        "rows, _ = jobs.agreement(a | {'stems': ['0', '1']}, [], print); "
+        "found, _ = jobs.uncertainty(a | {'stems': ['0', '1', '2']}, [], print); "
+        "print(json.dumps([[r['stem'] for r in rows], sorted(found), 'torch' in sys.modules]))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, json.dumps(args)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    stems, scored, torch_loaded = json.loads(out.stdout.splitlines()[-1])
+    assert sorted(stems) == ["0", "1"] and scored == ["0", "1", "2"] and torch_loaded is False
