@@ -103,6 +103,7 @@ class TrainingDock(QObject):
         s.entryChanged.connect(self._on_entry)
         tp.activeModelChanged.connect(self.use_version)
         vp.activeModelChanged.connect(self.use_version)
+        self.tabs.currentChanged.connect(lambda _i: self._review_if_shown())
         tp.versionsChanged.connect(vp.refresh)
         tp.versionsChanged.connect(self.refresh_models)
         tp.runningChanged.connect(self._on_running)
@@ -175,7 +176,14 @@ class TrainingDock(QObject):
             log.warning("%s: not in the model list", path)
         self.versions_panel.refresh()
         self.train_panel.refresh()
+        self._review_if_shown()
         self.win.statusBar().showMessage(f"proposals now use {Path(path).name}", 8000)
+
+    def _review_if_shown(self) -> None:
+        """The Review tab in view, with a reading of a version no longer active: read anew."""
+        rp = self.review_panel
+        if self.dock.isVisible() and self.tabs.currentWidget() is rp and rp.version is not None:
+            rp.open_for_active()  # nothing when it read the active version already
 
     def set_standby(self, on: bool) -> None:
         """Start the next round's process ahead (``TrainProcess.prepare``), or end the one

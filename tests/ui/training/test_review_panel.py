@@ -78,3 +78,24 @@ def test_without_an_active_version_review_says_what_helps(make_window, qtbot, tm
     review = w.training.review_masks()
     assert "No trained version is active" in review.heading.text()
     assert not review.busy and np.size(review.rows) == 0
+
+
+def test_a_newly_active_version_is_read_again_when_the_tab_shows(make_window, qtbot, tmp_path):
+    root, project = _project(tmp_path)
+    w = make_window(root)
+    review = w.training.review_masks()
+    qtbot.waitUntil(lambda: not review.busy, timeout=60_000)
+    assert review.version == "v001"
+    v2 = tiny_checkpoint(project.models_dir / "v002", foreground=-10.0, export=False)
+    versions.set_active(w.session.project, "v002")
+    w.training.versions_panel.activeModelChanged.emit(str(v2))  # as a round's check does
+    assert review.busy and review.version == "v002"
+    qtbot.waitUntil(lambda: not review.busy, timeout=60_000)
+    assert [r["iou"] for r in review.rows] == [0.0] * 4  # v002 proposes nothing
+    w.training.tabs.setCurrentIndex(0)  # the Train tab: a new version is not read meanwhile
+    versions.set_active(w.session.project, "v001")
+    w.training.versions_panel.activeModelChanged.emit(str(project.models_dir / "v001"))
+    assert not review.busy and review.version == "v002"
+    w.training.tabs.setCurrentWidget(review)  # back on the tab: read for v001
+    assert review.busy and review.version == "v001"
+    qtbot.waitUntil(lambda: not review.busy, timeout=60_000)
