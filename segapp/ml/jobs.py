@@ -27,9 +27,9 @@ Result = tuple[Any, list[np.ndarray]]
 
 
 def _engine(args: dict[str, Any]):
-    """The proposals' own engine (``engine_server.Engine``) for reading many images: a
-    version's cached ONNX export on the CPU (no torch), else PyTorch; it starts no export."""
-    from segapp.ml.engine_server import Engine
+    """The proposals' own engine (``engine.Engine``) for reading many images: a version's
+    cached ONNX export on the CPU (no torch), else PyTorch; it starts no export."""
+    from segapp.ml.engine import Engine
 
     return Engine(args.get("device", "auto"), export=False)
 
