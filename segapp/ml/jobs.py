@@ -83,12 +83,13 @@ def agreement(args: dict[str, Any], arrays: list[np.ndarray], notify: Notify) ->
 
     project = Project.open(args["project"])
     engine, model = _engine(args), str(args["model"])
+    threshold = float(args.get("threshold", 0.5))  # the window's, for a binary model
     found = read_agreement(
         project,
         model,
         list(args["stems"]),
         progress=progress,
-        propose=lambda image: engine.predict(model, project.num_classes, image)[0],
+        propose=lambda image: engine.predict(model, project.num_classes, image, threshold)[0],
     )
     return [a.as_dict() for a in found], []
 

@@ -66,7 +66,7 @@ class TrainingDock(QObject):
         self.tabs = QTabWidget()
         self.tabs.addTab(self.train_panel, "Train")
         self.tabs.addTab(self.versions_panel, "Versions")
-        self.review_panel = ReviewPanel(session)
+        self.review_panel = ReviewPanel(session, threshold=model_panel.threshold)
         self.tabs.addTab(self.review_panel, "Review")
         self.dock = QDockWidget("Training", win)
         self.dock.setObjectName("trainingDock")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Qt, Signal
@@ -51,9 +52,16 @@ class _Signals(QObject):
 class ReviewPanel(QWidget):
     """The table of corrected images, worst agreement first; ``open_for_active`` reads."""
 
-    def __init__(self, session: LabelSession, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        session: LabelSession,
+        parent: QWidget | None = None,
+        threshold: Callable[[], float] = lambda: 0.5,
+    ) -> None:
         super().__init__(parent)
         self.session = session
+        self.threshold = threshold  # the model panel's: the proposals as the window makes them
+        self.asked = 0  # images the reading was asked for (those it could not read are left out)
         self.rows: list[dict] = []
         self.version: str | None = None
         self.reading = 0  # the latest reading's number: an older one's reports are dropped
@@ -114,13 +122,14 @@ class ReviewPanel(QWidget):
             self._say(f"No corrected image to compare {version.name} with yet.")
             return
         self.reading += 1
-        self.busy = True
+        self.busy, self.asked = True, len(stems)
         self.bar.setRange(0, len(stems))
         self.bar.setValue(0)
         self.bar.show()
         self.heading.setText(f"{version.name} proposes on the {len(stems)} corrected images…")
         process = self._process = JobProcess("Review masks' reading")
         args = {"project": str(project.root), "model": str(version.path), "stems": stems}
+        args["threshold"] = self.threshold()
         threading.Thread(target=self._read, args=(process, args, self.reading), daemon=True).start()
 
     def _read(self, process: JobProcess, args: dict, reading: int) -> None:
@@ -187,8 +196,11 @@ class ReviewPanel(QWidget):
         self.table.resizeColumnsToContents()
         low = sum(1 for row in rows if row["iou"] < 0.8)
         agree = "agrees" if low == 1 else "agree"
+        unread = self.asked - len(rows)
+        unread_note = f" ({unread} could not be read)" if unread > 0 else ""
         self._say(
-            f"{self.version} against the {len(rows)} corrected masks, worst first: {low} "
+            f"{self.version} against the {len(rows)} corrected masks{unread_note}, worst "
+            f"first: {low} "
             f"{agree} less than 0.8 IoU. A mask the version trained on and still disagrees "
             "with is often drawn unlike the others (a part left out here, taken in there) or "
             "has a slip; double-click to open it. Claimed and missed: shares of its area."

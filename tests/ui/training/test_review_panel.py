@@ -99,3 +99,23 @@ def test_a_newly_active_version_is_read_again_when_the_tab_shows(make_window, qt
     w.training.tabs.setCurrentWidget(review)  # back on the tab: read for v001
     assert review.busy and review.version == "v001"
     qtbot.waitUntil(lambda: not review.busy, timeout=60_000)
+
+
+def test_review_proposes_at_the_panels_threshold_and_counts_what_it_cannot_read(
+    make_window, qtbot, tmp_path
+):
+    root, project = _project(tmp_path)
+    tiny_checkpoint(project.models_dir / "v001", foreground=2.0, export=False)  # p = 0.88
+    (root / "images" / "3.png").write_bytes(b"not a png")  # a corrected image, now unreadable
+    w = make_window(root)
+    w.model_panel.set_threshold(0.95)  # above 0.88: the proposals are empty
+    review = w.training.review_masks()
+    qtbot.waitUntil(lambda: not review.busy, timeout=60_000)
+    assert len(review.rows) == 3 and {r["iou"] for r in review.rows} == {0.0}
+    assert "against the 3 corrected masks (1 could not be read), worst first" in (
+        review.heading.text()
+    )
+    w.model_panel.set_threshold(0.5)
+    review.again.click()
+    qtbot.waitUntil(lambda: not review.busy, timeout=60_000)
+    assert all(r["iou"] > 0 for r in review.rows)
