@@ -146,3 +146,19 @@ def test_a_gpu_that_other_programs_fill_says_so(tmp_path, memory_cap):
     memory_cap(MiB)  # the network's 30 MB do not fit
     with pytest.raises(TrainingError, match=r"while setting up the network \(\d+ MiB free"):
         list(train(config))
+
+
+def test_the_windows_jobs_run_on_cuda_in_their_own_process(tmp_path):
+    """The GPU check finds the card, and Review's reading proposes on it, each in a job
+    process (segapp.ml.jobs): the same figures as on the CPU."""
+    from segapp.core.project import Project
+    from segapp.ml.job_process import run_job
+
+    assert run_job("accelerated", {"device": "auto"})[0] is True
+    project = Project.open(make_dataset(tmp_path / "d", n=3, height=64, width=64))
+    stems = [e.stem for e in project.corrected()]
+    args = {"project": str(project.root), "model": str(DEMO_MODEL), "stems": stems}
+    on_gpu, _ = run_job("agreement", args | {"device": "cuda"})
+    on_cpu, _ = run_job("agreement", args | {"device": "cpu"})
+    gpu, cpu = ({r["stem"]: r["iou"] for r in rows} for rows in (on_gpu, on_cpu))
+    assert set(gpu) == set(stems) and gpu == pytest.approx(cpu, abs=0.02)
