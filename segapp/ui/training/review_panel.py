@@ -83,6 +83,8 @@ class ReviewPanel(QWidget):
         rows = self.table.verticalHeader()
         rows.setDefaultSectionSize(self.fontMetrics().height() + 6)  # compact: many fit
         self.table.horizontalHeader().setStretchLastSection(True)
+        # worst first, as read, until a header's click sorts another way (kept across reads)
+        self.table.horizontalHeader().setSortIndicator(0, Qt.SortOrder.AscendingOrder)
         self.table.cellDoubleClicked.connect(self._open_row)
         self.again = QPushButton("Read")
         self.again.setToolTip("the active version proposes on the corrected images (anew)")
@@ -179,21 +181,23 @@ class ReviewPanel(QWidget):
         if reading != self.reading:
             return
         self.busy, self.rows = False, rows
+        self.table.setSortingEnabled(False)  # filled in the reading's order, worst first
         self.table.setRowCount(len(rows))
         for r, row in enumerate(rows):
             cells = (
-                row["stem"],
-                f"{row['iou']:.3f}",
-                f"{100 * row['claimed']:.0f} %",
-                f"{100 * row['missed']:.0f} %",
-                "yes" if row["trained"] else "no",
+                (row["stem"], r),  # sorted by the image column: back to the reading's order
+                (f"{row['iou']:.3f}", row["iou"]),
+                (f"{100 * row['claimed']:.0f} %", row["claimed"]),
+                (f"{100 * row['missed']:.0f} %", row["missed"]),
+                ("yes" if row["trained"] else "no", row["trained"]),
             )
-            for c, text in enumerate(cells):
-                item = QTableWidgetItem(text)
+            for c, (text, value) in enumerate(cells):
+                item = _Cell(text, value)
                 if c:
                     item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
                 self.table.setItem(r, c, item)
         self.table.resizeColumnsToContents()
+        self.table.setSortingEnabled(True)  # a header's click sorts by its numbers
         low = sum(1 for row in rows if row["iou"] < 0.8)
         agree = "agrees" if low == 1 else "agree"
         unread = self.asked - len(rows)
@@ -207,5 +211,17 @@ class ReviewPanel(QWidget):
         )
 
     def _open_row(self, row: int, _column: int) -> None:
-        if 0 <= row < len(self.rows):
-            self.session.select(self.rows[row]["stem"])
+        item = self.table.item(row, 0)  # the rows may be sorted another way
+        if item is not None:
+            self.session.select(item.text())
+
+
+class _Cell(QTableWidgetItem):
+    """A cell that sorts by its value, not its text ("9 %" before "33 %")."""
+
+    def __init__(self, text: str, value: float) -> None:
+        super().__init__(text)
+        self.value = value
+
+    def __lt__(self, other: QTableWidgetItem) -> bool:
+        return self.value < getattr(other, "value", 0)

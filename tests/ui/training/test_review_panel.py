@@ -8,6 +8,7 @@ import sys
 import numpy as np
 import qt_helpers
 from conftest import make_dataset
+from PySide6.QtCore import Qt
 from qt_helpers import tiny_checkpoint
 
 from segapp.core.project import Project
@@ -119,3 +120,20 @@ def test_review_proposes_at_the_panels_threshold_and_counts_what_it_cannot_read(
     review.again.click()
     qtbot.waitUntil(lambda: not review.busy, timeout=60_000)
     assert all(r["iou"] > 0 for r in review.rows)
+
+
+def test_a_column_sorts_by_its_numbers_and_a_double_click_still_opens_its_image(
+    make_window, qtbot, tmp_path
+):
+    root, project = _project(tmp_path)
+    w = make_window(root)
+    review = w.training.review_masks()
+    qtbot.waitUntil(lambda: not review.busy, timeout=60_000)
+    claimed = {r["stem"]: r["claimed"] for r in review.rows}
+    review.table.sortItems(2, Qt.SortOrder.DescendingOrder)  # claimed beyond the mask
+    shown = [review.table.item(r, 0).text() for r in range(4)]
+    assert shown == sorted(claimed, key=claimed.get, reverse=True)
+    review.table.cellDoubleClicked.emit(0, 0)
+    assert w.session.current == shown[0]
+    review.table.sortItems(0, Qt.SortOrder.AscendingOrder)  # the image column: worst first
+    assert [review.table.item(r, 0).text() for r in range(4)] == [r["stem"] for r in review.rows]
