@@ -196,8 +196,8 @@ class ReviewPanel(QWidget):
                 if c:
                     item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
                 self.table.setItem(r, c, item)
-        self.table.resizeColumnsToContents()
         self.table.setSortingEnabled(True)  # a header's click sorts by its numbers
+        self.table.resizeColumnsToContents()  # (after: the headers' widths hold the arrow)
         low = sum(1 for row in rows if row["iou"] < 0.8)
         agree = "agrees" if low == 1 else "agree"
         unread = self.asked - len(rows)
