@@ -95,14 +95,11 @@ def agreement(args: dict[str, Any], arrays: list[np.ndarray], notify: Notify) ->
 
 
 def labels(args: dict[str, Any], arrays: list[np.ndarray], notify: Notify) -> Result:
-    """Class indices of the image ``arrays[0]`` by the checkpoint ``args["model"]``."""
-    from segapp.ml.checkpoint import load_model
-    from segapp.ml.device import resolve_device
-    from segapp.ml.infer import Predictor
-
-    dev = resolve_device(args.get("device", "auto"))
-    predictor = Predictor(load_model(args["model"], dev), dev, backend="torch")
-    return None, [predictor.predict_labels(arrays[0], float(args.get("threshold", 0.5)))]
+    """The proposal of the checkpoint ``args["model"]`` for the image ``arrays[0]``, made as
+    the window makes it (the engine; ``classes``: the project's, 2 = binary)."""
+    engine = _engine(args)
+    classes, threshold = int(args.get("classes", 2)), float(args.get("threshold", 0.5))
+    return None, [engine.predict(str(args["model"]), classes, arrays[0], threshold)[0]]
 
 
 def estimate(args: dict[str, Any], arrays: list[np.ndarray], notify: Notify) -> Result:

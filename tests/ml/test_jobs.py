@@ -57,7 +57,7 @@ def test_labels_and_several_jobs_in_one_process(tmp_path):
 def test_a_failing_job_says_why(tmp_path):
     with pytest.raises(JobError, match="unknown job 'nothing'"):
         run_job("nothing", {})
-    with pytest.raises(JobError, match="config.json"):  # not a checkpoint folder
+    with pytest.raises(JobError, match="is no trained model folder"):  # not a checkpoint
         run_job("labels", {"model": str(tmp_path), "device": "cpu"}, [np.zeros((4, 4), np.uint8)])
 
 

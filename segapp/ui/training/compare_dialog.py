@@ -1,9 +1,9 @@
 """Compare two model versions on one image: side by side, and where they disagree.
 
-Both predictions are computed in a process of the dialog's own (``jobs.labels``, one at a
-time; torch never loads in the window's process), waited for by worker threads, so the
-dialog stays usable; results are cached per version while the dialog is open, and the
-process ends when it closes.
+Both proposals are made as the window makes them, in a process of the dialog's own
+(``jobs.labels``, one at a time, through the proposals' engine: on a cached ONNX export
+without torch), waited for by worker threads, so the dialog stays usable; results are
+cached per version while the dialog is open, and the process ends when it closes.
 """
 
 from __future__ import annotations
@@ -120,7 +120,7 @@ class CompareDialog(QDialog):
             return
         self.pending.add(name)
         image, jobs = self.image, self.jobs
-        args = {"model": self.paths[name], "device": self.device}
+        args = {"model": self.paths[name], "device": self.device, "classes": len(self.colors)}
 
         def predict() -> np.ndarray:  # touches nothing of the dialog's (tasks.py)
             return jobs.run("labels", args, [image])[1][0]
