@@ -71,12 +71,9 @@ def read_agreement(
 
     trained_on = set(read_checkpoint_config(Path(model_ref)).get("images", []))
     if propose is None:
-        from segapp.ml.checkpoint import load_model
-        from segapp.ml.device import resolve_device
-        from segapp.ml.infer import Predictor
+        from segapp.ml.infer import torch_predictor
 
-        dev = resolve_device(device)
-        propose = Predictor(load_model(model_ref, dev), dev, backend="torch").predict_labels
+        propose = torch_predictor(model_ref, device).predict_labels
     found = []
     for i, stem in enumerate(stems, 1):
         try:

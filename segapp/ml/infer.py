@@ -236,3 +236,13 @@ class Predictor:
                 self.device = torch.device("cpu")
                 self.model = self.model.to(self.device)
                 tile = self.tile
+
+
+def torch_predictor(model_ref: str | Path, device: str = "auto") -> Predictor:
+    """A checkpoint folder's Predictor on PyTorch, on ``device`` ("auto": a GPU when there is
+    one): the readings that rank or compare many images (``uncertainty``, ``agreement``)."""
+    from segapp.ml.checkpoint import load_model
+    from segapp.ml.device import resolve_device
+
+    dev = resolve_device(device)
+    return Predictor(load_model(model_ref, dev), dev, backend="torch")

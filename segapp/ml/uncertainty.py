@@ -54,12 +54,9 @@ def score_images(
     image's probabilities from one plain pass, by default PyTorch's). An image that cannot
     be read gets no weight; ``cancelled()`` true stops early (what was scored)."""
     if read is None:
-        from segapp.ml.checkpoint import load_model
-        from segapp.ml.device import resolve_device
-        from segapp.ml.infer import Predictor
+        from segapp.ml.infer import torch_predictor
 
-        dev = resolve_device(device)
-        predictor = Predictor(load_model(model_ref, dev), dev, backend="torch")
+        predictor = torch_predictor(model_ref, device)
 
         def read(image: np.ndarray) -> np.ndarray:
             return predictor.predict(image, mirror=False)

@@ -23,6 +23,7 @@ from segapp.ml.spec import ModelError
 from segapp.ui.actions import build_actions, build_toolbar
 from segapp.ui.canvas.canvas import Canvas
 from segapp.ui.elided_label import ElidingStatusBar
+from segapp.ui.error_box import ErrorBoxMixin
 from segapp.ui.import_export import InteropJob, ask_export, ask_import
 from segapp.ui.labeling.autosave import Autosaver
 from segapp.ui.labeling.brush_memory import install_brush
@@ -49,7 +50,7 @@ DEMO_HINT = (
 )
 
 
-class MainWindow(QMainWindow):
+class MainWindow(ErrorBoxMixin, QMainWindow):
     firstShown = Signal()
 
     def __init__(
@@ -210,26 +211,6 @@ class MainWindow(QMainWindow):
         """A yes/no question (tests replace ``session.confirm``)."""
         answer = QMessageBox.question(self, title, text)
         return answer == QMessageBox.StandardButton.Yes
-
-    def show_error(self, title: str, text: str) -> None:
-        """Status bar + a non-blocking dialog."""
-        log.warning("%s: %s", title, text)
-        self.last_error = (title, text)
-        self.statusBar().showMessage(f"{title}: {text.splitlines()[0]}", 15000)
-        if self.error_box is not None:
-            self.error_box.close()
-        box = QMessageBox(
-            QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, self
-        )
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        box.setWindowModality(Qt.WindowModality.NonModal)  # keep working meanwhile
-        box.finished.connect(lambda _r, b=box: self._forget_box(b))
-        self.error_box = box
-        box.show()
-
-    def _forget_box(self, box: QMessageBox) -> None:
-        if self.error_box is box:
-            self.error_box = None
 
     def ask_open_folder(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Open a folder of images")
