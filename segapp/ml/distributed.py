@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
+import time
 from dataclasses import dataclass
 
 import torch
@@ -52,6 +54,27 @@ def setup(device_name: str = "auto") -> Context:
     if world > 1 and not tdist.is_initialized():
         tdist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
     return Context(rank, world, local, device)
+
+
+def finish(ctx: Context, wait_s: float = 5.0) -> None:
+    """Meet every rank at the end of a run that went well, and let gloo's worker threads let
+    go of the last collective's tensors before Python shuts down.
+
+    A gloo worker drops a finished collective after the caller's wait returns; dropping a
+    tensor that Python made needs the GIL. When the interpreter was already shutting down,
+    that thread was made to exit inside a C++ destructor, and the rank aborted ("terminate
+    called without an active exception", SIGABRT) after the run had written everything: 3
+    runs in 40 on a busy 2-core machine (``benchmarks/bench_torchrun_exit.py``). So the last
+    collective is one whose tensor this function holds, and it waits (``wait_s`` at most)
+    until the worker's reference is gone: Python's count of references to it falls back."""
+    if not (ctx.distributed and tdist.is_initialized()):
+        return
+    probe = torch.zeros(1, device=_comm_device(ctx))
+    alone = sys.getrefcount(probe)
+    tdist.all_reduce(probe)  # every rank meets here
+    deadline = time.monotonic() + wait_s
+    while sys.getrefcount(probe) > alone and time.monotonic() < deadline:
+        time.sleep(0.001)  # the GIL is free for the worker meanwhile
 
 
 def teardown(ctx: Context) -> None:

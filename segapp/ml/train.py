@@ -60,6 +60,7 @@ def train(
     ctx = dist.setup(config.device)
     try:
         yield from _train(config, ctx, should_stop, on_batch, started_at)
+        dist.finish(ctx)
     finally:
         dist.teardown(ctx)
 
