@@ -104,6 +104,7 @@ def _train_config(args):
         distractors=args.distractors,
         object_blur=args.object_blur,
         orientation=args.orientation,
+        hue=args.hue,
         refine=args.refine,
         patience=args.patience,
         workers=args.workers,

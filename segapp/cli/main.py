@@ -172,6 +172,14 @@ def _add_train_parser(sub) -> None:
         "the masks' objects are clearly more symmetric left-right than up-down",
     )
     t.add_argument(
+        "--hue",
+        choices=recipe.HUE_SETTINGS,
+        default=recipe.DEFAULT_HUE,
+        help="turn: a fifth of the training views have their hue turned at random, so that "
+        "a colour the few corrected objects share is no cue; keep: colours as they are; "
+        "auto: turn unless colour alone tells the classes apart in the corrected images",
+    )
+    t.add_argument(
         "--refine",
         choices=recipe.REFINE_SETTINGS,
         default=recipe.DEFAULT_REFINE,

@@ -16,6 +16,7 @@ from segapp.core.project import IGNORE_INDEX, ImageEntry, Project
 from segapp.ml.copy_paste import CopyPaste
 from segapp.ml.letterbox import letterbox
 from segapp.ml.preprocess import match_channels, normalize
+from segapp.ml.recipe import HUE_TURN_SHARE
 from segapp.ml.spec import ModelSpec
 from segapp.ml.tiling import MIRROR, TrainTile
 
@@ -91,10 +92,16 @@ def import_albumentations():
 
 
 def build_augmentation(
-    level: str, input_size: int, resize_mode: str, train: bool, upright: bool = False
+    level: str,
+    input_size: int,
+    resize_mode: str,
+    train: bool,
+    upright: bool = False,
+    hue_turn: bool = False,
 ):
     """albumentations pipeline: geometry and intensity augmentation, then size handling.
-    ``upright``: images with an up (segapp.ml.orientation) are mirrored left-right only."""
+    ``upright``: images with an up (segapp.ml.orientation) are mirrored left-right only;
+    ``hue_turn``: a share of the views has its hue turned at random (segapp.ml.hue_views)."""
     A = import_albumentations()
 
     if level not in AUGMENT_LEVELS:
@@ -126,6 +133,8 @@ def build_augmentation(
         ops.append(A.RandomBrightnessContrast(0.2 * strength, 0.2 * strength, p=0.5))
         if level in ("medium", "strong"):
             ops.append(A.HueSaturationValue(10 * strength, 15 * strength, 10 * strength, p=0.3))
+            if hue_turn:  # anywhere on the colour circle; grey stays grey
+                ops.append(A.HueSaturationValue(180, 0, 0, p=HUE_TURN_SHARE))
             ops.append(
                 A.OneOf(
                     [
@@ -183,6 +192,7 @@ class SegDataset(torch.utils.data.Dataset):
         distractors: float = 0.0,
         object_blur: float = 0.0,
         upright: bool = False,
+        hue_turn: bool = False,
     ):
         self.pairs = pairs
         # whole-object photos only: crop mode keeps native scale (segapp.ml.copy_paste)
@@ -196,7 +206,7 @@ class SegDataset(torch.utils.data.Dataset):
         self.margin = (input_size - output_size) // 2
         self.resize_mode = resize_mode
         view = self.size if resize_mode == "resize" else input_size
-        self.transform = build_augmentation(augment, view, resize_mode, train, upright)
+        self.transform = build_augmentation(augment, view, resize_mode, train, upright, hue_turn)
         self.train = train
         self.weight_map = weight_map
         self.repeats = max(1, repeats)

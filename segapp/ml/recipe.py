@@ -29,6 +29,11 @@ DEFAULT_AUGMENT = "medium"
 # training views of images with an up are mirrored left-right only (segapp.ml.orientation)
 ORIENTATIONS = ("auto", "upright", "any")
 DEFAULT_ORIENTATION = "auto"
+# a fifth of the training views with their hue turned, where colour does not tell the
+# classes apart (segapp.ml.hue_views)
+HUE_SETTINGS = ("auto", "turn", "keep")
+DEFAULT_HUE = "auto"
+HUE_TURN_SHARE = 0.2
 # a model's proposals refined by GrabCut where it is in doubt (segapp.ml.proposal_refine)
 REFINE_METHODS = ("grabcut", "none")
 REFINE_SETTINGS = ("auto", *REFINE_METHODS)

@@ -40,6 +40,9 @@ class TrainConfig:
     object_blur: float = recipe.OBJECT_BLUR  # share with the labelled objects out of focus
     # upright: training views mirrored left-right only; auto: from the masks (orientation.py)
     orientation: str = recipe.DEFAULT_ORIENTATION
+    # turn: a fifth of the training views with their hue turned; auto: where colour does not
+    # tell the classes apart (hue_views.py)
+    hue: str = recipe.DEFAULT_HUE
     # the model's proposals refined by GrabCut where it is in doubt; auto: from the training
     # images (proposal_refine.py), kept in the checkpoint
     refine: str = recipe.DEFAULT_REFINE

@@ -16,7 +16,7 @@ from segapp.core.image_size import image_sizes
 from segapp.core.project import Project
 from segapp.core.structure_scale import project_depth
 from segapp.ml import distributed as dist
-from segapp.ml import orientation, proposal_refine, recipe, semi
+from segapp.ml import hue_views, orientation, proposal_refine, recipe, semi
 from segapp.ml.checkpoint import load_model
 from segapp.ml.click_stem import CLICK_CHANNELS, add_click_stem
 from segapp.ml.data import DataError, SegDataset, load_pairs
@@ -188,11 +188,15 @@ def prepare(config: TrainConfig, ctx: dist.Context) -> Run:
     views = orientation.decide(config.orientation, masks)
     images = [p.image for p in pairs_train + pairs_val]
     refinement = proposal_refine.decide(config.refine, spec.is_binary, mode, images, masks)
+    foreground = range(1, max(2, project.num_classes))
+    continuing = bool(loaded.config)  # from a trained version, not a preset's new decoder
+    hue = hue_views.decide(config.hue, images, masks, foreground, continuing)
     if ctx.is_main:
         log.info("%s", views.describe())
+        log.info("%s", hue.describe())
         log.info("%s", refinement.describe())
     loader_train, loader_val = _loaders(
-        config, ctx, spec, pairs_train, pairs_val, tile, schedule, weighted, views.upright
+        config, ctx, spec, pairs_train, pairs_val, tile, schedule, weighted, views.upright, hue.turn
     )
     amp_dtype = autocast_dtype(device, config.amp)
     model, frozen_params = ready_for_training(
@@ -217,11 +221,12 @@ def prepare(config: TrainConfig, ctx: dist.Context) -> Run:
         "frozen_parameters": frozen_params,
         "loader_workers": loader_train.num_workers,
         "views": views.describe(),
+        "hue_views": hue.describe(),
         "proposals": refinement.to_config(),
     }
     frozen = frozen_batchnorms(model, spec) if config.freeze_encoder_bn else []
     # a trained version's confident pixels teach; a fresh decoder's would be noise
-    n_unlabeled = recipe.unlabeled_images(config.unlabeled, continuing=bool(loaded.config))
+    n_unlabeled = recipe.unlabeled_images(config.unlabeled, continuing=continuing)
     unlabeled = unlabeled_batches(
         project, config, spec, tile, pairs_train + pairs_val, schedule, views.upright, n_unlabeled
     )
@@ -249,7 +254,16 @@ def prepare(config: TrainConfig, ctx: dist.Context) -> Run:
 
 
 def _loaders(
-    config: TrainConfig, ctx, spec, pairs_train, pairs_val, tile, schedule, weighted, upright
+    config: TrainConfig,
+    ctx,
+    spec,
+    pairs_train,
+    pairs_val,
+    tile,
+    schedule,
+    weighted,
+    upright,
+    hue_turn,
 ):
     """(training loader: augmented, repeated, copy-paste; validation loader: as is)."""
     in_size, out_size = tile.input, tile.output
@@ -268,6 +282,7 @@ def _loaders(
         distractors=recipe.distractor_share(config.distractors, len(pairs_train)),
         object_blur=recipe.object_blur_share(config.object_blur, len(pairs_train)),
         upright=upright,
+        hue_turn=hue_turn,
     )
     ds_val = SegDataset(
         pairs_val,

@@ -69,8 +69,8 @@ class TrainForm(QWidget):
             w.valueChanged.connect(self.settingsChanged)
         self.size_spin.valueChanged.connect(self.describe_resize)
         self.resize_combo.currentIndexChanged.connect(self.describe_resize)
-        combos = (self.augment_combo, self.orientation_combo, self.loss_combo, self.refine_combo)
-        for c in (*combos, self.resize_combo, self.device_combo):
+        combos = (self.augment_combo, self.orientation_combo, self.hue_combo, self.loss_combo)
+        for c in (*combos, self.refine_combo, self.resize_combo, self.device_combo):
             c.currentIndexChanged.connect(self.settingsChanged)
         self.set_versions([], None)
 
@@ -127,6 +127,16 @@ class TrainForm(QWidget):
             "the corrected masks' objects are clearly more symmetric left-right than up-down "
             "(the training log and the version's config.json say which)",
         )
+        self.hue_combo = _combo(
+            recipe.HUE_SETTINGS,
+            recipe.DEFAULT_HUE,
+            "hue",
+            f"turn: {recipe.HUE_TURN_SHARE:.0%} of the training views have their hue turned at "
+            "random, so that a colour the corrected objects happen to share (red clothes) is "
+            "no cue; keep: colours as they are, for classes told apart by colour (a stain, "
+            "ripe fruit); auto: turn unless colour alone finds the classes in the corrected "
+            "images (the training log and the version's config.json say which)",
+        )
 
         self.lr_combo = _combo(LEARNING_RATES, f"{recipe.DEFAULT_LR:g}")
         self.lr_combo.setEditable(True)
@@ -180,6 +190,7 @@ class TrainForm(QWidget):
         main.addRow("", self.resize_note)
         main.addRow("Augmentation", self.augment_combo)
         main.addRow("Orientation", self.orientation_combo)
+        main.addRow("Colours", self.hue_combo)
         self.advanced_btn = QToolButton()
         self.advanced_btn.setText("Advanced")
         self.advanced_btn.setCheckable(True)
@@ -287,6 +298,7 @@ class TrainForm(QWidget):
             "loss": self.loss_combo.currentText(),
             "augment": self.augment_combo.currentText(),
             "orientation": self.orientation_combo.currentText(),
+            "hue": self.hue_combo.currentText(),
             "refine": self.refine_combo.currentText(),
             "device": self.device_combo.currentText(),
             "resize_mode": self.resize_mode(wait),
@@ -354,6 +366,7 @@ class TrainForm(QWidget):
             "loss": self.loss_combo,
             "augment": self.augment_combo,
             "orientation": self.orientation_combo,
+            "hue": self.hue_combo,
             "refine": self.refine_combo,
             "device": self.device_combo,
             "resize_mode": self.resize_combo,

@@ -620,6 +620,28 @@ def test_orientation_defaults_to_auto_and_a_choice_reaches_the_run(qtbot, panel,
     assert cmd[cmd.index("--orientation") + 1] == "upright"
 
 
+def test_colours_default_to_auto_and_a_choice_reaches_the_run(qtbot, panel, project, tmp_path):
+    """The form's Colours go to ``segapp train --hue`` (auto by default: the run decides from
+    the corrected images whether to turn hues), and the CLI accepts what it passes."""
+    from segapp.cli.main import build_parser
+
+    def argv() -> list[str]:
+        settings = panel.form.values()
+        return versions.train_command(
+            project, tmp_path / "run", train_stems=["0"], val_stems=[], **settings
+        )
+
+    assert panel.form.hue_combo.currentText() == "auto"
+    assert panel.form.hue_combo.toolTip().startswith("turn: 20% of the training views")
+    cmd = argv()
+    assert cmd[cmd.index("--hue") + 1] == "auto"
+    panel.form.hue_combo.setCurrentText("keep")  # colours tell this project's classes apart
+    cmd = argv()
+    assert cmd[cmd.index("--hue") + 1] == "keep"
+    args = build_parser().parse_args(cmd[len(versions.TRAIN_COMMAND) - 1 :])
+    assert args.hue == "keep"
+
+
 def test_refine_proposals_defaults_to_auto_and_a_choice_reaches_the_run(
     qtbot, panel, project, tmp_path
 ):
