@@ -177,7 +177,8 @@ def _add_train_parser(sub) -> None:
         default=recipe.DEFAULT_HUE,
         help="turn: a fifth of the training views have their hue turned at random, so that "
         "a colour the few corrected objects share is no cue; keep: colours as they are; "
-        "auto: turn unless colour alone tells the classes apart in the corrected images",
+        "auto: turn in a run that continues from a trained version (not from a preset's new "
+        "network), unless colour alone tells the classes apart in the corrected images",
     )
     t.add_argument(
         "--refine",

@@ -134,8 +134,9 @@ class TrainForm(QWidget):
             f"turn: {recipe.HUE_TURN_SHARE:.0%} of the training views have their hue turned at "
             "random, so that a colour the corrected objects happen to share (red clothes) is "
             "no cue; keep: colours as they are, for classes told apart by colour (a stain, "
-            "ripe fruit); auto: turn unless colour alone finds the classes in the corrected "
-            "images (the training log and the version's config.json say which)",
+            "ripe fruit); auto: turn in the rounds that continue from a version (not a new "
+            "network's first), unless colour alone finds the classes in the corrected images "
+            "(the training log and the version's config.json say which)",
         )
 
         self.lr_combo = _combo(LEARNING_RATES, f"{recipe.DEFAULT_LR:g}")
