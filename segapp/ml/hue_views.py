@@ -54,10 +54,9 @@ class HueViews:
 
 
 def _hue_counts(image: np.ndarray, labels: np.ndarray, cls: int) -> tuple[np.ndarray, ...]:
-    """Saturated pixels per hue bin inside class ``cls`` and outside it (ignore left out)."""
+    """Saturated pixels per hue bin inside class ``cls`` and outside it (ignore left out);
+    ``labels`` are the image's size, as a training pair's are."""
     hsv = cv2.cvtColor(np.ascontiguousarray(image[..., :3]), cv2.COLOR_RGB2HSV)
-    if labels.shape != hsv.shape[:2]:
-        labels = cv2.resize(labels, hsv.shape[1::-1], interpolation=cv2.INTER_NEAREST)
     seen = (hsv[..., 1] >= MIN_SATURATION) & (labels != IGNORE_INDEX)
     bins = hsv[..., 0].astype(np.int64) * HUE_BINS // 180  # OpenCV's hue is 0..179
     inside = seen & (labels == cls)
@@ -71,9 +70,7 @@ def _hue_counts(image: np.ndarray, labels: np.ndarray, cls: int) -> tuple[np.nda
 def _binned_auc(score: np.ndarray, pos: np.ndarray, neg: np.ndarray) -> float:
     """ROC AUC of a score given per bin, from the positives and negatives in each bin
     (ties count half)."""
-    order = np.argsort(score, kind="stable")
-    score, pos, neg = score[order], pos[order], neg[order]
-    # bins of equal score are one tie group
+    # one group per distinct score, in rising order; bins of equal score tie
     _, group = np.unique(score, return_inverse=True)
     pos = np.bincount(group, weights=pos)
     neg = np.bincount(group, weights=neg)
