@@ -7,7 +7,9 @@ mask the proposal claims beyond it and misses, and whether the version learned f
 mask. A double-click opens the image above. The tab lives as long as the window (its
 signals too, so a reading never reports to a deleted object); another project ends the
 reading's process. A reading is kept for the version it read; once masks change, Read
-again reads anew.
+again reads anew. The last column keeps the person's place in the list: the images opened
+since the project was (each row's "opened"), and the masks edited since the reading, whose
+figures are greyed as stale until Read scores them anew.
 """
 
 from __future__ import annotations
@@ -36,7 +38,9 @@ from segapp.ml.job_process import JobCancelled, JobProcess
 if TYPE_CHECKING:
     from segapp.ui.labeling.session import LabelSession
 
-COLUMNS = ("Image", "IoU", "Claimed beyond the mask", "Missed", "Trained on it")
+COLUMNS = ("Image", "IoU", "Claimed beyond the mask", "Missed", "Trained on it", "Since")
+SINCE = ("", "opened", "edited")  # the last column: what the person did to the row's image
+STALE = Qt.GlobalColor.gray  # an edited mask's figures: read before the edit
 INTRO = (
     "Read: the active version proposes on every corrected image, and the masks it disagrees "
     "with come first (Model > Review masks)."
@@ -65,6 +69,8 @@ class ReviewPanel(QWidget):
         self.rows: list[dict] = []
         self.version: str | None = None
         self.reading = 0  # the latest reading's number: an older one's reports are dropped
+        self.opened: set[str] = set()  # stems shown above since the project was opened
+        self.edited: set[str] = set()  # stems whose labels changed since the reading
         self.busy = False
         self._process: JobProcess | None = None
         self._signals = _Signals(self)
@@ -97,11 +103,14 @@ class ReviewPanel(QWidget):
         lay.addWidget(self.bar)
         lay.addWidget(self.table, 1)
         session.projectChanged.connect(lambda _p: self.reset())
+        session.currentChanged.connect(self._on_current)
+        session.documentEdited.connect(self._on_edited)
 
     def reset(self) -> None:
         """Another project: no reading, no rows."""
         self._stop()
         self.version, self.rows = None, []
+        self.opened, self.edited = set(), set()
         self.table.setRowCount(0)
         self._say(INTRO)
 
@@ -119,6 +128,7 @@ class ReviewPanel(QWidget):
         stems = [e.stem for e in project.corrected()]
         self._stop()
         self.version, self.rows = version.name, []
+        self.edited = set()  # the reading scores the masks as saved just now
         self.table.setRowCount(0)
         if not stems:
             self._say(f"No corrected image to compare {version.name} with yet.")
@@ -190,25 +200,84 @@ class ReviewPanel(QWidget):
                 (f"{100 * row['claimed']:.0f} %", row["claimed"]),
                 (f"{100 * row['missed']:.0f} %", row["missed"]),
                 ("yes" if row["trained"] else "no", row["trained"]),
+                ("", 0),  # since: set by _mark
             )
             for c, (text, value) in enumerate(cells):
                 item = _Cell(text, value)
                 if c:
                     item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
                 self.table.setItem(r, c, item)
+            self._mark(r, row["stem"])
         self.table.setSortingEnabled(True)  # a header's click sorts by its numbers
         self.table.resizeColumnsToContents()  # (after: the headers' widths hold the arrow)
+        self._say(self._summary())
+
+    def _summary(self) -> str:
+        rows = self.rows
         low = sum(1 for row in rows if row["iou"] < 0.8)
         agree = "agrees" if low == 1 else "agree"
         unread = self.asked - len(rows)
         unread_note = f" ({unread} could not be read)" if unread > 0 else ""
-        self._say(
+        listed = {row["stem"] for row in rows}
+        edited = len(self.edited & listed)
+        edited_note = (
+            f" {edited} {'mask' if edited == 1 else 'masks'} edited since this reading "
+            "(greyed): Read scores them anew."
+            if edited
+            else ""
+        )
+        return (
             f"{self.version} against the {len(rows)} corrected masks{unread_note}, worst "
             f"first: {low} "
             f"{agree} less than 0.8 IoU. A mask the version trained on and still disagrees "
             "with is often drawn unlike the others (a part left out here, taken in there) or "
             "has a slip; double-click to open it. Claimed and missed: shares of its area."
+            f"{edited_note}"
         )
+
+    def _row_of(self, stem: str) -> int | None:
+        for r in range(self.table.rowCount()):
+            item = self.table.item(r, 0)
+            if item is not None and item.text() == stem:
+                return r
+        return None
+
+    def _mark(self, r: int, stem: str) -> None:
+        """Row ``r`` (image ``stem``) says whether it was opened or edited; an edit greys
+        its figures, read before it."""
+        since = 2 if stem in self.edited else 1 if stem in self.opened else 0
+        item = self.table.item(r, len(COLUMNS) - 1)
+        if item is None or item.value == since:
+            return
+        sorting = self.table.isSortingEnabled()
+        self.table.setSortingEnabled(False)  # or setting a sorted column's value moves the row
+        item.setText(SINCE[since])
+        item.value = since
+        if since == 2:
+            for c in range(1, len(COLUMNS) - 1):
+                cell = self.table.item(r, c)
+                if cell is not None:
+                    cell.setForeground(STALE)
+                    cell.setToolTip("read before the mask was edited: Read scores it anew")
+        self.table.setSortingEnabled(sorting)
+
+    def _on_current(self, stem: str) -> None:
+        if stem and self.session.project is not None:
+            self.opened.add(stem)
+            r = self._row_of(stem)
+            if r is not None:
+                self._mark(r, stem)
+
+    def _on_edited(self) -> None:
+        stem = self.session.current
+        if not stem or stem in self.edited or self.version is None:
+            return
+        self.edited.add(stem)
+        r = self._row_of(stem)
+        if r is not None:
+            self._mark(r, stem)
+            if not self.busy:
+                self._say(self._summary())
 
     def _open_row(self, row: int, _column: int) -> None:
         item = self.table.item(row, 0)  # the rows may be sorted another way

@@ -25,6 +25,15 @@ def _project(tmp_path):
     return root, project
 
 
+def _read(make_window, qtbot, tmp_path):
+    """A window on ``_project``'s images with Review's reading of v001 done."""
+    root, _project_ = _project(tmp_path)
+    w = make_window(root)
+    review = w.training.review_masks()
+    qtbot.waitUntil(lambda: not review.busy, timeout=60_000)
+    return w, review
+
+
 def test_review_lists_the_worst_agreement_first_and_opens_it(make_window, qtbot, tmp_path):
     root, project = _project(tmp_path)
     w = make_window(root)
@@ -125,10 +134,7 @@ def test_review_proposes_at_the_panels_threshold_and_counts_what_it_cannot_read(
 def test_a_column_sorts_by_its_numbers_and_a_double_click_still_opens_its_image(
     make_window, qtbot, tmp_path
 ):
-    root, project = _project(tmp_path)
-    w = make_window(root)
-    review = w.training.review_masks()
-    qtbot.waitUntil(lambda: not review.busy, timeout=60_000)
+    w, review = _read(make_window, qtbot, tmp_path)
     claimed = {r["stem"]: r["claimed"] for r in review.rows}
     review.table.sortItems(2, Qt.SortOrder.DescendingOrder)  # claimed beyond the mask
     shown = [review.table.item(r, 0).text() for r in range(4)]
@@ -137,3 +143,38 @@ def test_a_column_sorts_by_its_numbers_and_a_double_click_still_opens_its_image(
     assert w.session.current == shown[0]
     review.table.sortItems(0, Qt.SortOrder.AscendingOrder)  # the image column: worst first
     assert [review.table.item(r, 0).text() for r in range(4)] == [r["stem"] for r in review.rows]
+
+
+def test_rows_say_which_images_were_opened_and_which_masks_were_edited_since(
+    make_window, qtbot, tmp_path
+):
+    w, review = _read(make_window, qtbot, tmp_path)
+    since = review.table.columnCount() - 1
+    assert review.table.horizontalHeaderItem(since).text() == "Since"
+
+    def mark(stem: str) -> str:
+        return review.table.item(review._row_of(stem), since).text()
+
+    first, second = (review.table.item(r, 0).text() for r in range(2))
+    opened_before = w.session.current  # the window opens on an image of its own
+    review.table.cellDoubleClicked.emit(review._row_of(first), 0)
+    qtbot.waitUntil(lambda: w.session.doc is not None and w.session.current == first)
+    assert mark(first) == "opened"
+    assert mark(second) == ("opened" if second == opened_before else "")
+    figures = review.table.item(review._row_of(first), 1)
+    normal = figures.foreground().color()
+    assert "edited" not in review.heading.text()
+
+    labels = w.session.doc.labels.copy()
+    labels[:4, :4] = 1 - labels[:4, :4]
+    w.session.doc.set_labels(labels, as_proposal=False)
+    assert mark(first) == "edited"
+    assert figures.foreground().color() != normal  # greyed: read before the edit
+    assert "1 mask edited since this reading" in review.heading.text()
+
+    review.again.click()  # scores the edited mask anew
+    qtbot.waitUntil(lambda: not review.busy, timeout=60_000)
+    assert mark(first) == "opened"  # the place in the list is kept across readings
+    assert "edited" not in review.heading.text()
+    w.session.close_project()
+    assert review.opened == set() and review.table.rowCount() == 0
