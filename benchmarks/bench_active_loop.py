@@ -135,7 +135,7 @@ def run_seed(args, seed: int, device: str) -> list[dict]:
             t0 = time.perf_counter()  # the round: training and promotion, not the suggestions
             train_stems, val_stems = versions.training_selection(project)
             active = versions.active_version(project)
-            base = str(active.path) if active else args.base
+            base = str(active.path) if active and not args.fresh else args.base
             out = versions.next_version_dir(project)
             cmd = versions.train_command(
                 project, out, base, train_stems, val_stems, device=device, seed=seed
@@ -219,6 +219,12 @@ def main() -> None:
         action="store_true",
         help="each round in a `segapp train` process started at its click, not the one the "
         "window starts ahead (train-standby), as before stop 46",
+    )
+    p.add_argument(
+        "--fresh",
+        action="store_true",
+        help="each round trains a new network from --base instead of continuing from the "
+        "active version, as the window does (an ablation)",
     )
     p.add_argument(
         "--quick",
