@@ -223,8 +223,8 @@ def main() -> None:
     p.add_argument(
         "--fresh",
         action="store_true",
-        help="each round trains a new network from --base instead of continuing from the "
-        "active version, as the window does (an ablation)",
+        help="each round trains a new network from --base (an ablation); without it a round "
+        "continues from the active version, as the window's rounds do",
     )
     p.add_argument(
         "--quick",

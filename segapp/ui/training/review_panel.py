@@ -7,9 +7,9 @@ mask the proposal claims beyond it and misses, and whether the version learned f
 mask. A double-click opens the image above. The tab lives as long as the window (its
 signals too, so a reading never reports to a deleted object); another project ends the
 reading's process. A reading is kept for the version it read; once masks change, Read
-again reads anew. The last column keeps the person's place in the list: the images opened
-since the project was (each row's "opened"), and the masks edited since the reading, whose
-figures are greyed as stale until Read scores them anew.
+again reads anew. The last column keeps the person's place in the list: it marks the
+images opened since the project was opened ("opened") and the masks edited since the
+reading ("edited"), whose figures are greyed as stale until Read scores them anew.
 """
 
 from __future__ import annotations
