@@ -88,8 +88,8 @@ def _add_train_parser(sub) -> None:
         "--time-budget",
         type=float,
         metavar="SECONDS",
-        help="stop planning epochs that would end later (default: 120 s up to 40 images, "
-        "+5 s per image beyond, at most 900; 0 = no limit)",
+        help="stop planning epochs that would end later (default: 120 s up to 40 training "
+        "images, +5 s per image beyond, at most 900; 0 = no limit)",
     )
     t.add_argument(
         "--size",

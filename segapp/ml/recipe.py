@@ -210,8 +210,9 @@ def plan_schedule(
 
 
 def default_time_budget(images: int) -> float:
-    """Seconds a round may take by default: 2 min up to 40 images, then 5 s more per image,
-    at most 15 min (what the first rounds of the loop must fit on a 2-core CPU)."""
+    """Seconds a round on ``images`` training images (validation's not counted) may take by
+    default: 2 min up to 40, then 5 s more per image, at most 15 min (what the first rounds
+    of the loop must fit on a 2-core CPU)."""
     return float(min(900, 120 + 5 * max(0, images - 40)))
 
 

@@ -153,6 +153,8 @@ class TrainingDock(QObject):
 
     def _on_running(self, running: bool) -> None:
         self.tabs.setTabText(0, "Train (running)" if running else "Train")
+        if not running:  # a Review tab in view that waited for the round
+            self._review_if_shown()
 
     def refresh_models(self) -> None:
         """Re-list the model panel's checkpoints, keeping its choice (else the active version)."""
@@ -180,9 +182,13 @@ class TrainingDock(QObject):
         self.win.statusBar().showMessage(f"proposals now use {Path(path).name}", 8000)
 
     def _review_if_shown(self) -> None:
-        """The Review tab in view, with a reading of a version no longer active: read anew."""
+        """The Review tab in view: read the active version, unless it was read already or,
+        the first time, a round is training (a reading would take CPU from its time budget;
+        Read still reads, and the round's end brings the reading)."""
         rp = self.review_panel
-        if self.dock.isVisible() and self.tabs.currentWidget() is rp and rp.version is not None:
+        if not (self.dock.isVisible() and self.tabs.currentWidget() is rp):
+            return
+        if rp.version is not None or not self.train_panel.running:
             rp.open_for_active()  # nothing when it read the active version already
 
     def set_standby(self, on: bool) -> None:

@@ -93,8 +93,8 @@ class TrainForm(QWidget):
         self.budget_spin.setSpecialValueText(AUTO)
         self.budget_spin.setValue(0)
         self.budget_spin.setToolTip(
-            "the longest a run may take; auto: 2 min up to 40 corrected images, 5 s more per "
-            "image beyond, at most 15 min"
+            "the longest a run may take; auto: 2 min up to 40 training images (the corrected "
+            "ones less those held out to validate), 5 s more per image beyond, at most 15 min"
         )
         self.epochs_spin = _auto_spin(
             1000, "auto: as many steps as the corrected images need (within the time budget)"

@@ -178,3 +178,26 @@ def test_rows_say_which_images_were_opened_and_which_masks_were_edited_since(
     assert "edited" not in review.heading.text()
     w.session.close_project()
     assert review.opened == set() and review.table.rowCount() == 0
+
+
+def test_the_tab_reads_when_first_shown_unless_a_round_is_training(
+    make_window, qtbot, tmp_path, monkeypatch
+):
+    root, _project_ = _project(tmp_path)
+    w = make_window(root)
+    training, review = w.training, w.training.review_panel
+    training.show()
+    monkeypatch.setattr(type(training.train_panel), "running", property(lambda _self: True))
+    training.tabs.setCurrentWidget(review)  # a round trains: its budget keeps the CPU
+    assert not review.busy and review.version is None
+    assert review.heading.text().startswith("Read: the active version proposes")
+    monkeypatch.undo()
+    training.train_panel.runningChanged.emit(False)  # the round ended: the tab reads now
+    assert review.busy and review.version == "v001"
+    qtbot.waitUntil(lambda: not review.busy, timeout=60_000)
+    assert len(review.rows) == 4
+    training.tabs.setCurrentIndex(0)
+    review.reset()  # as another project does
+    training.tabs.setCurrentWidget(review)  # no round: the first look reads at once
+    assert review.busy and review.version == "v001"
+    qtbot.waitUntil(lambda: not review.busy, timeout=60_000)
