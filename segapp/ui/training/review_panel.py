@@ -89,8 +89,9 @@ class ReviewPanel(QWidget):
         rows = self.table.verticalHeader()
         rows.setDefaultSectionSize(self.fontMetrics().height() + 6)  # compact: many fit
         self.table.horizontalHeader().setStretchLastSection(True)
-        # worst first, as read, until a header's click sorts another way (kept across reads)
-        self.table.horizontalHeader().setSortIndicator(0, Qt.SortOrder.AscendingOrder)
+        # worst first (by IoU, as read; the arrow on IoU says so) until a header's click sorts
+        # another way (kept across reads)
+        self.table.horizontalHeader().setSortIndicator(1, Qt.SortOrder.AscendingOrder)
         self.table.cellDoubleClicked.connect(self._open_row)
         self.again = QPushButton("Read")
         self.again.setToolTip("the active version proposes on the corrected images (anew)")

@@ -47,6 +47,8 @@ def test_review_lists_the_worst_agreement_first_and_opens_it(make_window, qtbot,
     worst = min(shares, key=shares.get)
     assert review.table.rowCount() == 4 == len(review.rows)
     assert [review.table.item(r, 0).text() for r in range(4)] == sorted(shares, key=shares.get)
+    header = review.table.horizontalHeader()  # the arrow on the column the rows follow
+    assert (header.sortIndicatorSection(), header.sortIndicatorOrder()) == (1, Qt.AscendingOrder)
     assert float(review.table.item(0, 1).text()) == round(shares[worst], 3)
     assert review.heading.text().startswith("v001 against the 4 corrected masks, worst first")
     review.table.cellDoubleClicked.emit(0, 0)
